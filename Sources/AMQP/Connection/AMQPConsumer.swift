@@ -1,0 +1,12 @@
+/// The deliveries of one consumer, in the order the broker sent them.
+public struct AMQPConsumer: AsyncSequence, Sendable {
+    public typealias Element = Delivery
+
+    /// The consumer tag the broker assigned.
+    public let tag: String
+    let stream: AsyncThrowingStream<Delivery, any Error>
+
+    public func makeAsyncIterator() -> AsyncThrowingStream<Delivery, any Error>.AsyncIterator {
+        stream.makeAsyncIterator()
+    }
+}

@@ -1,0 +1,56 @@
+import Synchronization
+
+/// The broker's answer to one publish, to be awaited when the caller needs it.
+///
+/// Publishing returns one of these at once, so a single task can keep a window of publishes in
+/// flight without a task per message (pipelined confirms).
+public final class Confirmation: Sendable {
+    private enum State {
+        case pending(CheckedContinuation<PublishOutcome, any Error>?)
+        case done(Result<PublishOutcome, AMQPError>)
+    }
+
+    private let state = Mutex<State>(.pending(nil))
+
+    init() {}
+
+    init(failed error: AMQPError) {
+        state.withLock { $0 = .done(.failure(error)) }
+    }
+
+    /// Waits for the broker's ack, nack or return.
+    ///
+    /// - Throws: ``AMQPError`` when the channel or connection closed before the broker answered:
+    ///   the message may or may not have been taken.
+    public func outcome() async throws -> PublishOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<PublishOutcome, AMQPError>? = state.withLock { state in
+                switch state {
+                case .done(let result):
+                    return result
+                case .pending:
+                    state = .pending(continuation)
+                    return nil
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+
+    /// The answer if it has arrived, without waiting.
+    public var currentOutcome: Result<PublishOutcome, AMQPError>? {
+        state.withLock { state in
+            if case .done(let result) = state { return result }
+            return nil
+        }
+    }
+
+    func resolve(_ result: Result<PublishOutcome, AMQPError>) {
+        let waiter: CheckedContinuation<PublishOutcome, any Error>? = state.withLock { state in
+            guard case .pending(let continuation) = state else { return nil }
+            state = .done(result)
+            return continuation
+        }
+        waiter?.resume(with: result.mapError { $0 as any Error })
+    }
+}

@@ -1,0 +1,45 @@
+/// An AMQP field table: ordered key/value pairs, as used for headers and declare arguments.
+///
+/// Order is kept as received; lookups by key return the first match.
+public struct FieldTable: Sendable, Hashable, ExpressibleByDictionaryLiteral, RandomAccessCollection {
+    public struct Entry: Sendable, Hashable {
+        public var key: String
+        public var value: FieldValue
+
+        public init(key: String, value: FieldValue) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    public private(set) var entries: [Entry]
+
+    public init() { self.entries = [] }
+
+    public init(_ entries: [Entry]) { self.entries = entries }
+
+    public init(dictionaryLiteral elements: (String, FieldValue)...) {
+        self.entries = elements.map { Entry(key: $0.0, value: $0.1) }
+    }
+
+    public var startIndex: Int { entries.startIndex }
+    public var endIndex: Int { entries.endIndex }
+    public subscript(position: Int) -> Entry { entries[position] }
+
+    /// The value of the first entry with this key; setting replaces it in place, or appends.
+    /// Setting `nil` removes every entry with the key.
+    public subscript(key: String) -> FieldValue? {
+        get { entries.first(where: { $0.key == key })?.value }
+        set {
+            guard let newValue else {
+                entries.removeAll { $0.key == key }
+                return
+            }
+            if let index = entries.firstIndex(where: { $0.key == key }) {
+                entries[index].value = newValue
+            } else {
+                entries.append(Entry(key: key, value: newValue))
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# A throwaway RabbitMQ node on loopback, with its own node name, ports and data folder, so it never
+# clashes with a system broker.
+#
+#   deploy/local/broker.sh start     start it and wait until it accepts connections
+#   deploy/local/broker.sh stop      stop it and remove its folder
+#   deploy/local/broker.sh status    exit 0 when it runs
+#   deploy/local/broker.sh ctl ARGS  rabbitmqctl against this node
+#   deploy/local/broker.sh url       the amqp:// URL of this node
+#
+# Environment: WMG_BROKER_PORT (default 5673), WMG_BROKER_DIR (default $TMPDIR/wmg-broker-PORT).
+set -euo pipefail
+
+port=${WMG_BROKER_PORT:-5673}
+node=${WMG_BROKER_NODE:-wmg${port}@localhost}
+base=${WMG_BROKER_DIR:-${TMPDIR:-/tmp}/wmg-broker-${port}}
+dist_port=$((port + 20000))
+
+ctl() { rabbitmqctl -q -n "$node" "$@"; }
+
+node_env() {
+  export RABBITMQ_NODENAME="$node"
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_NODE_PORT="$port"
+  export RABBITMQ_DIST_PORT="$dist_port"
+  export RABBITMQ_MNESIA_BASE="$base/mnesia"
+  export RABBITMQ_LOG_BASE="$base/log"
+  export RABBITMQ_PID_FILE="$base/rabbit.pid"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins"
+  export RABBITMQ_FEATURE_FLAGS_FILE="$base/feature_flags"
+  export RABBITMQ_CONFIG_FILE="$base/rabbitmq"
+}
+
+start() {
+  if status >/dev/null 2>&1; then echo "broker: $node already runs on 127.0.0.1:$port"; return 0; fi
+  rm -rf "$base"
+  mkdir -p "$base/mnesia" "$base/log"
+  echo "[]." > "$base/enabled_plugins"
+  # Loopback only; guest may log in from there. A small disk limit keeps CI machines with
+  # little free space from raising a disk alarm that would block every publisher.
+  cat > "$base/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$port
+loopback_users.guest = true
+disk_free_limit.absolute = 50MB
+log.console = false
+log.file.level = info
+CONF
+  # Started as root, the server drops to the rabbitmq user: it must own its folders.
+  if id rabbitmq >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then chown -R rabbitmq:rabbitmq "$base"; fi
+  node_env
+  rabbitmq-server -detached
+  # await_startup fails at once while the node is not yet registered with epmd: retry it.
+  local deadline=$((SECONDS + 120))
+  until rabbitmqctl -q -n "$node" await_startup --timeout 30 >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "broker: $node did not start within 120 s; its log follows" >&2
+      tail -n 40 "$base"/log/*.log >&2 2>/dev/null || true
+      exit 1
+    fi
+    sleep 1
+  done
+  echo "broker: $node ready on 127.0.0.1:$port"
+}
+
+stop() {
+  # Given the pid file, rabbitmqctl waits until the node's process has ended.
+  if ctl stop "$base/rabbit.pid" >/dev/null 2>&1; then
+    echo "broker: $node stopped"
+  elif [ -f "$base/rabbit.pid" ]; then
+    kill "$(cat "$base/rabbit.pid")" 2>/dev/null || true
+  fi
+  # Erlang's port mapper is started on demand; remove it when no other node still uses it.
+  if command -v epmd >/dev/null 2>&1 && ! epmd -names 2>/dev/null | grep -q '^name '; then
+    epmd -kill >/dev/null 2>&1 || true
+  fi
+  rm -rf "$base"
+}
+
+status() { ctl status >/dev/null 2>&1 && echo "broker: $node runs on 127.0.0.1:$port"; }
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  ctl) shift; ctl "$@" ;;
+  url) echo "amqp://guest:guest@127.0.0.1:$port/%2f" ;;
+  node) echo "$node" ;;
+  *) echo "usage: $0 start|stop|status|ctl ARGS|url|node" >&2; exit 64 ;;
+esac

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the project needs from Debian when it is missing: the broker, librabbitmq and the
+# tools the tests and scripts call. Safe to run again: it does nothing when all is there.
+set -euo pipefail
+
+missing=()
+command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+[ -f /usr/include/amqp.h ] || [ -f /usr/include/rabbitmq-c/amqp.h ] || missing+=(librabbitmq-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ensure-deps: installing ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "ensure-deps: no swift toolchain on PATH (Swift 6.1 or later is needed)" >&2
+  exit 1
+fi

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The project's test command: installs what is missing, starts a throwaway broker on loopback,
+# runs every test against it, and always stops the broker, whatever the outcome.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+bash deploy/local/ensure-deps.sh
+
+export WMG_BROKER_PORT=${WMG_BROKER_PORT:-5673}
+trap 'bash deploy/local/broker.sh stop >/dev/null 2>&1 || true' EXIT
+bash deploy/local/broker.sh start
+
+export WMG_TEST_AMQP_URL="$(bash deploy/local/broker.sh url)"
+export WMG_TEST_RABBITMQ_NODE="$(bash deploy/local/broker.sh node)"
+
+swift build --build-tests "$@"
+swift test --skip-build "$@"
