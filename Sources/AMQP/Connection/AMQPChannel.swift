@@ -183,7 +183,7 @@ public final class AMQPChannel: Sendable {
     // MARK: - publishing
 
     /// Hands a message to the connection thread and returns at once; await the returned
-    /// ``Confirmation`` for the broker's answer. Publishes on one channel keep their order.
+    /// ``PublishConfirmation`` for the broker's answer. Publishes on one channel keep their order.
     ///
     /// - Parameter mandatory: the broker returns the message if no queue takes it; the confirmation
     ///   then reports ``PublishOutcome/returned(replyCode:replyText:)``.
@@ -191,9 +191,9 @@ public final class AMQPChannel: Sendable {
     public func publish(
         _ body: [UInt8], exchange: String, routingKey: String, mandatory: Bool = false,
         properties: MessageProperties = MessageProperties()
-    ) throws(AMQPError) -> Confirmation {
+    ) throws(AMQPError) -> PublishConfirmation {
         guard shared.publisherConfirms else { throw .confirmsNotEnabled }
-        let confirmation = Confirmation()
+        let confirmation = PublishConfirmation()
         let shared = self.shared
         let accepted = core.submit { core in
             core.publish(shared, body: body, exchange: exchange, routingKey: routingKey, mandatory: mandatory,

@@ -31,7 +31,7 @@ public final class AMQPConnection: Sendable {
     }
 
     /// Opens a channel. With `publisherConfirms`, every publish on it is answered by the broker
-    /// (``Confirmation``).
+    /// (``PublishConfirmation``).
     public func openChannel(publisherConfirms: Bool = false) async throws(AMQPError) -> AMQPChannel {
         let shared = try await core.perform { core throws(AMQPError) in try core.openChannel(publisherConfirms: publisherConfirms) }
         return AMQPChannel(core: core, shared: shared)

@@ -32,7 +32,7 @@ final class ChannelShared: Sendable {
 /// One open channel, as the owner thread sees it.
 final class ChannelState {
     let shared: ChannelShared
-    var confirms = ConfirmTracker<Confirmation>()
+    var confirms = ConfirmTracker<PublishConfirmation>()
     var consumers: [String: AsyncThrowingStream<Delivery, any Error>.Continuation] = [:]
 
     init(shared: ChannelShared) { self.shared = shared }

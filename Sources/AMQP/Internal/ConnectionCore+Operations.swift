@@ -62,7 +62,7 @@ extension ConnectionCore {
 
     func publish(
         _ shared: ChannelShared, body: [UInt8], exchange: String, routingKey: String, mandatory: Bool,
-        properties: MessageProperties, confirmation: Confirmation
+        properties: MessageProperties, confirmation: PublishConfirmation
     ) {
         let channel: ChannelState
         let state: amqp_connection_state_t

@@ -1,5 +1,4 @@
 import CRabbitMQ
-import CRabbitMQ
 import Foundation
 import Synchronization
 

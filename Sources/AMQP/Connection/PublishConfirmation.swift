@@ -4,7 +4,7 @@ import Synchronization
 ///
 /// Publishing returns one of these at once, so a single task can keep a window of publishes in
 /// flight without a task per message (pipelined confirms).
-public final class Confirmation: Sendable {
+public final class PublishConfirmation: Sendable {
     private enum State {
         case pending(CheckedContinuation<PublishOutcome, any Error>?)
         case done(Result<PublishOutcome, AMQPError>)

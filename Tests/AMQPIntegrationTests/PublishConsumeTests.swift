@@ -1,0 +1,115 @@
+import AMQP
+import Foundation
+import Testing
+
+@Suite struct PublishConsumeTests {
+    @Test func roundTripKeepsEveryPropertyAndNestedHeaders() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel(publisherConfirms: true)
+        let queue = try await channel.temporaryQueue()
+        let headers: FieldTable = [
+            "x-deadline": .string("2026-11-25T10:00:00Z"), "count": .int64(-42), "flag": .bool(true), "ratio": .double(0.5),
+            "raw": .bytes([0, 1, 254]), "when": .timestamp(1_764_064_800),
+            "nested": .table(["inner": .table(["leaf": .int32(7)]), "list": .array([.string("a"), .int16(2)])]),
+        ]
+        let properties = MessageProperties(
+            contentType: "application/json", contentEncoding: "identity", headers: headers, deliveryMode: .persistent,
+            priority: 3, correlationId: "corr-1", replyTo: "replies", expiration: "600000", messageId: "msg-1",
+            timestamp: 1_764_064_800, type: "workmode.change", userId: "guest", appId: "tests"
+        )
+        let body = Array(#"{"tenantId":"t1","callId":"c1"}"#.utf8)
+        let outcome = try await channel.publishAndConfirm(body, exchange: "", routingKey: queue, properties: properties)
+        #expect(outcome == .acked)
+
+        let consumer = try await channel.consume(queue: queue)
+        let delivery = try #require(try await next(consumer))
+        #expect(delivery.body == body)
+        #expect(delivery.properties == properties)
+        #expect(delivery.routingKey == queue)
+        #expect(delivery.exchange == "")
+        #expect(!delivery.redelivered)
+        #expect(delivery.consumerTag == consumer.tag)
+        try channel.ack(delivery)
+        try await channel.deleteQueue(queue)
+        await connection.close()
+    }
+
+    @Test func tenThousandPipelinedPublishesAreAllConfirmed() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel(publisherConfirms: true)
+        let queue = try await channel.temporaryQueue()
+        let body = [UInt8](repeating: 0x61, count: 256)
+        var confirmations: [PublishConfirmation] = []
+        confirmations.reserveCapacity(10_000)
+        for i in 0..<10_000 {
+            confirmations.append(try channel.publish(body, exchange: "", routingKey: queue, properties: .init(messageId: "\(i)")))
+        }
+        var acked = 0
+        for confirmation in confirmations where try await confirmation.outcome() == .acked { acked += 1 }
+        #expect(acked == 10_000)
+        #expect(channel.pendingConfirms == 0)
+        let info = try await channel.checkQueue(queue)
+        #expect(info.messageCount == 10_000)
+        try await channel.deleteQueue(queue)
+        await connection.close()
+    }
+
+    @Test func unroutableMandatoryPublishIsReportedReturned() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel(publisherConfirms: true)
+        let exchange = TestBroker.uniqueName("x")
+        try await channel.declareExchange(exchange, type: .topic, durable: false, autoDelete: true)
+        let queue = try await channel.temporaryQueue()
+        try await channel.bindQueue(queue, exchange: exchange, routingKey: "routed")
+
+        let routed = try channel.publish([1], exchange: exchange, routingKey: "routed", mandatory: true)
+        let returned = try channel.publish([2], exchange: exchange, routingKey: "nowhere", mandatory: true)
+        let notMandatory = try channel.publish([3], exchange: exchange, routingKey: "nowhere", mandatory: false)
+        #expect(try await routed.outcome() == .acked)
+        #expect(try await returned.outcome() == .returned(replyCode: 312, replyText: "NO_ROUTE"))
+        #expect(try await notMandatory.outcome() == .acked)
+        try await channel.deleteQueue(queue)
+        await connection.close()
+    }
+
+    @Test func nackWithRequeueRedelivers() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel(publisherConfirms: true)
+        let queue = try await channel.temporaryQueue()
+        try await channel.qos(prefetchCount: 10)
+        #expect(try await channel.publishAndConfirm([9], exchange: "", routingKey: queue) == .acked)
+        let consumer = try await channel.consume(queue: queue)
+        var iterator = consumer.makeAsyncIterator()
+        let first = try #require(try await iterator.next())
+        #expect(!first.redelivered)
+        try channel.nack(first, requeue: true)
+        let second = try #require(try await iterator.next())
+        #expect(second.redelivered)
+        #expect(second.body == [9])
+        try channel.ack(second)
+        try await channel.deleteQueue(queue)
+        await connection.close()
+    }
+
+    @Test func basicGetReturnsMessagesThenNil() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel(publisherConfirms: true)
+        let queue = try await channel.temporaryQueue()
+        #expect(try await channel.publishAndConfirm([1, 2], exchange: "", routingKey: queue, properties: .init(messageId: "g")) == .acked)
+        let got = try #require(try await channel.get(queue: queue))
+        #expect(got.body == [1, 2])
+        #expect(got.properties.messageId == "g")
+        #expect(got.messageCount == 0)
+        try channel.ack(got)
+        #expect(try await channel.get(queue: queue) == nil)
+        try await channel.deleteQueue(queue)
+        await connection.close()
+    }
+
+    @Test func publishOnChannelWithoutConfirmsIsRefused() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel()
+        #expect(throws: AMQPError.confirmsNotEnabled) { try channel.publish([1], exchange: "", routingKey: "q") }
+        await connection.close()
+    }
+}
