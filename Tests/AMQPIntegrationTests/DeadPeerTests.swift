@@ -1,0 +1,73 @@
+import AMQP
+import Foundation
+import Testing
+
+/// A peer that goes silent (no FIN, no RST) must be noticed within about two heartbeat intervals,
+/// whether the client is idle, consuming, or only publishing (librabbitmq 0.11's publish can
+/// otherwise block forever: rabbitmq-c #780).
+@Suite struct DeadPeerTests {
+    func connectThroughProxy(heartbeat: Int) async throws -> (AMQPConnection, BlackHoleProxy) {
+        let direct = try TestBroker.configuration(heartbeat: heartbeat)
+        let proxy = try BlackHoleProxy(upstreamPort: direct.port)
+        var configuration = direct
+        configuration.port = proxy.port
+        return (try await AMQPConnection.connect(configuration), proxy)
+    }
+
+    @Test func silentPeerIsDetectedWhileOnlyPublishing() async throws {
+        let (connection, proxy) = try await connectThroughProxy(heartbeat: 2)
+        let channel = try await connection.openChannel(publisherConfirms: true)
+        let queue = try await channel.temporaryQueue()
+        #expect(try await channel.publishAndConfirm([0], exchange: "", routingKey: queue) == .acked)
+        proxy.freeze()
+        let frozenAt = ContinuousClock.now
+        var failures = 0
+        // Keep publishing, as a busy publisher would; every confirm must fail, none may hang.
+        while connection.isOpen, ContinuousClock.now - frozenAt < .seconds(15) {
+            let confirmation = try? channel.publish([1], exchange: "", routingKey: queue)
+            if confirmation == nil { failures += 1 }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let detectedAfter = ContinuousClock.now - frozenAt
+        #expect(!connection.isOpen)
+        #expect(detectedAfter < .seconds(7), "detected after \(detectedAfter)")
+        guard case .connectionLost = await connection.waitForTermination() else {
+            Issue.record("expected connectionLost")
+            return
+        }
+        await #expect(throws: AMQPError.self) { _ = try await channel.publishAndConfirm([2], exchange: "", routingKey: queue) }
+        await connection.close(gracePeriodSeconds: 1)
+        let cleanup = try await TestBroker.connect()
+        try await cleanup.openChannel().deleteQueue(queue)
+        await cleanup.close()
+    }
+
+    @Test func silentPeerIsDetectedWhileIdleConsuming() async throws {
+        let (connection, proxy) = try await connectThroughProxy(heartbeat: 2)
+        let channel = try await connection.openChannel()
+        let queue = try await channel.temporaryQueue()
+        let consumer = try await channel.consume(queue: queue)
+        proxy.freeze()
+        let frozenAt = ContinuousClock.now
+        let error = await #expect(throws: AMQPError.self) { _ = try await next(consumer, within: 15) }
+        guard case .connectionLost? = error else {
+            Issue.record("expected connectionLost, got \(String(describing: error))")
+            return
+        }
+        #expect(ContinuousClock.now - frozenAt < .seconds(7))
+        await connection.close(gracePeriodSeconds: 1)
+        let cleanup = try await TestBroker.connect()
+        try await cleanup.openChannel().deleteQueue(queue)
+        await cleanup.close()
+    }
+
+    @Test func closeOfAFrozenConnectionReturnsPromptly() async throws {
+        let (connection, proxy) = try await connectThroughProxy(heartbeat: 30)
+        _ = try await connection.openChannel()
+        proxy.freeze()
+        let started = ContinuousClock.now
+        await connection.close(gracePeriodSeconds: 2)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(!connection.isOpen)
+    }
+}
