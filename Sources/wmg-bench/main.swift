@@ -1,1 +1,30 @@
-print("bench")
+// Benchmarks that print figures. Driven by deploy/local/bench-*.sh; never run as tests.
+//
+//   wmg-bench amqp URL COUNT SIZE WINDOW PREFETCH   the AMQP client against a broker
+//   wmg-bench decode [COUNT]                         decode + validate of a transfer command
+
+import Foundation
+
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first {
+case "amqp":
+    let rest = Array(arguments.dropFirst())
+    guard rest.count == 5, let count = Int(rest[1]), let size = Int(rest[2]), let window = Int(rest[3]),
+        let prefetch = UInt16(rest[4])
+    else {
+        FileHandle.standardError.write(Data("usage: wmg-bench amqp URL COUNT SIZE WINDOW PREFETCH\n".utf8))
+        exit(64)
+    }
+    do {
+        try await AMQPBenchmark(url: rest[0], count: count, size: size, window: window, prefetch: prefetch).run()
+    } catch {
+        FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
+        exit(1)
+    }
+case "decode":
+    let count = arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000
+    DecodeBenchmark(count: count).run()
+default:
+    FileHandle.standardError.write(Data("usage: wmg-bench amqp|decode ...\n".utf8))
+    exit(64)
+}

@@ -176,8 +176,7 @@ public final class AMQPChannel: Sendable {
 
     private func acknowledge(_ tag: DeliveryTag, _ kind: ConnectionCore.Acknowledgement) throws(AMQPError) {
         guard tag.channelIncarnation == shared.incarnation, shared.isOpen else { throw .staleDeliveryTag(tag) }
-        let shared = self.shared
-        guard core.submit({ core in core.acknowledge(shared, tag: tag, kind) }) else { throw .staleDeliveryTag(tag) }
+        guard core.submitAck(.init(channel: shared, tag: tag, kind: kind)) else { throw .staleDeliveryTag(tag) }
     }
 
     // MARK: - publishing

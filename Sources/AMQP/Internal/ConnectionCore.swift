@@ -17,7 +17,15 @@ import Glibc
 final class ConnectionCore: @unchecked Sendable {
     typealias Work = @Sendable (ConnectionCore) -> Void
 
+    /// Acks are the most frequent submission; they travel as plain values rather than closures.
+    struct AckRequest {
+        let channel: ChannelShared
+        let tag: DeliveryTag
+        let kind: Acknowledgement
+    }
+
     struct Inbox {
+        var acks: [AckRequest] = []
         var work: [Work] = []
         var ownerIsSleeping = false
         var closed = false
@@ -69,6 +77,19 @@ final class ConnectionCore: @unchecked Sendable {
         let (accepted, wake) = inbox.withLock { inbox -> (Bool, Bool) in
             guard !inbox.closed else { return (false, false) }
             inbox.work.append(work)
+            let wake = inbox.ownerIsSleeping
+            inbox.ownerIsSleeping = false
+            return (true, wake)
+        }
+        if wake { CRabbitMQ_wakefd_signal(wakeFD) }
+        return accepted
+    }
+
+    /// Queues an ack, nack or reject; false once the connection has ended.
+    func submitAck(_ request: AckRequest) -> Bool {
+        let (accepted, wake) = inbox.withLock { inbox -> (Bool, Bool) in
+            guard !inbox.closed else { return (false, false) }
+            inbox.acks.append(request)
             let wake = inbox.ownerIsSleeping
             inbox.ownerIsSleeping = false
             return (true, wake)
@@ -174,10 +195,15 @@ final class ConnectionCore: @unchecked Sendable {
     private func runLoop() {
         while true {
             guard pumpFrames() else { return }
-            let work = inbox.withLock { inbox -> [Work] in
-                defer { inbox.work.removeAll(keepingCapacity: true) }
-                return inbox.work
+            let (acks, work) = inbox.withLock { inbox -> ([AckRequest], [Work]) in
+                defer {
+                    inbox.acks.removeAll(keepingCapacity: true)
+                    inbox.work.removeAll(keepingCapacity: true)
+                }
+                return (inbox.acks, inbox.work)
             }
+            // Acks first: anything that closes a channel was submitted after its acks were accepted.
+            for ack in acks { acknowledge(ack.channel, tag: ack.tag, ack.kind) }
             if !work.isEmpty {
                 for item in work {
                     item(self)
@@ -188,7 +214,7 @@ final class ConnectionCore: @unchecked Sendable {
             if stopRequested { return }
             if let state, amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 { continue }
             let sleep = inbox.withLock { inbox -> Bool in
-                guard inbox.work.isEmpty else { return false }
+                guard inbox.work.isEmpty, inbox.acks.isEmpty else { return false }
                 inbox.ownerIsSleeping = true
                 return true
             }

@@ -1,0 +1,4 @@
+struct DecodeBenchmark {
+    let count: Int
+    func run() { print("decode benchmark: not built yet") }
+}
