@@ -1,0 +1,97 @@
+import Foundation
+
+/// A header value the domain asks for; the pipeline maps it to the broker's field types.
+public enum HeaderValue: Sendable, Hashable {
+    case string(String)
+    case int(Int64)
+}
+
+/// What a dead letter carries besides the original body and properties (CONTRACT.md section 6).
+public struct DeadLetterAnnotation: Sendable, Hashable {
+    public static let maxReasonBytes = 512
+    public static let maxValidationErrorsBytes = 4096
+
+    public var failureClass: DeadLetterClass
+    public var reason: String
+    public var errorCode: String?
+    public var httpStatus: Int?
+    public var validationErrors: [ValidationError]
+    public var attempts: Int
+    public var deadLetteredAt: Date
+    public var originalExchange: String
+    public var originalRoutingKey: String
+
+    public init(
+        failureClass: DeadLetterClass, reason: String, errorCode: String? = nil, httpStatus: Int? = nil,
+        validationErrors: [ValidationError] = [], attempts: Int, deadLetteredAt: Date, originalExchange: String,
+        originalRoutingKey: String
+    ) {
+        self.failureClass = failureClass
+        self.reason = reason
+        self.errorCode = errorCode
+        self.httpStatus = httpStatus
+        self.validationErrors = validationErrors
+        self.attempts = attempts
+        self.deadLetteredAt = deadLetteredAt
+        self.originalExchange = originalExchange
+        self.originalRoutingKey = originalRoutingKey
+    }
+
+    /// The headers to add, in order. `x-redrive-count` is kept as the message had it (replay
+    /// increments it), so it is not set here.
+    public func headers() -> [(key: String, value: HeaderValue)] {
+        var headers: [(key: String, value: HeaderValue)] = [
+            ("x-failure-class", .string(failureClass.rawValue)),
+            ("x-failure-reason", .string(Self.oneLine(reason, maxBytes: Self.maxReasonBytes))),
+        ]
+        if let errorCode { headers.append(("x-failure-error-code", .string(Self.oneLine(errorCode, maxBytes: 64)))) }
+        if let httpStatus { headers.append(("x-failure-http-status", .int(Int64(httpStatus)))) }
+        if !validationErrors.isEmpty {
+            headers.append(("x-validation-errors", .string(Self.validationErrorsJSON(validationErrors))))
+        }
+        headers.append(("x-attempts", .int(Int64(attempts))))
+        headers.append(("x-dead-lettered-at", .string(RFC3339.format(deadLetteredAt))))
+        headers.append(("x-original-exchange", .string(originalExchange)))
+        headers.append(("x-original-routing-key", .string(originalRoutingKey)))
+        return headers
+    }
+
+    /// One line (line breaks become spaces), at most `maxBytes` of UTF-8, cut on a character boundary.
+    static func oneLine(_ text: String, maxBytes: Int) -> String {
+        let flattened = String(text.unicodeScalars.map { scalar -> Character in
+            scalar.value < 0x20 || scalar.value == 0x7F ? " " : Character(scalar)
+        })
+        return TextRules.truncated(flattened, maxBytes: maxBytes)
+    }
+
+    /// The errors as a JSON array of at most 4 KiB. When they do not all fit, whole errors are
+    /// dropped from the end and a last `{"code":"truncated"}` entry says how many: the header stays
+    /// valid JSON.
+    static func validationErrorsJSON(_ errors: [ValidationError]) -> String {
+        func render(_ count: Int) -> [UInt8] {
+            var writer = JSONWriter()
+            writer.bytes.reserveCapacity(512)
+            writer.beginArrayTopLevel()
+            for error in errors.prefix(count) { writer.write(error) }
+            if count < errors.count {
+                writer.write(ValidationError(pointer: "", code: .init("truncated"), message: "\(errors.count - count) more errors"))
+            }
+            writer.endArray()
+            return writer.bytes
+        }
+        var count = errors.count
+        var bytes = render(count)
+        while bytes.count > maxValidationErrorsBytes, count > 0 {
+            count -= 1
+            bytes = render(count)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension JSONWriter {
+    mutating func beginArrayTopLevel() {
+        bytes.append(UInt8(ascii: "["))
+        pushContainer()
+    }
+}

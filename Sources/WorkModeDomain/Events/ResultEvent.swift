@@ -1,0 +1,81 @@
+import Foundation
+
+/// The one event announcing how a command ended (CONTRACT.md section 5).
+public struct ResultEvent: Sendable, Hashable {
+    public var commandId: String
+    public var correlationId: String?
+    public var status: CommandStatus
+    public var tenantId: String?
+    public var callId: String?
+    public var agentId: String?
+    public var workMode: String?
+    public var errorCode: String?
+    public var errorMsg: String?
+    public var httpStatus: Int?
+    public var attempts: Int
+    public var errors: [ValidationError]
+    public var receivedAt: Date
+    public var completedAt: Date
+    /// OIFDE may or may not have applied an earlier attempt: the process died while it was in flight.
+    public var inDoubt: Bool
+
+    public init(
+        commandId: String, correlationId: String? = nil, status: CommandStatus, tenantId: String? = nil, callId: String? = nil,
+        agentId: String? = nil, workMode: String? = nil, errorCode: String? = nil, errorMsg: String? = nil, httpStatus: Int? = nil,
+        attempts: Int, errors: [ValidationError] = [], receivedAt: Date, completedAt: Date, inDoubt: Bool = false
+    ) {
+        self.commandId = commandId
+        self.correlationId = correlationId
+        self.status = status
+        self.tenantId = tenantId
+        self.callId = callId
+        self.agentId = agentId
+        self.workMode = workMode
+        self.errorCode = errorCode
+        self.errorMsg = errorMsg
+        self.httpStatus = httpStatus
+        self.attempts = attempts
+        self.errors = errors
+        self.receivedAt = receivedAt
+        self.completedAt = completedAt
+        self.inDoubt = inDoubt
+    }
+
+    public var durationMs: Double { completedAt.timeIntervalSince(receivedAt) * 1000 }
+
+    /// The event body. Fields that do not apply are omitted; `errors` is always present.
+    public func jsonBytes() -> [UInt8] {
+        var writer = JSONWriter(capacity: 384)
+        writer.beginObject()
+        writer.member("commandId", commandId)
+        writer.member("correlationId", correlationId)
+        writer.member("status", status.rawValue)
+        writer.member("tenantId", tenantId)
+        writer.member("callId", callId)
+        writer.member("agentId", agentId)
+        writer.member("workMode", workMode)
+        writer.member("errorCode", errorCode)
+        writer.member("errorMsg", errorMsg)
+        writer.member("httpStatus", httpStatus)
+        writer.member("attempts", attempts)
+        writer.beginArray("errors")
+        for error in errors { writer.write(error) }
+        writer.endArray()
+        writer.member("receivedAt", RFC3339.format(receivedAt))
+        writer.member("completedAt", RFC3339.format(completedAt))
+        writer.member("durationMs", tenths: durationMs)
+        if inDoubt { writer.member("inDoubt", true) }
+        writer.endObject()
+        return writer.bytes
+    }
+}
+
+extension JSONWriter {
+    mutating func write(_ error: ValidationError) {
+        beginObject()
+        member("pointer", error.pointer)
+        member("code", error.code.rawValue)
+        member("message", error.message)
+        endObject()
+    }
+}

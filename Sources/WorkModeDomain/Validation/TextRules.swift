@@ -1,0 +1,55 @@
+/// Character-level rules shared by the validators.
+enum TextRules {
+    /// Lengths count Unicode scalars: what a publisher in any language sees as characters, and
+    /// stable across platforms (grapheme rules change with Unicode versions).
+    static func length(_ text: String) -> Int { text.unicodeScalars.count }
+
+    /// C0 and C1 control characters (Unicode general category Cc).
+    static func containsControlCharacter(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+    }
+
+    /// `+` optional, then 1 to 32 ASCII digits.
+    static func isPhoneNumber(_ text: String) -> Bool {
+        var utf8 = Substring(text).utf8[...]
+        if utf8.first == UInt8(ascii: "+") { utf8 = utf8.dropFirst() }
+        return (1...32).contains(utf8.count) && utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    /// A value quoted for an error message: JSON-escaped and cut to 40 characters, so a message
+    /// stays one short line whatever the input.
+    static func quotedExcerpt(_ text: String, limit: Int = 40) -> String {
+        var out = "\""
+        var count = 0
+        for scalar in text.unicodeScalars {
+            if count == limit {
+                out += "…"
+                break
+            }
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value):
+                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+            count += 1
+        }
+        return out + "\""
+    }
+
+    /// Cuts to at most `maxBytes` of UTF-8 without splitting a character.
+    static func truncated(_ text: String, maxBytes: Int, marker: String = "…") -> String {
+        guard text.utf8.count > maxBytes else { return text }
+        let budget = max(0, maxBytes - marker.utf8.count)
+        var end = text.utf8.startIndex
+        var used = 0
+        for scalar in text.unicodeScalars {
+            let size = String(scalar).utf8.count
+            if used + size > budget { break }
+            used += size
+            end = text.utf8.index(end, offsetBy: size)
+        }
+        return String(text[..<end]) + marker
+    }
+}
