@@ -1,7 +1,7 @@
 /// One problem with a command: where (a JSON pointer into the body, or `""` for the whole body and
 /// its headers), a stable machine-readable code, and a human message. Messages never contain an
 /// auth token.
-public struct ValidationError: Sendable, Hashable, CustomStringConvertible {
+public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
     public let pointer: String
     public let code: Code
     public let message: String

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Exponential backoff with full jitter, bounded by a command's deadline.
+///
+/// | attempt just failed | ceiling before jitter            |
+/// |---------------------|----------------------------------|
+/// | 1                   | initial                          |
+/// | n                   | min(maximum, initial × 2^(n−1))  |
+///
+/// The wait is uniform in [0, ceiling] ("full jitter", so retries of many commands spread out
+/// instead of arriving together). A server's Retry-After replaces the jittered wait.
+public struct Backoff: Sendable, Hashable {
+    public let initial: Duration
+    public let maximum: Duration
+
+    public init(initial: Duration, maximum: Duration) {
+        self.initial = initial
+        self.maximum = max(initial, maximum)
+    }
+
+    public func ceiling(afterAttempt attempt: Int) -> Duration {
+        // Cap the exponent before multiplying so large attempt counts cannot overflow.
+        let exponent = min(max(attempt - 1, 0), 30)
+        let scaled = initial.timeInterval * pow(2, Double(exponent))
+        return .seconds(min(scaled, maximum.timeInterval))
+    }
+
+    /// How long to wait before the next attempt, or `nil` when that attempt would start at or after
+    /// the deadline (the command then expires).
+    public func delay(
+        afterAttempt attempt: Int, retryAfter: Duration?, now: Date, deadline: Date, using random: inout some RandomNumberGenerator
+    ) -> Duration? {
+        let wait: Duration
+        if let retryAfter {
+            wait = retryAfter
+        } else {
+            let ceiling = ceiling(afterAttempt: attempt).timeInterval
+            wait = .seconds(ceiling > 0 ? Double.random(in: 0...ceiling, using: &random) : 0)
+        }
+        guard now.addingTimeInterval(wait.timeInterval) < deadline else { return nil }
+        return wait
+    }
+}
