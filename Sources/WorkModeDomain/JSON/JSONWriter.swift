@@ -2,6 +2,8 @@
 struct JSONWriter {
     var bytes: [UInt8] = []
     private var needsComma: [Bool] = []
+    /// A member name was just written; the next value belongs to it and takes no comma.
+    private var afterKey = false
 
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
@@ -18,6 +20,7 @@ struct JSONWriter {
 
     mutating func beginArray(_ key: String) {
         self.key(key)
+        afterKey = false
         bytes.append(UInt8(ascii: "["))
         needsComma.append(false)
     }
@@ -31,28 +34,33 @@ struct JSONWriter {
         separate()
         string(key)
         bytes.append(UInt8(ascii: ":"))
+        afterKey = true
     }
 
     mutating func member(_ key: String, _ value: String?) {
         guard let value else { return }
         self.key(key)
+        afterKey = false
         string(value)
     }
 
     mutating func member(_ key: String, _ value: Int?) {
         guard let value else { return }
         self.key(key)
+        afterKey = false
         bytes.append(contentsOf: String(value).utf8)
     }
 
     mutating func member(_ key: String, _ value: Bool) {
         self.key(key)
+        afterKey = false
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
     /// Numbers with one decimal place, as the contract's `durationMs` shows.
     mutating func member(_ key: String, tenths value: Double) {
         self.key(key)
+        afterKey = false
         let scaled = (value * 10).rounded()
         let safe = scaled.isFinite ? Int(max(min(scaled, 9e15), -9e15)) : 0
         let sign = safe < 0 ? "-" : ""
@@ -62,6 +70,10 @@ struct JSONWriter {
     mutating func pushContainer() { needsComma.append(false) }
 
     private mutating func separate() {
+        if afterKey {
+            afterKey = false
+            return
+        }
         guard !needsComma.isEmpty else { return }
         if needsComma[needsComma.count - 1] {
             bytes.append(UInt8(ascii: ","))
