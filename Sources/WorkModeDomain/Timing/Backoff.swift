@@ -21,8 +21,7 @@ public struct Backoff: Sendable, Hashable {
     public func ceiling(afterAttempt attempt: Int) -> Duration {
         // Cap the exponent before multiplying so large attempt counts cannot overflow.
         let exponent = min(max(attempt - 1, 0), 30)
-        let scaled = initial.timeInterval * pow(2, Double(exponent))
-        return .seconds(min(scaled, maximum.timeInterval))
+        return min(initial * (1 << exponent), maximum)
     }
 
     /// How long to wait before the next attempt, or `nil` when that attempt would start at or after

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+
+@testable import WorkModeDomain
+
+@Suite struct AttemptClassifierTests {
+    struct Row: Sendable, CustomTestStringConvertible {
+        let result: AttemptResult
+        let verdict: String
+        var testDescription: String { "\(result) → \(verdict)" }
+    }
+
+    static let rows: [Row] = [
+        Row(result: .init(httpStatus: 200, errorCode: "0"), verdict: "succeeded"),
+        Row(result: .init(httpStatus: 200, errorCode: " 0"), verdict: "succeeded"),
+        Row(result: .init(httpStatus: 200, errorCode: "900001"), verdict: "refresh"),
+        Row(result: .init(httpStatus: 401, errorCode: "900002"), verdict: "refresh"),
+        Row(result: .init(httpStatus: 200, errorCode: "10000001"), verdict: "retry"),
+        Row(result: .init(httpStatus: 500, errorCode: "200900002"), verdict: "retry"),
+        Row(result: .init(httpStatus: 200, errorCode: "10000002"), verdict: "rejected"),
+        Row(result: .init(httpStatus: 200, errorCode: "200800003"), verdict: "rejected"),
+        Row(result: .init(httpStatus: 400), verdict: "rejected"),
+        Row(result: .init(httpStatus: 404), verdict: "rejected"),
+        Row(result: .init(httpStatus: 408), verdict: "retry"),
+        Row(result: .init(httpStatus: 429, retryAfter: .seconds(3)), verdict: "retry 3"),
+        Row(result: .init(httpStatus: 503, retryAfter: .seconds(1)), verdict: "retry 1"),
+        Row(result: .init(httpStatus: 502), verdict: "retry"),
+        Row(result: .init(httpStatus: 200), verdict: "retry"),
+        Row(result: .init(transportError: .timeout), verdict: "retry"),
+        Row(result: .init(transportError: .connect), verdict: "retry"),
+    ]
+
+    @Test(arguments: rows)
+    func classify(_ row: Row) {
+        let verdict: String
+        switch AttemptClassifier.classify(row.result) {
+        case .succeeded: verdict = "succeeded"
+        case .refreshTokenAndRetry: verdict = "refresh"
+        case .rejected(let reason):
+            verdict = "rejected"
+            #expect(!reason.isEmpty)
+        case .retry(let after): verdict = after.map { "retry \($0.components.seconds)" } ?? "retry"
+        }
+        #expect(verdict == row.verdict)
+    }
+}
+
+@Suite struct TimingTests {
+    let now = Date(timeIntervalSince1970: 1_764_064_800)
+
+    @Test func deadlineFromHeaderRFC3339AndEpochMillis() throws {
+        let rfc = try CommandDeadline.resolve(
+            xDeadline: .string("2025-11-25T10:00:30+01:00"), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(120)
+        ).get()
+        #expect(rfc.source == .header)
+        #expect(rfc.date == Date(timeIntervalSince1970: 1_764_064_800 - 3600 + 30))
+        let millis = try CommandDeadline.resolve(
+            xDeadline: .string("1764064830500"), timestampSeconds: 1, firstReceipt: now, retryDeadline: .seconds(120)
+        ).get()
+        #expect(millis.date == Date(timeIntervalSince1970: 1_764_064_830.5))
+        let integer = try CommandDeadline.resolve(xDeadline: .int(1_764_064_830_000), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1)).get()
+        #expect(integer.date == Date(timeIntervalSince1970: 1_764_064_830))
+    }
+
+    @Test func deadlineFallsBackToTimestampThenReceipt() throws {
+        let byTimestamp = try CommandDeadline.resolve(xDeadline: nil, timestampSeconds: 1_764_064_000, firstReceipt: now, retryDeadline: .seconds(120)).get()
+        #expect(byTimestamp.source == .timestamp)
+        #expect(byTimestamp.date == Date(timeIntervalSince1970: 1_764_064_120))
+        #expect(byTimestamp.hasPassed(at: now))
+        let byReceipt = try CommandDeadline.resolve(xDeadline: nil, timestampSeconds: nil, firstReceipt: now, retryDeadline: .milliseconds(1500)).get()
+        #expect(byReceipt.source == .firstReceipt)
+        #expect(byReceipt.date == now.addingTimeInterval(1.5))
+        #expect(!byReceipt.hasPassed(at: now))
+    }
+
+    @Test(arguments: ["tomorrow", "2025-13-01T00:00:00Z", "2025-11-25T10:00:00", "", "-5", "12345678901234567890"])
+    func unreadableDeadlineIsAValidationError(_ text: String) {
+        let result = CommandDeadline.resolve(xDeadline: .string(text), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1))
+        guard case .failure(let error) = result else {
+            Issue.record("\(text) must be refused")
+            return
+        }
+        #expect(error.code == .invalidHeader)
+    }
+
+    @Test func rfc3339RoundTripsAndHandlesFractions() {
+        for seconds in [0.0, 951_782_400.5, 1_764_064_800.123, 4_102_444_799.999] {
+            let date = Date(timeIntervalSince1970: seconds)
+            let text = RFC3339.format(date)
+            #expect(RFC3339.parse(text).map { abs($0.timeIntervalSince(date)) < 0.001 } == true, "\(text)")
+        }
+        #expect(RFC3339.format(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00.000Z")
+        #expect(RFC3339.parse("2026-11-25t10:00:00.5z") == Date(timeIntervalSince1970: 1_795_600_800.5))
+    }
+
+    @Test func backoffCeilingDoublesUpToTheMaximum() {
+        let backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(5))
+        #expect(backoff.ceiling(afterAttempt: 1) == .milliseconds(200))
+        #expect(backoff.ceiling(afterAttempt: 2) == .milliseconds(400))
+        #expect(backoff.ceiling(afterAttempt: 5) == .milliseconds(3200))
+        #expect(backoff.ceiling(afterAttempt: 6) == .seconds(5))
+        #expect(backoff.ceiling(afterAttempt: 1000) == .seconds(5))
+    }
+
+    @Test func backoffIsJitteredAndNeverPassesTheDeadline() {
+        let backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(5))
+        var random = SplitMix64(seed: 7)
+        var delays: Set<Duration> = []
+        for attempt in 1...8 {
+            for _ in 0..<50 {
+                guard let delay = backoff.delay(afterAttempt: attempt, retryAfter: nil, now: now, deadline: now.addingTimeInterval(60), using: &random)
+                else {
+                    Issue.record("a delay fits well within 60 s")
+                    continue
+                }
+                #expect(delay >= .zero && delay <= backoff.ceiling(afterAttempt: attempt))
+                delays.insert(delay)
+            }
+        }
+        #expect(delays.count > 300)
+        #expect(backoff.delay(afterAttempt: 1, retryAfter: .seconds(2), now: now, deadline: now.addingTimeInterval(10), using: &random) == .seconds(2))
+        #expect(backoff.delay(afterAttempt: 1, retryAfter: .seconds(20), now: now, deadline: now.addingTimeInterval(10), using: &random) == nil)
+        #expect(backoff.delay(afterAttempt: 9, retryAfter: nil, now: now, deadline: now, using: &random) == nil)
+    }
+}
