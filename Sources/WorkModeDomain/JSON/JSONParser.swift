@@ -18,9 +18,28 @@ struct JSONParser {
         let offset: Int
     }
 
+    private enum PathComponent {
+        case key(String)
+        case index(Int)
+    }
+
     private let bytes: UnsafeBufferPointer<UInt8>
     private let maxDepth: Int
     private var index = 0
+    /// Where the parser is, rendered into a JSON pointer only when something fails: building
+    /// pointers for every member would cost more than the parse itself.
+    private var path: [PathComponent] = []
+
+    private var pointer: String {
+        var result = ""
+        for component in path {
+            switch component {
+            case .key(let key): result = JSONPointer.appending(result, key)
+            case .index(let index): result = JSONPointer.appending(result, index)
+            }
+        }
+        return result
+    }
 
     private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
@@ -33,10 +52,10 @@ struct JSONParser {
             var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
             do throws(Failure) {
                 parser.skipWhitespace()
-                let value = try parser.parseValue(pointer: "", depth: 0)
+                let value = try parser.parseValue(depth: 0)
                 parser.skipWhitespace()
                 guard parser.index == buffer.count else {
-                    throw parser.syntax("unexpected text after the JSON value", pointer: "")
+                    throw parser.syntax("unexpected text after the JSON value")
                 }
                 return .success(value)
             } catch {
@@ -47,21 +66,21 @@ struct JSONParser {
 
     // MARK: - values
 
-    private mutating func parseValue(pointer: String, depth: Int) throws(Failure) -> JSONValue {
-        guard index < bytes.count else { throw syntax("unexpected end of input; expected a value", pointer: pointer) }
+    private mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {
+        guard index < bytes.count else { throw syntax("unexpected end of input; expected a value") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject(pointer: pointer, depth: depth + 1)
-        case UInt8(ascii: "["): return try parseArray(pointer: pointer, depth: depth + 1)
-        case UInt8(ascii: "\""): return .string(try parseString(pointer: pointer))
-        case UInt8(ascii: "t"): try literal("true", pointer: pointer); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false", pointer: pointer); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null", pointer: pointer); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber(pointer: pointer))
-        default: throw syntax("unexpected character \(describe(bytes[index])); expected a value", pointer: pointer)
+        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
+        case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        default: throw syntax("unexpected character \(describe(bytes[index])); expected a value")
         }
     }
 
-    private mutating func parseObject(pointer: String, depth: Int) throws(Failure) -> JSONValue {
+    private mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
         guard depth <= maxDepth else {
             throw Failure(kind: .tooDeep, pointer: pointer, message: "nesting deeper than \(maxDepth) levels", offset: index)
         }
@@ -75,23 +94,24 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard peek(UInt8(ascii: "\"")) else {
-                throw syntax("expected a member name in double quotes", pointer: pointer)
+                throw syntax("expected a member name in double quotes")
             }
-            let key = try parseString(pointer: pointer)
-            let memberPointer = JSONPointer.appending(pointer, key)
+            let key = try parseString()
+            path.append(.key(key))
             if members.contains(where: { $0.key == key }) {
-                throw Failure(kind: .duplicateKey, pointer: memberPointer, message: "member \(quoted(key)) appears twice", offset: index)
+                throw Failure(kind: .duplicateKey, pointer: pointer, message: "member \(quoted(key)) appears twice", offset: index)
             }
             skipWhitespace()
             guard peek(UInt8(ascii: ":")) else {
-                throw syntax("expected ':' after member name \(quoted(key))", pointer: memberPointer)
+                throw syntax("expected ':' after member name \(quoted(key))")
             }
             index += 1
             skipWhitespace()
-            let value = try parseValue(pointer: memberPointer, depth: depth)
+            let value = try parseValue(depth: depth)
+            path.removeLast()
             members.append(.init(key: key, value: value))
             skipWhitespace()
-            guard index < bytes.count else { throw syntax("unexpected end of input; expected ',' or '}'", pointer: pointer) }
+            guard index < bytes.count else { throw syntax("unexpected end of input; expected ',' or '}'") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
                 continue
@@ -100,11 +120,11 @@ struct JSONParser {
                 index += 1
                 return .object(members)
             }
-            throw syntax("expected ',' or '}' after member \(quoted(key))", pointer: pointer)
+            throw syntax("expected ',' or '}' after member \(quoted(key))")
         }
     }
 
-    private mutating func parseArray(pointer: String, depth: Int) throws(Failure) -> JSONValue {
+    private mutating func parseArray(depth: Int) throws(Failure) -> JSONValue {
         guard depth <= maxDepth else {
             throw Failure(kind: .tooDeep, pointer: pointer, message: "nesting deeper than \(maxDepth) levels", offset: index)
         }
@@ -117,9 +137,11 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
-            elements.append(try parseValue(pointer: JSONPointer.appending(pointer, elements.count), depth: depth))
+            path.append(.index(elements.count))
+            elements.append(try parseValue(depth: depth))
+            path.removeLast()
             skipWhitespace()
-            guard index < bytes.count else { throw syntax("unexpected end of input; expected ',' or ']'", pointer: pointer) }
+            guard index < bytes.count else { throw syntax("unexpected end of input; expected ',' or ']'") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
                 continue
@@ -128,13 +150,13 @@ struct JSONParser {
                 index += 1
                 return .array(elements)
             }
-            throw syntax("expected ',' or ']' in array", pointer: pointer)
+            throw syntax("expected ',' or ']' in array")
         }
     }
 
     // MARK: - scalars
 
-    private mutating func parseString(pointer: String) throws(Failure) -> String {
+    private mutating func parseString() throws(Failure) -> String {
         index += 1
         let start = index
         // Fast path: no escapes, so the bytes are the string (UTF-8 was checked up front).
@@ -146,7 +168,7 @@ struct JSONParser {
                 return value
             }
             if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw syntax("unescaped control character in a string", pointer: pointer) }
+            if byte < 0x20 { throw syntax("unescaped control character in a string") }
             index += 1
         }
         var scalars = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
@@ -169,39 +191,39 @@ struct JSONParser {
                 case UInt8(ascii: "r"): scalars.append(0x0D)
                 case UInt8(ascii: "t"): scalars.append(0x09)
                 case UInt8(ascii: "u"):
-                    let scalar = try parseUnicodeEscape(pointer: pointer)
+                    let scalar = try parseUnicodeEscape()
                     scalars.append(contentsOf: String(Character(scalar)).utf8)
                 default:
-                    throw syntax("invalid escape \\\(describe(escape)) in a string", pointer: pointer)
+                    throw syntax("invalid escape \\\(describe(escape)) in a string")
                 }
             default:
-                if byte < 0x20 { throw syntax("unescaped control character in a string", pointer: pointer) }
+                if byte < 0x20 { throw syntax("unescaped control character in a string") }
                 scalars.append(byte)
                 index += 1
             }
         }
-        throw syntax("unterminated string", pointer: pointer)
+        throw syntax("unterminated string")
     }
 
-    private mutating func parseUnicodeEscape(pointer: String) throws(Failure) -> Unicode.Scalar {
-        let high = try hex4(pointer: pointer)
+    private mutating func parseUnicodeEscape() throws(Failure) -> Unicode.Scalar {
+        let high = try hex4()
         if (0xD800...0xDBFF).contains(high) {
             guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                throw syntax("unpaired surrogate in a \\u escape", pointer: pointer)
+                throw syntax("unpaired surrogate in a \\u escape")
             }
             index += 2
-            let low = try hex4(pointer: pointer)
-            guard (0xDC00...0xDFFF).contains(low) else { throw syntax("unpaired surrogate in a \\u escape", pointer: pointer) }
+            let low = try hex4()
+            guard (0xDC00...0xDFFF).contains(low) else { throw syntax("unpaired surrogate in a \\u escape") }
             let value = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-            guard let scalar = Unicode.Scalar(value) else { throw syntax("invalid \\u escape", pointer: pointer) }
+            guard let scalar = Unicode.Scalar(value) else { throw syntax("invalid \\u escape") }
             return scalar
         }
-        guard let scalar = Unicode.Scalar(high) else { throw syntax("unpaired surrogate in a \\u escape", pointer: pointer) }
+        guard let scalar = Unicode.Scalar(high) else { throw syntax("unpaired surrogate in a \\u escape") }
         return scalar
     }
 
-    private mutating func hex4(pointer: String) throws(Failure) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw syntax("truncated \\u escape", pointer: pointer) }
+    private mutating func hex4() throws(Failure) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw syntax("truncated \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
             let byte = bytes[index]
@@ -210,7 +232,7 @@ struct JSONParser {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
             case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
             case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw syntax("invalid hex digit in a \\u escape", pointer: pointer)
+            default: throw syntax("invalid hex digit in a \\u escape")
             }
             value = value << 4 | digit
             index += 1
@@ -218,10 +240,10 @@ struct JSONParser {
         return value
     }
 
-    private mutating func parseNumber(pointer: String) throws(Failure) -> String {
+    private mutating func parseNumber() throws(Failure) -> String {
         let start = index
         if peek(UInt8(ascii: "-")) { index += 1 }
-        guard index < bytes.count, isDigit(bytes[index]) else { throw syntax("invalid number", pointer: pointer) }
+        guard index < bytes.count, isDigit(bytes[index]) else { throw syntax("invalid number") }
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
         } else {
@@ -229,23 +251,23 @@ struct JSONParser {
         }
         if peek(UInt8(ascii: ".")) {
             index += 1
-            guard index < bytes.count, isDigit(bytes[index]) else { throw syntax("invalid number: digits must follow '.'", pointer: pointer) }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw syntax("invalid number: digits must follow '.'") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard index < bytes.count, isDigit(bytes[index]) else { throw syntax("invalid number: digits must follow the exponent", pointer: pointer) }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw syntax("invalid number: digits must follow the exponent") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 
-    private mutating func literal(_ word: StaticString, pointer: String) throws(Failure) {
+    private mutating func literal(_ word: StaticString) throws(Failure) {
         let count = word.utf8CodeUnitCount
-        guard index + count <= bytes.count else { throw syntax("unexpected end of input in a literal", pointer: pointer) }
+        guard index + count <= bytes.count else { throw syntax("unexpected end of input in a literal") }
         for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] {
-            throw syntax("invalid literal; expected \(word)", pointer: pointer)
+            throw syntax("invalid literal; expected \(word)")
         }
         index += count
     }
@@ -265,7 +287,7 @@ struct JSONParser {
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
-    private func syntax(_ message: String, pointer: String) -> Failure {
+    private func syntax(_ message: String) -> Failure {
         Failure(kind: .syntax, pointer: pointer, message: "\(message) (byte \(index))", offset: index)
     }
 

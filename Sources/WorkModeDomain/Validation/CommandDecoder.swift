@@ -45,7 +45,7 @@ public struct CommandDecoder: Sendable {
         guard body.count <= maxMessageBytes else {
             return fail(.init(pointer: "", code: .tooLarge, message: "the body has \(body.count) bytes; at most \(maxMessageBytes) are allowed"))
         }
-        guard String(validating: body, as: UTF8.self) != nil else {
+        guard TextRules.isValidUTF8(body) else {
             return fail(.init(pointer: "", code: .invalidUTF8, message: "the body is not valid UTF-8"))
         }
         let document: JSONValue

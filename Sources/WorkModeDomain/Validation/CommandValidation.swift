@@ -10,7 +10,7 @@ struct CommandValidation {
     }
 
     mutating func validate(_ members: [JSONValue.Member]) -> Result<WorkModeCommand, ValidationFailure> {
-        let fields = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        let fields = Fields(members)
         for member in members where !CommandDecoder.topLevelFields.contains(member.key) {
             report(JSONPointer.appending("", member.key), .unknownField, "unknown field \(TextRules.quotedExcerpt(member.key))")
         }
@@ -55,12 +55,12 @@ struct CommandValidation {
             return nil
         }
         var ok = true
-        let length = TextRules.length(text)
+        let (length, hasControl) = TextRules.lengthAndControl(text)
         if length > maxLength {
             report(pointer, .tooLong, "\(name) has \(length) characters; at most \(maxLength) are allowed")
             ok = false
         }
-        if TextRules.containsControlCharacter(text) {
+        if hasControl {
             report(pointer, .controlCharacter, "\(name) must not contain control characters")
             ok = false
         }
@@ -99,7 +99,7 @@ struct CommandValidation {
         for member in members where !CommandDecoder.transferFields.contains(member.key) {
             report(JSONPointer.appending(pointer, member.key), .unknownField, "unknown field \(TextRules.quotedExcerpt(member.key))")
         }
-        let fields = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        let fields = Fields(members)
         let type = transferType(fields["callTransferType"])
         let routeValue = self.routeValue(fields["callTransferRouteValue"], type: type)
         let transData = optionalText(
@@ -238,4 +238,12 @@ struct CommandValidation {
         default: return nil
         }
     }
+}
+
+/// Member lookup for the handful of fields a command has: a linear scan beats hashing here.
+/// Duplicate names never reach this point (the parser refuses them).
+private struct Fields {
+    let members: [JSONValue.Member]
+    init(_ members: [JSONValue.Member]) { self.members = members }
+    subscript(key: String) -> JSONValue? { members.first(where: { $0.key == key })?.value }
 }

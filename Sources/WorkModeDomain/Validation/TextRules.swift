@@ -4,6 +4,57 @@ enum TextRules {
     /// stable across platforms (grapheme rules change with Unicode versions).
     static func length(_ text: String) -> Int { text.unicodeScalars.count }
 
+    /// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF), without building a String.
+    static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { b in
+            var i = 0
+            let n = b.count
+            while i < n {
+                let lead = b[i]
+                if lead < 0x80 {
+                    i += 1
+                    continue
+                }
+                let count: Int
+                var lower: UInt8 = 0x80
+                var upper: UInt8 = 0xBF
+                switch lead {
+                case 0xC2...0xDF: count = 1
+                case 0xE0: count = 2; lower = 0xA0
+                case 0xE1...0xEC, 0xEE...0xEF: count = 2
+                case 0xED: count = 2; upper = 0x9F
+                case 0xF0: count = 3; lower = 0x90
+                case 0xF1...0xF3: count = 3
+                case 0xF4: count = 3; upper = 0x8F
+                default: return false
+                }
+                // The continuation bytes are b[i+1] ... b[i+count].
+                guard i + count < n else { return false }
+                let second = b[i + 1]
+                guard second >= lower, second <= upper else { return false }
+                var k = 2
+                while k <= count {
+                    let continuation = b[i + k]
+                    guard continuation >= 0x80, continuation <= 0xBF else { return false }
+                    k += 1
+                }
+                i += count + 1
+            }
+            return true
+        }
+    }
+
+    /// Unicode scalars in `text`, and whether any is a control character: one pass for both rules.
+    static func lengthAndControl(_ text: String) -> (length: Int, hasControl: Bool) {
+        var length = 0
+        var hasControl = false
+        for scalar in text.unicodeScalars {
+            length += 1
+            if scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value <= 0x9F) { hasControl = true }
+        }
+        return (length, hasControl)
+    }
+
     /// C0 and C1 control characters (Unicode general category Cc).
     static func containsControlCharacter(_ text: String) -> Bool {
         text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
