@@ -16,6 +16,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.30.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
     ],
     targets: [
         // Layer 0: librabbitmq 0.11 (Debian) or 0.12+ headers, plus shims for what Swift cannot call.
@@ -28,6 +34,42 @@ let package = Package(
         .target(name: "AMQP", dependencies: ["CRabbitMQ"], swiftSettings: strict),
         // Layer 2: the command domain: model, validation, events. Pure: no I/O.
         .target(name: "WorkModeDomain", swiftSettings: strict),
+        // Layer 3: the OIFDE HTTP client with managed tokens.
+        .target(
+            name: "OIFDEClient",
+            dependencies: [
+                "WorkModeDomain",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        // The OIFDE simulator, for tests, demos and benchmarks. Its own target: the gateway never depends on it.
+        .target(
+            name: "OIFDESimulator",
+            dependencies: [
+                "WorkModeDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        // The command line: parsing only; the work lives in the targets above.
+        .executableTarget(
+            name: "workmode-gateway",
+            dependencies: [
+                "OIFDESimulator",
+                "WorkModeDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Benchmarks print figures; they are never timed tests.
         .executableTarget(
             name: "wmg-bench",
@@ -43,6 +85,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "AMQPIntegrationTests", dependencies: ["AMQP"], swiftSettings: strict),
+        .testTarget(
+            name: "OIFDETests",
+            dependencies: [
+                "OIFDEClient", "OIFDESimulator", "WorkModeDomain",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "WorkModeDomainTests",
             dependencies: [

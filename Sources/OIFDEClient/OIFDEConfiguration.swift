@@ -1,0 +1,53 @@
+import WorkModeDomain
+
+/// Where OIFDE is and how to authenticate (the `oifde` section of the configuration).
+public struct OIFDEConfiguration: Sendable {
+    public struct TLS: Sendable {
+        /// PEM bundle of the certificate authorities to trust instead of the system store
+        /// (OIFDE deployments often use a private CA).
+        public var caFile: String?
+        /// Verify the server certificate and host name. Turning it off is possible only here, and
+        /// the client logs a warning when it starts.
+        public var verifyPeer: Bool
+
+        public init(caFile: String? = nil, verifyPeer: Bool = true) {
+            self.caFile = caFile
+            self.verifyPeer = verifyPeer
+        }
+    }
+
+    /// A tenant's API password, kept out of every description and log line.
+    public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+        let value: String
+        public init(_ value: String) { self.value = value }
+        public var description: String { "<secret>" }
+        public var debugDescription: String { "<secret>" }
+    }
+
+    /// e.g. `https://127.0.0.1:18443`; the interface paths are appended.
+    public var baseURL: String
+    /// Bound on one HTTP exchange, connect included.
+    public var timeout: Duration
+    public var tls: TLS
+    public var authMode: CommandDecoder.AuthMode
+    /// tenantId → appSecret, for token mode.
+    public var tenants: [String: Secret]
+    /// Keep-alive connections to OIFDE at most (HTTP/1.1).
+    public var maxConnections: Int
+    /// Response bodies larger than this are an error, not a crash.
+    public var maxResponseBytes: Int
+
+    public init(
+        baseURL: String = "https://127.0.0.1:18443", timeout: Duration = .seconds(5), tls: TLS = TLS(),
+        authMode: CommandDecoder.AuthMode = .token, tenants: [String: Secret] = [:], maxConnections: Int = 64,
+        maxResponseBytes: Int = 64 * 1024
+    ) {
+        self.baseURL = baseURL
+        self.timeout = timeout
+        self.tls = tls
+        self.authMode = authMode
+        self.tenants = tenants
+        self.maxConnections = maxConnections
+        self.maxResponseBytes = maxResponseBytes
+    }
+}

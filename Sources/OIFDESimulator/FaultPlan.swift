@@ -1,0 +1,47 @@
+/// A failure the simulator injects, set through `PUT /simulator/faults`.
+public struct FaultPlan: Sendable, Hashable, Codable {
+    public enum Target: String, Sendable, Hashable, Codable {
+        case changeWorkMode, gettoken, all
+    }
+
+    /// Extra delay before answering, in milliseconds.
+    public var latencyMs: Int?
+    /// Answer with this HTTP status (body `{"errorCode": errorCode ?? "10000001", ...}`).
+    public var httpStatus: Int?
+    /// Answer HTTP 200 (or `httpStatus`) with this errorCode.
+    public var errorCode: String?
+    public var errorMsg: String?
+    /// Sent as `Retry-After` (seconds).
+    public var retryAfterSeconds: Int?
+    /// Do not answer for this long (the client is expected to time out first).
+    public var hangSeconds: Int?
+    /// Drop the connection instead of answering.
+    public var closeConnection: Bool?
+    /// Apply to the next N matching requests, then stop.
+    public var count: Int?
+    /// Apply to this fraction (0...1) of matching requests. Ignored when `count` is set.
+    public var fraction: Double?
+    /// Which endpoint the fault applies to; default `changeWorkMode`.
+    public var target: Target?
+
+    public init(
+        latencyMs: Int? = nil, httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil, retryAfterSeconds: Int? = nil,
+        hangSeconds: Int? = nil, closeConnection: Bool? = nil, count: Int? = nil, fraction: Double? = nil, target: Target? = nil
+    ) {
+        self.latencyMs = latencyMs
+        self.httpStatus = httpStatus
+        self.errorCode = errorCode
+        self.errorMsg = errorMsg
+        self.retryAfterSeconds = retryAfterSeconds
+        self.hangSeconds = hangSeconds
+        self.closeConnection = closeConnection
+        self.count = count
+        self.fraction = fraction
+        self.target = target
+    }
+
+    func applies(to endpoint: Target) -> Bool {
+        let target = self.target ?? .changeWorkMode
+        return target == .all || target == endpoint
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+import Synchronization
+import WorkModeDomain
+
+/// Everything the simulator remembers: tokens, sessions with their history, what it received, and
+/// the active fault. One lock, held only for map updates, so it serves tens of thousands of
+/// requests per second on loopback.
+public final class SimulatorState: Sendable {
+    public struct HistoryEntry: Sendable, Hashable, Codable {
+        public let workMode: String
+        public let agentId: String?
+        public let transferType: String?
+        public let commandId: String?
+        public let at: String
+    }
+
+    public struct Session: Sendable, Hashable, Codable {
+        public var tenantId: String
+        public var callId: String
+        public var workMode: String
+        public var history: [HistoryEntry]
+    }
+
+    public struct RequestRecord: Sendable, Hashable, Codable {
+        public let sequence: Int
+        public let endpoint: String
+        public let at: String
+        public let tenantId: String?
+        public let callId: String?
+        public let agentId: String?
+        public let workMode: String?
+        public let transferType: String?
+        public let commandId: String?
+        public let traceparent: String?
+        /// Always masked: the simulator's log is as careful with tokens as the gateway.
+        public let authToken: String?
+        public let errorCode: String
+    }
+
+    struct Token {
+        let tenantId: String
+        let expiresAt: Date
+    }
+
+    struct Storage {
+        var tokens: [String: Token] = [:]
+        var sessions: [String: Session] = [:]
+        var requests: [RequestRecord] = []
+        var requestsDropped = 0
+        var sequence = 0
+        var fault: FaultPlan?
+    }
+
+    let configuration: SimulatorConfiguration
+    private let storage = Mutex(Storage())
+
+    public init(configuration: SimulatorConfiguration) { self.configuration = configuration }
+
+    // MARK: - gettoken
+
+    public struct TokenAnswer: Sendable {
+        public let errorCode: Int
+        public let errorMsg: String
+        public let authToken: String?
+        public let expireTime: Int?
+    }
+
+    func issueToken(appKey: String?, appSecret: String?, now: Date = Date()) -> TokenAnswer {
+        guard let appKey, let appSecret else {
+            return TokenAnswer(errorCode: 10_000_003, errorMsg: "appKey and appSecret are required", authToken: nil, expireTime: nil)
+        }
+        guard let expected = configuration.tenants[appKey] else {
+            return TokenAnswer(errorCode: 200_800_001, errorMsg: "key does not exist", authToken: nil, expireTime: nil)
+        }
+        guard expected == appSecret else {
+            return TokenAnswer(errorCode: 200_800_002, errorMsg: "key wrong", authToken: nil, expireTime: nil)
+        }
+        let token = "sim-" + UUID().uuidString
+        let ttl = configuration.tokenTTLSeconds
+        storage.withLock { storage in
+            // Forget expired tokens now and then so a long run does not accumulate them.
+            if storage.tokens.count > 10_000 { storage.tokens = storage.tokens.filter { $0.value.expiresAt > now } }
+            storage.tokens[token] = Token(tenantId: appKey, expiresAt: now.addingTimeInterval(Double(ttl)))
+        }
+        record(endpoint: "gettoken", tenantId: appKey, errorCode: "0")
+        return TokenAnswer(errorCode: 0, errorMsg: "success", authToken: token, expireTime: ttl)
+    }
+
+    // MARK: - changeWorkMode
+
+    public struct ChangeAnswer: Sendable, Hashable {
+        public let errorCode: String
+        public let errorMsg: String
+    }
+
+    func changeWorkMode(body: [UInt8], commandId: String?, traceparent: String?, now: Date = Date()) -> ChangeAnswer {
+        let decoded = CommandDecoder(maxMessageBytes: 1 << 20, authMode: .passthrough).decode(body)
+        let answer: ChangeAnswer
+        var command: WorkModeCommand?
+        switch decoded {
+        case .failure(let failure):
+            if failure.errors.contains(where: { $0.pointer == "/authToken" }) {
+                answer = ChangeAnswer(errorCode: "900001", errorMsg: "token missing")
+            } else if failure.errors.contains(where: { $0.code == .required }) {
+                answer = ChangeAnswer(errorCode: "10000003", errorMsg: "parameter missing: " + failure.errors[0].message)
+            } else {
+                answer = ChangeAnswer(errorCode: "10000002", errorMsg: "invalid parameter: " + failure.errors[0].message)
+            }
+            record(endpoint: "changeWorkMode", failure: failure, commandId: commandId, traceparent: traceparent, errorCode: answer.errorCode)
+            return answer
+        case .success(let valid):
+            command = valid
+        }
+        guard let command, let token = command.authToken else {
+            return ChangeAnswer(errorCode: "900001", errorMsg: "token missing")
+        }
+        answer = storage.withLock { storage -> ChangeAnswer in
+            guard let issued = storage.tokens[token], issued.expiresAt > now else {
+                return ChangeAnswer(errorCode: "900001", errorMsg: "token expired or unknown")
+            }
+            guard issued.tenantId == command.tenantId else {
+                return ChangeAnswer(errorCode: "900002", errorMsg: "token check failed")
+            }
+            return Self.apply(command, commandId: commandId, sessions: &storage.sessions, autoSessions: configuration.autoSessions, now: now)
+        }
+        record(endpoint: "changeWorkMode", command: command, commandId: commandId, traceparent: traceparent, errorCode: answer.errorCode)
+        return answer
+    }
+
+    /// The documented state machine: changes are accepted only from supervision (1) or insertion
+    /// (2). 1↔2 switches control, →0 ends silent-agent control, →3 transfers the call. The docs
+    /// name no code for a refused change; the simulator answers 10000002 and names the state.
+    static func apply(
+        _ command: WorkModeCommand, commandId: String?, sessions: inout [String: Session], autoSessions: Bool, now: Date
+    ) -> ChangeAnswer {
+        let key = command.laneKey
+        if sessions[key] == nil {
+            guard autoSessions else {
+                return ChangeAnswer(errorCode: "10000002", errorMsg: "session \(command.callId) of tenant \(command.tenantId) does not exist")
+            }
+            sessions[key] = Session(tenantId: command.tenantId, callId: command.callId, workMode: "1", history: [])
+        }
+        guard var session = sessions[key] else { return ChangeAnswer(errorCode: "10000001", errorMsg: "internal error") }
+        guard session.workMode == "1" || session.workMode == "2" else {
+            let state = WorkMode(rawValue: Int(session.workMode) ?? -1).map { "\($0.rawValue) (\($0))" } ?? session.workMode
+            return ChangeAnswer(errorCode: "10000002", errorMsg: "session is in state \(state); changes are allowed only in 1 (supervision) or 2 (insertion)")
+        }
+        session.workMode = command.workMode.wireValue
+        session.history.append(HistoryEntry(
+            workMode: command.workMode.wireValue, agentId: command.agentId, transferType: command.callTransferRequest?.type.wireValue,
+            commandId: commandId, at: RFC3339.format(now)
+        ))
+        sessions[key] = session
+        return ChangeAnswer(errorCode: "0", errorMsg: "")
+    }
+
+    // MARK: - control
+
+    public func setSession(tenantId: String, callId: String, workMode: WorkMode) {
+        storage.withLock { storage in
+            let key = WorkModeCommand(tenantId: tenantId, callId: callId, agentId: "", workMode: workMode).laneKey
+            var session = storage.sessions[key] ?? Session(tenantId: tenantId, callId: callId, workMode: workMode.wireValue, history: [])
+            session.workMode = workMode.wireValue
+            storage.sessions[key] = session
+        }
+    }
+
+    public func session(tenantId: String, callId: String) -> Session? {
+        let key = WorkModeCommand(tenantId: tenantId, callId: callId, agentId: "", workMode: .common).laneKey
+        return storage.withLock { $0.sessions[key] }
+    }
+
+    public var requests: [RequestRecord] { storage.withLock { $0.requests } }
+
+    public func clearRequests() { storage.withLock { $0.requests.removeAll() } }
+
+    public func setFault(_ plan: FaultPlan?) { storage.withLock { $0.fault = plan } }
+
+    /// The fault for this request, if one applies; counts it down.
+    func takeFault(for endpoint: FaultPlan.Target) -> FaultPlan? {
+        storage.withLock { storage -> FaultPlan? in
+            guard var plan = storage.fault, plan.applies(to: endpoint) else { return nil }
+            if let count = plan.count {
+                guard count > 0 else {
+                    storage.fault = nil
+                    return nil
+                }
+                plan.count = count - 1
+                storage.fault = plan.count == 0 ? nil : plan
+                return plan
+            }
+            if let fraction = plan.fraction { return Double.random(in: 0..<1) < fraction ? plan : nil }
+            return plan
+        }
+    }
+
+    // MARK: - request log
+
+    private func record(endpoint: String, tenantId: String, errorCode: String) {
+        append { sequence in
+            RequestRecord(sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: tenantId, callId: nil,
+                          agentId: nil, workMode: nil, transferType: nil, commandId: nil, traceparent: nil, authToken: nil,
+                          errorCode: errorCode)
+        }
+    }
+
+    private func record(endpoint: String, command: WorkModeCommand, commandId: String?, traceparent: String?, errorCode: String) {
+        append { sequence in
+            RequestRecord(sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: command.tenantId,
+                          callId: command.callId, agentId: command.agentId, workMode: command.workMode.wireValue,
+                          transferType: command.callTransferRequest?.type.wireValue, commandId: commandId, traceparent: traceparent,
+                          authToken: "***", errorCode: errorCode)
+        }
+    }
+
+    private func record(endpoint: String, failure: ValidationFailure, commandId: String?, traceparent: String?, errorCode: String) {
+        append { sequence in
+            RequestRecord(sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: failure.tenantId,
+                          callId: failure.callId, agentId: failure.agentId, workMode: failure.workMode, transferType: nil,
+                          commandId: commandId, traceparent: traceparent, authToken: "***", errorCode: errorCode)
+        }
+    }
+
+    func recordFault(endpoint: String, commandId: String?, errorCode: String) {
+        append { sequence in
+            RequestRecord(sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: nil, callId: nil, agentId: nil,
+                          workMode: nil, transferType: nil, commandId: commandId, traceparent: nil, authToken: nil, errorCode: errorCode)
+        }
+    }
+
+    private func append(_ make: (Int) -> RequestRecord) {
+        storage.withLock { storage in
+            storage.sequence += 1
+            storage.requests.append(make(storage.sequence))
+            if storage.requests.count > configuration.requestLogCapacity {
+                storage.requests.removeFirst(storage.requests.count / 10)
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+/// Durations as operators write them: `250ms`, `5s`, `2m`, `1h`, or a plain number of seconds.
+public enum DurationText {
+    public static func parse(_ text: String) -> Duration? {
+        let trimmed = text.trimmingWhitespace()
+        let units: [(suffix: String, scale: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for unit in units where trimmed.hasSuffix(unit.suffix) {
+            // "ms" is tried before "s" and "m", so "250ms" is never read as minutes or seconds.
+            guard let value = Double(trimmed.dropLast(unit.suffix.count)), value >= 0, value.isFinite else { continue }
+            return .milliseconds(Int64((value * unit.scale * 1000).rounded()))
+        }
+        guard let seconds = Double(trimmed), seconds >= 0, seconds.isFinite else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
+    /// The shortest exact form: `250ms`, `5s`, `2m`.
+    public static func format(_ duration: Duration) -> String {
+        let milliseconds = Int64(duration.timeInterval * 1000)
+        if milliseconds % 60_000 == 0, milliseconds > 0 { return "\(milliseconds / 60_000)m" }
+        if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
+        return "\(milliseconds)ms"
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var scalars = Substring(self).unicodeScalars[...]
+        while let first = scalars.first, first.properties.isWhitespace { scalars = scalars.dropFirst() }
+        while let last = scalars.last, last.properties.isWhitespace { scalars = scalars.dropLast() }
+        return String(scalars)
+    }
+}

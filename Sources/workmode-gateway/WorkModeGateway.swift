@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The command line. Parsing only: each subcommand hands its options to a target that does the work.
+@main
+struct WorkModeGateway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workmode-gateway",
+        abstract: "Forwards work-mode change commands from RabbitMQ to Huawei OIFDE.",
+        subcommands: [Simulate.self]
+    )
+}

@@ -1,0 +1,246 @@
+import Foundation
+import OIFDEClient
+import OIFDESimulator
+import Testing
+import WorkModeDomain
+
+@Suite struct OIFDEClientTests {
+    let base = SimulatorConfiguration(tenants: ["t1": "s1", "t2": "s2"], autoSessions: true)
+
+    @Test func succeedsOverHTTP() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+            #expect(attempt.verdict == .succeeded)
+            #expect(attempt.result.httpStatus == 200)
+            #expect(attempt.result.errorCode == "0")
+            #expect(attempt.sentRequest)
+            let received = simulator.state.requests.filter { $0.endpoint == "changeWorkMode" }
+            #expect(received.count == 1)
+            #expect(received.first?.commandId == "m-1")
+            #expect(received.first?.traceparent == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+            #expect(received.first?.authToken == "***")
+            try await client.shutdown()
+        }
+    }
+
+    @Test func succeedsOverHTTPSWithTheCAFileAndFailsWithoutIt() async throws {
+        let certificates = try #require(TestCertificates.shared)
+        var configuration = base
+        configuration.tlsCertificateFile = certificates.certificateFile
+        configuration.tlsKeyFile = certificates.keyFile
+        try await withSimulator(configuration) { _, port in
+            let trusted = try makeClient(port: port, https: true, caFile: certificates.caFile)
+            #expect(await trusted.changeWorkMode(command(.insertion), commandId: "m").verdict == .succeeded)
+            try await trusted.shutdown()
+
+            let untrusting = try makeClient(port: port, https: true)
+            let attempt = await untrusting.changeWorkMode(command(.insertion, call: "c2"), commandId: "m")
+            #expect(attempt.result.transportError == .tls)
+            #expect(attempt.verdict == .retry(retryAfter: nil))
+            #expect(!attempt.sentRequest || attempt.result.httpStatus == nil)
+            try await untrusting.shutdown()
+        }
+    }
+
+    @Test func unreadableCAFileIsASetupError() {
+        #expect(throws: OIFDEClient.SetupError.self) { _ = try makeClient(port: 1, https: true, caFile: "/nonexistent/ca.pem") }
+    }
+
+    struct CodeCase: Sendable, CustomTestStringConvertible {
+        let code: String
+        let expected: AttemptVerdict
+        var testDescription: String { code }
+    }
+
+    static let documentedCodes: [CodeCase] = [
+        .init(code: "10000001", expected: .retry(retryAfter: nil)), .init(code: "200900002", expected: .retry(retryAfter: nil)),
+        .init(code: "10000002", expected: .rejected(reason: "")), .init(code: "200900003", expected: .rejected(reason: "")),
+        .init(code: "10000003", expected: .rejected(reason: "")), .init(code: "200800001", expected: .rejected(reason: "")),
+        .init(code: "200800002", expected: .rejected(reason: "")), .init(code: "200800003", expected: .rejected(reason: "")),
+    ]
+
+    @Test(arguments: documentedCodes)
+    func everyDocumentedErrorCodeIsClassified(_ row: CodeCase) async throws {
+        try await withSimulator(base) { simulator, port in
+            simulator.state.setFault(FaultPlan(errorCode: row.code, count: 1))
+            let client = try makeClient(port: port)
+            let attempt = await client.changeWorkMode(command(.supervision), commandId: "m")
+            #expect(attempt.result.errorCode == row.code)
+            switch (attempt.verdict, row.expected) {
+            case (.retry, .retry): break
+            case (.rejected(let reason), .rejected):
+                #expect(reason.contains(row.code))
+            default: Issue.record("\(row.code): got \(attempt.verdict)")
+            }
+            try await client.shutdown()
+        }
+    }
+
+    @Test(arguments: ["900001", "900002"])
+    func tokenErrorLeadsToOneRefreshAndSuccess(_ code: String) async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            #expect(await client.changeWorkMode(command(.supervision), commandId: "warm").verdict == .succeeded)
+            simulator.state.setFault(FaultPlan(errorCode: code, count: 1))
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            #expect(attempt.verdict == .succeeded)
+            #expect(attempt.refreshedToken)
+            #expect(await client.tokenFetches(for: "t1") == 2)
+            try await client.shutdown()
+        }
+    }
+
+    @Test func thousandConcurrentRequestsShareOneToken() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            let succeeded = await withTaskGroup(of: Bool.self) { group in
+                for i in 0..<1000 {
+                    group.addTask { await client.changeWorkMode(command(.insertion, call: "call-\(i)"), commandId: "m-\(i)").verdict == .succeeded }
+                }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(succeeded == 1000)
+            #expect(await client.tokenFetches(for: "t1") == 1)
+            #expect(simulator.state.requests.filter { $0.endpoint == "gettoken" }.count == 1)
+            try await client.shutdown()
+        }
+    }
+
+    @Test func expiredTokenIsRenewed() async throws {
+        var configuration = base
+        configuration.tokenTTLSeconds = 1
+        try await withSimulator(configuration) { _, port in
+            let client = try makeClient(port: port)
+            #expect(await client.changeWorkMode(command(.insertion), commandId: "a").verdict == .succeeded)
+            try await Task.sleep(for: .milliseconds(1300))
+            #expect(await client.changeWorkMode(command(.supervision), commandId: "b").verdict == .succeeded)
+            #expect(await client.tokenFetches(for: "t1") == 2)
+            try await client.shutdown()
+        }
+    }
+
+    @Test func hangIsAnsweredByATimeout() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port, timeout: .milliseconds(500))
+            #expect(await client.changeWorkMode(command(.supervision), commandId: "warm").verdict == .succeeded)
+            simulator.state.setFault(FaultPlan(hangSeconds: 10, count: 1))
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            #expect(attempt.result.transportError == .timeout)
+            #expect(attempt.verdict == .retry(retryAfter: nil))
+            #expect(attempt.duration < .seconds(3))
+            try await client.shutdown()
+        }
+    }
+
+    @Test func droppedConnectionIsRetryable() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            simulator.state.setFault(FaultPlan(closeConnection: true, count: 1))
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            #expect(attempt.result.transportError != nil)
+            #expect(attempt.verdict == .retry(retryAfter: nil))
+            #expect(await client.changeWorkMode(command(.supervision), commandId: "n").verdict == .succeeded)
+            try await client.shutdown()
+        }
+    }
+
+    @Test func retryAfterIsReported() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            simulator.state.setFault(FaultPlan(httpStatus: 429, retryAfterSeconds: 2, count: 1))
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            #expect(attempt.result.httpStatus == 429)
+            #expect(attempt.verdict == .retry(retryAfter: .seconds(2)))
+            try await client.shutdown()
+        }
+    }
+
+    @Test func tenantWithoutSecretIsRejectedWithoutHTTP() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            let attempt = await client.changeWorkMode(command(.insertion, tenant: "unknown"), commandId: "m")
+            guard case .rejected(let reason) = attempt.verdict else {
+                Issue.record("expected rejected")
+                return
+            }
+            #expect(reason.contains("unknown"))
+            #expect(!attempt.sentRequest)
+            #expect(simulator.state.requests.isEmpty)
+            try await client.shutdown()
+        }
+    }
+
+    @Test func wrongSecretIsRejected() async throws {
+        try await withSimulator(base) { _, port in
+            let client = try makeClient(port: port, tenants: ["t1": "wrong-secret"])
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            #expect(attempt.result.errorCode == "200800002")
+            guard case .rejected = attempt.verdict else {
+                Issue.record("expected rejected, got \(attempt.verdict)")
+                return
+            }
+            #expect(!"\(attempt)".contains("wrong-secret"))
+            try await client.shutdown()
+        }
+    }
+
+    @Test func sessionStateMachine() async throws {
+        var configuration = base
+        configuration.autoSessions = false
+        try await withSimulator(configuration) { simulator, port in
+            let client = try makeClient(port: port)
+            let unknown = await client.changeWorkMode(command(.insertion, call: "s1"), commandId: "x")
+            #expect(unknown.result.errorCode == "10000002")
+            simulator.state.setSession(tenantId: "t1", callId: "s1", workMode: .supervision)
+            for (i, mode) in [WorkMode.insertion, .supervision, .common].enumerated() {
+                let attempt = await client.changeWorkMode(command(mode, call: "s1"), commandId: "m\(i)")
+                #expect(attempt.verdict == .succeeded, "step \(i)")
+            }
+            let refused = await client.changeWorkMode(command(.insertion, call: "s1"), commandId: "late")
+            #expect(refused.result.errorCode == "10000002")
+            #expect(refused.result.errorMsg?.contains("0 (common)") == true)
+            let session = try #require(simulator.state.session(tenantId: "t1", callId: "s1"))
+            #expect(session.history.map(\.workMode) == ["2", "1", "0"])
+            #expect(session.history.map(\.commandId) == ["m0", "m1", "m2"])
+            #expect(session.workMode == "0")
+            try await client.shutdown()
+        }
+    }
+
+    @Test func transferEndsTheSession() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            let transfer = command(.transfer, call: "tx", transfer: CallTransferRequest(type: .thirdPartyNumber, routeValue: "+491701234567"))
+            #expect(await client.changeWorkMode(transfer, commandId: "t").verdict == .succeeded)
+            let again = await client.changeWorkMode(command(.supervision, call: "tx"), commandId: "u")
+            #expect(again.result.errorCode == "10000002")
+            #expect(simulator.state.session(tenantId: "t1", callId: "tx")?.history.first?.transferType == "5")
+            try await client.shutdown()
+        }
+    }
+
+    @Test func passthroughForwardsTheCommandsToken() async throws {
+        try await withSimulator(base) { _, port in
+            let tokenClient = try makeClient(port: port)
+            // Obtain a real token through a token-mode client's first request, via gettoken directly.
+            _ = await tokenClient.changeWorkMode(command(.insertion), commandId: "warm")
+            try await tokenClient.shutdown()
+            let client = try makeClient(port: port, authMode: .passthrough)
+            var cmd = command(.supervision)
+            cmd.authToken = "not-a-real-token"
+            let refused = await client.changeWorkMode(cmd, commandId: "p")
+            #expect(refused.result.errorCode == "900001")
+            guard case .rejected = refused.verdict else {
+                Issue.record("a refused passthrough token cannot be renewed: rejected")
+                return
+            }
+            cmd.authToken = nil
+            guard case .rejected = await client.changeWorkMode(cmd, commandId: "q").verdict else {
+                Issue.record("a passthrough command without a token is rejected")
+                return
+            }
+            try await client.shutdown()
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import OIFDEClient
+import OIFDESimulator
+import Testing
+import WorkModeDomain
+
+/// A CA and a server certificate for `localhost`/127.0.0.1, made with openssl for each test run.
+/// Nothing private is committed.
+struct TestCertificates: Sendable {
+    let directory: String
+    var caFile: String { directory + "/ca.pem" }
+    var certificateFile: String { directory + "/server.pem" }
+    var keyFile: String { directory + "/server.key" }
+
+    static let shared: TestCertificates? = try? make()
+
+    static func make() throws -> TestCertificates {
+        let directory = NSTemporaryDirectory() + "wmg-certs-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let script = """
+            set -e
+            cd '\(directory)'
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=wmg test CA' \
+              -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' 2>/dev/null
+            printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CertificateError() }
+        return TestCertificates(directory: directory)
+    }
+
+    struct CertificateError: Error {}
+}
+
+/// Runs a simulator on a free loopback port for the duration of `body`.
+func withSimulator<T: Sendable>(
+    _ configuration: SimulatorConfiguration,
+    _ body: @Sendable (OIFDESimulator, Int) async throws -> T
+) async throws -> T {
+    var configuration = configuration
+    configuration.port = 0
+    let simulator = OIFDESimulator(configuration: configuration, logger: Logger(label: "sim", factory: { _ in SwiftLogNoOpLogHandler() }))
+    let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await simulator.run { port in portSink.yield(port) }
+            return nil
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        let result = try await body(simulator, port)
+        group.cancelAll()
+        return result
+    }
+}
+
+func makeClient(port: Int, https: Bool = false, caFile: String? = nil, tenants: [String: String] = ["t1": "s1"],
+                timeout: Duration = .seconds(5), authMode: CommandDecoder.AuthMode = .token) throws -> OIFDEClient {
+    let configuration = OIFDEConfiguration(
+        baseURL: "\(https ? "https" : "http")://\(https ? "localhost" : "127.0.0.1"):\(port)", timeout: timeout,
+        tls: .init(caFile: caFile), authMode: authMode, tenants: tenants.mapValues(OIFDEConfiguration.Secret.init)
+    )
+    return try OIFDEClient(configuration: configuration, logger: Logger(label: "client", factory: { _ in SwiftLogNoOpLogHandler() }))
+}
+
+func command(_ mode: WorkMode, tenant: String = "t1", call: String = "c1", transfer: CallTransferRequest? = nil) -> WorkModeCommand {
+    WorkModeCommand(tenantId: tenant, callId: call, agentId: "a1", workMode: mode,
+                    callTransferRequest: mode == .transfer ? (transfer ?? CallTransferRequest(type: .agent, routeValue: "1002")) : nil)
+}
