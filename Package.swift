@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.30.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
     ],
     targets: [
         // Layer 0: librabbitmq 0.11 (Debian) or 0.12+ headers, plus shims for what Swift cannot call.
@@ -46,6 +48,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Layer 4: the gateway pipeline: configuration, topology, lanes, retries, journal, drain.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "AMQP", "WorkModeDomain", "OIFDEClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
         // The OIFDE simulator, for tests, demos and benchmarks. Its own target: the gateway never depends on it.
         .target(
             name: "OIFDESimulator",
@@ -63,7 +76,8 @@ let package = Package(
         .executableTarget(
             name: "workmode-gateway",
             dependencies: [
-                "OIFDESimulator",
+                "Gateway", "OIFDESimulator",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "WorkModeDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +87,10 @@ let package = Package(
         // Benchmarks print figures; they are never timed tests.
         .executableTarget(
             name: "wmg-bench",
-            dependencies: ["AMQP", "WorkModeDomain"],
+            dependencies: [
+                "AMQP", "WorkModeDomain", "OIFDEClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
@@ -85,6 +102,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "AMQPIntegrationTests", dependencies: ["AMQP"], swiftSettings: strict),
+        // End to end: the built executable as a separate process, the real broker, the simulator.
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["AMQP", "Gateway", "WorkModeDomain"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "OIFDETests",
             dependencies: [

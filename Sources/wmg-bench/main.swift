@@ -2,6 +2,7 @@
 //
 //   wmg-bench amqp URL COUNT SIZE WINDOW PREFETCH   the AMQP client against a broker
 //   wmg-bench decode [COUNT]                         decode + validate of a transfer command
+//   wmg-bench oifde BASE_URL CONCURRENCY SECONDS     the OIFDE client against a running simulator
 
 import Foundation
 
@@ -21,10 +22,22 @@ case "amqp":
         FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
         exit(1)
     }
+case "oifde":
+    let rest = Array(arguments.dropFirst())
+    guard rest.count == 3, let concurrency = Int(rest[1]), let seconds = Double(rest[2]) else {
+        FileHandle.standardError.write(Data("usage: wmg-bench oifde BASE_URL CONCURRENCY SECONDS\n".utf8))
+        exit(64)
+    }
+    do {
+        try await OIFDEBenchmark(baseURL: rest[0], concurrency: concurrency, seconds: seconds).run()
+    } catch {
+        FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
+        exit(1)
+    }
 case "decode":
     let count = arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000
     DecodeBenchmark(count: count).run()
 default:
-    FileHandle.standardError.write(Data("usage: wmg-bench amqp|decode ...\n".utf8))
+    FileHandle.standardError.write(Data("usage: wmg-bench amqp|decode|oifde ...\n".utf8))
     exit(64)
 }

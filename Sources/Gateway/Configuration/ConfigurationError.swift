@@ -1,0 +1,19 @@
+/// A configuration mistake, named by its key. The daemon prints it as one line and exits 78.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let key: String
+    public let problem: String
+    /// Where it came from: `FILE:LINE`, or the environment variable's name.
+    public let source: String?
+
+    public init(key: String, problem: String, source: String? = nil) {
+        self.key = key
+        self.problem = problem
+        self.source = source
+    }
+
+    public var description: String {
+        var text = "configuration error: " + key + ": " + problem
+        if let source { text += " (" + source + ")" }
+        return text
+    }
+}

@@ -1,0 +1,174 @@
+import AMQP
+import Foundation
+import OIFDEClient
+import WorkModeDomain
+
+/// Typed reading of the raw values: every conversion names its key when it fails.
+extension ConfigurationLoader {
+    func build(values: [String: Raw], tenants: [String: [String: Raw]]) throws(ConfigurationError) -> GatewayConfiguration {
+        var c = GatewayConfiguration()
+        var reader = Reader(values: values)
+        try reader.url("amqp.url", &c.amqp.url) { text throws(ConfigurationError) in
+            do { _ = try AMQPConfiguration(url: text) } catch {
+                throw ConfigurationError(key: "amqp.url", problem: String(describing: error), source: values["amqp.url"]?.source)
+            }
+        }
+        try reader.duration("amqp.heartbeat", &c.amqp.heartbeat)
+        try reader.int("amqp.prefetch", &c.amqp.prefetch)
+        try reader.string("amqp.connectionName", &c.amqp.connectionName)
+        try reader.path("amqp.tls.caFile", &c.amqp.tls.caFile)
+        try reader.path("amqp.tls.certFile", &c.amqp.tls.certFile)
+        try reader.path("amqp.tls.keyFile", &c.amqp.tls.keyFile)
+        try reader.bool("amqp.tls.verifyPeer", &c.amqp.tls.verifyPeer)
+        try reader.bool("topology.declare", &c.topology.declare)
+        try reader.string("topology.commandsExchange", &c.topology.commandsExchange)
+        try reader.string("topology.commandsQueue", &c.topology.commandsQueue)
+        try reader.string("topology.commandsRoutingKey", &c.topology.commandsRoutingKey)
+        try reader.string("topology.resultsExchange", &c.topology.resultsExchange)
+        try reader.string("topology.deadLetterExchange", &c.topology.deadLetterExchange)
+        try reader.string("topology.deadLetterQueue", &c.topology.deadLetterQueue)
+        try reader.int("topology.deliveryLimit", &c.topology.deliveryLimit)
+        try reader.url("oifde.baseURL", &c.oifde.baseURL) { text throws(ConfigurationError) in
+            guard text.hasPrefix("https://") || text.hasPrefix("http://"), URL(string: text)?.host != nil else {
+                throw ConfigurationError(key: "oifde.baseURL", problem: "must be an https:// (or http://) URL with a host", source: values["oifde.baseURL"]?.source)
+            }
+        }
+        try reader.duration("oifde.timeout", &c.oifde.timeout)
+        try reader.path("oifde.tls.caFile", &c.oifde.tls.caFile)
+        try reader.bool("oifde.tls.verifyPeer", &c.oifde.tls.verifyPeer)
+        var mode = c.oifde.authMode.rawValue
+        try reader.choice("oifde.auth.mode", &mode)
+        c.oifde.authMode = CommandDecoder.AuthMode(rawValue: mode) ?? .token
+        try reader.int("pipeline.maxInFlight", &c.pipeline.maxInFlight)
+        try reader.int("pipeline.maxMessageBytes", &c.pipeline.maxMessageBytes)
+        try reader.int("retry.maxAttempts", &c.retry.maxAttempts)
+        try reader.duration("retry.initialBackoff", &c.retry.initialBackoff)
+        try reader.duration("retry.maxBackoff", &c.retry.maxBackoff)
+        try reader.duration("retry.deadline", &c.retry.deadline)
+        try reader.string("dedupe.path", &c.dedupe.path)
+        try reader.int("dedupe.capacity", &c.dedupe.capacity)
+        try reader.duration("dedupe.ttl", &c.dedupe.ttl)
+        try reader.duration("shutdown.drainTimeout", &c.drainTimeout)
+        try reader.listen("admin.listen", &c.adminListen)
+        try reader.choice("log.level", &c.log.level)
+        try reader.choice("log.format", &c.log.format)
+        if c.retry.maxBackoff < c.retry.initialBackoff {
+            throw ConfigurationError(key: "retry.maxBackoff", problem: "must not be shorter than retry.initialBackoff")
+        }
+        let hasCertificate: Bool = c.amqp.tls.certFile != nil
+        let hasKey: Bool = c.amqp.tls.keyFile != nil
+        if hasCertificate != hasKey {
+            throw ConfigurationError(key: "amqp.tls.keyFile", problem: "amqp.tls.certFile and amqp.tls.keyFile go together")
+        }
+        c.oifde.tenants = try secrets(tenants)
+        return c
+    }
+
+    private func secrets(_ tenants: [String: [String: Raw]]) throws(ConfigurationError) -> [String: OIFDEConfiguration.Secret] {
+        var result: [String: OIFDEConfiguration.Secret] = [:]
+        for (tenant, fields) in tenants {
+            let key = ConfigurationSchema.tenantsKey + "." + tenant
+            let inline = fields["appSecret"]
+            let file = fields["appSecretFile"]
+            switch (inline?.text, file?.text) {
+            case (let secret?, nil) where !secret.isEmpty:
+                result[tenant] = .init(secret)
+            case (nil, let path?) where !path.isEmpty:
+                guard let data = FileManager.default.contents(atPath: path),
+                    let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), !text.isEmpty
+                else {
+                    throw ConfigurationError(key: key + ".appSecretFile", problem: "cannot read a secret from \(path)", source: file?.source)
+                }
+                result[tenant] = .init(text)
+            case (_?, _?):
+                throw ConfigurationError(key: key, problem: "set appSecret or appSecretFile, not both", source: inline?.source)
+            default:
+                throw ConfigurationError(key: key, problem: "the tenant has no secret (appSecret or appSecretFile)", source: inline?.source ?? file?.source)
+            }
+        }
+        return result
+    }
+
+    struct Reader {
+        let values: [String: Raw]
+
+        private func raw(_ key: String) -> Raw? { values[key] }
+
+        private func fail(_ key: String, _ problem: String) -> ConfigurationError {
+            ConfigurationError(key: key, problem: problem, source: values[key]?.source)
+        }
+
+        private func required(_ key: String) throws(ConfigurationError) -> String? {
+            guard let raw = raw(key) else { return nil }
+            guard let text = raw.text else { throw fail(key, "must not be null") }
+            return text
+        }
+
+        mutating func string(_ key: String, _ target: inout String) throws(ConfigurationError) {
+            guard let text = try required(key) else { return }
+            guard !text.isEmpty else { throw fail(key, "must not be empty") }
+            target = text
+        }
+
+        mutating func url(_ key: String, _ target: inout String, check: (String) throws(ConfigurationError) -> Void) throws(ConfigurationError) {
+            guard let text = try required(key) else { return }
+            try check(text)
+            target = text
+        }
+
+        mutating func path(_ key: String, _ target: inout String?) throws(ConfigurationError) {
+            guard let raw = raw(key) else { return }
+            guard let text = raw.text, !text.isEmpty else {
+                target = nil
+                return
+            }
+            guard FileManager.default.isReadableFile(atPath: text) else { throw fail(key, "cannot read \(text)") }
+            target = text
+        }
+
+        mutating func bool(_ key: String, _ target: inout Bool) throws(ConfigurationError) {
+            guard let text = try required(key) else { return }
+            switch text.lowercased() {
+            case "true", "yes", "on", "1": target = true
+            case "false", "no", "off", "0": target = false
+            default: throw fail(key, "must be true or false; got \(text)")
+            }
+        }
+
+        mutating func int(_ key: String, _ target: inout Int) throws(ConfigurationError) {
+            guard let text = try required(key) else { return }
+            guard case .int(let range)? = ConfigurationSchema.leaves[key], let value = Int(text) else {
+                throw fail(key, "must be a whole number; got \(text)")
+            }
+            guard range.contains(value) else { throw fail(key, "must be from \(range.lowerBound) to \(range.upperBound); got \(value)") }
+            target = value
+        }
+
+        mutating func duration(_ key: String, _ target: inout Duration) throws(ConfigurationError) {
+            guard let text = try required(key) else { return }
+            guard let value = DurationText.parse(text) else { throw fail(key, "must be a duration such as 250ms, 5s, 2m or a number of seconds; got \(text)") }
+            target = value
+        }
+
+        mutating func choice(_ key: String, _ target: inout String) throws(ConfigurationError) {
+            guard let text = try required(key) else { return }
+            guard case .choice(let options)? = ConfigurationSchema.leaves[key], options.contains(text) else {
+                throw fail(key, "must be one of \(Self.options(key)); got \(text)")
+            }
+            target = text
+        }
+
+        private static func options(_ key: String) -> String {
+            if case .choice(let options)? = ConfigurationSchema.leaves[key] { return options.joined(separator: ", ") }
+            return ""
+        }
+
+        mutating func listen(_ key: String, _ target: inout String) throws(ConfigurationError) {
+            guard let text = try required(key) else { return }
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port),
+                colon != text.startIndex
+            else { throw fail(key, "must be HOST:PORT; got \(text)") }
+            target = text
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// Every key the configuration knows, with the kind of value it takes. Anything else in the file
+/// is an error: a typo must not silently fall back to a default.
+enum ConfigurationSchema {
+    enum Kind {
+        case string, optionalPath, bool, duration, listen, url
+        case int(ClosedRange<Int>)
+        case choice([String])
+    }
+
+    private static func range(_ lower: Int, _ upper: Int) -> ClosedRange<Int> { lower...upper }
+
+    static let leaves: [String: Kind] = [
+        "amqp.url": .url, "amqp.heartbeat": .duration, "amqp.prefetch": .int(Self.range(1, 65535)), "amqp.connectionName": .string,
+        "amqp.tls.caFile": .optionalPath, "amqp.tls.certFile": .optionalPath, "amqp.tls.keyFile": .optionalPath,
+        "amqp.tls.verifyPeer": .bool,
+        "topology.declare": .bool, "topology.commandsExchange": .string, "topology.commandsQueue": .string,
+        "topology.commandsRoutingKey": .string, "topology.resultsExchange": .string, "topology.deadLetterExchange": .string,
+        "topology.deadLetterQueue": .string, "topology.deliveryLimit": .int(Self.range(1, 100_000)),
+        "oifde.baseURL": .url, "oifde.timeout": .duration, "oifde.tls.caFile": .optionalPath, "oifde.tls.verifyPeer": .bool,
+        "oifde.auth.mode": .choice(["token", "passthrough"]),
+        "pipeline.maxInFlight": .int(Self.range(1, 65535)), "pipeline.maxMessageBytes": .int(Self.range(256, 134_217_728)),
+        "retry.maxAttempts": .int(Self.range(1, 1000)), "retry.initialBackoff": .duration, "retry.maxBackoff": .duration,
+        "retry.deadline": .duration,
+        "dedupe.path": .string, "dedupe.capacity": .int(Self.range(1, 100_000_000)), "dedupe.ttl": .duration,
+        "shutdown.drainTimeout": .duration,
+        "admin.listen": .listen,
+        "log.level": .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+        "log.format": .choice(["json", "text"]),
+    ]
+
+    /// The map of tenants and their secrets; its keys are tenant IDs, not schema keys.
+    static let tenantsKey = "oifde.auth.tenants"
+    static let tenantFields: Set<String> = ["appSecret", "appSecretFile"]
+
+    /// Keys that hold sections (mappings).
+    static let sections: Set<String> = {
+        var result: Set<String> = [tenantsKey]
+        for key in leaves.keys {
+            var parts = key.split(separator: ".").dropLast()
+            while !parts.isEmpty {
+                result.insert(parts.joined(separator: "."))
+                parts = parts.dropLast()
+            }
+        }
+        return result
+    }()
+
+    /// The environment variable names that override a key: the contract's (`amqp.connectionName` →
+    /// `WMG_AMQP_CONNECTIONNAME`), and the word-split spelling (`WMG_AMQP_CONNECTION_NAME`) that
+    /// swift-configuration and most tools use.
+    static func environmentNames(for key: String) -> [String] {
+        let plain = "WMG_" + key.replacingOccurrences(of: ".", with: "_").uppercased()
+        var split = "WMG_"
+        var previousLower = false
+        for character in key {
+            if character == "." {
+                split.append("_")
+                previousLower = false
+                continue
+            }
+            if character.isUppercase, previousLower { split.append("_") }
+            split.append(contentsOf: character.uppercased())
+            previousLower = character.isLowercase
+        }
+        return plain == split ? [plain] : [plain, split]
+    }
+}

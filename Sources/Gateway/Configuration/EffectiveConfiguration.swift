@@ -1,0 +1,27 @@
+import AMQP
+import Logging
+import OIFDEClient
+import WorkModeDomain
+
+/// The configuration as start-up logs it: every value, secrets masked.
+public enum EffectiveConfiguration {
+    public static func metadata(_ c: GatewayConfiguration) -> Logger.Metadata {
+        let amqp: String = (try? AMQPConfiguration(url: c.amqp.url))?.description ?? "(invalid)"
+        let tenants: String = c.oifde.tenants.keys.sorted().map { $0 + "=<secret>" }.joined(separator: ",")
+        var metadata: Logger.Metadata = [:]
+        let pairs: [(String, String)] = [
+            ("amqp.url", "\(amqp)"), ("amqp.heartbeat", "\(DurationText.format(c.amqp.heartbeat))"), ("amqp.prefetch", "\(c.amqp.prefetch)"),
+            ("amqp.tls.verifyPeer", "\(c.amqp.tls.verifyPeer)"),
+            ("topology.declare", "\(c.topology.declare)"), ("topology.commandsQueue", "\(c.topology.commandsQueue)"),
+            ("oifde.baseURL", "\(c.oifde.baseURL)"), ("oifde.timeout", "\(DurationText.format(c.oifde.timeout))"),
+            ("oifde.tls.verifyPeer", "\(c.oifde.tls.verifyPeer)"), ("oifde.auth.mode", "\(c.oifde.authMode.rawValue)"),
+            ("oifde.auth.tenants", tenants),
+            ("pipeline.maxInFlight", "\(c.pipeline.maxInFlight)"), ("retry.maxAttempts", "\(c.retry.maxAttempts)"),
+            ("retry.deadline", "\(DurationText.format(c.retry.deadline))"), ("dedupe.path", "\(c.dedupe.path)"),
+            ("dedupe.capacity", "\(c.dedupe.capacity)"), ("dedupe.ttl", "\(DurationText.format(c.dedupe.ttl))"),
+            ("shutdown.drainTimeout", "\(DurationText.format(c.drainTimeout))"), ("admin.listen", "\(c.adminListen)"),
+        ]
+        for (key, value) in pairs { metadata[key] = .string(value) }
+        return metadata
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Synchronization
+import WorkModeDomain
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The completion journal of CONTRACT.md section 4: an append-only file that remembers, per command
+/// ID, that a forward started and how the command ended, so a redelivered command that already
+/// completed is not sent to OIFDE again, even after `kill -9`.
+///
+/// Each record is one line, `CRC32 JSON`. Records reach the kernel with `write(2)` before the
+/// caller goes on, which survives the process being killed; a torn last record (the process died
+/// mid-write) fails its checksum and is dropped at load. The file is rewritten with only the live
+/// entries when it holds twice as many records as `capacity`. Entries older than `ttl`, or beyond
+/// `capacity` (oldest first), are forgotten.
+public final class CompletionJournal: Sendable {
+    public enum Lookup: Sendable, Equatable {
+        case unknown
+        /// A forward started and no outcome was recorded: OIFDE may or may not have applied it.
+        case inDoubt
+        case completed(JournalCompletion)
+    }
+
+    struct Entry {
+        var started: Bool
+        var completion: JournalCompletion?
+        var at: Date
+    }
+
+    struct State {
+        var fd: Int32
+        var entries: [String: Entry] = [:]
+        /// Insertion order, for eviction; may hold IDs already evicted (skipped lazily).
+        var order: [String] = []
+        var orderHead = 0
+        var recordsInFile = 0
+        var droppedAtLoad = 0
+    }
+
+    public let path: String
+    public let capacity: Int
+    public let ttl: Duration
+    private let state: Mutex<State>
+
+    /// Opens (creating folders and file as needed) and loads the journal.
+    public init(path: String, capacity: Int, ttl: Duration, now: Date = Date()) throws {
+        self.path = path
+        self.capacity = capacity
+        self.ttl = ttl
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        var loaded = State(fd: -1)
+        let (records, validBytes, dropped) = try Self.readRecords(path: path)
+        for record in records { Self.apply(record, to: &loaded, capacity: capacity) }
+        loaded.droppedAtLoad = dropped
+        loaded.recordsInFile = records.count
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw JournalError.open(path, errno) }
+        // Cut a torn tail so new records start on a clean line.
+        _ = ftruncate(fd, off_t(validBytes))
+        _ = lseek(fd, 0, SEEK_END)
+        loaded.fd = fd
+        self.state = Mutex(loaded)
+        state.withLock { state in Self.expire(&state, ttl: ttl, now: now) }
+    }
+
+    deinit { state.withLock { _ = close($0.fd) } }
+
+    public enum JournalError: Error, CustomStringConvertible {
+        case open(String, Int32)
+        case write(String, Int32)
+        public var description: String {
+            switch self {
+            case .open(let path, let code): return "cannot open the journal \(path): \(String(cString: strerror(code)))"
+            case .write(let path, let code): return "cannot write the journal \(path): \(String(cString: strerror(code)))"
+            }
+        }
+    }
+
+    /// Records dropped at load because they were torn or corrupt.
+    public var droppedAtLoad: Int { state.withLock { $0.droppedAtLoad } }
+
+    public var count: Int { state.withLock { $0.entries.count } }
+
+    public func lookup(_ id: String, now: Date = Date()) -> Lookup {
+        state.withLock { state in
+            guard let entry = state.entries[id], now.timeIntervalSince(entry.at) <= ttl.timeInterval else { return .unknown }
+            if let completion = entry.completion { return .completed(completion) }
+            return entry.started ? .inDoubt : .unknown
+        }
+    }
+
+    /// Notes that a forward is about to start. Written before the HTTP request leaves.
+    public func recordStart(_ id: String, now: Date = Date()) throws {
+        try append(JournalRecord(kind: .started, id: id, at: now, completion: nil))
+    }
+
+    /// Notes how the command ended. Written as soon as OIFDE answered, before anything is published.
+    public func recordCompletion(_ id: String, _ completion: JournalCompletion, now: Date = Date()) throws {
+        try append(JournalRecord(kind: .completed, id: id, at: now, completion: completion))
+    }
+
+    private func append(_ record: JournalRecord) throws {
+        let line = try record.line()
+        try state.withLock { state throws in
+            try Self.write(line, fd: state.fd, path: path)
+            Self.apply(record, to: &state, capacity: capacity)
+            state.recordsInFile += 1
+            if state.recordsInFile > max(2 * capacity, 1024) { try compact(&state, now: record.at) }
+        }
+    }
+
+    // MARK: - internals
+
+    private static func write(_ bytes: [UInt8], fd: Int32, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw JournalError.write(path, errno)
+            }
+            offset += written
+        }
+    }
+
+    private static func apply(_ record: JournalRecord, to state: inout State, capacity: Int) {
+        if state.entries[record.id] == nil { state.order.append(record.id) }
+        var entry = state.entries[record.id] ?? Entry(started: false, completion: nil, at: record.at)
+        switch record.kind {
+        case .started: entry.started = true
+        case .completed: entry.completion = record.completion
+        }
+        entry.at = record.at
+        state.entries[record.id] = entry
+        while state.entries.count > capacity, state.orderHead < state.order.count {
+            state.entries.removeValue(forKey: state.order[state.orderHead])
+            state.orderHead += 1
+        }
+        if state.orderHead > 4096, state.orderHead * 2 > state.order.count {
+            state.order.removeFirst(state.orderHead)
+            state.orderHead = 0
+        }
+    }
+
+    private static func expire(_ state: inout State, ttl: Duration, now: Date) {
+        state.entries = state.entries.filter { now.timeIntervalSince($0.value.at) <= ttl.timeInterval }
+    }
+
+    /// Rewrites the file with the live entries only: to a temporary file, synced, then renamed over
+    /// the journal, so a crash during compaction leaves either the old or the new file whole.
+    private func compact(_ state: inout State, now: Date) throws {
+        Self.expire(&state, ttl: ttl, now: now)
+        let temporary = path + ".compact"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw JournalError.open(temporary, errno) }
+        var written = 0
+        var live: [String] = []
+        for id in state.order[state.orderHead...] {
+            guard let entry = state.entries[id] else { continue }
+            live.append(id)
+            if entry.started {
+                try Self.write(try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line(), fd: fd, path: temporary)
+                written += 1
+            }
+            if let completion = entry.completion {
+                try Self.write(try JournalRecord(kind: .completed, id: id, at: entry.at, completion: completion).line(), fd: fd, path: temporary)
+                written += 1
+            }
+        }
+        _ = fsync(fd)
+        guard rename(temporary, path) == 0 else {
+            _ = close(fd)
+            throw JournalError.write(path, errno)
+        }
+        _ = close(state.fd)
+        state.fd = fd
+        state.order = live
+        state.orderHead = 0
+        state.recordsInFile = written
+    }
+
+    /// Valid records, the length of the valid prefix, and how many lines were dropped.
+    private static func readRecords(path: String) throws -> ([JournalRecord], Int, Int) {
+        guard let data = FileManager.default.contents(atPath: path) else { return ([], 0, 0) }
+        var records: [JournalRecord] = []
+        var dropped = 0
+        var validEnd = 0
+        var lineStart = data.startIndex
+        while lineStart < data.endIndex {
+            guard let newline = data[lineStart...].firstIndex(of: 0x0A) else {
+                // No newline: the last write was torn.
+                dropped += 1
+                break
+            }
+            if let record = JournalRecord(line: data[lineStart..<newline]) {
+                records.append(record)
+                validEnd = newline + 1 - data.startIndex
+            } else {
+                dropped += 1
+                validEnd = newline + 1 - data.startIndex
+            }
+            lineStart = newline + 1
+        }
+        return (records, validEnd, dropped)
+    }
+}

@@ -1,0 +1,263 @@
+import AMQP
+import Foundation
+import Logging
+import OIFDEClient
+import WorkModeDomain
+
+/// Takes one delivered command to its end: validate, deduplicate, forward with retries, record,
+/// publish the result (and dead letter), then acknowledge. Pure pipeline logic; the broker and
+/// OIFDE are reached through the session and the client.
+struct CommandProcessor: Sendable {
+    let configuration: GatewayConfiguration
+    let client: OIFDEClient
+    let journal: CompletionJournal
+    let limiter: InFlightLimiter
+    let logger: Logger
+    let backoff: Backoff
+
+    init(configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, limiter: InFlightLimiter, logger: Logger) {
+        self.configuration = configuration
+        self.client = client
+        self.journal = journal
+        self.limiter = limiter
+        self.logger = logger
+        self.backoff = Backoff(initial: configuration.retry.initialBackoff, maximum: configuration.retry.maxBackoff)
+    }
+
+    /// What happened to a command, for the result event and the dead letter.
+    struct Outcome {
+        var status: CommandStatus
+        var attempts = 0
+        var httpStatus: Int?
+        var errorCode: String?
+        var errorMsg: String?
+        var errors: [ValidationError] = []
+        var reason: String
+        var inDoubt = false
+    }
+
+    /// A command decoded at delivery time, so the consumer can put it in its lane at once.
+    struct Received: Sendable {
+        let delivery: Delivery
+        let decoded: Result<WorkModeCommand, ValidationFailure>
+        let commandId: String
+        let hasMessageId: Bool
+        let receivedAt: Date
+    }
+
+    func receive(_ delivery: Delivery, decoder: CommandDecoder) -> Received {
+        let messageId = delivery.properties.messageId.flatMap { $0.isEmpty ? nil : $0 }
+        return Received(
+            delivery: delivery, decoded: decoder.decode(delivery.body), commandId: messageId ?? UUID().uuidString.lowercased(),
+            hasMessageId: messageId != nil, receivedAt: Date()
+        )
+    }
+
+    enum Disposition {
+        case acked, requeued
+    }
+
+    /// Processes one command and settles its delivery. Cancellation (a drain that ran out of time)
+    /// requeues it without a result or dead letter.
+    @discardableResult
+    func process(_ received: Received, session: BrokerSession) async -> Disposition {
+        let id = received.commandId
+        var metadata: Logger.Metadata = ["commandId": "\(id)"]
+        if case .success(let command) = received.decoded {
+            metadata["tenant"] = "\(command.tenantId)"
+            metadata["call"] = "\(command.callId)"
+        }
+        // A command already completed within dedupe.ttl is never sent again: its result is re-published.
+        if received.hasMessageId, case .completed(let stored) = journal.lookup(id) {
+            let published = await republish(stored, received: received, session: session)
+            logger.info("command already completed; result re-published", metadata: Self.adding(metadata, ["status": "\(stored.status)"]))
+            return settle(received, session: session, published: published)
+        }
+        guard let outcome = await decide(received, metadata: metadata) else {
+            return settle(received, session: session, published: false)
+        }
+        let completedAt = Date()
+        let event = resultEvent(received, outcome: outcome, completedAt: completedAt)
+        let deadLetter = outcome.status.deadLetterClass.map { failureClass in
+            DeadLetterAnnotation(
+                failureClass: failureClass, reason: outcome.reason, errorCode: outcome.errorCode, httpStatus: outcome.httpStatus,
+                validationErrors: outcome.errors, attempts: outcome.attempts, deadLetteredAt: completedAt,
+                originalExchange: received.delivery.exchange, originalRoutingKey: received.delivery.routingKey
+            )
+        }
+        let eventBytes = event.jsonBytes()
+        let headers = deadLetter.map { $0.headers().map(Self.journalHeader) }
+        if received.hasMessageId {
+            do {
+                try journal.recordCompletion(id, JournalCompletion(status: outcome.status.rawValue, event: eventBytes, deadLetter: headers))
+            } catch {
+                logger.error("cannot write the completion journal; the command will be redelivered", metadata: Self.adding(metadata, ["error": "\(error)"]))
+                return settle(received, session: session, published: false)
+            }
+        }
+        let published = await publish(event: eventBytes, status: outcome.status, deadLetter: headers, received: received, session: session)
+        logger.info(
+            "command \(outcome.status.rawValue)",
+            metadata: Self.adding(metadata, [
+                "status": "\(outcome.status.rawValue)", "attempts": "\(outcome.attempts)",
+                "durationMs": "\(Int(event.durationMs))", "inDoubt": "\(outcome.inDoubt)",
+            ])
+        )
+        return settle(received, session: session, published: published)
+    }
+
+    // MARK: - deciding
+
+    /// Returns nil when the command must go back to the queue (cancelled while draining).
+    private func decide(_ received: Received, metadata: Logger.Metadata) async -> Outcome? {
+        let command: WorkModeCommand
+        switch received.decoded {
+        case .failure(let failure):
+            return Outcome(status: .invalid, errors: failure.errors, reason: Self.reason(for: failure.errors))
+        case .success(let valid):
+            command = valid
+        }
+        let headers = received.delivery.properties.headers
+        let deadlineHeader: HeaderValue? = headers?["x-deadline"].flatMap { value in
+            if let number = value.intValue { return .int(number) }
+            return value.stringValue.map(HeaderValue.string)
+        }
+        let deadline: CommandDeadline
+        switch CommandDeadline.resolve(
+            xDeadline: deadlineHeader, timestampSeconds: received.delivery.properties.timestamp, firstReceipt: received.receivedAt,
+            retryDeadline: configuration.retry.deadline
+        ) {
+        case .failure(let error): return Outcome(status: .invalid, errors: [error], reason: error.message)
+        case .success(let value): deadline = value
+        }
+        let inDoubt = received.hasMessageId && journal.lookup(received.commandId) == .inDoubt
+        var outcome = Outcome(status: .expired, reason: "", inDoubt: inDoubt)
+        let traceparent = headers?["traceparent"]?.stringValue
+        var random = SystemRandomNumberGenerator()
+
+        await limiter.acquire()
+        defer { limiter.release() }
+        while true {
+            if Task.isCancelled { return nil }
+            guard !deadline.hasPassed(at: Date()) else {
+                outcome.status = .expired
+                if outcome.attempts == 0 {
+                    let when: String = RFC3339.format(deadline.date)
+                    let source: String = deadline.source.rawValue
+                    outcome.reason = "the deadline (\(when), from \(source)) passed before the command could be forwarded"
+                } else {
+                    let last: String = Self.lastError(outcome)
+                    outcome.reason = "the deadline passed after \(outcome.attempts) attempts\(last)"
+                }
+                return outcome
+            }
+            if outcome.attempts == 0, received.hasMessageId {
+                do { try journal.recordStart(received.commandId) } catch {
+                    logger.error("cannot write the completion journal", metadata: Self.adding(metadata, ["error": "\(error)"]))
+                    return nil
+                }
+            }
+            outcome.attempts += 1
+            let attempt = await client.changeWorkMode(command, commandId: received.commandId, traceparent: traceparent)
+            outcome.httpStatus = attempt.result.httpStatus ?? outcome.httpStatus
+            outcome.errorCode = attempt.result.errorCode ?? outcome.errorCode
+            outcome.errorMsg = attempt.result.errorMsg ?? outcome.errorMsg
+            switch attempt.verdict {
+            case .succeeded:
+                outcome.status = .succeeded
+                outcome.reason = "applied"
+                return outcome
+            case .rejected(let reason):
+                outcome.status = .rejected
+                outcome.reason = reason
+                return outcome
+            case .retry(let retryAfter):
+                if Task.isCancelled { return nil }
+                let why: String = Self.describe(attempt.result)
+                logger.debug("attempt failed; will retry", metadata: Self.adding(metadata, ["attempt": "\(outcome.attempts)", "why": "\(why)"]))
+                guard outcome.attempts < configuration.retry.maxAttempts else {
+                    outcome.status = .failed
+                    outcome.reason = "still failing after \(outcome.attempts) attempts; last: \(why)"
+                    return outcome
+                }
+                guard let delay = backoff.delay(afterAttempt: outcome.attempts, retryAfter: retryAfter, now: Date(), deadline: deadline.date, using: &random) else {
+                    outcome.status = .expired
+                    outcome.reason = "the deadline leaves no time for another attempt after \(outcome.attempts); last: \(why)"
+                    return outcome
+                }
+                // Waiting for a retry holds this command's lane only, not an in-flight slot.
+                limiter.release()
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    await limiter.acquire()
+                    return nil
+                }
+                await limiter.acquire()
+            case .refreshTokenAndRetry:
+                // The client already renewed the token once in this attempt; count it as a failure.
+                guard outcome.attempts < configuration.retry.maxAttempts else {
+                    outcome.status = .failed
+                    outcome.reason = "OIFDE kept refusing fresh tokens (errorCode \(attempt.result.errorCode ?? ""))"
+                    return outcome
+                }
+            }
+        }
+    }
+
+    private static func lastError(_ outcome: Outcome) -> String {
+        if let code = outcome.errorCode { return "; last errorCode \(code)" }
+        if let status = outcome.httpStatus { return "; last HTTP \(status)" }
+        return ""
+    }
+
+    static func reason(for errors: [ValidationError]) -> String {
+        guard let first = errors.first else { return "invalid" }
+        var text = "invalid command: "
+        if !first.pointer.isEmpty { text += first.pointer + ": " }
+        text += first.message
+        if errors.count > 1 { text += " (and \(errors.count - 1) more)" }
+        return text
+    }
+
+    static func adding(_ base: Logger.Metadata, _ extra: [String: String]) -> Logger.Metadata {
+        var merged = base
+        for (key, value) in extra { merged[key] = .string(value) }
+        return merged
+    }
+
+    static func describe(_ result: AttemptResult) -> String {
+        if let transport = result.transportError { return "transport error: " + transport.rawValue }
+        var text = "HTTP " + String(result.httpStatus ?? 0)
+        if let code = result.errorCode { text += ", errorCode " + code }
+        return text
+    }
+
+    private func resultEvent(_ received: Received, outcome: Outcome, completedAt: Date) -> ResultEvent {
+        var event = ResultEvent(
+            commandId: received.commandId, correlationId: received.delivery.properties.correlationId, status: outcome.status,
+            errorCode: outcome.errorCode, errorMsg: outcome.errorMsg, httpStatus: outcome.httpStatus, attempts: outcome.attempts,
+            errors: outcome.errors, receivedAt: received.receivedAt, completedAt: completedAt, inDoubt: outcome.inDoubt
+        )
+        switch received.decoded {
+        case .success(let command):
+            event.tenantId = command.tenantId
+            event.callId = command.callId
+            event.agentId = command.agentId
+            event.workMode = command.workMode.wireValue
+        case .failure(let failure):
+            event.tenantId = failure.tenantId
+            event.callId = failure.callId
+            event.agentId = failure.agentId
+            event.workMode = failure.workMode
+        }
+        return event
+    }
+
+    static func journalHeader(_ header: (key: String, value: HeaderValue)) -> JournalCompletion.DeadLetterHeader {
+        switch header.value {
+        case .string(let text): return .init(key: header.key, string: text, int: nil)
+        case .int(let number): return .init(key: header.key, string: nil, int: number)
+        }
+    }
+}

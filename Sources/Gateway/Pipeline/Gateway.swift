@@ -1,0 +1,205 @@
+import AMQP
+import Foundation
+import Logging
+import OIFDEClient
+import ServiceLifecycle
+import Synchronization
+import WorkModeDomain
+
+/// The daemon: consumes commands, runs each to its end, and keeps going across broker losses until
+/// told to stop. A `Service`, so SIGTERM and SIGINT start the drain of CONTRACT.md section 4.
+public final class Gateway: Service, Sendable {
+    public let configuration: GatewayConfiguration
+    let logger: Logger
+    let client: OIFDEClient
+    let journal: CompletionJournal
+    let lanes = Lanes()
+    let limiter: InFlightLimiter
+    let processor: CommandProcessor
+    let decoder: CommandDecoder
+
+    struct RunState {
+        var draining = false
+        var session: BrokerSession?
+        var consumer: AMQPConsumer?
+        var ready = false
+    }
+
+    let runState = Mutex(RunState())
+
+    public init(configuration: GatewayConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.journal = try CompletionJournal(path: configuration.dedupe.path, capacity: configuration.dedupe.capacity, ttl: configuration.dedupe.ttl)
+        if journal.droppedAtLoad > 0 {
+            logger.warning("dropped torn or corrupt journal records at start", metadata: ["count": "\(journal.droppedAtLoad)"])
+        }
+        self.client = try OIFDEClient(configuration: configuration.oifdeClientConfiguration, logger: logger)
+        self.limiter = InFlightLimiter(limit: configuration.pipeline.maxInFlight)
+        self.decoder = CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)
+        self.processor = CommandProcessor(configuration: configuration, client: client, journal: journal, limiter: limiter, logger: logger)
+    }
+
+    /// True while connected, with the topology checked and the consumer active.
+    public var isReady: Bool { runState.withLock { $0.ready && !$0.draining && ($0.session?.isOpen ?? false) } }
+
+    public func run() async throws {
+        do {
+            try await withGracefulShutdownHandler {
+                try await self.runSessions()
+            } onGracefulShutdown: {
+                self.beginDrain()
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        logger.info("stopped")
+    }
+
+    private var draining: Bool { runState.withLock { $0.draining } }
+
+    private func beginDrain() {
+        let (session, consumer) = runState.withLock { state -> (BrokerSession?, AMQPConsumer?) in
+            state.draining = true
+            return (state.session, state.consumer)
+        }
+        logger.info("stopping: no new commands; finishing those in flight", metadata: ["drainTimeout": "\(DurationText.format(configuration.drainTimeout))"])
+        guard let session, let consumer else { return }
+        // The handler is synchronous; cancelling the consumer is one short broker round trip.
+        Task { try? await session.consumerChannel.cancel(consumer) }
+    }
+
+    // MARK: - sessions
+
+    private func runSessions() async throws {
+        var failures = 0
+        while !draining {
+            let session: BrokerSession
+            do {
+                session = try await openSession()
+                failures = 0
+            } catch let problem as Topology.Problem {
+                logger.critical("\(problem)")
+                throw problem
+            } catch {
+                failures += 1
+                let delay = Self.reconnectDelay(failures: failures)
+                logger.warning("broker unavailable; retrying", metadata: ["error": "\(error)", "retryInMs": "\(Int(delay.timeInterval * 1000))"])
+                await sleepUnlessDraining(delay)
+                continue
+            }
+            await serve(session)
+            runState.withLock {
+                $0.session = nil
+                $0.consumer = nil
+                $0.ready = false
+            }
+            await session.close()
+            if !draining { logger.warning("broker connection lost; reconnecting") }
+        }
+    }
+
+    /// Capped exponential backoff with full jitter: up to 100 ms × 2^n, at most 10 s.
+    static func reconnectDelay(failures: Int) -> Duration {
+        let ceiling = min(10.0, 0.1 * pow(2, Double(min(failures, 10))))
+        return .milliseconds(Int64(Double.random(in: 0.05...max(0.05, ceiling)) * 1000))
+    }
+
+    private func sleepUnlessDraining(_ delay: Duration) async {
+        let end = ContinuousClock.now + delay
+        while ContinuousClock.now < end, !draining {
+            try? await Task.sleep(for: min(.milliseconds(100), end - ContinuousClock.now))
+        }
+    }
+
+    private func openSession() async throws -> BrokerSession {
+        let consumerConnection = try await AMQPConnection.connect(configuration.amqp.connection(role: "consumer"))
+        do {
+            let publisherConnection = try await AMQPConnection.connect(configuration.amqp.connection(role: "publisher"))
+            let topology = Topology(configuration.topology)
+            if configuration.topology.declare {
+                try await topology.declare(on: publisherConnection)
+            } else {
+                _ = try await topology.check(on: publisherConnection)
+            }
+            let consumerChannel = try await consumerConnection.openChannel()
+            try await consumerChannel.qos(prefetchCount: UInt16(configuration.amqp.prefetch))
+            let publisherChannel = try await publisherConnection.openChannel(publisherConfirms: true)
+            logger.info("connected to the broker", metadata: ["amqp": "\(consumerConnection.configuration)"])
+            return BrokerSession(
+                consumerConnection: consumerConnection, consumerChannel: consumerChannel, publisherConnection: publisherConnection,
+                publisherChannel: publisherChannel
+            )
+        } catch {
+            await consumerConnection.close(gracePeriodSeconds: 1)
+            throw error
+        }
+    }
+
+    /// Consumes until the consumer ends (drain, cancel, or connection loss), then finishes what is
+    /// in flight: within the drain timeout when stopping, at once when the connection is gone.
+    private func serve(_ session: BrokerSession) async {
+        let consumer: AMQPConsumer
+        do {
+            consumer = try await session.consumerChannel.consume(queue: configuration.topology.commandsQueue)
+        } catch {
+            logger.warning("cannot start consuming", metadata: ["error": "\(error)"])
+            return
+        }
+        let stopAlready = runState.withLock { state -> Bool in
+            state.session = session
+            state.consumer = consumer
+            state.ready = true
+            return state.draining
+        }
+        if stopAlready { try? await session.consumerChannel.cancel(consumer) }
+        logger.info("consuming", metadata: ["queue": "\(configuration.topology.commandsQueue)", "prefetch": "\(configuration.amqp.prefetch)"])
+
+        let inFlight = InFlightCounter()
+        await withDiscardingTaskGroup { group in
+            // Either connection ending ends the session.
+            group.addTask {
+                _ = await session.publisherConnection.waitForTermination()
+                await session.consumerConnection.close(gracePeriodSeconds: 1)
+            }
+            do {
+                for try await delivery in consumer {
+                    let received = processor.receive(delivery, decoder: decoder)
+                    if draining {
+                        // Stopping: what the broker had already sent goes back untouched.
+                        try? session.consumerChannel.nack(delivery, requeue: true)
+                        continue
+                    }
+                    let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
+                    inFlight.increment()
+                    group.addTask {
+                        if let ticket { await ticket.waitForTurn() }
+                        await self.processor.process(received, session: session)
+                        if let ticket { self.lanes.leave(ticket) }
+                        inFlight.decrement()
+                    }
+                }
+            } catch {
+                logger.warning("consumer ended", metadata: ["error": "\(error)"])
+            }
+            runState.withLock { $0.ready = false }
+            if draining {
+                let finished = await inFlight.waitUntilZero(timeout: configuration.drainTimeout)
+                if finished {
+                    logger.info("drained: every command in flight finished")
+                } else {
+                    logger.warning("drain timeout reached; requeueing unfinished commands", metadata: ["unfinished": "\(inFlight.value)"])
+                    group.cancelAll()
+                    _ = await inFlight.waitUntilZero(timeout: .seconds(30))
+                }
+            } else {
+                // The connection is gone: acks are void now, so stop and let the broker redeliver.
+                group.cancelAll()
+            }
+            // Ends the watcher.
+            await session.close()
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Synchronization
+
+/// Per-call ordering: commands with the same lane key (tenantId + callId) run one after another,
+/// in the order they were registered; different lanes run in parallel.
+///
+/// The consumer registers each command synchronously as it is delivered, so lane order is
+/// delivery order however the processing tasks are later scheduled.
+final class Lanes: Sendable {
+    final class Ticket: Sendable {
+        let key: String
+        fileprivate let state = Mutex<TicketState>(.waiting(nil))
+        init(key: String) { self.key = key }
+
+        /// Returns when every earlier command of the lane has left.
+        func waitForTurn() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    switch state {
+                    case .ready: return true
+                    case .waiting: state = .waiting(continuation); return false
+                    }
+                }
+                if ready { continuation.resume() }
+            }
+        }
+
+        fileprivate func makeReady() {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard case .waiting(let continuation) = state else { return nil }
+                state = .ready
+                return continuation
+            }
+            waiter?.resume()
+        }
+    }
+
+    fileprivate enum TicketState {
+        case waiting(CheckedContinuation<Void, Never>?)
+        case ready
+    }
+
+    private let queues = Mutex<[String: [Ticket]]>([:])
+
+    /// Takes a place at the end of the lane.
+    func register(_ key: String) -> Ticket {
+        let ticket = Ticket(key: key)
+        let first = queues.withLock { queues -> Bool in
+            queues[key, default: []].append(ticket)
+            return queues[key]?.count == 1
+        }
+        if first { ticket.makeReady() }
+        return ticket
+    }
+
+    /// Leaves the lane; the next command of the lane may start.
+    func leave(_ ticket: Ticket) {
+        let next = queues.withLock { queues -> Ticket? in
+            guard var queue = queues[ticket.key], let index = queue.firstIndex(where: { $0 === ticket }) else { return nil }
+            queue.remove(at: index)
+            if queue.isEmpty {
+                queues.removeValue(forKey: ticket.key)
+                return nil
+            }
+            queues[ticket.key] = queue
+            return index == 0 ? queue.first : nil
+        }
+        next?.makeReady()
+    }
+
+    /// Lanes with a command waiting behind another (for metrics).
+    var waitingLanes: Int { queues.withLock { $0.values.filter { $0.count > 1 }.count } }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+import ServiceLifecycle
+
+/// `workmode-gateway run`: the daemon.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway daemon.")
+
+    @Option(help: "YAML configuration file (default: $WMG_CONFIG, else built-in defaults plus WMG_ variables).")
+    var config: String?
+
+    func run() async throws {
+        let path = config ?? ProcessInfo.processInfo.environment["WMG_CONFIG"]
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try ConfigurationLoader().load(path: path)
+        } catch {
+            FileHandle.standardError.write(Data("workmode-gateway: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        let format = StructuredLogHandler.Format(rawValue: configuration.log.format) ?? .json
+        let level = Logger.Level(rawValue: configuration.log.level) ?? .info
+        LoggingSystem.bootstrap { label in StructuredLogHandler(label: label, format: format, level: level) }
+        let logger = Logger(label: "workmode-gateway")
+        logger.info("starting", metadata: EffectiveConfiguration.metadata(configuration))
+        let gateway: Gateway
+        do {
+            gateway = try Gateway(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped by an error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

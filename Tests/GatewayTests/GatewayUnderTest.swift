@@ -1,0 +1,167 @@
+import AMQP
+import Foundation
+import Testing
+
+/// One gateway process with its own exchanges and queues on the shared test broker, a simulator
+/// process, and a tap on the results exchange.
+final class GatewayUnderTest: @unchecked Sendable {
+    /// `@unchecked Sendable`: `gateway` is replaced only by `restart()`, which tests call from one task.
+    let directory: String
+    let prefix: String
+    let simulator: SimulatorProcess
+    var gateway: ChildProcess
+    let connection: AMQPConnection
+    let channel: AMQPChannel
+    let results: AMQPConsumer
+    let configPath: String
+    /// `WMG_` overrides for this test, passed to every gateway launch.
+    let environment: [String: String]
+    private(set) var launches = 0
+
+    var commandsExchange: String { prefix + ".commands" }
+    var deadLetterQueue: String { prefix + ".dead" }
+
+    static let secret = "tenant-one-secret-\(UUID().uuidString.prefix(6))"
+
+    init(environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json") async throws {
+        self.environment = environment
+        directory = try Harness.temporaryDirectory()
+        prefix = "t-" + UUID().uuidString.prefix(8).lowercased()
+        simulator = try await SimulatorProcess.start(directory: directory, tenants: ["t1": Self.secret], extra: simulatorArguments)
+        try Self.secret.write(toFile: directory + "/t1.secret", atomically: true, encoding: .utf8)
+        configPath = directory + "/gateway.yaml"
+        let yaml = """
+            amqp:
+              url: \(Harness.amqpURL)
+              heartbeat: 5s
+            topology:
+              commandsExchange: \(prefix).commands
+              commandsQueue: \(prefix).commands
+              resultsExchange: \(prefix).results
+              deadLetterExchange: \(prefix).dead
+              deadLetterQueue: \(prefix).dead
+            oifde:
+              baseURL: \(simulator.baseURL)
+              timeout: 2s
+              auth:
+                mode: token
+                tenants:
+                  t1: {appSecretFile: \(directory)/t1.secret}
+            dedupe:
+              path: \(directory)/completions.journal
+            shutdown:
+              drainTimeout: 5s
+            retry:
+              initialBackoff: 50ms
+              maxBackoff: 500ms
+            log:
+              format: \(logFormat)
+
+            """
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+
+        var configuration = try AMQPConfiguration(url: Harness.amqpURL)
+        configuration.connectionName = "e2e-tap-\(prefix)"
+        connection = try await AMQPConnection.connect(configuration)
+        channel = try await connection.openChannel(publisherConfirms: true)
+        // The tap exists before the gateway publishes anything, so no result is missed.
+        try await channel.declareExchange(prefix + ".results", type: .topic)
+        let tap = prefix + ".results-tap"
+        try await channel.declareQueue(tap, durable: false, exclusive: true, autoDelete: true)
+        try await channel.bindQueue(tap, exchange: prefix + ".results", routingKey: "#")
+        results = try await channel.consume(queue: tap)
+        gateway = try ChildProcess(arguments: ["run", "--config", configPath], environment: environment, outputPath: directory + "/gateway-0.log")
+        launches = 1
+        guard await gateway.waitForOutput("consuming") else {
+            throw HarnessError("gateway did not start: \(gateway.output)")
+        }
+    }
+
+    /// Starts the gateway again with the same configuration (after a kill or a stop).
+    func restart() async throws {
+        gateway = try ChildProcess(arguments: ["run", "--config", configPath], environment: environment, outputPath: directory + "/gateway-\(launches).log")
+        launches += 1
+        guard await gateway.waitForOutput("consuming") else { throw HarnessError("gateway did not restart: \(gateway.output)") }
+    }
+
+    var allLogs: String {
+        (0..<launches).compactMap { try? String(contentsOfFile: directory + "/gateway-\($0).log", encoding: .utf8) }.joined()
+            + simulator.child.output
+    }
+
+    @discardableResult
+    func publish(_ body: String, messageId: String? = UUID().uuidString, correlationId: String? = nil, headers: FieldTable? = nil,
+                 timestamp: UInt64? = UInt64(Date().timeIntervalSince1970)) async throws -> String? {
+        let properties = MessageProperties(
+            contentType: "application/json", headers: headers, deliveryMode: .persistent, correlationId: correlationId,
+            messageId: messageId, timestamp: timestamp
+        )
+        let outcome = try await channel.publishAndConfirm(Array(body.utf8), exchange: commandsExchange, routingKey: "change", properties: properties)
+        guard outcome == .acked else { throw HarnessError("publish was \(outcome)") }
+        return messageId
+    }
+
+    /// The next result events, parsed.
+    func nextResults(_ count: Int, within seconds: Double = 30) async throws -> [[String: Any]] {
+        var collected: [[String: Any]] = []
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [results, channel] in
+                var iterator = results.makeAsyncIterator()
+                while collected.count < count, let delivery = try await iterator.next() {
+                    try channel.ack(delivery)
+                    if let object = try JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any] { collected.append(object) }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                throw HarnessError("only \(collected.count) of \(count) results within \(seconds) s")
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        return collected
+    }
+
+    /// Every dead letter currently in the dead-letter queue (taken off it).
+    func drainDeadLetters() async throws -> [Delivery] {
+        var letters: [Delivery] = []
+        let reader = try await connection.openChannel()
+        while let delivery = try await reader.get(queue: deadLetterQueue) {
+            letters.append(delivery)
+            try reader.ack(delivery)
+        }
+        try? await reader.close()
+        return letters
+    }
+
+    func commandsQueueDepth() async throws -> UInt32 {
+        let reader = try await connection.openChannel()
+        let info = try await reader.checkQueue(prefix + ".commands")
+        try? await reader.close()
+        return info.messageCount
+    }
+
+    func stop() async {
+        await gateway.stop()
+        await simulator.child.stop()
+        let cleanup = try? await connection.openChannel()
+        for queue in [prefix + ".commands", prefix + ".dead"] { _ = try? await cleanup?.deleteQueue(queue) }
+        for exchange in [prefix + ".commands", prefix + ".results", prefix + ".dead"] { try? await cleanup?.deleteExchange(exchange) }
+        await connection.close()
+    }
+}
+
+/// Runs `body` with a fresh gateway, simulator and topology, and always stops them.
+func withGateway(
+    environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json",
+    _ body: (GatewayUnderTest) async throws -> Void
+) async throws {
+    let gut = try await GatewayUnderTest(environment: environment, simulatorArguments: simulatorArguments, logFormat: logFormat)
+    do {
+        try await body(gut)
+    } catch {
+        await gut.stop()
+        throw error
+    }
+    await gut.stop()
+}

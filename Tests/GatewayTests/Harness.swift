@@ -1,0 +1,127 @@
+import AMQP
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// Runs the built `workmode-gateway` executable as a separate process, the way operators do.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let outputPath: String
+    /// `@unchecked Sendable`: `process` is only started once and then only queried or signalled.
+
+    init(arguments: [String], environment: [String: String] = [:], outputPath: String) throws {
+        self.outputPath = outputPath
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.executableURL = URL(fileURLWithPath: Harness.binary)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WMG_") || $0.key.hasPrefix("WMG_TEST_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to end; returns its exit status, or nil when it is still running after `timeout`.
+    func waitForExit(timeout: Duration) async -> Int32? {
+        let end = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(50)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    func stop() async {
+        guard process.isRunning else { return }
+        signal(SIGKILL)
+        _ = await waitForExit(timeout: .seconds(5))
+    }
+
+    /// Waits until the output contains `text`.
+    func waitForOutput(_ text: String, timeout: Duration = .seconds(30)) async -> Bool {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            if output.contains(text) { return true }
+            if !process.isRunning { return output.contains(text) }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+}
+
+enum Harness {
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static var binary: String {
+        ProcessInfo.processInfo.environment["WMG_TEST_BINARY"] ?? packageRoot + "/.build/debug/workmode-gateway"
+    }
+
+    static var amqpURL: String {
+        ProcessInfo.processInfo.environment["WMG_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5673/%2f"
+    }
+
+    static var node: String { ProcessInfo.processInfo.environment["WMG_TEST_RABBITMQ_NODE"] ?? "wmg5673@localhost" }
+
+    static func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "wmg-e2e-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func rabbitmqctl(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
+        process.arguments = ["-q", "-n", node] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A simulator process on a free port.
+struct SimulatorProcess {
+    let child: ChildProcess
+    let port: Int
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    static func start(directory: String, tenants: [String: String], extra: [String] = []) async throws -> SimulatorProcess {
+        let port = Int.random(in: 20000...29999)
+        var arguments = ["simulate", "--listen", "127.0.0.1:\(port)", "--auto-sessions"] + extra
+        for (tenant, secret) in tenants { arguments += ["--tenant", "\(tenant):\(secret)"] }
+        let child = try ChildProcess(arguments: arguments, outputPath: directory + "/simulator.log")
+        guard await child.waitForOutput("listening on") else {
+            throw HarnessError("simulator did not start: \(child.output)")
+        }
+        return SimulatorProcess(child: child, port: port)
+    }
+
+    func control(_ method: String, _ path: String, body: String? = nil) async throws -> Data {
+        var request = URLRequest(url: URL(string: baseURL + path)!)
+        request.httpMethod = method
+        if let body { request.httpBody = Data(body.utf8) }
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return data
+    }
+
+    func requests() async throws -> [[String: Any]] {
+        (try JSONSerialization.jsonObject(with: try await control("GET", "/simulator/requests")) as? [[String: Any]]) ?? []
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
