@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// `workmode-gateway run`: the daemon.
 struct Run: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import OIFDESimulator
 import WorkModeDomain
@@ -66,7 +67,8 @@ struct Simulate: AsyncParsableCommand {
         )
         let scheme = tlsCert == nil ? "http" : "https"
         try await OIFDESimulator(configuration: configuration, logger: logger).run { bound in
-            print("oifde-simulator listening on \(scheme)://\(host):\(bound)")
+            // Written unbuffered: scripts and tests wait for this line on a pipe or file.
+            FileHandle.standardOutput.write(Data("oifde-simulator listening on \(scheme)://\(host):\(bound)\n".utf8))
         }
     }
 }

@@ -103,23 +103,27 @@ final class GatewayUnderTest: @unchecked Sendable {
 
     /// The next result events, parsed.
     func nextResults(_ count: Int, within seconds: Double = 30) async throws -> [[String: Any]] {
-        var collected: [[String: Any]] = []
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { [results, channel] in
+        let results = self.results
+        let channel = self.channel
+        let bodies: [[UInt8]] = try await withThrowingTaskGroup(of: [[UInt8]].self) { group in
+            group.addTask {
+                var collected: [[UInt8]] = []
                 var iterator = results.makeAsyncIterator()
                 while collected.count < count, let delivery = try await iterator.next() {
                     try channel.ack(delivery)
-                    if let object = try JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any] { collected.append(object) }
+                    collected.append(delivery.body)
                 }
+                return collected
             }
             group.addTask {
                 try await Task.sleep(for: .seconds(seconds))
-                throw HarnessError("only \(collected.count) of \(count) results within \(seconds) s")
+                throw HarnessError("fewer than \(count) results within \(seconds) s")
             }
-            try await group.next()
+            let first = try await group.next() ?? []
             group.cancelAll()
+            return first
         }
-        return collected
+        return bodies.compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
     }
 
     /// Every dead letter currently in the dead-letter queue (taken off it).
