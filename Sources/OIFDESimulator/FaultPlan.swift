@@ -6,6 +6,8 @@ public struct FaultPlan: Sendable, Hashable, Codable {
 
     /// Extra delay before answering, in milliseconds.
     public var latencyMs: Int?
+    /// Up to this many milliseconds more, at random, per request.
+    public var latencyJitterMs: Int?
     /// Answer with this HTTP status (body `{"errorCode": errorCode ?? "10000001", ...}`).
     public var httpStatus: Int?
     /// Answer HTTP 200 (or `httpStatus`) with this errorCode.

@@ -88,7 +88,8 @@ enum SimulatorRoutes {
     /// nil to carry on (after any injected latency).
     static func injectFault(state: SimulatorState, endpoint: FaultPlan.Target, commandId: String?) async throws -> Response? {
         guard let fault = state.takeFault(for: endpoint) else { return nil }
-        if let latency = fault.latencyMs, latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
+        let latency = (fault.latencyMs ?? 0) + Int.random(in: 0...max(0, fault.latencyJitterMs ?? 0))
+        if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
         if let hang = fault.hangSeconds {
             state.recordFault(endpoint: endpoint.rawValue, commandId: commandId, errorCode: "hang")
             try await Task.sleep(for: .seconds(hang))
