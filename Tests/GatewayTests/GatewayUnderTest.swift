@@ -24,9 +24,11 @@ final class GatewayUnderTest: @unchecked Sendable {
     static let secret = "tenant-one-secret-\(UUID().uuidString.prefix(6))"
 
     init(environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json") async throws {
-        self.environment = environment
+        let prefix = "t-" + UUID().uuidString.prefix(8).lowercased()
+        self.prefix = prefix
+        // Its own connection name, so a test can close exactly this gateway's connections.
+        self.environment = environment.merging(["WMG_AMQP_CONNECTIONNAME": "wmg-" + prefix]) { $1 }
         directory = try Harness.temporaryDirectory()
-        prefix = "t-" + UUID().uuidString.prefix(8).lowercased()
         simulator = try await SimulatorProcess.start(directory: directory, tenants: ["t1": Self.secret], extra: simulatorArguments)
         try Self.secret.write(toFile: directory + "/t1.secret", atomically: true, encoding: .utf8)
         configPath = directory + "/gateway.yaml"

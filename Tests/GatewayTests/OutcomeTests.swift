@@ -20,7 +20,7 @@ import Testing
             try await gut.publish(expiredBody, messageId: "expired-header", headers: ["x-deadline": .string("2020-01-01T00:00:00Z")])
             try await gut.publish(staleBody, messageId: "expired-timestamp", timestamp: UInt64(Date().timeIntervalSince1970) - 3600)
             let results = try await gut.nextResults(5)
-            let byId = Dictionary(uniqueKeysWithValues: results.map { ($0["commandId"] as? String ?? "", $0) })
+            let byId = Dictionary(results.map { ($0["commandId"] as? String ?? "", $0) }, uniquingKeysWith: { first, _ in first })
 
             let ok = try #require(byId["ok-1"])
             #expect(ok["status"] as? String == "succeeded")
@@ -43,7 +43,7 @@ import Testing
 
             try await Task.sleep(for: .milliseconds(500))
             let letters = try await gut.drainDeadLetters()
-            let lettersById = Dictionary(uniqueKeysWithValues: letters.map { ($0.properties.messageId ?? "", $0) })
+            let lettersById = Dictionary(letters.map { ($0.properties.messageId ?? "", $0) }, uniquingKeysWith: { first, _ in first })
             #expect(Set(lettersById.keys) == ["invalid-1", "rejected-1", "expired-header", "expired-timestamp"])
             let invalidLetter = try #require(lettersById["invalid-1"])
             #expect(invalidLetter.body == Array(invalidBody.utf8))
