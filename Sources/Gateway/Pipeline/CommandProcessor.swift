@@ -168,6 +168,8 @@ struct CommandProcessor: Sendable {
                 outcome.reason = "applied"
                 return outcome
             case .rejected(let reason):
+                // No secret or no token: nothing reached OIFDE, so it does not count as an attempt.
+                if !attempt.sentRequest { outcome.attempts -= 1 }
                 outcome.status = .rejected
                 outcome.reason = reason
                 return outcome
