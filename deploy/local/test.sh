@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.."
 bash deploy/local/ensure-deps.sh
 
 export WMG_BROKER_PORT=${WMG_BROKER_PORT:-5673}
-trap 'bash deploy/local/broker.sh stop >/dev/null 2>&1 || true' EXIT
+# Whatever the outcome: stop the broker, and any gateway or simulator a failed test left running.
+trap 'pkill -f "$PWD/.build/debug/workmode-gateway" 2>/dev/null; bash deploy/local/broker.sh stop >/dev/null 2>&1 || true' EXIT
 bash deploy/local/broker.sh start
 
 export WMG_TEST_AMQP_URL="$(bash deploy/local/broker.sh url)"
