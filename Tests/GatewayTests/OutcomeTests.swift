@@ -62,7 +62,15 @@ import Testing
             #expect(lettersById["expired-header"]?.routingKey == "expired")
             #expect(lettersById["expired-header"]?.properties.headers?["x-deadline"]?.stringValue == "2020-01-01T00:00:00Z")
             #expect(try await gut.commandsQueueDepth() == 0)
+            // No secret and no issued token (the simulator's start with "sim-") anywhere.
             #expect(!gut.allLogs.contains(GatewayUnderTest.secret))
+            #expect(!gut.allLogs.contains("sim-"))
+            for letter in letters {
+                let text = String(describing: letter.properties) + String(decoding: letter.body, as: UTF8.self)
+                #expect(!text.contains("sim-") && !text.contains(GatewayUnderTest.secret))
+            }
+            let eventText = String(describing: results)
+            #expect(!eventText.contains("sim-") && !eventText.contains(GatewayUnderTest.secret))
         }
     }
 
