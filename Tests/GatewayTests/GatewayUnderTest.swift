@@ -23,7 +23,8 @@ final class GatewayUnderTest: @unchecked Sendable {
 
     static let secret = "tenant-one-secret-\(UUID().uuidString.prefix(6))"
 
-    init(environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json") async throws {
+    init(environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json",
+         amqpURL: String = Harness.amqpURL) async throws {
         let prefix = "t-" + UUID().uuidString.prefix(8).lowercased()
         self.prefix = prefix
         // Its own connection name, so a test can close exactly this gateway's connections.
@@ -34,7 +35,7 @@ final class GatewayUnderTest: @unchecked Sendable {
         configPath = directory + "/gateway.yaml"
         let yaml = """
             amqp:
-              url: \(Harness.amqpURL)
+              url: \(amqpURL)
               heartbeat: 5s
             topology:
               commandsExchange: \(prefix).commands
@@ -62,7 +63,7 @@ final class GatewayUnderTest: @unchecked Sendable {
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
 
-        var configuration = try AMQPConfiguration(url: Harness.amqpURL)
+        var configuration = try AMQPConfiguration(url: amqpURL)
         configuration.connectionName = "e2e-tap-\(prefix)"
         connection = try await AMQPConnection.connect(configuration)
         channel = try await connection.openChannel(publisherConfirms: true)
@@ -160,9 +161,11 @@ final class GatewayUnderTest: @unchecked Sendable {
 /// Runs `body` with a fresh gateway, simulator and topology, and always stops them.
 func withGateway(
     environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json",
-    _ body: (GatewayUnderTest) async throws -> Void
+    amqpURL: String = Harness.amqpURL, _ body: (GatewayUnderTest) async throws -> Void
 ) async throws {
-    let gut = try await GatewayUnderTest(environment: environment, simulatorArguments: simulatorArguments, logFormat: logFormat)
+    let gut = try await GatewayUnderTest(
+        environment: environment, simulatorArguments: simulatorArguments, logFormat: logFormat, amqpURL: amqpURL
+    )
     do {
         try await body(gut)
     } catch {

@@ -1,0 +1,59 @@
+import AMQP
+import Foundation
+import Testing
+
+/// A broker restart mid-stream, on a private node so the other suites' broker is untouched.
+@Suite struct BrokerRestartTests {
+    static func script(_ arguments: [String], port: Int) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [Harness.packageRoot + "/deploy/local/broker.sh"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["WMG_BROKER_PORT": String(port)]) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw HarnessError("broker.sh \(arguments) failed") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func gatewayRecoversFromABrokerRestart() async throws {
+        let port = 5690
+        _ = try Self.script(["start"], port: port)
+        defer { _ = try? Self.script(["stop"], port: port) }
+        let url = try Self.script(["url"], port: port)
+        try await withGateway(amqpURL: url) { gut in
+            // A durable tap: it keeps the results that arrive while the tap's own connection is down.
+            let durableTap = gut.prefix + ".results-durable"
+            try await gut.channel.declareQueue(durableTap, durable: true, arguments: ["x-queue-type": .string("quorum")])
+            try await gut.channel.bindQueue(durableTap, exchange: gut.prefix + ".results", routingKey: "#")
+            for index in 0..<100 { try await gut.publish(ResilienceTests.commandBody(call: "r-\(index)", mode: 1), messageId: "r-\(index)") }
+            // The application restarts inside the node: connections drop, durable data stays.
+            _ = try Self.script(["ctl", "stop_app"], port: port)
+            try await Task.sleep(for: .seconds(2))
+            _ = try Self.script(["ctl", "start_app"], port: port)
+            var configuration = try AMQPConfiguration(url: url)
+            configuration.connectionName = "restart-check"
+            var ids = Set<String>()
+            let deadline = ContinuousClock.now + .seconds(90)
+            while ids.count < 100, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .seconds(1))
+                guard let connection = try? await AMQPConnection.connect(configuration) else { continue }
+                let reader = try await connection.openChannel()
+                while let delivery = try await reader.get(queue: durableTap) {
+                    if let object = try JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any],
+                        let id = object["commandId"] as? String
+                    {
+                        ids.insert(id)
+                    }
+                    try reader.ack(delivery)
+                }
+                await connection.close()
+            }
+            #expect(ids.count == 100)
+            #expect(gut.gateway.process.isRunning)
+        }
+    }
+}
