@@ -63,12 +63,20 @@ CONF
 }
 
 stop() {
-  # Given the pid file, rabbitmqctl waits until the node's process has ended.
-  if ctl stop "$base/rabbit.pid" >/dev/null 2>&1; then
+  # Given the pid file, rabbitmqctl waits until the node's process has ended; bounded, because a
+  # node that went through stop_app/start_app has been seen to leave it waiting forever.
+  local pid=
+  [ -f "$base/rabbit.pid" ] && pid=$(cat "$base/rabbit.pid" 2>/dev/null)
+  if timeout 20 rabbitmqctl -q -n "$node" stop "$base/rabbit.pid" >/dev/null 2>&1; then
     echo "broker: $node stopped"
-  elif [ -f "$base/rabbit.pid" ]; then
-    kill "$(cat "$base/rabbit.pid")" 2>/dev/null || true
   fi
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    sleep 2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  # Last resort, also for a node whose pid file is gone: its Erlang processes carry the node name.
+  pkill -KILL -f "beam.*${node}" 2>/dev/null || true
   # Erlang's port mapper is started on demand; remove it when no other node still uses it.
   if command -v epmd >/dev/null 2>&1 && ! epmd -names 2>/dev/null | grep -q '^name '; then
     epmd -kill >/dev/null 2>&1 || true
