@@ -8,7 +8,7 @@ bash deploy/local/ensure-deps.sh
 
 export WMG_BROKER_PORT=${WMG_BROKER_PORT:-5673}
 # Whatever the outcome: stop the broker, and any gateway or simulator a failed test left running.
-trap 'pkill -f "$PWD/.build/debug/workmode-gateway" 2>/dev/null; bash deploy/local/broker.sh stop >/dev/null 2>&1 || true' EXIT
+trap 'pkill -f "$PWD/.build/debug/workmode-gateway" 2>/dev/null || true; bash deploy/local/broker.sh stop >/dev/null 2>&1 || true' EXIT
 bash deploy/local/broker.sh start
 
 export WMG_TEST_AMQP_URL="$(bash deploy/local/broker.sh url)"
