@@ -1,4 +1,5 @@
 import Foundation
+import WorkModeDomain
 
 /// Reads OIFDE's small JSON answers. `errorCode` is an integer in gettoken and a string in
 /// changeWorkMode; both are accepted everywhere and normalised to text.
@@ -11,23 +12,13 @@ enum ResponseDecoding {
     }
 
     static func decode(_ bytes: [UInt8]) -> Answer? {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return nil }
+        guard let object = FlatJSONObject(parsing: bytes) else { return nil }
         var answer = Answer()
-        answer.errorCode = text(object["errorCode"])
-        answer.errorMsg = object["errorMsg"] as? String
-        answer.authToken = object["authToken"] as? String
-        if let expire = object["expireTime"] {
-            answer.expireTime = (expire as? NSNumber)?.intValue ?? (expire as? String).flatMap { Int($0) }
-        }
+        answer.errorCode = object.text("errorCode")?.trimmingCharacters(in: .whitespaces)
+        answer.errorMsg = object.string("errorMsg")
+        answer.authToken = object.string("authToken")
+        answer.expireTime = object.integer("expireTime")
         return answer
-    }
-
-    private static func text(_ value: Any?) -> String? {
-        switch value {
-        case let string as String: return string.trimmingCharacters(in: .whitespaces)
-        case let number as NSNumber: return number.stringValue
-        default: return nil
-        }
     }
 
     /// `Retry-After` as delay-seconds or an HTTP date.

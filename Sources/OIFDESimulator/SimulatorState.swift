@@ -114,6 +114,7 @@ public final class SimulatorState: Sendable {
         guard let command, let token = command.authToken else {
             return ChangeAnswer(errorCode: "900001", errorMsg: "token missing")
         }
+        let at = RFC3339.format(now)
         answer = storage.withLock { storage -> ChangeAnswer in
             guard let issued = storage.tokens[token], issued.expiresAt > now else {
                 return ChangeAnswer(errorCode: "900001", errorMsg: "token expired or unknown")
@@ -121,9 +122,9 @@ public final class SimulatorState: Sendable {
             guard issued.tenantId == command.tenantId else {
                 return ChangeAnswer(errorCode: "900002", errorMsg: "token check failed")
             }
-            return Self.apply(command, commandId: commandId, sessions: &storage.sessions, autoSessions: configuration.autoSessions, now: now)
+            return Self.apply(command, commandId: commandId, sessions: &storage.sessions, autoSessions: configuration.autoSessions, at: at)
         }
-        record(endpoint: "changeWorkMode", command: command, commandId: commandId, traceparent: traceparent, errorCode: answer.errorCode)
+        record(endpoint: "changeWorkMode", command: command, commandId: commandId, traceparent: traceparent, at: at, errorCode: answer.errorCode)
         return answer
     }
 
@@ -131,7 +132,7 @@ public final class SimulatorState: Sendable {
     /// (2). 1↔2 switches control, →0 ends silent-agent control, →3 transfers the call. The docs
     /// name no code for a refused change; the simulator answers 10000002 and names the state.
     static func apply(
-        _ command: WorkModeCommand, commandId: String?, sessions: inout [String: Session], autoSessions: Bool, now: Date
+        _ command: WorkModeCommand, commandId: String?, sessions: inout [String: Session], autoSessions: Bool, at: String
     ) -> ChangeAnswer {
         let key = command.laneKey
         if sessions[key] == nil {
@@ -140,17 +141,17 @@ public final class SimulatorState: Sendable {
             }
             sessions[key] = Session(tenantId: command.tenantId, callId: command.callId, workMode: "1", history: [])
         }
-        guard var session = sessions[key] else { return ChangeAnswer(errorCode: "10000001", errorMsg: "internal error") }
-        guard session.workMode == "1" || session.workMode == "2" else {
-            let state = WorkMode(rawValue: Int(session.workMode) ?? -1).map { "\($0.rawValue) (\($0))" } ?? session.workMode
+        guard let current = sessions[key]?.workMode else { return ChangeAnswer(errorCode: "10000001", errorMsg: "internal error") }
+        guard current == "1" || current == "2" else {
+            let state = WorkMode(rawValue: Int(current) ?? -1).map { "\($0.rawValue) (\($0))" } ?? current
             return ChangeAnswer(errorCode: "10000002", errorMsg: "session is in state \(state); changes are allowed only in 1 (supervision) or 2 (insertion)")
         }
-        session.workMode = command.workMode.wireValue
-        session.history.append(HistoryEntry(
+        // Mutated in place: a copied-out session would copy its whole history on every append.
+        sessions[key]?.workMode = command.workMode.wireValue
+        sessions[key]?.history.append(HistoryEntry(
             workMode: command.workMode.wireValue, agentId: command.agentId, transferType: command.callTransferRequest?.type.wireValue,
-            commandId: commandId, at: RFC3339.format(now)
+            commandId: commandId, at: at
         ))
-        sessions[key] = session
         return ChangeAnswer(errorCode: "0", errorMsg: "")
     }
 
@@ -204,9 +205,9 @@ public final class SimulatorState: Sendable {
         }
     }
 
-    private func record(endpoint: String, command: WorkModeCommand, commandId: String?, traceparent: String?, errorCode: String) {
+    private func record(endpoint: String, command: WorkModeCommand, commandId: String?, traceparent: String?, at: String, errorCode: String) {
         append { sequence in
-            RequestRecord(sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: command.tenantId,
+            RequestRecord(sequence: sequence, endpoint: endpoint, at: at, tenantId: command.tenantId,
                           callId: command.callId, agentId: command.agentId, workMode: command.workMode.wireValue,
                           transferType: command.callTransferRequest?.type.wireValue, commandId: commandId, traceparent: traceparent,
                           authToken: "***", errorCode: errorCode)

@@ -11,6 +11,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v amqp-publish >/dev/null 2>&1 || missing+=(amqp-tools)
+# Extra tools a script asks for by name (a Debian package that installs a command of that name),
+# e.g. `ensure-deps.sh wrk` from the benchmarks.
+for extra in "$@"; do command -v "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${missing[*]}" >&2

@@ -1,64 +1,64 @@
 /// Writes compact JSON objects in a fixed member order, straight to bytes.
-struct JSONWriter {
-    var bytes: [UInt8] = []
+public struct JSONWriter {
+    public internal(set) var bytes: [UInt8] = []
     private var needsComma: [Bool] = []
     /// A member name was just written; the next value belongs to it and takes no comma.
     private var afterKey = false
 
-    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
-    mutating func beginObject() {
+    public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
         needsComma.append(false)
     }
 
-    mutating func endObject() {
+    public mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
         needsComma.removeLast()
     }
 
-    mutating func beginArray(_ key: String) {
+    public mutating func beginArray(_ key: String) {
         self.key(key)
         afterKey = false
         bytes.append(UInt8(ascii: "["))
         needsComma.append(false)
     }
 
-    mutating func endArray() {
+    public mutating func endArray() {
         bytes.append(UInt8(ascii: "]"))
         needsComma.removeLast()
     }
 
-    mutating func key(_ key: String) {
+    public mutating func key(_ key: String) {
         separate()
         string(key)
         bytes.append(UInt8(ascii: ":"))
         afterKey = true
     }
 
-    mutating func member(_ key: String, _ value: String?) {
+    public mutating func member(_ key: String, _ value: String?) {
         guard let value else { return }
         self.key(key)
         afterKey = false
         string(value)
     }
 
-    mutating func member(_ key: String, _ value: Int?) {
+    public mutating func member(_ key: String, _ value: Int?) {
         guard let value else { return }
         self.key(key)
         afterKey = false
         bytes.append(contentsOf: String(value).utf8)
     }
 
-    mutating func member(_ key: String, _ value: Bool) {
+    public mutating func member(_ key: String, _ value: Bool) {
         self.key(key)
         afterKey = false
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
     /// Numbers with one decimal place, as the contract's `durationMs` shows.
-    mutating func member(_ key: String, tenths value: Double) {
+    public mutating func member(_ key: String, tenths value: Double) {
         self.key(key)
         afterKey = false
         let scaled = (value * 10).rounded()
@@ -84,7 +84,7 @@ struct JSONWriter {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    mutating func string(_ text: String) {
+    public mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {
