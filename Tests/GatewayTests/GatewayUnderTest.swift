@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Synchronization
 import Testing
 
 /// One gateway process with its own exchanges and queues on the shared test broker, a simulator
@@ -13,6 +14,16 @@ final class GatewayUnderTest: @unchecked Sendable {
     let connection: AMQPConnection
     let channel: AMQPChannel
     let results: AMQPConsumer
+    private final class ResultBuffer: Sendable {
+        struct Contents {
+            var bodies: [[UInt8]] = []
+            var ended = false
+        }
+        let contents = Mutex(Contents())
+        func withLock<T>(_ body: (inout Contents) -> T) -> T { contents.withLock { body(&$0) } }
+    }
+    private let resultBuffer = ResultBuffer()
+    private var resultReader: Task<Void, Never>?
     let configPath: String
     /// `WMG_` overrides for this test, passed to every gateway launch.
     let environment: [String: String]
@@ -75,6 +86,17 @@ final class GatewayUnderTest: @unchecked Sendable {
         results = try await channel.consume(queue: tap)
         gateway = try ChildProcess(arguments: ["run", "--config", configPath], environment: environment, outputPath: directory + "/gateway-0.log")
         launches = 1
+        // Messages wait in the tap queue until this starts, so none is missed.
+        let consumer = results, tapChannel = channel, buffer = resultBuffer
+        resultReader = Task {
+            do {
+                for try await delivery in consumer {
+                    try? tapChannel.ack(delivery)
+                    buffer.withLock { $0.bodies.append(delivery.body) }
+                }
+            } catch {}
+            buffer.withLock { $0.ended = true }
+        }
         guard await gateway.waitForOutput("consuming") else {
             throw HarnessError("gateway did not start: \(gateway.output)")
         }
@@ -104,29 +126,23 @@ final class GatewayUnderTest: @unchecked Sendable {
         return messageId
     }
 
-    /// The next result events, parsed.
+    /// The next result events, parsed. Results are read off the tap by one task for the test's
+    /// whole life: cancelling a waiting iterator would finish the stream, so a timeout here only
+    /// stops waiting and never loses the tap.
     func nextResults(_ count: Int, within seconds: Double = 30) async throws -> [[String: Any]] {
-        let results = self.results
-        let channel = self.channel
-        let bodies: [[UInt8]] = try await withThrowingTaskGroup(of: [[UInt8]].self) { group in
-            group.addTask {
-                var collected: [[UInt8]] = []
-                var iterator = results.makeAsyncIterator()
-                while collected.count < count, let delivery = try await iterator.next() {
-                    try channel.ack(delivery)
-                    collected.append(delivery.body)
-                }
-                return collected
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while true {
+            let (taken, ended) = resultBuffer.withLock { buffer -> ([[UInt8]]?, Bool) in
+                guard buffer.bodies.count >= count else { return (nil, buffer.ended) }
+                let taken = Array(buffer.bodies.prefix(count))
+                buffer.bodies.removeFirst(count)
+                return (taken, buffer.ended)
             }
-            group.addTask {
-                try await Task.sleep(for: .seconds(seconds))
-                throw HarnessError("fewer than \(count) results within \(seconds) s")
-            }
-            let first = try await group.next() ?? []
-            group.cancelAll()
-            return first
+            if let taken { return taken.compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] } }
+            if ended { throw HarnessError("the results tap ended before \(count) results arrived") }
+            guard ContinuousClock.now < deadline else { throw HarnessError("fewer than \(count) results within \(seconds) s") }
+            try await Task.sleep(for: .milliseconds(20))
         }
-        return bodies.compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
     }
 
     /// Every dead letter currently in the dead-letter queue (taken off it).
@@ -155,6 +171,7 @@ final class GatewayUnderTest: @unchecked Sendable {
         for queue in [prefix + ".commands", prefix + ".dead"] { _ = try? await cleanup?.deleteQueue(queue) }
         for exchange in [prefix + ".commands", prefix + ".results", prefix + ".dead"] { try? await cleanup?.deleteExchange(exchange) }
         await connection.close()
+        resultReader?.cancel()
     }
 }
 

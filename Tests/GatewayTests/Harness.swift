@@ -77,17 +77,8 @@ enum Harness {
         return path
     }
 
-    static func rabbitmqctl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
-        process.arguments = ["-q", "-n", node] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    static func rabbitmqctl(_ arguments: [String]) async throws -> String {
+        try await Subprocess.run("/usr/sbin/rabbitmqctl", ["-q", "-n", node] + arguments).output
     }
 }
 
