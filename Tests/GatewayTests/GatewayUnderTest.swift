@@ -126,6 +126,24 @@ final class GatewayUnderTest: @unchecked Sendable {
         return messageId
     }
 
+    /// Publishes every (body, messageId) pipelined, in order, then waits for all confirms: a
+    /// sequential publish-and-wait would pace the test slower than the gateway works.
+    func publishAll(_ messages: [(body: String, messageId: String)]) async throws {
+        let timestamp = UInt64(Date().timeIntervalSince1970)
+        var confirmations: [PublishConfirmation] = []
+        confirmations.reserveCapacity(messages.count)
+        for message in messages {
+            let properties = MessageProperties(
+                contentType: "application/json", deliveryMode: .persistent, messageId: message.messageId, timestamp: timestamp
+            )
+            confirmations.append(try channel.publish(Array(message.body.utf8), exchange: commandsExchange, routingKey: "change", properties: properties))
+        }
+        for confirmation in confirmations {
+            let outcome = try await confirmation.outcome()
+            guard outcome == .acked else { throw HarnessError("publish was \(outcome)") }
+        }
+    }
+
     /// The next result events, parsed. Results are read off the tap by one task for the test's
     /// whole life: cancelling a waiting iterator would finish the stream, so a timeout here only
     /// stops waiting and never loses the tap.
