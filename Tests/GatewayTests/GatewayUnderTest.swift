@@ -34,8 +34,12 @@ final class GatewayUnderTest: @unchecked Sendable {
 
     static let secret = "tenant-one-secret-\(UUID().uuidString.prefix(6))"
 
+    /// - Parameters:
+    ///   - prepare: runs on the test's channel, with the topology prefix, before the gateway starts.
+    ///   - waitUntilConsuming: false for tests that expect the gateway to refuse to start.
     init(environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json",
-         amqpURL: String = Harness.amqpURL) async throws {
+         amqpURL: String = Harness.amqpURL, prepare: ((AMQPChannel, String) async throws -> Void)? = nil,
+         waitUntilConsuming: Bool = true) async throws {
         let prefix = "t-" + UUID().uuidString.prefix(8).lowercased()
         self.prefix = prefix
         // Its own connection name, so a test can close exactly this gateway's connections.
@@ -84,6 +88,7 @@ final class GatewayUnderTest: @unchecked Sendable {
         try await channel.declareQueue(tap, durable: false, exclusive: true, autoDelete: true)
         try await channel.bindQueue(tap, exchange: prefix + ".results", routingKey: "#")
         results = try await channel.consume(queue: tap)
+        try await prepare?(channel, prefix)
         gateway = try ChildProcess(arguments: ["run", "--config", configPath], environment: environment, outputPath: directory + "/gateway-0.log")
         launches = 1
         // Messages wait in the tap queue until this starts, so none is missed.
@@ -97,6 +102,7 @@ final class GatewayUnderTest: @unchecked Sendable {
             } catch {}
             buffer.withLock { $0.ended = true }
         }
+        guard waitUntilConsuming else { return }
         guard await gateway.waitForOutput("consuming") else {
             throw HarnessError("gateway did not start: \(gateway.output)")
         }
@@ -196,10 +202,12 @@ final class GatewayUnderTest: @unchecked Sendable {
 /// Runs `body` with a fresh gateway, simulator and topology, and always stops them.
 func withGateway(
     environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json",
-    amqpURL: String = Harness.amqpURL, _ body: (GatewayUnderTest) async throws -> Void
+    amqpURL: String = Harness.amqpURL, prepare: ((AMQPChannel, String) async throws -> Void)? = nil, waitUntilConsuming: Bool = true,
+    _ body: (GatewayUnderTest) async throws -> Void
 ) async throws {
     let gut = try await GatewayUnderTest(
-        environment: environment, simulatorArguments: simulatorArguments, logFormat: logFormat, amqpURL: amqpURL
+        environment: environment, simulatorArguments: simulatorArguments, logFormat: logFormat, amqpURL: amqpURL, prepare: prepare,
+        waitUntilConsuming: waitUntilConsuming
     )
     do {
         try await body(gut)

@@ -81,7 +81,7 @@ public final class Gateway: Service, Sendable {
                 session = try await openSession()
                 failures = 0
             } catch let problem as Topology.Problem {
-                logger.critical("\(problem)")
+                // Not retried: a queue with other arguments stays that way. The caller logs it once.
                 throw problem
             } catch {
                 failures += 1

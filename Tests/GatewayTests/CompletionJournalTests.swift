@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+@testable import Gateway
+
+/// The completion journal on its own: what survives a reopen, a torn tail, corruption, the
+/// capacity, the TTL and compaction.
+@Suite struct CompletionJournalTests {
+    let directory: String
+    var path: String { directory + "/completions.journal" }
+
+    init() throws { directory = try Harness.temporaryDirectory() }
+
+    func completion(_ n: Int) -> JournalCompletion {
+        JournalCompletion(status: "succeeded", event: Array(#"{"commandId":"c-\#(n)"}"#.utf8), deadLetter: nil)
+    }
+
+    func lineCount() throws -> Int {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count
+    }
+
+    @Test func startAndCompletionSurviveAReopen() throws {
+        do {
+            let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+            try journal.recordStart("a")
+            try journal.recordStart("b")
+            try journal.recordCompletion("b", JournalCompletion(
+                status: "invalid", event: [1, 2, 3], deadLetter: [.init(key: "x-error-class", string: "invalid", int: nil)]
+            ))
+            #expect(journal.lookup("a") == .inDoubt)
+            #expect(journal.lookup("never") == .unknown)
+        }
+        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        #expect(reopened.droppedAtLoad == 0)
+        #expect(reopened.lookup("a") == .inDoubt)
+        guard case .completed(let stored) = reopened.lookup("b") else {
+            Issue.record("b should be completed")
+            return
+        }
+        #expect(stored.status == "invalid")
+        #expect(stored.event == [1, 2, 3])
+        #expect(stored.deadLetter?.first?.string == "invalid")
+    }
+
+    @Test func aTornTailIsDroppedAndCutSoNewRecordsStartOnACleanLine() throws {
+        do {
+            let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+            try journal.recordCompletion("done", completion(1))
+        }
+        // The process died in the middle of writing a record: no newline, no valid checksum.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Array("3735928559 {\"kind\":\"S\",\"id\":\"tor".utf8))
+        try handle.close()
+
+        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        #expect(reopened.droppedAtLoad == 1)
+        #expect(reopened.lookup("done") == .completed(completion(1)))
+        #expect(reopened.lookup("tor") == .unknown)
+        try reopened.recordStart("after")
+
+        let again = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        #expect(again.droppedAtLoad == 0, "the torn bytes were cut, so nothing is dropped twice")
+        #expect(again.lookup("after") == .inDoubt)
+        #expect(again.lookup("done") == .completed(completion(1)))
+    }
+
+    @Test func aCorruptRecordIsDroppedAndTheOthersKept() throws {
+        do {
+            let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+            for n in 0..<3 { try journal.recordCompletion("c-\(n)", completion(n)) }
+        }
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // One flipped character in the middle record: its checksum no longer matches.
+        lines[1] = lines[1].replacingOccurrences(of: "c-1", with: "c-9")
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+
+        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        #expect(reopened.droppedAtLoad == 1)
+        #expect(reopened.lookup("c-0") == .completed(completion(0)))
+        #expect(reopened.lookup("c-1") == .unknown)
+        #expect(reopened.lookup("c-9") == .unknown)
+        #expect(reopened.lookup("c-2") == .completed(completion(2)))
+    }
+
+    @Test func capacityForgetsTheOldestFirst() throws {
+        let journal = try CompletionJournal(path: path, capacity: 10, ttl: .seconds(3600))
+        for n in 0..<30 { try journal.recordCompletion("c-\(n)", completion(n)) }
+        #expect(journal.count == 10)
+        #expect(journal.lookup("c-19") == .unknown)
+        #expect(journal.lookup("c-20") == .completed(completion(20)))
+        #expect(journal.lookup("c-29") == .completed(completion(29)))
+    }
+
+    @Test func entriesOlderThanTheTTLAreForgotten() throws {
+        let start = Date()
+        let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(60), now: start)
+        try journal.recordCompletion("old", completion(1), now: start)
+        try journal.recordCompletion("new", completion(2), now: start.addingTimeInterval(50))
+        let later = start.addingTimeInterval(90)
+        #expect(journal.lookup("old", now: later) == .unknown)
+        #expect(journal.lookup("new", now: later) == .completed(completion(2)))
+        // And at load: the expired entry is not brought back.
+        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(60), now: later)
+        #expect(reopened.count == 1)
+    }
+
+    @Test func compactionBoundsTheFileAndKeepsTheLiveEntries() throws {
+        let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        // Start + completion per command: 2,400 records for 1,200 commands, past the compaction
+        // threshold (twice the capacity, at least 1,024 records) more than once.
+        for n in 0..<1200 {
+            try journal.recordStart("c-\(n)")
+            try journal.recordCompletion("c-\(n)", completion(n))
+        }
+        let lines = try lineCount()
+        #expect(lines <= 1024 + 2, "the file holds \(lines) records")
+        #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
+        // Writes after a compaction go to the new file.
+        try journal.recordStart("last")
+        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        #expect(reopened.droppedAtLoad == 0)
+        #expect(reopened.count == 100)
+        #expect(reopened.lookup("last") == .inDoubt)
+        #expect(reopened.lookup("c-1199") == .completed(completion(1199)))
+        #expect(reopened.lookup("c-0") == .unknown)
+    }
+}
