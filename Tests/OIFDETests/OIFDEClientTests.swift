@@ -93,7 +93,9 @@ import WorkModeDomain
 
     @Test func thousandConcurrentRequestsShareOneToken() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
+            // 1,000 requests queue for 64 connections, and the timeout counts that wait: a long
+            // one, so a loaded machine tests single-flight and not its own speed.
+            let client = try makeClient(port: port, timeout: .seconds(60))
             let succeeded = await withTaskGroup(of: Bool.self) { group in
                 for i in 0..<1000 {
                     group.addTask { await client.changeWorkMode(command(.insertion, call: "call-\(i)"), commandId: "m-\(i)").verdict == .succeeded }

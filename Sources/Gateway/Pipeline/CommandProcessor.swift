@@ -43,6 +43,15 @@ struct CommandProcessor: Sendable {
         let commandId: String
         let hasMessageId: Bool
         let receivedAt: Date
+
+        /// The completion journal's key. A dead letter replayed by an operator (`x-redrive-count`
+        /// N) is a new life of the command: keyed apart from its earlier lives, or the journal
+        /// would answer with the stored failure instead of trying again. Redeliveries of the same
+        /// life still share a key, so a replayed command is still never applied twice.
+        var journalKey: String {
+            let redrives = delivery.properties.headers?["x-redrive-count"]?.intValue ?? 0
+            return redrives > 0 ? commandId + "#redrive-" + String(redrives) : commandId
+        }
     }
 
     func receive(_ delivery: Delivery, decoder: CommandDecoder) -> Received {
@@ -68,7 +77,7 @@ struct CommandProcessor: Sendable {
             metadata["call"] = "\(command.callId)"
         }
         // A command already completed within dedupe.ttl is never sent again: its result is re-published.
-        if received.hasMessageId, case .completed(let stored) = journal.lookup(id) {
+        if received.hasMessageId, case .completed(let stored) = journal.lookup(received.journalKey) {
             let published = await republish(stored, received: received, session: session)
             logger.info("command already completed; result re-published", metadata: Self.adding(metadata, ["status": "\(stored.status)"]))
             return settle(received, session: session, published: published)
@@ -89,7 +98,7 @@ struct CommandProcessor: Sendable {
         let headers = deadLetter.map { $0.headers().map(Self.journalHeader) }
         if received.hasMessageId {
             do {
-                try journal.recordCompletion(id, JournalCompletion(status: outcome.status.rawValue, event: eventBytes, deadLetter: headers))
+                try journal.recordCompletion(received.journalKey, JournalCompletion(status: outcome.status.rawValue, event: eventBytes, deadLetter: headers))
             } catch {
                 logger.error("cannot write the completion journal; the command will be redelivered", metadata: Self.adding(metadata, ["error": "\(error)"]))
                 return settle(received, session: session, published: false)
@@ -130,7 +139,7 @@ struct CommandProcessor: Sendable {
         case .failure(let error): return Outcome(status: .invalid, errors: [error], reason: error.message)
         case .success(let value): deadline = value
         }
-        let inDoubt = received.hasMessageId && journal.lookup(received.commandId) == .inDoubt
+        let inDoubt = received.hasMessageId && journal.lookup(received.journalKey) == .inDoubt
         var outcome = Outcome(status: .expired, reason: "", inDoubt: inDoubt)
         let traceparent = headers?["traceparent"]?.stringValue
         var random = SystemRandomNumberGenerator()
@@ -152,7 +161,7 @@ struct CommandProcessor: Sendable {
                 return outcome
             }
             if outcome.attempts == 0, received.hasMessageId {
-                do { try journal.recordStart(received.commandId) } catch {
+                do { try journal.recordStart(received.journalKey) } catch {
                     logger.error("cannot write the completion journal", metadata: Self.adding(metadata, ["error": "\(error)"]))
                     return nil
                 }

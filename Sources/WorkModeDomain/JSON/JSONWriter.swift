@@ -103,3 +103,36 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 }
+
+extension JSONWriter {
+    /// Writes a parsed value as it was: members in their order, numbers as written.
+    mutating func value(_ value: JSONValue) {
+        switch value {
+        case .object(let members):
+            beginObject()
+            for member in members {
+                key(member.key)
+                self.value(member.value)
+            }
+            endObject()
+        case .array(let elements):
+            separate()
+            bytes.append(UInt8(ascii: "["))
+            needsComma.append(false)
+            for element in elements { self.value(element) }
+            endArray()
+        case .string(let text):
+            separate()
+            string(text)
+        case .number(let text):
+            separate()
+            bytes.append(contentsOf: text.utf8)
+        case .bool(let flag):
+            separate()
+            bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .null:
+            separate()
+            bytes.append(contentsOf: "null".utf8)
+        }
+    }
+}
