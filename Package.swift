@@ -59,6 +59,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The operator tools (validate, publish, dead-letters, topology): used by hand and by batch jobs.
+        .target(
+            name: "Operations",
+            dependencies: ["AMQP", "WorkModeDomain", "Gateway"],
+            swiftSettings: strict
+        ),
         // The OIFDE simulator, for tests, demos and benchmarks. Its own target: the gateway never depends on it.
         .target(
             name: "OIFDESimulator",
@@ -76,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "workmode-gateway",
             dependencies: [
-                "Gateway", "OIFDESimulator",
+                "Gateway", "Operations", "OIFDESimulator",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "WorkModeDomain",

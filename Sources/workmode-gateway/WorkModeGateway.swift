@@ -6,6 +6,6 @@ struct WorkModeGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workmode-gateway",
         abstract: "Forwards work-mode change commands from RabbitMQ to Huawei OIFDE.",
-        subcommands: [Run.self, Simulate.self]
+        subcommands: [Run.self, Simulate.self, Validate.self, Publish.self, DeadLetters.self, TopologyCommand.self]
     )
 }

@@ -169,6 +169,12 @@ final class GatewayUnderTest: @unchecked Sendable {
         }
     }
 
+    /// Runs an operator command (`validate`, `publish`, `dead-letters`, `topology`) with this
+    /// test's configuration; returns its exit status and everything it printed.
+    func tool(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        try await Subprocess.run(Harness.binary, arguments + ["--config", configPath], environment: environment, mergeErrors: true)
+    }
+
     /// Every dead letter currently in the dead-letter queue (taken off it).
     func drainDeadLetters() async throws -> [Delivery] {
         var letters: [Delivery] = []

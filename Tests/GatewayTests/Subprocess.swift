@@ -10,7 +10,11 @@ enum Subprocess {
         let description: String
     }
 
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+    /// - Parameter mergeErrors: standard error goes to the output too (operator tools print their
+    ///   failure line there); otherwise it is discarded.
+    static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], mergeErrors: Bool = false
+    ) async throws -> (status: Int32, output: String) {
         let outputPath = NSTemporaryDirectory() + "wmg-subprocess-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         var actions = posix_spawn_file_actions_t()
@@ -20,8 +24,14 @@ enum Subprocess {
         // pipe's write end open, and reading it to its end would wait for the daemon.
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if mergeErrors {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
+        // The caller's WMG_ settings would leak into the product's configuration; tests pass theirs.
+        let inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WMG_") || $0.key.hasPrefix("WMG_TEST_") }
+        let merged = inherited.merging(environment) { $1 }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

@@ -25,9 +25,39 @@ public struct Topology: Sendable {
         public let description: String
     }
 
-    /// Declares everything (idempotent when it already exists as specified).
+    /// One exchange, queue or binding, with what section 7 wants of it.
+    public struct Entity: Sendable {
+        public enum Kind: String, Sendable { case exchange, queue, binding }
+        public let kind: Kind
+        public let name: String
+        public let details: String
+    }
+
+    public var entities: [Entity] {
+        [
+            Entity(kind: .exchange, name: section.commandsExchange, details: "direct, durable"),
+            Entity(kind: .exchange, name: section.resultsExchange, details: "topic, durable"),
+            Entity(kind: .exchange, name: section.deadLetterExchange, details: "topic, durable"),
+            Entity(kind: .queue, name: section.commandsQueue, details: "durable, " + Self.describe(commandsQueueArguments)),
+            Entity(kind: .queue, name: section.deadLetterQueue, details: "durable, " + Self.describe(deadLetterQueueArguments)),
+            Entity(kind: .binding, name: "\(section.commandsExchange) → \(section.commandsQueue)", details: "routing key \(section.commandsRoutingKey)"),
+            Entity(kind: .binding, name: "\(section.deadLetterExchange) → \(section.deadLetterQueue)", details: "routing key #"),
+        ]
+    }
+
+    static func describe(_ arguments: FieldTable) -> String {
+        arguments.map { entry in
+            switch entry.value {
+            case .string(let text): return "\(entry.key)=\(text)"
+            default: return "\(entry.key)=\(entry.value.intValue.map(String.init) ?? "\(entry.value)")"
+            }
+        }.joined(separator: ", ")
+    }
+
+    /// Declares everything (idempotent when it already exists as specified); one line per entity.
     /// - Throws: ``Problem`` naming the entity that exists with other arguments.
-    public func declare(on connection: AMQPConnection) async throws {
+    @discardableResult
+    public func declare(on connection: AMQPConnection) async throws -> [String] {
         let channel = try await connection.openChannel()
         do {
             try await channel.declareExchange(section.commandsExchange, type: .direct)
@@ -42,6 +72,7 @@ public struct Topology: Sendable {
         try await channel.bindQueue(section.commandsQueue, exchange: section.commandsExchange, routingKey: section.commandsRoutingKey)
         try await channel.bindQueue(section.deadLetterQueue, exchange: section.deadLetterExchange, routingKey: "#")
         try? await channel.close()
+        return entities.map { "\($0.kind.rawValue) \($0.name): declared (\($0.details))" }
     }
 
     private func declareQueue(_ name: String, arguments: FieldTable, on connection: AMQPConnection, channel: AMQPChannel) async throws {
@@ -53,29 +84,79 @@ public struct Topology: Sendable {
         }
     }
 
-    /// Checks passively that every entity exists; returns one line per entity checked.
+    /// Checks that every exchange and queue exists; returns one line per entity checked.
     /// - Throws: ``Problem`` naming the first missing entity.
     public func check(on connection: AMQPConnection) async throws -> [String] {
-        var report: [String] = []
-        for exchange in [section.commandsExchange, section.resultsExchange, section.deadLetterExchange] {
+        try await check(on: connection, verifyArguments: false).map(\.line)
+    }
+
+    public struct CheckLine: Sendable {
+        public let line: String
+        public let ok: Bool
+    }
+
+    /// The operator's check: existence passively, then, with `verifyArguments`, whether each
+    /// exchange and queue has the type and arguments of section 7. AMQP 0-9-1 cannot read an
+    /// entity's arguments back, so the check re-declares an entity that already exists with the
+    /// wanted arguments: the broker answers 406 when they differ and changes nothing either way.
+    /// Bindings cannot be inspected over AMQP at all; they are listed as such.
+    /// - Throws: ``Problem`` naming the first missing entity.
+    public func check(on connection: AMQPConnection, verifyArguments: Bool) async throws -> [CheckLine] {
+        var report: [CheckLine] = []
+        let exchanges: [(String, ExchangeType)] = [
+            (section.commandsExchange, .direct), (section.resultsExchange, .topic), (section.deadLetterExchange, .topic),
+        ]
+        for (exchange, type) in exchanges {
             let channel = try await connection.openChannel()
             do {
                 try await channel.checkExchange(exchange)
-                report.append("exchange \(exchange): ok")
                 try? await channel.close()
             } catch {
                 throw Problem(description: "exchange \(exchange) is missing (\(error))")
             }
-        }
-        for queue in [section.commandsQueue, section.deadLetterQueue] {
-            let channel = try await connection.openChannel()
+            guard verifyArguments else {
+                report.append(CheckLine(line: "exchange \(exchange): ok", ok: true))
+                continue
+            }
+            let verifier = try await connection.openChannel()
             do {
-                let info = try await channel.checkQueue(queue)
-                report.append("queue \(queue): ok, \(info.messageCount) messages, \(info.consumerCount) consumers")
+                try await verifier.declareExchange(exchange, type: type)
+                try? await verifier.close()
+                report.append(CheckLine(line: "exchange \(exchange): ok (\(type), durable)", ok: true))
+            } catch {
+                guard error.replyCode == 406 else { throw error }
+                report.append(CheckLine(line: "exchange \(exchange): DIFFERS, not \(type) and durable (\(error))", ok: false))
+            }
+        }
+        let queues = [(section.commandsQueue, commandsQueueArguments), (section.deadLetterQueue, deadLetterQueueArguments)]
+        for (queue, arguments) in queues {
+            let channel = try await connection.openChannel()
+            let info: QueueInfo
+            do {
+                info = try await channel.checkQueue(queue)
                 try? await channel.close()
             } catch {
                 throw Problem(description: "queue \(queue) is missing (\(error))")
             }
+            let counts = "\(info.messageCount) messages, \(info.consumerCount) consumers"
+            guard verifyArguments else {
+                report.append(CheckLine(line: "queue \(queue): ok, \(counts)", ok: true))
+                continue
+            }
+            let verifier = try await connection.openChannel()
+            do {
+                try await verifier.declareQueue(queue, durable: true, arguments: arguments)
+                try? await verifier.close()
+                report.append(CheckLine(line: "queue \(queue): ok (durable, \(Self.describe(arguments))), \(counts)", ok: true))
+            } catch {
+                guard error.replyCode == 406 else { throw error }
+                report.append(CheckLine(
+                    line: "queue \(queue): DIFFERS from durable, \(Self.describe(arguments)) (\(error)), \(counts)", ok: false
+                ))
+            }
+        }
+        for binding in entities where binding.kind == .binding {
+            report.append(CheckLine(line: "binding \(binding.name) (\(binding.details)): not inspectable over AMQP; `topology declare` makes it", ok: true))
         }
         return report
     }

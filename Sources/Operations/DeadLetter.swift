@@ -1,0 +1,116 @@
+import AMQP
+import Foundation
+import WorkModeDomain
+
+/// A dead letter as the operator tools see it: what the gateway's headers (CONTRACT.md section 6)
+/// or the broker's own `x-death` (poison messages) say about it.
+struct DeadLetter {
+    let delivery: Delivery
+
+    var headers: FieldTable { delivery.properties.headers ?? FieldTable() }
+
+    /// invalid, rejected, exhausted, expired; `poison` for what the broker dead-lettered after too
+    /// many deliveries (it has no failure headers, only its routing key).
+    var failureClass: String { headers["x-failure-class"]?.stringValue ?? delivery.routingKey }
+
+    var reason: String {
+        headers["x-failure-reason"]?.stringValue
+            ?? (failureClass == "poison" ? "delivered too many times (broker delivery limit)" : "")
+    }
+
+    var messageId: String { delivery.properties.messageId ?? "" }
+
+    var tenantId: String? { FlatJSONObject(parsing: delivery.body)?.string("tenantId") }
+    var callId: String? { FlatJSONObject(parsing: delivery.body)?.string("callId") }
+
+    var redriveCount: Int { Int(headers["x-redrive-count"]?.intValue ?? 0) }
+
+    /// When it was dead-lettered: the gateway's header, else the broker's `x-death` time.
+    var deadLetteredAt: Date? {
+        if let text = headers["x-dead-lettered-at"]?.stringValue, let date = RFC3339.parse(text) { return date }
+        if case .array(let deaths)? = headers["x-death"], case .table(let first)? = deaths.first,
+            case .timestamp(let seconds)? = first["time"]
+        {
+            return Date(timeIntervalSince1970: Double(seconds))
+        }
+        return nil
+    }
+
+    /// Where a replay sends it: where the gateway took it from, else where the broker's x-death
+    /// says it came from, else the configured commands exchange and key.
+    func origin(defaultExchange: String, defaultRoutingKey: String) -> (exchange: String, routingKey: String) {
+        if let exchange = headers["x-original-exchange"]?.stringValue, let key = headers["x-original-routing-key"]?.stringValue {
+            return (exchange, key)
+        }
+        if case .array(let deaths)? = headers["x-death"], case .table(let first)? = deaths.first,
+            let exchange = first["exchange"]?.stringValue,
+            case .array(let keys)? = first["routing-keys"], let key = keys.first?.stringValue
+        {
+            return (exchange, key)
+        }
+        return (defaultExchange, defaultRoutingKey)
+    }
+
+    /// The headers a replayed command carries: its own, without what its failure added, and one
+    /// more redrive.
+    func replayHeaders() -> FieldTable {
+        var replay = FieldTable(headers.filter { !Self.failureHeaders.contains($0.key) && !$0.key.hasPrefix("x-first-death-") && !$0.key.hasPrefix("x-last-death-") })
+        replay["x-redrive-count"] = .int64(Int64(redriveCount + 1))
+        return replay
+    }
+
+    static let failureHeaders: Set<String> = [
+        "x-failure-class", "x-failure-reason", "x-failure-error-code", "x-failure-http-status", "x-validation-errors", "x-attempts",
+        "x-dead-lettered-at", "x-original-exchange", "x-original-routing-key", "x-death", "x-delivery-count", "x-redrive-count",
+    ]
+
+    func line() -> String {
+        let at = deadLetteredAt.map(RFC3339.format) ?? "-"
+        return "\(at)  \(failureClass)  \(messageId.isEmpty ? "-" : messageId)  \(tenantId ?? "-")/\(callId ?? "-")  redrives=\(redriveCount)  \(reason)"
+    }
+
+    func json() -> String {
+        var writer = JSONWriter(capacity: 256)
+        writer.beginObject()
+        writer.member("messageId", messageId)
+        writer.member("class", failureClass)
+        writer.member("reason", reason)
+        writer.member("tenantId", tenantId)
+        writer.member("callId", callId)
+        writer.member("deadLetteredAt", deadLetteredAt.map(RFC3339.format))
+        writer.member("redriveCount", redriveCount)
+        writer.member("errorCode", headers["x-failure-error-code"]?.stringValue)
+        writer.member("body", String(decoding: delivery.body, as: UTF8.self))
+        writer.endObject()
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+}
+
+/// Which dead letters a command acts on.
+public struct DeadLetterFilter: Sendable {
+    public var failureClass: String?
+    public var tenantId: String?
+    public var since: Date?
+
+    public init(failureClass: String? = nil, tenantId: String? = nil, since: Date? = nil) {
+        self.failureClass = failureClass
+        self.tenantId = tenantId
+        self.since = since
+    }
+
+    /// `--since`: an RFC 3339 time, or a duration back from now (`1h`, `30m`).
+    public static func parseSince(_ text: String, now: Date = Date()) throws(OperatorError) -> Date {
+        if let date = RFC3339.parse(text) { return date }
+        if let duration = DurationText.parse(text) { return now.addingTimeInterval(-(Double(duration.components.seconds))) }
+        throw OperatorError(.usage, "--since \(text): not an RFC 3339 time nor a duration (1h, 30m)")
+    }
+
+    func matches(_ letter: DeadLetter) -> Bool {
+        if let failureClass, letter.failureClass != failureClass { return false }
+        if let tenantId, letter.tenantId != tenantId { return false }
+        if let since {
+            guard let at = letter.deadLetteredAt, at >= since else { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,174 @@
+import AMQP
+import Gateway
+import Foundation
+import WorkModeDomain
+
+/// `dead-letters list|replay|purge`. All three read the dead-letter queue with basic.get on a
+/// channel of their own and keep what they do not settle unacknowledged until they finish; closing
+/// that channel hands those back to the queue. Each reads at most the number of messages the queue
+/// held when it started, so what arrives meanwhile (a replayed command failing again) is left for
+/// the next run instead of looping.
+public struct DeadLetterTools {
+    let context: OperatorContext
+    let filter: DeadLetterFilter
+
+    public init(context: OperatorContext, filter: DeadLetterFilter) {
+        self.context = context
+        self.filter = filter
+    }
+
+    var queue: String { context.configuration.topology.deadLetterQueue }
+
+    // MARK: - list
+
+    public struct Listing: Sendable {
+        public var scanned = 0
+        public var matched = 0
+        /// "class: reason" → count.
+        public var groups: [String: Int] = [:]
+    }
+
+    /// Shows matching dead letters, and leaves the queue as it was.
+    public func list(limit: Int?, json: Bool, say: (String) -> Void) async throws -> Listing {
+        let connection = try await context.connect(as: "dead-letters list")
+        var listing = Listing()
+        do {
+            let reader = try await connection.openChannel()
+            let depth = try await reader.checkQueue(queue).messageCount
+            while listing.scanned < depth, let delivery = try await reader.get(queue: queue) {
+                listing.scanned += 1
+                let letter = DeadLetter(delivery: delivery)
+                guard filter.matches(letter) else { continue }
+                listing.matched += 1
+                listing.groups["\(letter.failureClass): \(Self.reasonGroup(letter.reason))", default: 0] += 1
+                if limit.map({ listing.matched <= $0 }) ?? true { say(json ? letter.json() : letter.line()) }
+            }
+            // Nothing was acked: closing the channel puts every message back.
+            try? await reader.close()
+        } catch {
+            await connection.close()
+            throw OperatorError(.runtime, "cannot read \(queue): \(error)")
+        }
+        await connection.close()
+        if !json {
+            say("\(listing.matched) of \(listing.scanned) dead letters match" + (limit.map { listing.matched > $0 ? " (first \($0) shown)" : "" } ?? ""))
+            for (group, count) in listing.groups.sorted(by: { $0.value > $1.value }) { say(String(format: "%7d  ", count) + group) }
+        }
+        return listing
+    }
+
+    /// Reasons carry per-command detail (numbers, IDs); grouping uses the text before the first
+    /// colon, which names the kind of failure.
+    static func reasonGroup(_ reason: String) -> String {
+        let head = reason.split(separator: ":", maxSplits: 1).first.map(String.init) ?? reason
+        return head.count > 80 ? String(head.prefix(80)) + "…" : head
+    }
+
+    // MARK: - replay
+
+    public struct Replay: Sendable {
+        public var scanned = 0
+        public var replayed = 0
+        public var refused = 0
+        public var failed = 0
+    }
+
+    /// Moves matching dead letters back where they came from, one at a time: republish, wait for
+    /// the broker's confirm, then ack the dead letter. Killed at any point, at most the one message
+    /// in flight exists twice; none is lost.
+    public func replay(dryRun: Bool, rate: Double?, maxRedrives: Int, say: (String) -> Void) async throws -> Replay {
+        let topology = context.configuration.topology
+        let connection = try await context.connect(as: "dead-letters replay")
+        var replay = Replay()
+        do {
+            let reader = try await connection.openChannel()
+            let publisher = try await connection.openChannel(publisherConfirms: true)
+            let depth = try await reader.checkQueue(queue).messageCount
+            let started = ContinuousClock.now
+            while replay.scanned < depth, let delivery = try await reader.get(queue: queue) {
+                replay.scanned += 1
+                let letter = DeadLetter(delivery: delivery)
+                guard filter.matches(letter) else { continue }
+                guard letter.redriveCount < maxRedrives else {
+                    replay.refused += 1
+                    say("refused \(letter.messageId): replayed \(letter.redriveCount) times already (--max-redrives \(maxRedrives))")
+                    continue
+                }
+                let (exchange, routingKey) = letter.origin(defaultExchange: topology.commandsExchange, defaultRoutingKey: topology.commandsRoutingKey)
+                if dryRun {
+                    replay.replayed += 1
+                    say("would replay \(letter.messageId) to \(exchange) / \(routingKey): \(letter.failureClass), \(letter.reason)")
+                    continue
+                }
+                if let rate, rate > 0 {
+                    let due = started + .milliseconds(Int64(Double(replay.replayed) / rate * 1000))
+                    if due > ContinuousClock.now { try await Task.sleep(until: due) }
+                }
+                var properties = delivery.properties
+                properties.headers = letter.replayHeaders()
+                let outcome = try await publisher.publishAndConfirm(delivery.body, exchange: exchange, routingKey: routingKey, mandatory: true, properties: properties)
+                guard outcome == .acked else {
+                    replay.failed += 1
+                    say("could not replay \(letter.messageId) to \(exchange) / \(routingKey): \(outcome); it stays dead-lettered")
+                    continue
+                }
+                try reader.ack(delivery)
+                replay.replayed += 1
+            }
+            try? await reader.close()
+        } catch {
+            await connection.close()
+            throw OperatorError(.runtime, "replay stopped: \(error) (\(replay.replayed) replayed before; nothing unconfirmed was acked)")
+        }
+        await connection.close()
+        say("\(dryRun ? "would replay" : "replayed") \(replay.replayed), refused \(replay.refused) at the redrive limit, \(replay.failed) could not be published, \(replay.scanned) scanned")
+        return replay
+    }
+
+    // MARK: - purge
+
+    /// How many dead letters match (for the confirmation question).
+    public func count() async throws -> Int {
+        var matched = 0
+        let connection = try await context.connect(as: "dead-letters purge")
+        do {
+            let reader = try await connection.openChannel()
+            let depth = try await reader.checkQueue(queue).messageCount
+            var scanned = 0
+            while scanned < depth, let delivery = try await reader.get(queue: queue) {
+                scanned += 1
+                if filter.matches(DeadLetter(delivery: delivery)) { matched += 1 }
+            }
+            try? await reader.close()
+        } catch {
+            await connection.close()
+            throw OperatorError(.runtime, "cannot read \(queue): \(error)")
+        }
+        await connection.close()
+        return matched
+    }
+
+    /// Deletes the matching dead letters; the others stay.
+    public func purge(say: (String) -> Void) async throws -> Int {
+        var deleted = 0
+        let connection = try await context.connect(as: "dead-letters purge")
+        do {
+            let reader = try await connection.openChannel()
+            let depth = try await reader.checkQueue(queue).messageCount
+            var scanned = 0
+            while scanned < depth, let delivery = try await reader.get(queue: queue) {
+                scanned += 1
+                guard filter.matches(DeadLetter(delivery: delivery)) else { continue }
+                try reader.ack(delivery)
+                deleted += 1
+            }
+            try? await reader.close()
+        } catch {
+            await connection.close()
+            throw OperatorError(.runtime, "purge stopped after \(deleted) deleted: \(error)")
+        }
+        await connection.close()
+        say("deleted \(deleted) dead letters from \(queue)")
+        return deleted
+    }
+}

@@ -1,0 +1,32 @@
+import AMQP
+import Foundation
+import Gateway
+import WorkModeDomain
+
+/// What every operator command shares with `run`: the same `--config` file and `WMG_`
+/// environment, and a broker connection named after the tool.
+public struct OperatorContext: Sendable {
+    public let configuration: GatewayConfiguration
+
+    public init(configPath: String?) throws(OperatorError) {
+        let path = configPath ?? ProcessInfo.processInfo.environment["WMG_CONFIG"]
+        do {
+            configuration = try ConfigurationLoader().load(path: path)
+        } catch {
+            throw OperatorError(.configuration, "\(error)")
+        }
+    }
+
+    /// The daemon's own validation rules, with this configuration's size limit and auth mode.
+    public var decoder: CommandDecoder {
+        CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)
+    }
+
+    public func connect(as tool: String) async throws(OperatorError) -> AMQPConnection {
+        do {
+            return try await AMQPConnection.connect(configuration.amqp.connection(role: tool))
+        } catch {
+            throw OperatorError(.runtime, "\(error)")
+        }
+    }
+}

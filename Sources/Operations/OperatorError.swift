@@ -1,0 +1,17 @@
+/// A failure of an operator command, with the exit status of CONTRACT.md section 9.
+public struct OperatorError: Error, CustomStringConvertible {
+    public enum Status: Int32, Sendable {
+        case runtime = 1
+        case usage = 64
+        case invalidInput = 65
+        case configuration = 78
+    }
+
+    public let status: Status
+    public let description: String
+
+    public init(_ status: Status, _ description: String) {
+        self.status = status
+        self.description = description
+    }
+}

@@ -1,0 +1,42 @@
+import AMQP
+import Gateway
+
+/// `topology declare|check`.
+public struct TopologyTool {
+    let context: OperatorContext
+
+    public init(context: OperatorContext) { self.context = context }
+
+    public func declare(say: (String) -> Void) async throws {
+        let connection = try await context.connect(as: "topology declare")
+        do {
+            for line in try await Topology(context.configuration.topology).declare(on: connection) { say(line) }
+        } catch let problem as Topology.Problem {
+            await connection.close()
+            throw OperatorError(.runtime, problem.description)
+        } catch {
+            await connection.close()
+            throw OperatorError(.runtime, "cannot declare the topology: \(error)")
+        }
+        await connection.close()
+    }
+
+    /// Reports every entity; fails when one is missing or differs from CONTRACT.md section 7.
+    public func check(say: (String) -> Void) async throws {
+        let connection = try await context.connect(as: "topology check")
+        let lines: [Topology.CheckLine]
+        do {
+            lines = try await Topology(context.configuration.topology).check(on: connection, verifyArguments: true)
+        } catch let problem as Topology.Problem {
+            await connection.close()
+            throw OperatorError(.runtime, problem.description)
+        } catch {
+            await connection.close()
+            throw OperatorError(.runtime, "cannot check the topology: \(error)")
+        }
+        await connection.close()
+        for line in lines { say(line.line) }
+        let differing = lines.filter { !$0.ok }.count
+        if differing > 0 { throw OperatorError(.runtime, "\(differing) entities differ from the specified topology") }
+    }
+}

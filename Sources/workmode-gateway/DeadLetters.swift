@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Operations
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `workmode-gateway dead-letters list|replay|purge`.
+struct DeadLetters: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dead-letters",
+        abstract: "Inspect, replay or delete dead letters.",
+        subcommands: [List.self, Replay.self, Purge.self]
+    )
+
+    struct Filters: ParsableArguments {
+        @Option(name: .customLong("class"), help: "invalid, rejected, exhausted, expired or poison.")
+        var failureClass: String?
+
+        @Option(help: "Only this tenantId.")
+        var tenant: String?
+
+        @Option(help: "Only those dead-lettered since: an RFC 3339 time or a duration back from now (1h).")
+        var since: String?
+
+        func filter() throws(OperatorError) -> DeadLetterFilter {
+            DeadLetterFilter(failureClass: failureClass, tenantId: tenant, since: try since.map { text throws(OperatorError) in try DeadLetterFilter.parseSince(text) })
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show dead letters, grouped by class and reason, and leave the queue as it was."
+        )
+        @OptionGroup var filters: Filters
+        @Option(help: "Show at most this many messages (counts cover all).")
+        var limit: Int?
+        @Flag(help: "One JSON object per message, nothing else.")
+        var json = false
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            try await OperatorCommand.run {
+                let tools = DeadLetterTools(context: try OperatorContext(configPath: options.config), filter: try filters.filter())
+                _ = try await tools.list(limit: limit, json: json, say: OperatorCommand.say)
+            }
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send matching dead letters back to where they came from.",
+            discussion: "Each is republished with x-redrive-count + 1 and without its failure headers, and acked only after the broker confirmed the republish."
+        )
+        @OptionGroup var filters: Filters
+        @Flag(help: "Show what would be replayed; change nothing.")
+        var dryRun = false
+        @Option(help: "At most this many messages per second.")
+        var rate: Double?
+        @Option(help: "Refuse messages already replayed this many times.")
+        var maxRedrives: Int = 3
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            try await OperatorCommand.run {
+                let tools = DeadLetterTools(context: try OperatorContext(configPath: options.config), filter: try filters.filter())
+                let result = try await tools.replay(dryRun: dryRun, rate: rate, maxRedrives: maxRedrives, say: OperatorCommand.say)
+                if result.failed > 0 { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete matching dead letters.")
+        @OptionGroup var filters: Filters
+        @Flag(help: "Do not ask.")
+        var yes = false
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            try await OperatorCommand.run {
+                let tools = DeadLetterTools(context: try OperatorContext(configPath: options.config), filter: try filters.filter())
+                if !yes {
+                    guard isatty(STDIN_FILENO) == 1 else {
+                        throw OperatorError(.usage, "purge deletes messages for good: pass --yes (no terminal to ask on)")
+                    }
+                    let count = try await tools.count()
+                    FileHandle.standardError.write(Data("Delete \(count) dead letters for good? [y/N] ".utf8))
+                    guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
+                        OperatorCommand.say("nothing deleted")
+                        return
+                    }
+                }
+                _ = try await tools.purge(say: OperatorCommand.say)
+            }
+        }
+    }
+}
