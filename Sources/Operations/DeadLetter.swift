@@ -72,7 +72,7 @@ struct DeadLetter {
     func json() -> String {
         var writer = JSONWriter(capacity: 256)
         writer.beginObject()
-        writer.member("messageId", messageId)
+        writer.member("messageId", messageId.isEmpty ? nil : messageId)
         writer.member("class", failureClass)
         writer.member("reason", reason)
         writer.member("tenantId", tenantId)
