@@ -111,11 +111,13 @@ import WorkModeDomain
 
     @Test func expiredTokenIsRenewed() async throws {
         var configuration = base
-        configuration.tokenTTLSeconds = 1
+        // Three seconds: the renewed token must outlive the second exchange even on a loaded
+        // machine, or the engine's 900001 would force a third fetch.
+        configuration.tokenTTLSeconds = 3
         try await withSimulator(configuration) { _, port in
             let client = try makeClient(port: port)
             #expect(await client.changeWorkMode(command(.insertion), commandId: "a").verdict == .succeeded)
-            try await Task.sleep(for: .milliseconds(1300))
+            try await Task.sleep(for: .milliseconds(3100))
             #expect(await client.changeWorkMode(command(.supervision), commandId: "b").verdict == .succeeded)
             #expect(await client.tokenFetches(for: "t1") == 2)
             try await client.shutdown()
