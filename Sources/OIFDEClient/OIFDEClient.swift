@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -104,6 +105,8 @@ public final class OIFDEClient: Sendable {
                 }
                 await tokens.invalidate(tenant: command.tenantId, token: token)
                 refreshed = true
+                // Tenants are the configured ones only (token mode), so the label stays bounded.
+                Counter(label: "wmg_token_refreshes_total", dimensions: [("tenant", command.tenantId)]).increment()
                 logger.info("OIFDE refused the token; fetching a new one", metadata: ["tenant": "\(command.tenantId)", "errorCode": "\(result.errorCode ?? "")"])
             }
             return finish(AttemptResult(transportError: .badResponse), refreshed: refreshed, sent: true)
@@ -141,6 +144,17 @@ public final class OIFDEClient: Sendable {
 
     /// `gettoken` with the tenant's appKey (its ID) and appSecret.
     private func fetchToken(tenant: String, secret: OIFDEConfiguration.Secret) async -> TokenCache.Fetch {
+        let fetch = await requestToken(tenant: tenant, secret: secret)
+        let result: String
+        switch fetch {
+        case .token: result = "ok"
+        case .failed: result = "failed"
+        }
+        Counter(label: "wmg_token_fetches_total", dimensions: [("tenant", tenant), ("result", result)]).increment()
+        return fetch
+    }
+
+    private func requestToken(tenant: String, secret: OIFDEConfiguration.Secret) async -> TokenCache.Fetch {
         var request = HTTPClientRequest(url: getTokenURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json; charset=UTF-8")

@@ -2,8 +2,6 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Logging
-import ServiceLifecycle
-import UnixSignals
 
 /// `workmode-gateway run`: the daemon.
 struct Run: AsyncParsableCommand {
@@ -26,18 +24,8 @@ struct Run: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in StructuredLogHandler(label: label, format: format, level: level) }
         let logger = Logger(label: "workmode-gateway")
         logger.info("starting", metadata: EffectiveConfiguration.metadata(configuration))
-        let gateway: Gateway
         do {
-            gateway = try Gateway(configuration: configuration, logger: logger)
-        } catch {
-            logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
-        }
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
-        do {
-            try await group.run()
+            try await Daemon.run(configuration: configuration, logger: logger)
         } catch {
             logger.critical("stopped by an error: \(error)")
             throw ExitCode(1)

@@ -1,5 +1,8 @@
 import AMQP
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Synchronization
 import Testing
 
@@ -25,6 +28,8 @@ final class GatewayUnderTest: @unchecked Sendable {
     private let resultBuffer = ResultBuffer()
     private var resultReader: Task<Void, Never>?
     let configPath: String
+    /// The admin listener's port (`/health/*`, `/metrics`).
+    let adminPort = Int.random(in: 30000...39999)
     /// `WMG_` overrides for this test, passed to every gateway launch.
     let environment: [String: String]
     private(set) var launches = 0
@@ -74,6 +79,8 @@ final class GatewayUnderTest: @unchecked Sendable {
               maxBackoff: 500ms
             log:
               format: \(logFormat)
+            admin:
+              listen: 127.0.0.1:\(adminPort)
 
             """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -89,7 +96,7 @@ final class GatewayUnderTest: @unchecked Sendable {
         try await channel.bindQueue(tap, exchange: prefix + ".results", routingKey: "#")
         results = try await channel.consume(queue: tap)
         try await prepare?(channel, prefix)
-        gateway = try ChildProcess(arguments: ["run", "--config", configPath], environment: environment, outputPath: directory + "/gateway-0.log")
+        gateway = try ChildProcess(arguments: ["run", "--config", configPath], environment: self.environment, outputPath: directory + "/gateway-0.log")
         launches = 1
         // Messages wait in the tap queue until this starts, so none is missed.
         let consumer = results, tapChannel = channel, buffer = resultBuffer
@@ -173,6 +180,14 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// test's configuration; returns its exit status and everything it printed.
     func tool(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         try await Subprocess.run(Harness.binary, arguments + ["--config", configPath], environment: environment, mergeErrors: true)
+    }
+
+    /// GET on the admin listener: status and body (status 0 when nothing answers).
+    func admin(_ path: String) async -> (status: Int, body: String) {
+        guard let url = URL(string: "http://127.0.0.1:\(adminPort)\(path)"),
+            let (data, response) = try? await URLSession.shared.data(from: url)
+        else { return (0, "") }
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
     /// Every dead letter currently in the dead-letter queue (taken off it).

@@ -67,6 +67,7 @@ import Testing
         try await withGateway { gut in
             for index in 0..<50 { try await gut.publish(Self.commandBody(call: "cc-\(index)", mode: 1), messageId: "cc-\(index)") }
             let listing = try await Harness.rabbitmqctl(["list_connections", "pid", "client_properties"])
+            #expect(listing.contains("wmg-\(gut.prefix) consumer"), "the connection to close is there")
             for line in listing.split(separator: "\n") where line.contains("wmg-\(gut.prefix) consumer") {
                 if let pid = line.split(separator: "\t").first { _ = try await Harness.rabbitmqctl(["close_connection", String(pid), "test closes it"]) }
             }
@@ -77,6 +78,7 @@ import Testing
                 for result in try await gut.nextResults(1, within: 30) { ids.insert(result["commandId"] as? String ?? "") }
             }
             #expect(ids.count == 100)
+            #expect(gut.gateway.output.contains("broker connection lost; reconnecting"), "the connection really was closed")
             #expect(gut.gateway.process.isRunning)
             #expect(try await gut.commandsQueueDepth() == 0)
         }

@@ -1,4 +1,5 @@
 import AMQP
+import CoreMetrics
 import Foundation
 import Logging
 import OIFDEClient
@@ -14,14 +15,19 @@ struct CommandProcessor: Sendable {
     let limiter: InFlightLimiter
     let logger: Logger
     let backoff: Backoff
+    let metrics: GatewayMetrics
 
-    init(configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, limiter: InFlightLimiter, logger: Logger) {
+    init(
+        configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, limiter: InFlightLimiter, logger: Logger,
+        metrics: GatewayMetrics = GatewayMetrics()
+    ) {
         self.configuration = configuration
         self.client = client
         self.journal = journal
         self.limiter = limiter
         self.logger = logger
         self.backoff = Backoff(initial: configuration.retry.initialBackoff, maximum: configuration.retry.maxBackoff)
+        self.metrics = metrics
     }
 
     /// What happened to a command, for the result event and the dead letter.
@@ -56,6 +62,7 @@ struct CommandProcessor: Sendable {
 
     func receive(_ delivery: Delivery, decoder: CommandDecoder) -> Received {
         let messageId = delivery.properties.messageId.flatMap { $0.isEmpty ? nil : $0 }
+        metrics.received.increment()
         return Received(
             delivery: delivery, decoded: decoder.decode(delivery.body), commandId: messageId ?? UUID().uuidString.lowercased(),
             hasMessageId: messageId != nil, receivedAt: Date()
@@ -80,6 +87,7 @@ struct CommandProcessor: Sendable {
         if received.hasMessageId, case .completed(let stored) = journal.lookup(received.journalKey) {
             let published = await republish(stored, received: received, session: session)
             logger.info("command already completed; result re-published", metadata: Self.adding(metadata, ["status": "\(stored.status)"]))
+            if published { metrics.republished.increment() }
             return settle(received, session: session, published: published)
         }
         guard let outcome = await decide(received, metadata: metadata) else {
@@ -105,6 +113,11 @@ struct CommandProcessor: Sendable {
             }
         }
         let published = await publish(event: eventBytes, status: outcome.status, deadLetter: headers, received: received, session: session)
+        if published {
+            metrics.outcome(outcome.status)
+            if let failureClass = outcome.status.deadLetterClass { metrics.deadLettered(failureClass.rawValue) }
+            metrics.commandDuration.recordInterval(since: received.receivedAt)
+        }
         logger.info(
             "command \(outcome.status.rawValue)",
             metadata: Self.adding(metadata, [
@@ -167,7 +180,12 @@ struct CommandProcessor: Sendable {
                 }
             }
             outcome.attempts += 1
+            if outcome.attempts > 1 { metrics.retries.increment() }
             let attempt = await client.changeWorkMode(command, commandId: received.commandId, traceparent: traceparent)
+            if attempt.sentRequest {
+                metrics.attempts.increment()
+                metrics.request(attempt.verdict, duration: attempt.duration)
+            }
             outcome.httpStatus = attempt.result.httpStatus ?? outcome.httpStatus
             outcome.errorCode = attempt.result.errorCode ?? outcome.errorCode
             outcome.errorMsg = attempt.result.errorMsg ?? outcome.errorMsg

@@ -1,4 +1,5 @@
 import AMQP
+import CoreMetrics
 import Foundation
 import Logging
 import OIFDEClient
@@ -17,12 +18,17 @@ public final class Gateway: Service, Sendable {
     let limiter: InFlightLimiter
     let processor: CommandProcessor
     let decoder: CommandDecoder
+    let metrics = GatewayMetrics()
 
     struct RunState {
         var draining = false
         var session: BrokerSession?
         var consumer: AMQPConsumer?
         var ready = false
+        var inFlight: InFlightCounter?
+        /// Set while the broker has blocked the publisher connection (a resource alarm).
+        var blockedReason: String?
+        var running = false
     }
 
     let runState = Mutex(RunState())
@@ -37,13 +43,42 @@ public final class Gateway: Service, Sendable {
         self.client = try OIFDEClient(configuration: configuration.oifdeClientConfiguration, logger: logger)
         self.limiter = InFlightLimiter(limit: configuration.pipeline.maxInFlight)
         self.decoder = CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)
-        self.processor = CommandProcessor(configuration: configuration, client: client, journal: journal, limiter: limiter, logger: logger)
+        self.processor = CommandProcessor(
+            configuration: configuration, client: client, journal: journal, limiter: limiter, logger: logger, metrics: metrics
+        )
     }
 
     /// True while connected, with the topology checked and the consumer active.
-    public var isReady: Bool { runState.withLock { $0.ready && !$0.draining && ($0.session?.isOpen ?? false) } }
+    public var isReady: Bool { notReadyReason == nil }
+
+    /// Why the gateway is not ready (for `/health/ready`), or nil when it is.
+    public var notReadyReason: String? {
+        runState.withLock { state -> String? in
+            if state.draining { return "draining" }
+            guard let session = state.session, session.isOpen else { return "broker connection down" }
+            if !state.ready { return "consumer not active" }
+            if let reason = state.blockedReason { return "broker blocked the connection: \(reason)" }
+            return nil
+        }
+    }
+
+    /// Sets the gauges that describe the current state; called before each scrape.
+    public func observe() {
+        let (session, inFlight) = runState.withLock { ($0.session, $0.inFlight) }
+        metrics.brokerConnected.record((session?.isOpen ?? false) ? 1 : 0)
+        metrics.ready.record(isReady ? 1 : 0)
+        metrics.inFlight.record(inFlight?.value ?? 0)
+        metrics.oldestInFlightAge.record(inFlight?.oldestAge.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0)
+        metrics.lanesWaiting.record(lanes.waitingLanes)
+        metrics.confirmsPending.record(session?.pendingConfirms ?? 0)
+    }
+
+    /// True from the start of `run()` until it returns.
+    public var isRunning: Bool { runState.withLock { $0.running } }
 
     public func run() async throws {
+        runState.withLock { $0.running = true }
+        defer { runState.withLock { $0.running = false } }
         do {
             try await withGracefulShutdownHandler {
                 try await self.runSessions()
@@ -91,6 +126,7 @@ public final class Gateway: Service, Sendable {
                 continue
             }
             await serve(session)
+            if !draining { metrics.reconnects.increment() }
             runState.withLock {
                 $0.session = nil
                 $0.consumer = nil
@@ -148,21 +184,37 @@ public final class Gateway: Service, Sendable {
             logger.warning("cannot start consuming", metadata: ["error": "\(error)"])
             return
         }
+        let inFlight = InFlightCounter()
         let stopAlready = runState.withLock { state -> Bool in
             state.session = session
             state.consumer = consumer
             state.ready = true
+            state.inFlight = inFlight
+            state.blockedReason = nil
             return state.draining
         }
         if stopAlready { try? await session.consumerChannel.cancel(consumer) }
         logger.info("consuming", metadata: ["queue": "\(configuration.topology.commandsQueue)", "prefetch": "\(configuration.amqp.prefetch)"])
 
-        let inFlight = InFlightCounter()
         await withDiscardingTaskGroup { group in
             // Either connection ending ends the session.
             group.addTask {
                 _ = await session.publisherConnection.waitForTermination()
                 await session.consumerConnection.close(gracePeriodSeconds: 1)
+            }
+            // A resource alarm blocks publishing: not ready until the broker lifts it. The stream
+            // ends with the connection.
+            group.addTask {
+                for await event in session.publisherConnection.events {
+                    switch event {
+                    case .blocked(let reason):
+                        self.logger.warning("the broker blocked publishing", metadata: ["reason": "\(reason)"])
+                        self.runState.withLock { $0.blockedReason = reason.isEmpty ? "resource alarm" : reason }
+                    case .unblocked:
+                        self.logger.info("the broker unblocked publishing")
+                        self.runState.withLock { $0.blockedReason = nil }
+                    }
+                }
             }
             do {
                 for try await delivery in consumer {
@@ -173,12 +225,12 @@ public final class Gateway: Service, Sendable {
                         continue
                     }
                     let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
-                    inFlight.increment()
+                    let entry = inFlight.increment()
                     group.addTask {
                         if let ticket { await ticket.waitForTurn() }
                         await self.processor.process(received, session: session)
                         if let ticket { self.lanes.leave(ticket) }
-                        inFlight.decrement()
+                        inFlight.decrement(entry)
                     }
                 }
             } catch {

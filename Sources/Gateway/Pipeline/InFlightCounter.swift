@@ -5,16 +5,33 @@ final class InFlightCounter: Sendable {
     private struct State {
         var count = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// When each command in flight arrived, for the age of the oldest.
+        var started: [UInt64: ContinuousClock.Instant] = [:]
+        var nextEntry: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
     var value: Int { state.withLock { $0.count } }
 
-    func increment() { state.withLock { $0.count += 1 } }
+    /// How long the oldest command in flight has been in the gateway.
+    var oldestAge: Duration? {
+        state.withLock { state in state.started.values.min().map { ContinuousClock.now - $0 } }
+    }
 
-    func decrement() {
+    /// Counts one more; pass the returned entry to `decrement`.
+    func increment() -> UInt64 {
+        state.withLock { state in
+            state.count += 1
+            state.nextEntry += 1
+            state.started[state.nextEntry] = ContinuousClock.now
+            return state.nextEntry
+        }
+    }
+
+    func decrement(_ entry: UInt64) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.started.removeValue(forKey: entry)
             state.count -= 1
             guard state.count == 0 else { return [] }
             defer { state.waiters.removeAll() }

@@ -1,0 +1,58 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import WorkModeDomain
+
+/// The admin listener (`admin.listen`): liveness, readiness and Prometheus metrics. It runs on its
+/// own event loop and reads the pipeline's state under short locks only, so a scrape never waits
+/// for a command and a command never waits for a scrape.
+public enum AdminServer {
+    static let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+
+    public static func application(
+        listen: String, gateway: Gateway, registry: PrometheusCollectorRegistry, logger: Logger
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.get("health/live") { _, _ -> Response in
+            // Answering at all shows the event loops are alive; the pipeline's own loop is checked
+            // by whether the daemon is still running.
+            guard gateway.isRunning else { return json(#"{"status":"stopped"}"#, status: .serviceUnavailable) }
+            return json(#"{"status":"live"}"#, status: .ok)
+        }
+        router.get("health/ready") { _, _ -> Response in
+            guard let reason = gateway.notReadyReason else { return json(#"{"status":"ready"}"#, status: .ok) }
+            var writer = JSONWriter(capacity: 96)
+            writer.beginObject()
+            writer.member("status", "not ready")
+            writer.member("reason", reason)
+            writer.endObject()
+            return json(String(decoding: writer.bytes, as: UTF8.self), status: .serviceUnavailable)
+        }
+        router.get("metrics") { _, _ -> Response in
+            gateway.observe()
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(16 * 1024)
+            registry.emit(into: &buffer)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer))
+            )
+        }
+        let colon = listen.lastIndex(of: ":") ?? listen.endIndex
+        let host = String(listen[..<colon])
+        let port = Int(listen[listen.index(after: colon)...]) ?? 9090
+        var adminLogger = logger
+        adminLogger.logLevel = max(logger.logLevel, .notice)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "workmode-gateway-admin"),
+            logger: adminLogger
+        )
+    }
+
+    static func json(_ text: String, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,35 @@
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// `workmode-gateway run` put together: the Prometheus metrics backend, the pipeline and the admin
+/// listener in one service group that stops on SIGTERM or SIGINT.
+public enum Daemon {
+    /// Buckets for the duration histograms: OIFDE answers in milliseconds when healthy, and a
+    /// command may wait for retries up to its deadline.
+    static let durationBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        .seconds(30), .seconds(60), .seconds(120),
+    ]
+
+    public static func run(configuration: GatewayConfiguration, logger: Logger) async throws {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = durationBuckets
+        MetricsSystem.bootstrap(factory)
+
+        let gateway = try Gateway(configuration: configuration, logger: logger)
+        let admin = AdminServer.application(listen: configuration.adminListen, gateway: gateway, registry: registry, logger: logger)
+        // Services stop in reverse order: the pipeline drains first while the admin listener still
+        // answers (ready says "draining"); the listener goes when the pipeline has finished.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: admin), .init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

@@ -1,0 +1,183 @@
+import AMQP
+import Foundation
+import Testing
+
+/// The admin listener of the running daemon: liveness and readiness across start, broker loss and
+/// drain; metrics that count a known mix exactly, checked with Prometheus's own parser; and the
+/// shipped dashboard and alert rules, which must name only metrics that exist.
+@Suite struct AdminTests {
+    /// Samples of a Prometheus text exposition, parsed by the `prometheus_client` Python package:
+    /// "name{label=value,...}" → value, labels sorted.
+    static func parse(_ exposition: String) async throws -> [String: Double] {
+        let path = try Harness.temporaryDirectory() + "/metrics.txt"
+        try exposition.write(toFile: path, atomically: true, encoding: .utf8)
+        let script = """
+            import json, sys
+            from prometheus_client.parser import text_string_to_metric_families
+            out = {}
+            for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+                for sample in family.samples:
+                    labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                    out[f"{sample.name}{{{labels}}}"] = sample.value
+            print(json.dumps(out))
+            """
+        let (status, output) = try await Subprocess.run("/usr/bin/python3", ["-c", script, path], mergeErrors: true)
+        guard status == 0, let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Double] else {
+            throw HarnessError("the exposition did not parse: \(output)")
+        }
+        return object
+    }
+
+    static func command(_ call: String, mode: Int = 1) -> String {
+        #"{"tenantId":"t1","callId":"\#(call)","agentId":"a1","workMode":"\#(mode)"}"#
+    }
+
+    @Test func liveAndReadyFollowStartBrokerLossAndDrain() async throws {
+        try await withGateway { gut in try await Self.healthAcrossLifecycle(gut) }
+    }
+
+    static func healthAcrossLifecycle(_ gut: GatewayUnderTest) async throws {
+        #expect(await gut.admin("/health/live").status == 200)
+        let ready = await gut.admin("/health/ready")
+        #expect(ready.status == 200, "\(ready.body)")
+        #expect(ready.body == #"{"status":"ready"}"#)
+
+        // The broker drops the gateway's connections: not ready within a heartbeat interval (5 s).
+        // Watched from before the close, since the gateway may reconnect before rabbitmqctl returns.
+        let closedAt = ContinuousClock.now
+        let watcher = Task { () -> (at: ContinuousClock.Instant, body: String)? in
+            while ContinuousClock.now - closedAt < .seconds(30), !Task.isCancelled {
+                let answer = await gut.admin("/health/ready")
+                if answer.status == 503 { return (ContinuousClock.now, answer.body) }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            return nil
+        }
+        let listing = try await Harness.rabbitmqctl(["list_connections", "pid", "client_properties"])
+        #expect(listing.contains("wmg-\(gut.prefix) consumer"), "the gateway's consumer connection is listed")
+        for line in listing.split(separator: "\n") where line.contains("wmg-\(gut.prefix) consumer") {
+            if let pid = line.split(separator: "\t").first { _ = try await Harness.rabbitmqctl(["close_connection", String(pid), "test"]) }
+        }
+        let notReady = await watcher.value
+        #expect(notReady != nil, "never reported not ready")
+        if let notReady {
+            #expect(notReady.at - closedAt < .seconds(5), "not ready only after \(notReady.at - closedAt)")
+            #expect(notReady.body.contains(#""status":"not ready""#) && notReady.body.contains(#""reason":"#), "\(notReady.body)")
+        }
+        #expect(await gut.admin("/health/live").status == 200)
+        // And back once it has reconnected by itself.
+        var back = 0
+        let deadline = ContinuousClock.now + .seconds(30)
+        while back != 200, ContinuousClock.now < deadline {
+            back = await gut.admin("/health/ready").status
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(back == 200)
+
+        // Draining: not ready (and says so), still live, until the process exits.
+        _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":3000,"fraction":1.0}"#)
+        try await gut.publishAll((0..<5).map { (Self.command("drain-\($0)"), "drain-\($0)") })
+        try await Task.sleep(for: .milliseconds(500))
+        gut.gateway.signal(SIGTERM)
+        var draining: (status: Int, body: String) = (0, "")
+        let drainDeadline = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < drainDeadline {
+            draining = await gut.admin("/health/ready")
+            if draining.body.contains("draining") { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(draining.status == 503)
+        #expect(draining.body.contains(#""reason":"draining""#), "\(draining.body)")
+        #expect(await gut.admin("/health/live").status == 200)
+        #expect(await gut.gateway.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(await gut.admin("/health/live").status == 0, "the listener is gone with the process")
+    }
+
+    @Test func metricsCountAKnownMixExactly() async throws {
+        try await withGateway { gut in try await Self.knownMix(gut) }
+    }
+
+    // A static func: the same body inside the closure crashes this compiler's diagnostics.
+    static func knownMix(_ gut: GatewayUnderTest) async throws {
+        // 3 succeeded (the first after one token refusal), 2 invalid, 1 rejected, 1 failed after
+        // 5 attempts, published one after another so each fault hits the command meant for it.
+        _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"errorCode":"900001","count":1,"target":"changeWorkMode"}"#)
+        for n in 0..<3 {
+            try await gut.publish(Self.command("m-ok-\(n)"), messageId: "m-ok-\(n)")
+            _ = try await gut.nextResults(1)
+        }
+        for n in 0..<2 {
+            try await gut.publish(#"{"tenantId":"t1","callId":"m-bad","workMode":"7"}"#, messageId: "m-bad-\(n)")
+            _ = try await gut.nextResults(1)
+        }
+        _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"errorCode":"10000002","count":1}"#)
+        try await gut.publish(Self.command("m-rejected"), messageId: "m-rejected")
+        _ = try await gut.nextResults(1)
+        _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"httpStatus":503,"count":5}"#)
+        try await gut.publish(Self.command("m-failed"), messageId: "m-failed")
+        let failed = try await gut.nextResults(1)
+        #expect(failed.first?["status"] as? String == "failed")
+
+        let scrape = await gut.admin("/metrics")
+        #expect(scrape.status == 200)
+        let samples = try await Self.parse(scrape.body)
+        let expected: [String: Double] = [
+            "wmg_commands_received_total{}": 7,
+            "wmg_command_outcomes_total{status=succeeded}": 3,
+            "wmg_command_outcomes_total{status=invalid}": 2,
+            "wmg_command_outcomes_total{status=rejected}": 1,
+            "wmg_command_outcomes_total{status=failed}": 1,
+            "wmg_command_outcomes_total{status=expired}": 0,
+            "wmg_dead_letters_total{class=invalid}": 2,
+            "wmg_dead_letters_total{class=rejected}": 1,
+            "wmg_dead_letters_total{class=exhausted}": 1,
+            "wmg_dead_letters_total{class=expired}": 0,
+            "wmg_oifde_attempts_total{}": 9,
+            "wmg_command_retries_total{}": 4,
+            "wmg_commands_republished_total{}": 0,
+            "wmg_command_duration_seconds_count{}": 7,
+            "wmg_oifde_request_duration_seconds_count{outcome=succeeded}": 3,
+            "wmg_oifde_request_duration_seconds_count{outcome=rejected}": 1,
+            "wmg_oifde_request_duration_seconds_count{outcome=retryable}": 5,
+            "wmg_token_fetches_total{result=ok,tenant=t1}": 2,
+            "wmg_token_refreshes_total{tenant=t1}": 1,
+            "wmg_broker_connected{}": 1,
+            "wmg_ready{}": 1,
+            "wmg_commands_in_flight{}": 0,
+            "wmg_lanes_waiting{}": 0,
+            "wmg_broker_reconnects_total{}": 0,
+        ]
+        for (sample, value) in expected.sorted(by: { $0.key < $1.key }) {
+            let actual: Double? = samples[sample]
+            #expect(actual == value, "\(sample): \(actual.map { "\($0)" } ?? "absent")")
+        }
+        // Cardinality: no call or message ID ever becomes a label.
+        #expect(!scrape.body.contains("m-ok-") && !scrape.body.contains("callId"))
+        #expect(!scrape.body.contains(GatewayUnderTest.secret))
+    }
+
+    @Test func dashboardAndAlertsNameOnlyExportedMetrics() async throws {
+        let root = Harness.packageRoot + "/deploy/observability"
+        let dashboard = try Data(contentsOf: URL(fileURLWithPath: root + "/grafana-dashboard.json"))
+        let object = try #require(try JSONSerialization.jsonObject(with: dashboard) as? [String: Any])
+        let panels = try #require(object["panels"] as? [[String: Any]])
+        #expect(panels.count >= 10)
+        let alerts = try String(contentsOfFile: root + "/alerts.yaml", encoding: .utf8)
+        // What the daemon exports: every family it registers (zero-valued ones included), plus the
+        // token families, which appear with their first tenant.
+        var exported = Set<String>()
+        try await withGateway { gut in
+            try await gut.publish(Self.command("dash-1"), messageId: "dash-1")
+            _ = try await gut.nextResults(1)
+            let samples = try await Self.parse(await gut.admin("/metrics").body)
+            exported = Set(samples.keys.map { String($0.prefix { $0 != "{" }) })
+        }
+        exported.insert("wmg_token_refreshes_total")
+        let pattern = try Regex(#"wmg_[a-z_]+"#)
+        let used = Set((String(decoding: dashboard, as: UTF8.self).matches(of: pattern) + alerts.matches(of: pattern)).map { String($0.output[0].substring ?? "") })
+        #expect(used.count >= 12)
+        for name in used.sorted() {
+            #expect(exported.contains(name), "\(name) is used by a dashboard or alert but not exported")
+        }
+    }
+}
