@@ -103,10 +103,7 @@ let package = Package(
             name: "wmg-bench",
             dependencies: [
                 "AMQP", "WorkModeDomain", "OIFDEClient",
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),

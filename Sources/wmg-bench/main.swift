@@ -3,6 +3,8 @@
 //   wmg-bench amqp URL COUNT SIZE WINDOW PREFETCH   the AMQP client against a broker
 //   wmg-bench decode [COUNT]                         decode + validate of a transfer command
 //   wmg-bench oifde BASE_URL CONCURRENCY SECONDS     the OIFDE client against a running simulator
+//   wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL
+//                                                    commands in, result events out (one JSON line)
 
 import Foundation
 
@@ -30,6 +32,21 @@ case "oifde":
     }
     do {
         try await OIFDEBenchmark(baseURL: rest[0], concurrency: concurrency, seconds: seconds).run()
+    } catch {
+        FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
+        exit(1)
+    }
+case "e2e":
+    let rest = Array(arguments.dropFirst())
+    guard rest.count == 7, let count = Int(rest[3]), let rate = Double(rest[4]), let latency = Double(rest[5]) else {
+        FileHandle.standardError.write(Data("usage: wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL\n".utf8))
+        exit(64)
+    }
+    do {
+        try await EndToEndBenchmark(
+            url: rest[0], commandsExchange: rest[1], resultsExchange: rest[2], count: count, rate: rate, simulatorLatencyMs: latency,
+            label: rest[6]
+        ).run()
     } catch {
         FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
         exit(1)

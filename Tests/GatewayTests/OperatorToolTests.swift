@@ -110,9 +110,10 @@ import Testing
     }
 
     @Test func listLeavesTheQueueAsItWasAndReplayBringsEachBackOnce() async throws {
-        try await withGateway { gut in
-            // 100 commands refused for good by OIFDE: 100 dead letters of class rejected.
-            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"errorCode":"10000002","count":100}"#)
+        try await withGateway(environment: ["WMG_OIFDE_TIMEOUT": "30s"]) { gut in
+            // 100 commands refused for good by OIFDE: 100 dead letters of class rejected. Every
+            // change is refused (not a count), so a retry after a slow answer is refused too.
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"errorCode":"10000002","fraction":1.0,"target":"changeWorkMode"}"#)
             try await gut.publishAll((0..<100).map { (Self.command($0), "dl-\($0)") })
             let rejected = try await gut.nextResults(100, within: 60)
             #expect(rejected.allSatisfy { $0["status"] as? String == "rejected" })
@@ -135,6 +136,7 @@ import Testing
             #expect(try await Self.depth(gut.deadLetterQueue, gut) == 100)
 
             // OIFDE accepts them now: each comes back once and succeeds.
+            _ = try await gut.simulator.control("DELETE", "/simulator/faults")
             let replayed = try await gut.tool(["dead-letters", "replay"])
             #expect(replayed.status == 0, "\(replayed.output)")
             #expect(replayed.output.contains("replayed 100, refused 0"), "\(replayed.output)")
@@ -149,8 +151,8 @@ import Testing
     }
 
     @Test func replayStopsAtMaxRedrives() async throws {
-        try await withGateway { gut in
-            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"errorCode":"10000002","fraction":1.0}"#)
+        try await withGateway(environment: ["WMG_OIFDE_TIMEOUT": "30s"]) { gut in
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"errorCode":"10000002","fraction":1.0,"target":"changeWorkMode"}"#)
             try await gut.publishAll((0..<10).map { (Self.command($0), "mr-\($0)") })
             _ = try await gut.nextResults(10, within: 60)
             let first = try await gut.tool(["dead-letters", "replay", "--max-redrives", "1"])

@@ -113,13 +113,17 @@ import WorkModeDomain
         var configuration = base
         // Three seconds: the renewed token must outlive the second exchange even on a loaded
         // machine, or the engine's 900001 would force a third fetch.
-        configuration.tokenTTLSeconds = 3
-        try await withSimulator(configuration) { _, port in
+        configuration.tokenTTLSeconds = 6
+        try await withSimulator(configuration) { simulator, port in
             let client = try makeClient(port: port)
             #expect(await client.changeWorkMode(command(.insertion), commandId: "a").verdict == .succeeded)
-            try await Task.sleep(for: .milliseconds(3100))
+            // Past the client's refresh point (6 s less a tenth), before the engine's expiry.
+            try await Task.sleep(for: .milliseconds(5600))
             #expect(await client.changeWorkMode(command(.supervision), commandId: "b").verdict == .succeeded)
-            #expect(await client.tokenFetches(for: "t1") == 2)
+            let fetches = await client.tokenFetches(for: "t1")
+            let refused = simulator.state.requests.filter { $0.errorCode == "900001" }.count
+            #expect(fetches == 2, "\(fetches) token fetches, \(refused) requests refused with 900001")
+            #expect(refused == 0, "renewed before the engine refused it")
             try await client.shutdown()
         }
     }
