@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark: broker, OIFDE simulator (--auto-sessions) and the gateway (release
+# build) on this machine. A driver (wmg-bench e2e) publishes commands as fast as the broker
+# confirms and times each result event: commands/s, end-to-end latency (publish to result event),
+# the gateway's added latency (minus the simulator's configured latency), and the gateway's peak
+# RSS and CPU. In the same run, the ceiling: a plain C loop against librabbitmq doing the broker
+# work of one command (consume with the same prefetch, publish one result with the same confirm
+# window, ack after the confirm), driven and timed by the same driver.
+#
+#   deploy/local/bench.sh [COUNT]            rows at 0 ms and 50 ms simulator latency, maxInFlight
+#                                            64 and 512; COUNT commands per row (default 200000;
+#                                            the 50 ms rows use at most 50000: they are bounded by
+#                                            Little's law, not by the machine)
+#   deploy/local/bench.sh soak [COUNT] [RATE]  COUNT commands (default 2000000) at RATE per second
+#                                            (default 2000), the gateway's RSS sampled every 10 s
+#
+# Prints a table with the targets beside the figures and writes JSON to bench-results/ (ignored
+# by git). WMG_BENCH_TLS=1 puts the simulator behind HTTPS (default plain HTTP, so the figures are
+# the pipeline's and not the TLS library's).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+mode=rows
+if [ "${1:-}" = soak ]; then mode=soak; shift; fi
+count=${1:-$([ $mode = soak ] && echo 2000000 || echo 200000)}
+soak_rate=${2:-2000}
+
+bash deploy/local/ensure-deps.sh
+export WMG_BROKER_PORT=${WMG_BENCH_BROKER_PORT:-5681}
+work=$(mktemp -d)
+sim_pid= gw_pid= aux_pid=
+cleanup() {
+  for pid in $aux_pid $gw_pid $sim_pid; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  bash deploy/local/broker.sh stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+bash deploy/local/broker.sh start >/dev/null
+url=$(bash deploy/local/broker.sh url)
+echo "building (release)..." >&2
+swift build -c release --product workmode-gateway >/dev/null 2>&1
+swift build -c release --product wmg-bench >/dev/null 2>&1
+gcc -O2 -Wall -o "$work/ceiling" deploy/bench/ceiling.c $(pkg-config --cflags --libs librabbitmq)
+gateway=$root/.build/release/workmode-gateway
+bench=$root/.build/release/wmg-bench
+mkdir -p bench-results
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+results=bench-results/bench-$mode-$stamp.jsonl
+: > "$results"
+sim_port=18650
+scheme=http
+sim_tls=()
+if [ "${WMG_BENCH_TLS:-0}" = 1 ]; then
+  bash deploy/local/make-certs.sh "$work" >/dev/null
+  scheme=https
+  sim_tls=(--tls-cert "$work/server.pem" --tls-key "$work/server.key")
+fi
+echo -n "bench-secret" > "$work/bench.secret"
+clk_tck=$(getconf CLK_TCK)
+
+wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+cpu_seconds() { awk -v t="$clk_tck" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
+peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+start_simulator() {  # LATENCY
+  "$gateway" simulate --listen 127.0.0.1:$sim_port "${sim_tls[@]}" --tenant bench:bench-secret --auto-sessions --latency "$1" \
+    > "$work/simulator.log" 2>&1 &
+  sim_pid=$!
+  wait_port $sim_port
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+config() {  # PREFIX MAX_IN_FLIGHT
+  local prefetch=$(( $2 * 2 > 512 ? $2 * 2 : 512 ))
+  cat > "$work/$1.yaml" <<YAML
+amqp:
+  url: $url
+  prefetch: $prefetch
+topology:
+  commandsExchange: $1.commands
+  commandsQueue: $1.commands
+  resultsExchange: $1.results
+  deadLetterExchange: $1.dead
+  deadLetterQueue: $1.dead
+oifde:
+  baseURL: $scheme://localhost:$sim_port
+  timeout: 10s
+  tls:
+    caFile: ${sim_tls:+$work/ca.pem}
+  auth:
+    tenants:
+      bench: {appSecretFile: $work/bench.secret}
+pipeline:
+  maxInFlight: $2
+dedupe:
+  path: $work/$1.journal
+  capacity: 1000000
+admin:
+  listen: 127.0.0.1:19650
+YAML
+  if [ "$scheme" = http ]; then sed -i '/^  tls:$/,/caFile/d' "$work/$1.yaml"; fi
+}
+
+gateway_row() {  # LATENCY_MS MAX_IN_FLIGHT COUNT RATE LABEL
+  local prefix=bench-$RANDOM$RANDOM
+  config "$prefix" "$2"
+  start_simulator "${1}ms"
+  "$gateway" run --config "$work/$prefix.yaml" > "$work/$prefix.log" 2>&1 &
+  gw_pid=$!
+  for _ in $(seq 100); do grep -q '"consuming"\|consuming' "$work/$prefix.log" 2>/dev/null && break; sleep 0.1; done
+  local cpu_before; cpu_before=$(cpu_seconds $gw_pid)
+  local line; line=$("$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$3" "$4" "$1" "$5")
+  local cpu_after; cpu_after=$(cpu_seconds $gw_pid)
+  local rss; rss=$(peak_rss_kib $gw_pid)
+  stop $gw_pid; gw_pid=
+  stop $sim_pid; sim_pid=
+  /usr/bin/python3 - "$line" "$cpu_before" "$cpu_after" "$rss" "$2" "$1" >> "$results" <<'PY'
+import json, sys
+row = json.loads(sys.argv[1])
+row["gatewayCpuSeconds"] = float(sys.argv[3]) - float(sys.argv[2])
+row["gatewayCpuPercent"] = 100 * row["gatewayCpuSeconds"] / row["seconds"]
+row["gatewayPeakRssMiB"] = int(sys.argv[4]) / 1024
+row["maxInFlight"] = int(sys.argv[5])
+row["simulatorLatencyMs"] = float(sys.argv[6])
+print(json.dumps(row, sort_keys=True))
+PY
+}
+
+ceiling_row() {  # COUNT PREFETCH
+  local prefix=bench-ceiling-$RANDOM$RANDOM
+  config "$prefix" 64
+  "$gateway" topology declare --config "$work/$prefix.yaml" >/dev/null
+  "$work/ceiling" 127.0.0.1 "$WMG_BROKER_PORT" "$prefix.commands" "$prefix.results" "$1" "$2" 1000 &
+  aux_pid=$!
+  "$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$1" 0 0 "c-ceiling" >> "$results"
+  wait $aux_pid; aux_pid=
+}
+
+if [ $mode = soak ]; then
+  prefix=bench-soak
+  config $prefix 256
+  start_simulator 0ms
+  "$gateway" run --config "$work/$prefix.yaml" > /dev/null 2>&1 &
+  gw_pid=$!
+  sleep 2
+  echo "soak: $count commands at $soak_rate/s (about $(( count / soak_rate / 60 )) min); RSS every 10 s"
+  "$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$count" "$soak_rate" 0 soak > "$work/soak.json" &
+  aux_pid=$!
+  started=$(date +%s)
+  while kill -0 $aux_pid 2>/dev/null; do
+    echo "{\"seconds\": $(( $(date +%s) - started )), \"rssKiB\": $(rss_kib $gw_pid)}" >> "$results"
+    tail -1 "$results"
+    sleep 10
+  done
+  wait $aux_pid; aux_pid=
+  cat "$work/soak.json" | tee -a "$results"
+  /usr/bin/python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"rssKiB"' in l]
+if len(rows) >= 5:
+    at20 = rows[len(rows) // 5]["rssKiB"]; end = rows[-1]["rssKiB"]
+    growth = 100 * (end - at20) / at20
+    print(f"RSS at 20%: {at20/1024:.1f} MiB, at 100%: {end/1024:.1f} MiB, growth {growth:+.1f}% (target < 5%); peak {max(r['rssKiB'] for r in rows)/1024:.1f} MiB (target < 64 MiB)")
+PY
+  echo "results: $results"
+  exit 0
+fi
+
+fifty=$(( count < 50000 ? count : 50000 ))
+rate_count=$(( count < 20000 ? count : 20000 ))
+echo "end to end: $count commands per row ($fifty at 50 ms), simulator over $scheme, broker + simulator + gateway on $(nproc) cores" >&2
+ceiling_row "$count" 512
+gateway_row 0 64 "$count" 0 "0ms/64"
+gateway_row 0 512 "$count" 0 "0ms/512"
+gateway_row 50 64 "$fifty" 0 "50ms/64"
+gateway_row 50 512 "$fifty" 0 "50ms/512"
+gateway_row 0 64 "$rate_count" 1000 "0ms/64 @1000/s"
+
+/usr/bin/python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ceiling = next(r for r in rows if r["label"] == "c-ceiling")
+print(f"{'row':<16}{'cmds/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'added p99':>11}{'CPU %':>7}{'RSS MiB':>9}  target")
+print(f"{'C ceiling':<16}{ceiling['commandsPerSecond']:>9.0f}{ceiling['latencyMs']['p50']:>9.1f}{ceiling['latencyMs']['p99']:>9.1f}{ceiling['latencyMs']['p999']:>10.1f}{'':>11}{'':>7}{'':>9}")
+for r in rows:
+    if r["label"] == "c-ceiling": continue
+    if r["rate"] > 0:
+        target = f"added p99 < 5 ms: {'met' if r['addedLatencyMs']['p99'] < 5 else 'MISSED'}"
+    elif r["simulatorLatencyMs"] == 0:
+        share = 100 * r["commandsPerSecond"] / ceiling["commandsPerSecond"]
+        target = f"≥ 70% of ceiling: {share:.0f}% {'met' if share >= 70 else 'MISSED'}"
+    else:
+        bound = r["maxInFlight"] / (r["simulatorLatencyMs"] / 1000)
+        share = 100 * r["commandsPerSecond"] / bound
+        target = f"≥ 90% of {bound:.0f}/s: {share:.0f}% {'met' if share >= 90 else 'MISSED'}"
+    target += f"; RSS < 64 MiB: {'met' if r['gatewayPeakRssMiB'] < 64 else 'MISSED'}"
+    print(f"{r['label']:<16}{r['commandsPerSecond']:>9.0f}{r['latencyMs']['p50']:>9.1f}{r['latencyMs']['p99']:>9.1f}{r['latencyMs']['p999']:>10.1f}{r['addedLatencyMs']['p99']:>11.1f}{r['gatewayCpuPercent']:>7.0f}{r['gatewayPeakRssMiB']:>9.1f}  {target}")
+PY
+echo "results: $results"
