@@ -23,6 +23,8 @@ public struct StructuredLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    static let reserved: Set<String> = ["level", "logger", "message", "time"]
+
     public func log(event: LogEvent) {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
@@ -30,10 +32,15 @@ public struct StructuredLogHandler: LogHandler {
         var line: String
         switch format {
         case .json:
-            var object: [String: String] = ["level": event.level.rawValue, "time": time, "message": "\(event.message)", "logger": label]
-            for (key, value) in merged where object[key] == nil { object[key] = "\(value)" }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            line = String(decoding: data, as: UTF8.self)
+            // The domain's writer, not JSONSerialization: one line per command outcome is a hot path.
+            var fields: [(String, String)] = [("level", event.level.rawValue), ("logger", label), ("message", "\(event.message)"), ("time", time)]
+            for (key, value) in merged where !Self.reserved.contains(key) { fields.append((key, "\(value)")) }
+            fields.sort { $0.0 < $1.0 }
+            var writer = JSONWriter(capacity: 256)
+            writer.beginObject()
+            for (key, value) in fields { writer.member(key, value) }
+            writer.endObject()
+            line = String(decoding: writer.bytes, as: UTF8.self)
         case .text:
             line = "\(time) \(event.level.rawValue.uppercased()) \(event.message)"
             for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
