@@ -171,7 +171,17 @@ final class GatewayUnderTest: @unchecked Sendable {
             }
             if let taken { return taken.compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] } }
             if ended { throw HarnessError("the results tap ended before \(count) results arrived") }
-            guard ContinuousClock.now < deadline else { throw HarnessError("fewer than \(count) results within \(seconds) s") }
+            guard ContinuousClock.now < deadline else {
+                // Say what the broker sees, so a failure tells a stuck gateway from a lost message.
+                let buffered = resultBuffer.withLock { $0.bodies.count }
+                let reader = try? await connection.openChannel()
+                let info = try? await reader?.checkQueue(prefix + ".commands")
+                try? await reader?.close()
+                throw HarnessError(
+                    "fewer than \(count) results within \(seconds) s (\(buffered) arrived; commands queue: "
+                        + "\(info.map { "\($0.messageCount) ready, \($0.consumerCount) consumers" } ?? "unknown"); gateway running: \(gateway.process.isRunning))"
+                )
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
     }

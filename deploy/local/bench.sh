@@ -97,7 +97,6 @@ pipeline:
   maxInFlight: $2
 dedupe:
   path: $work/$1.journal
-  capacity: 1000000
 admin:
   listen: 127.0.0.1:19650
 YAML
