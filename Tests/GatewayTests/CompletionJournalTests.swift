@@ -116,6 +116,9 @@ import Testing
         let lines = try lineCount()
         #expect(lines <= 1024 + 2, "the file holds \(lines) records")
         #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
+        // Stored results are read back from the compacted file at their new places.
+        #expect(journal.lookup("c-1199") == .completed(completion(1199)))
+        #expect(journal.lookup("c-1150") == .completed(completion(1150)))
         // Writes after a compaction go to the new file.
         try journal.recordStart("last")
         let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))

@@ -15,6 +15,11 @@ import Glibc
 /// mid-write) fails its checksum and is dropped at load. The file is rewritten with only the live
 /// entries when it holds twice as many records as `capacity`. Entries older than `ttl`, or beyond
 /// `capacity` (oldest first), are forgotten.
+///
+/// Memory holds an index only (ID, state, time, and where the completion record sits in the file);
+/// a stored result is read back from the file when a redelivered command needs it, which is rare.
+/// Keeping every result event in memory cost about 600 bytes a command, 60 MB at the default
+/// capacity of 100,000.
 public final class CompletionJournal: Sendable {
     public enum Lookup: Sendable, Equatable {
         case unknown
@@ -25,12 +30,20 @@ public final class CompletionJournal: Sendable {
 
     struct Entry {
         var started: Bool
-        var completion: JournalCompletion?
+        /// The completion record's place in the file.
+        var completion: Location?
         var at: Date
+    }
+
+    struct Location {
+        var offset: Int64
+        var length: Int32
     }
 
     struct State {
         var fd: Int32
+        /// Where the next record goes (the file's valid length).
+        var fileSize: Int64 = 0
         var entries: [String: Entry] = [:]
         /// Insertion order, for eviction; may hold IDs already evicted (skipped lazily).
         var order: [String] = []
@@ -53,15 +66,16 @@ public final class CompletionJournal: Sendable {
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         var loaded = State(fd: -1)
         let (records, validBytes, dropped) = try Self.readRecords(path: path)
-        for record in records { Self.apply(record, to: &loaded, capacity: capacity) }
+        for (record, location) in records { Self.apply(record, at: location, to: &loaded, capacity: capacity) }
         loaded.droppedAtLoad = dropped
         loaded.recordsInFile = records.count
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError.open(path, errno) }
         // Cut a torn tail so new records start on a clean line.
         _ = ftruncate(fd, off_t(validBytes))
         _ = lseek(fd, 0, SEEK_END)
         loaded.fd = fd
+        loaded.fileSize = Int64(validBytes)
         self.state = Mutex(loaded)
         state.withLock { state in Self.expire(&state, ttl: ttl, now: now) }
     }
@@ -87,7 +101,12 @@ public final class CompletionJournal: Sendable {
     public func lookup(_ id: String, now: Date = Date()) -> Lookup {
         state.withLock { state in
             guard let entry = state.entries[id], now.timeIntervalSince(entry.at) <= ttl.timeInterval else { return .unknown }
-            if let completion = entry.completion { return .completed(completion) }
+            if let location = entry.completion {
+                // Unreadable now (it was valid when written): forward again, flagged, rather than
+                // assume either outcome.
+                guard let completion = Self.readCompletion(at: location, fd: state.fd) else { return .inDoubt }
+                return .completed(completion)
+            }
             return entry.started ? .inDoubt : .unknown
         }
     }
@@ -105,8 +124,10 @@ public final class CompletionJournal: Sendable {
     private func append(_ record: JournalRecord) throws {
         let line = try record.line()
         try state.withLock { state throws in
+            let location = Location(offset: state.fileSize, length: Int32(line.count))
             try Self.write(line, fd: state.fd, path: path)
-            Self.apply(record, to: &state, capacity: capacity)
+            state.fileSize += Int64(line.count)
+            Self.apply(record, at: location, to: &state, capacity: capacity)
             state.recordsInFile += 1
             if state.recordsInFile > max(2 * capacity, 1024) { try compact(&state, now: record.at) }
         }
@@ -126,12 +147,12 @@ public final class CompletionJournal: Sendable {
         }
     }
 
-    private static func apply(_ record: JournalRecord, to state: inout State, capacity: Int) {
+    private static func apply(_ record: JournalRecord, at location: Location, to state: inout State, capacity: Int) {
         if state.entries[record.id] == nil { state.order.append(record.id) }
         var entry = state.entries[record.id] ?? Entry(started: false, completion: nil, at: record.at)
         switch record.kind {
         case .started: entry.started = true
-        case .completed: entry.completion = record.completion
+        case .completed: entry.completion = location
         }
         entry.at = record.at
         state.entries[record.id] = entry
@@ -145,6 +166,23 @@ public final class CompletionJournal: Sendable {
         }
     }
 
+    /// Reads a completion record back from the file.
+    private static func readCompletion(at location: Location, fd: Int32) -> JournalCompletion? {
+        var buffer = [UInt8](repeating: 0, count: Int(location.length))
+        var done = 0
+        while done < buffer.count {
+            let count = buffer.withUnsafeMutableBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return -1 }
+                return pread(fd, base + done, raw.count - done, off_t(location.offset) + off_t(done))
+            }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return nil }
+            done += count
+        }
+        // Without its line break, as at load.
+        return JournalRecord(line: Data(buffer.dropLast()))?.completion
+    }
+
     private static func expire(_ state: inout State, ttl: Duration, now: Date) {
         state.entries = state.entries.filter { now.timeIntervalSince($0.value.at) <= ttl.timeInterval }
     }
@@ -154,19 +192,39 @@ public final class CompletionJournal: Sendable {
     private func compact(_ state: inout State, now: Date) throws {
         Self.expire(&state, ttl: ttl, now: now)
         let temporary = path + ".compact"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError.open(temporary, errno) }
         var written = 0
+        var size: Int64 = 0
         var live: [String] = []
         for id in state.order[state.orderHead...] {
-            guard let entry = state.entries[id] else { continue }
+            guard var entry = state.entries[id] else { continue }
             live.append(id)
             if entry.started {
-                try Self.write(try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line(), fd: fd, path: temporary)
+                let line = try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line()
+                try Self.write(line, fd: fd, path: temporary)
+                size += Int64(line.count)
                 written += 1
             }
-            if let completion = entry.completion {
-                try Self.write(try JournalRecord(kind: .completed, id: id, at: entry.at, completion: completion).line(), fd: fd, path: temporary)
+            if let location = entry.completion {
+                guard let completion = Self.readCompletion(at: location, fd: state.fd) else {
+                    // Cannot be read back: keep the command in doubt rather than invent an outcome.
+                    if !entry.started {
+                        let line = try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line()
+                        try Self.write(line, fd: fd, path: temporary)
+                        size += Int64(line.count)
+                        written += 1
+                    }
+                    entry.completion = nil
+                    entry.started = true
+                    state.entries[id] = entry
+                    continue
+                }
+                let line = try JournalRecord(kind: .completed, id: id, at: entry.at, completion: completion).line()
+                try Self.write(line, fd: fd, path: temporary)
+                entry.completion = Location(offset: size, length: Int32(line.count))
+                state.entries[id] = entry
+                size += Int64(line.count)
                 written += 1
             }
         }
@@ -180,12 +238,13 @@ public final class CompletionJournal: Sendable {
         state.order = live
         state.orderHead = 0
         state.recordsInFile = written
+        state.fileSize = size
     }
 
     /// Valid records, the length of the valid prefix, and how many lines were dropped.
-    private static func readRecords(path: String) throws -> ([JournalRecord], Int, Int) {
+    private static func readRecords(path: String) throws -> ([(JournalRecord, Location)], Int, Int) {
         guard let data = FileManager.default.contents(atPath: path) else { return ([], 0, 0) }
-        var records: [JournalRecord] = []
+        var records: [(JournalRecord, Location)] = []
         var dropped = 0
         var validEnd = 0
         var lineStart = data.startIndex
@@ -196,7 +255,7 @@ public final class CompletionJournal: Sendable {
                 break
             }
             if let record = JournalRecord(line: data[lineStart..<newline]) {
-                records.append(record)
+                records.append((record, Location(offset: Int64(lineStart - data.startIndex), length: Int32(newline + 1 - lineStart))))
                 validEnd = newline + 1 - data.startIndex
             } else {
                 dropped += 1
