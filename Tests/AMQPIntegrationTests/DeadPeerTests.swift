@@ -67,7 +67,9 @@ import Testing
         proxy.freeze()
         let started = ContinuousClock.now
         await connection.close(gracePeriodSeconds: 2)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Without the socket shutdown it would wait for the 30 s heartbeat twice over; the bound
+        // leaves room for a loaded machine and still tells the two apart.
+        #expect(ContinuousClock.now - started < .seconds(15))
         #expect(!connection.isOpen)
     }
 }
