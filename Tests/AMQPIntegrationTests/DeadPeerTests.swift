@@ -30,7 +30,8 @@ import Testing
         }
         let detectedAfter = ContinuousClock.now - frozenAt
         #expect(!connection.isOpen)
-        #expect(detectedAfter < .seconds(7), "detected after \(detectedAfter)")
+        // Two heartbeats (4 s) when the machine is idle; the bound leaves room for a loaded one.
+        #expect(detectedAfter < .seconds(10), "detected after \(detectedAfter)")
         guard case .connectionLost = await connection.waitForTermination() else {
             Issue.record("expected connectionLost")
             return
@@ -54,7 +55,7 @@ import Testing
             Issue.record("expected connectionLost, got \(String(describing: error))")
             return
         }
-        #expect(ContinuousClock.now - frozenAt < .seconds(7))
+        #expect(ContinuousClock.now - frozenAt < .seconds(10))
         await connection.close(gracePeriodSeconds: 1)
         let cleanup = try await TestBroker.connect()
         try await cleanup.openChannel().deleteQueue(queue)
