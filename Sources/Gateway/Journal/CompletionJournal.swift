@@ -168,6 +168,13 @@ public final class CompletionJournal: Sendable {
 
     /// Reads a completion record back from the file.
     private static func readCompletion(at location: Location, fd: Int32) -> JournalCompletion? {
+        guard let line = readLine(at: location, fd: fd) else { return nil }
+        // Without its line break, as at load.
+        return JournalRecord(line: Data(line.dropLast()))?.completion
+    }
+
+    /// A record's bytes, line break included.
+    private static func readLine(at location: Location, fd: Int32) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: Int(location.length))
         var done = 0
         while done < buffer.count {
@@ -179,8 +186,7 @@ public final class CompletionJournal: Sendable {
             guard count > 0 else { return nil }
             done += count
         }
-        // Without its line break, as at load.
-        return JournalRecord(line: Data(buffer.dropLast()))?.completion
+        return buffer
     }
 
     private static func expire(_ state: inout State, ttl: Duration, now: Date) {
@@ -207,7 +213,9 @@ public final class CompletionJournal: Sendable {
                 written += 1
             }
             if let location = entry.completion {
-                guard let completion = Self.readCompletion(at: location, fd: state.fd) else {
+                // The record is copied as it is (it carries its own checksum): decoding and
+                // re-encoding 100,000 results under the lock stalled the pipeline for seconds.
+                guard let line = Self.readLine(at: location, fd: state.fd), line.last == 0x0A else {
                     // Cannot be read back: keep the command in doubt rather than invent an outcome.
                     if !entry.started {
                         let line = try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line()
@@ -220,7 +228,6 @@ public final class CompletionJournal: Sendable {
                     state.entries[id] = entry
                     continue
                 }
-                let line = try JournalRecord(kind: .completed, id: id, at: entry.at, completion: completion).line()
                 try Self.write(line, fd: fd, path: temporary)
                 entry.completion = Location(offset: size, length: Int32(line.count))
                 state.entries[id] = entry
