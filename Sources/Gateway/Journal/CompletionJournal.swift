@@ -203,38 +203,39 @@ public final class CompletionJournal: Sendable {
         var written = 0
         var size: Int64 = 0
         var live: [String] = []
+        // Written in large blocks: one write(2) per record made compaction itself a stall.
+        var block: [UInt8] = []
+        block.reserveCapacity(1 << 20)
+        func emit(_ line: [UInt8]) throws {
+            block.append(contentsOf: line)
+            size += Int64(line.count)
+            written += 1
+            if block.count >= 1 << 20 {
+                try Self.write(block, fd: fd, path: temporary)
+                block.removeAll(keepingCapacity: true)
+            }
+        }
         for id in state.order[state.orderHead...] {
             guard var entry = state.entries[id] else { continue }
             live.append(id)
-            if entry.started {
-                let line = try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line()
-                try Self.write(line, fd: fd, path: temporary)
-                size += Int64(line.count)
-                written += 1
-            }
+            if entry.started { try emit(try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line()) }
             if let location = entry.completion {
                 // The record is copied as it is (it carries its own checksum): decoding and
                 // re-encoding 100,000 results under the lock stalled the pipeline for seconds.
                 guard let line = Self.readLine(at: location, fd: state.fd), line.last == 0x0A else {
                     // Cannot be read back: keep the command in doubt rather than invent an outcome.
-                    if !entry.started {
-                        let line = try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line()
-                        try Self.write(line, fd: fd, path: temporary)
-                        size += Int64(line.count)
-                        written += 1
-                    }
+                    if !entry.started { try emit(try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line()) }
                     entry.completion = nil
                     entry.started = true
                     state.entries[id] = entry
                     continue
                 }
-                try Self.write(line, fd: fd, path: temporary)
                 entry.completion = Location(offset: size, length: Int32(line.count))
                 state.entries[id] = entry
-                size += Int64(line.count)
-                written += 1
+                try emit(line)
             }
         }
+        try Self.write(block, fd: fd, path: temporary)
         _ = fsync(fd)
         guard rename(temporary, path) == 0 else {
             _ = close(fd)
