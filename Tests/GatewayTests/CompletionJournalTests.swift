@@ -115,6 +115,8 @@ import Testing
         }
         let lines = try lineCount()
         #expect(lines <= 1024 + 2, "the file holds \(lines) records")
+        try journal.recordStart("after-compaction")
+        #expect(try lineCount() == lines + 1, "an append after compaction only appends")
         #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
         // Stored results are read back from the compacted file at their new places.
         #expect(journal.lookup("c-1199") == .completed(completion(1199)))
@@ -127,5 +129,23 @@ import Testing
         #expect(reopened.lookup("last") == .inDoubt)
         #expect(reopened.lookup("c-1199") == .completed(completion(1199)))
         #expect(reopened.lookup("c-0") == .unknown)
+    }
+
+    /// A compacted file holds one record per live command: with a start and a completion each it
+    /// sat at the threshold itself, and every later append compacted again (a 20 s stall in the
+    /// soak at the default capacity).
+    @Test func aFullJournalDoesNotCompactOnEveryAppend() throws {
+        let journal = try CompletionJournal(path: path, capacity: 1000, ttl: .seconds(3600))
+        for n in 0..<1100 {
+            try journal.recordStart("c-\(n)")
+            try journal.recordCompletion("c-\(n)", completion(n))
+        }
+        func inode() throws -> Int {
+            try #require(FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int)
+        }
+        let before = try inode()
+        for n in 1100..<1110 { try journal.recordStart("c-\(n)") }
+        #expect(try inode() == before, "appends went to the same file, no compaction in between")
+        #expect(journal.lookup("c-1099") == .completed(completion(1099)))
     }
 }

@@ -218,7 +218,11 @@ public final class CompletionJournal: Sendable {
         for id in state.order[state.orderHead...] {
             guard var entry = state.entries[id] else { continue }
             live.append(id)
-            if entry.started { try emit(try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line()) }
+            // A completion implies the start: writing both kept the compacted file at twice the
+            // capacity, the threshold itself, so every later append compacted again.
+            if entry.started, entry.completion == nil {
+                try emit(try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line())
+            }
             if let location = entry.completion {
                 // The record is copied as it is (it carries its own checksum): decoding and
                 // re-encoding 100,000 results under the lock stalled the pipeline for seconds.
