@@ -101,7 +101,7 @@ public struct BatchPublisher {
         }
         while pendingHead < pending.count { try await settleOldest() }
         progress.finish(summary.published)
-        let elapsed = (ContinuousClock.now - started).seconds
+        let elapsed = (ContinuousClock.now - started).timeInterval
         say("published \(summary.published) commands in \(String(format: "%.1f", elapsed)) s (\(Int(Double(summary.published) / max(elapsed, 0.001)))/s): \(summary.confirmed) confirmed, \(summary.returned) returned, \(summary.nacked) nacked" + (summary.skippedInvalid > 0 ? ", \(summary.skippedInvalid) invalid skipped" : ""))
         if let results {
             let (statuses, missing) = await results.wait(timeout: options.resultsTimeout)
@@ -115,7 +115,7 @@ public struct BatchPublisher {
     }
 
     static func deadline(_ text: String, now: Date = Date()) throws(OperatorError) -> String {
-        if let duration = DurationText.parse(text) { return RFC3339.format(now.addingTimeInterval(duration.seconds)) }
+        if let duration = DurationText.parse(text) { return RFC3339.format(now.addingTimeInterval(duration.timeInterval)) }
         if RFC3339.parse(text) != nil { return text }
         throw OperatorError(.usage, "--deadline \(text): not a duration (10m, 90s) nor an RFC 3339 time")
     }

@@ -101,7 +101,7 @@ public struct DeadLetterFilter: Sendable {
     /// `--since`: an RFC 3339 time, or a duration back from now (`1h`, `30m`).
     public static func parseSince(_ text: String, now: Date = Date()) throws(OperatorError) -> Date {
         if let date = RFC3339.parse(text) { return date }
-        if let duration = DurationText.parse(text) { return now.addingTimeInterval(-(Double(duration.components.seconds))) }
+        if let duration = DurationText.parse(text) { return now.addingTimeInterval(-duration.timeInterval) }
         throw OperatorError(.usage, "--since \(text): not an RFC 3339 time nor a duration (1h, 30m)")
     }
 

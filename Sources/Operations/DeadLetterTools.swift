@@ -28,28 +28,43 @@ public struct DeadLetterTools {
         public var groups: [String: Int] = [:]
     }
 
-    /// Shows matching dead letters, and leaves the queue as it was.
-    public func list(limit: Int?, json: Bool, say: (String) -> Void) async throws -> Listing {
-        let connection = try await context.connect(as: "dead-letters list")
-        var listing = Listing()
+    /// The one reading loop all three share: basic.get up to the depth the queue had at the start,
+    /// `body` for each delivery (what it does not ack goes back when the channel closes), and a
+    /// failure turned into one line by `describe`.
+    private func scan(
+        as tool: String, describe: (any Error) -> String, setup: (AMQPConnection) async throws -> Void = { _ in },
+        _ body: (Delivery, AMQPChannel) async throws -> Void
+    ) async throws {
+        let connection = try await context.connect(as: tool)
         do {
+            try await setup(connection)
             let reader = try await connection.openChannel()
             let depth = try await reader.checkQueue(queue).messageCount
-            while listing.scanned < depth, let delivery = try await reader.get(queue: queue) {
-                listing.scanned += 1
-                let letter = DeadLetter(delivery: delivery)
-                guard filter.matches(letter) else { continue }
-                listing.matched += 1
-                listing.groups["\(letter.failureClass): \(Self.reasonGroup(letter.reason))", default: 0] += 1
-                if limit.map({ listing.matched <= $0 }) ?? true { say(json ? letter.json() : letter.line()) }
+            var scanned: UInt32 = 0
+            while scanned < depth, let delivery = try await reader.get(queue: queue) {
+                scanned += 1
+                try await body(delivery, reader)
             }
-            // Nothing was acked: closing the channel puts every message back.
             try? await reader.close()
         } catch {
             await connection.close()
-            throw OperatorError(.runtime, "cannot read \(queue): \(error)")
+            throw OperatorError(.runtime, describe(error))
         }
         await connection.close()
+    }
+
+    /// Shows matching dead letters, and leaves the queue as it was.
+    public func list(limit: Int?, json: Bool, say: (String) -> Void) async throws -> Listing {
+        var listing = Listing()
+        // Nothing is acked: closing the channel puts every message back.
+        try await scan(as: "dead-letters list", describe: { "cannot read \(queue): \($0)" }) { delivery, _ in
+            listing.scanned += 1
+            let letter = DeadLetter(delivery: delivery)
+            guard filter.matches(letter) else { return }
+            listing.matched += 1
+            listing.groups["\(letter.failureClass): \(Self.reasonGroup(letter.reason))", default: 0] += 1
+            if limit.map({ listing.matched <= $0 }) ?? true { say(json ? letter.json() : letter.line()) }
+        }
         if !json {
             say("\(listing.matched) of \(listing.scanned) dead letters match" + (limit.map { listing.matched > $0 ? " (first \($0) shown)" : "" } ?? ""))
             for (group, count) in listing.groups.sorted(by: { $0.value > $1.value }) { say(String(format: "%7d  ", count) + group) }
@@ -78,49 +93,46 @@ public struct DeadLetterTools {
     /// in flight exists twice; none is lost.
     public func replay(dryRun: Bool, rate: Double?, maxRedrives: Int, say: (String) -> Void) async throws -> Replay {
         let topology = context.configuration.topology
-        let connection = try await context.connect(as: "dead-letters replay")
         var replay = Replay()
-        do {
-            let reader = try await connection.openChannel()
-            let publisher = try await connection.openChannel(publisherConfirms: true)
-            let depth = try await reader.checkQueue(queue).messageCount
-            let started = ContinuousClock.now
-            while replay.scanned < depth, let delivery = try await reader.get(queue: queue) {
-                replay.scanned += 1
-                let letter = DeadLetter(delivery: delivery)
-                guard filter.matches(letter) else { continue }
-                guard letter.redriveCount < maxRedrives else {
-                    replay.refused += 1
-                    say("refused \(letter.messageId): replayed \(letter.redriveCount) times already (--max-redrives \(maxRedrives))")
-                    continue
-                }
-                let (exchange, routingKey) = letter.origin(defaultExchange: topology.commandsExchange, defaultRoutingKey: topology.commandsRoutingKey)
-                if dryRun {
-                    replay.replayed += 1
-                    say("would replay \(letter.messageId) to \(exchange) / \(routingKey): \(letter.failureClass), \(letter.reason)")
-                    continue
-                }
-                if let rate, rate > 0 {
-                    let due = started + .milliseconds(Int64(Double(replay.replayed) / rate * 1000))
-                    if due > ContinuousClock.now { try await Task.sleep(until: due) }
-                }
-                var properties = delivery.properties
-                properties.headers = letter.replayHeaders()
-                let outcome = try await publisher.publishAndConfirm(delivery.body, exchange: exchange, routingKey: routingKey, mandatory: true, properties: properties)
-                guard outcome == .acked else {
-                    replay.failed += 1
-                    say("could not replay \(letter.messageId) to \(exchange) / \(routingKey): \(outcome); it stays dead-lettered")
-                    continue
-                }
-                try reader.ack(delivery)
-                replay.replayed += 1
+        var publisher: AMQPChannel?
+        let started = ContinuousClock.now
+        try await scan(
+            as: "dead-letters replay",
+            describe: { "replay stopped: \($0) (\(replay.replayed) replayed before; nothing unconfirmed was acked)" },
+            setup: { publisher = try await $0.openChannel(publisherConfirms: true) }
+        ) { delivery, reader in
+            replay.scanned += 1
+            let letter = DeadLetter(delivery: delivery)
+            guard filter.matches(letter) else { return }
+            guard letter.redriveCount < maxRedrives else {
+                replay.refused += 1
+                say("refused \(letter.messageId): replayed \(letter.redriveCount) times already (--max-redrives \(maxRedrives))")
+                return
             }
-            try? await reader.close()
-        } catch {
-            await connection.close()
-            throw OperatorError(.runtime, "replay stopped: \(error) (\(replay.replayed) replayed before; nothing unconfirmed was acked)")
+            let (exchange, routingKey) = letter.origin(defaultExchange: topology.commandsExchange, defaultRoutingKey: topology.commandsRoutingKey)
+            if dryRun {
+                replay.replayed += 1
+                say("would replay \(letter.messageId) to \(exchange) / \(routingKey): \(letter.failureClass), \(letter.reason)")
+                return
+            }
+            if let rate, rate > 0 {
+                let due = started + .milliseconds(Int64(Double(replay.replayed) / rate * 1000))
+                if due > ContinuousClock.now { try await Task.sleep(until: due) }
+            }
+            var properties = delivery.properties
+            properties.headers = letter.replayHeaders()
+            guard let publisher else { throw OperatorError(.runtime, "no publishing channel") }
+            let outcome = try await publisher.publishAndConfirm(
+                delivery.body, exchange: exchange, routingKey: routingKey, mandatory: true, properties: properties
+            )
+            guard outcome == .acked else {
+                replay.failed += 1
+                say("could not replay \(letter.messageId) to \(exchange) / \(routingKey): \(outcome); it stays dead-lettered")
+                return
+            }
+            try reader.ack(delivery)
+            replay.replayed += 1
         }
-        await connection.close()
         say("\(dryRun ? "would replay" : "replayed") \(replay.replayed), refused \(replay.refused) at the redrive limit, \(replay.failed) could not be published, \(replay.scanned) scanned")
         return replay
     }
@@ -130,44 +142,20 @@ public struct DeadLetterTools {
     /// How many dead letters match (for the confirmation question).
     public func count() async throws -> Int {
         var matched = 0
-        let connection = try await context.connect(as: "dead-letters purge")
-        do {
-            let reader = try await connection.openChannel()
-            let depth = try await reader.checkQueue(queue).messageCount
-            var scanned = 0
-            while scanned < depth, let delivery = try await reader.get(queue: queue) {
-                scanned += 1
-                if filter.matches(DeadLetter(delivery: delivery)) { matched += 1 }
-            }
-            try? await reader.close()
-        } catch {
-            await connection.close()
-            throw OperatorError(.runtime, "cannot read \(queue): \(error)")
+        try await scan(as: "dead-letters purge", describe: { "cannot read \(queue): \($0)" }) { delivery, _ in
+            if filter.matches(DeadLetter(delivery: delivery)) { matched += 1 }
         }
-        await connection.close()
         return matched
     }
 
     /// Deletes the matching dead letters; the others stay.
     public func purge(say: (String) -> Void) async throws -> Int {
         var deleted = 0
-        let connection = try await context.connect(as: "dead-letters purge")
-        do {
-            let reader = try await connection.openChannel()
-            let depth = try await reader.checkQueue(queue).messageCount
-            var scanned = 0
-            while scanned < depth, let delivery = try await reader.get(queue: queue) {
-                scanned += 1
-                guard filter.matches(DeadLetter(delivery: delivery)) else { continue }
-                try reader.ack(delivery)
-                deleted += 1
-            }
-            try? await reader.close()
-        } catch {
-            await connection.close()
-            throw OperatorError(.runtime, "purge stopped after \(deleted) deleted: \(error)")
+        try await scan(as: "dead-letters purge", describe: { "purge stopped after \(deleted) deleted: \($0)" }) { delivery, reader in
+            guard filter.matches(DeadLetter(delivery: delivery)) else { return }
+            try reader.ack(delivery)
+            deleted += 1
         }
-        await connection.close()
         say("deleted \(deleted) dead letters from \(queue)")
         return deleted
     }

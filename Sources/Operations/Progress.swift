@@ -1,4 +1,5 @@
 import Foundation
+import WorkModeDomain
 
 #if canImport(Glibc)
 import Glibc
@@ -32,7 +33,7 @@ final class Progress {
     func finish(_ done: Int) { draw(done, final: true) }
 
     private func draw(_ done: Int, final: Bool) {
-        let elapsed = max((ContinuousClock.now - started).seconds, 0.001)
+        let elapsed = max((ContinuousClock.now - started).timeInterval, 0.001)
         let rate = Double(done) / elapsed
         let remaining = rate > 0 ? Double(total - done) / rate : 0
         let text: String
@@ -47,8 +48,4 @@ final class Progress {
         }
         FileHandle.standardError.write(Data(text.utf8))
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -140,5 +140,5 @@ struct BenchError: Error, CustomStringConvertible {
 }
 
 extension Duration {
-    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+    var milliseconds: Double { timeInterval * 1000 }
 }

@@ -68,7 +68,7 @@ public final class Gateway: Service, Sendable {
         metrics.brokerConnected.record((session?.isOpen ?? false) ? 1 : 0)
         metrics.ready.record(isReady ? 1 : 0)
         metrics.inFlight.record(inFlight?.value ?? 0)
-        metrics.oldestInFlightAge.record(inFlight?.oldestAge.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0)
+        metrics.oldestInFlightAge.record(inFlight?.oldestAge?.timeInterval ?? 0)
         metrics.lanesWaiting.record(lanes.waitingLanes)
         metrics.confirmsPending.record(session?.pendingConfirms ?? 0)
     }
