@@ -52,6 +52,9 @@ public final class OIFDEClient: Sendable {
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections)
         )
         httpConfiguration.httpVersion = .http1Only
+        // The gateway propagates `traceparent` itself; AHC's own spans (a no-op tracer by default)
+        // still cost attribute building on every request.
+        httpConfiguration.tracing.tracer = nil
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         self.configuration = configuration
         self.logger = logger

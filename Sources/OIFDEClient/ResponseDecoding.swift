@@ -14,7 +14,7 @@ enum ResponseDecoding {
     static func decode(_ bytes: [UInt8]) -> Answer? {
         guard let object = FlatJSONObject(parsing: bytes) else { return nil }
         var answer = Answer()
-        answer.errorCode = object.text("errorCode")?.trimmingCharacters(in: .whitespaces)
+        answer.errorCode = object.text("errorCode")?.trimmingWhitespace()
         answer.errorMsg = object.string("errorMsg")
         answer.authToken = object.string("authToken")
         answer.expireTime = object.integer("expireTime")

@@ -11,18 +11,23 @@
 #                                            64 and 512; COUNT commands per row (default 200000;
 #                                            the 50 ms rows use at most 50000: they are bounded by
 #                                            Little's law, not by the machine)
+#   deploy/local/bench.sh row LATENCY_MS MAX_IN_FLIGHT [COUNT] [RATE]
+#                                            one gateway row only (for profiling), JSON printed
+#   deploy/local/bench.sh ceiling [COUNT]   the C ceiling row only
 #   deploy/local/bench.sh soak [COUNT] [RATE]  COUNT commands (default 2000000) at RATE per second
 #                                            (default 1000, below what the gateway sustains here,
 #                                            so a backlog does not pass for growth), RSS every 10 s
 #
 # Prints a table with the targets beside the figures and writes JSON to bench-results/ (ignored
-# by git). WMG_BENCH_TLS=1 puts the simulator behind HTTPS (default plain HTTP, so the figures are
+# by git). WMG_BENCH_LOGS=DIR keeps each row's gateway log there. WMG_BENCH_TLS=1 puts the simulator behind HTTPS (default plain HTTP, so the figures are
 # the pipeline's and not the TLS library's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 mode=rows
 if [ "${1:-}" = soak ]; then mode=soak; shift; fi
+if [ "${1:-}" = row ]; then mode=row; shift; row_args=("$@"); set -- "${3:-20000}"; fi
+if [ "${1:-}" = ceiling ]; then mode=ceiling; shift; fi
 count=${1:-$([ $mode = soak ] && echo 2000000 || echo 200000)}
 soak_rate=${2:-1000}
 
@@ -39,6 +44,7 @@ cleanup() {
 trap cleanup EXIT
 bash deploy/local/broker.sh start >/dev/null
 url=$(bash deploy/local/broker.sh url)
+broker_pid=$(bash deploy/local/broker.sh pid)
 echo "building (release)..." >&2
 swift build -c release --product workmode-gateway >/dev/null 2>&1
 swift build -c release --product wmg-bench >/dev/null 2>&1
@@ -112,14 +118,20 @@ gateway_row() {  # LATENCY_MS MAX_IN_FLIGHT COUNT RATE LABEL
   gw_pid=$!
   for _ in $(seq 100); do grep -q '"consuming"\|consuming' "$work/$prefix.log" 2>/dev/null && break; sleep 0.1; done
   local cpu_before; cpu_before=$(cpu_seconds $gw_pid)
+  local others_before; others_before="$(cpu_seconds $broker_pid) $(cpu_seconds $sim_pid)"
   local line; line=$("$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$3" "$4" "$1" "$5")
   local cpu_after; cpu_after=$(cpu_seconds $gw_pid)
+  local others_after; others_after="$(cpu_seconds $broker_pid) $(cpu_seconds $sim_pid)"
   local rss; rss=$(peak_rss_kib $gw_pid)
   stop $gw_pid; gw_pid=
   stop $sim_pid; sim_pid=
-  /usr/bin/python3 - "$line" "$cpu_before" "$cpu_after" "$rss" "$2" "$1" >> "$results" <<'PY'
+  if [ -n "${WMG_BENCH_LOGS:-}" ]; then mkdir -p "$WMG_BENCH_LOGS"; cp "$work/$prefix.log" "$WMG_BENCH_LOGS/$prefix.log"; fi
+  /usr/bin/python3 - "$line" "$cpu_before" "$cpu_after" "$rss" "$2" "$1" "$others_before" "$others_after" >> "$results" <<'PY'
 import json, sys
 row = json.loads(sys.argv[1])
+before, after = [float(x) for x in sys.argv[7].split()], [float(x) for x in sys.argv[8].split()]
+row["brokerCpuSeconds"] = after[0] - before[0]
+row["simulatorCpuSeconds"] = after[1] - before[1]
 row["gatewayCpuSeconds"] = float(sys.argv[3]) - float(sys.argv[2])
 row["gatewayCpuPercent"] = 100 * row["gatewayCpuSeconds"] / row["seconds"]
 row["gatewayPeakRssMiB"] = int(sys.argv[4]) / 1024
@@ -135,8 +147,18 @@ ceiling_row() {  # COUNT PREFETCH
   "$gateway" topology declare --config "$work/$prefix.yaml" >/dev/null
   "$work/ceiling" 127.0.0.1 "$WMG_BROKER_PORT" "$prefix.commands" "$prefix.results" "$1" "$2" 1000 &
   aux_pid=$!
-  "$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$1" 0 0 "c-ceiling" >> "$results"
+  local broker_before; broker_before=$(cpu_seconds $broker_pid)
+  local line; line=$("$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$1" 0 0 "c-ceiling")
+  local broker_after; broker_after=$(cpu_seconds $broker_pid)
+  local loop_cpu; loop_cpu=$(cpu_seconds $aux_pid)
   wait $aux_pid; aux_pid=
+  /usr/bin/python3 - "$line" "$broker_before" "$broker_after" "$loop_cpu" >> "$results" <<'PY'
+import json, sys
+row = json.loads(sys.argv[1])
+row["brokerCpuSeconds"] = float(sys.argv[3]) - float(sys.argv[2])
+row["gatewayCpuSeconds"] = float(sys.argv[4])
+print(json.dumps(row, sort_keys=True))
+PY
 }
 
 if [ $mode = soak ]; then
@@ -166,6 +188,13 @@ if len(rows) >= 5:
     print(f"RSS at 20%: {at20/1024:.1f} MiB, at 100%: {end/1024:.1f} MiB, growth {growth:+.1f}% (target < 5%); peak {max(r['rssKiB'] for r in rows)/1024:.1f} MiB (target < 64 MiB)")
 PY
   echo "results: $results"
+  exit 0
+fi
+
+if [ $mode = ceiling ]; then ceiling_row "$count" 512; tail -1 "$results"; exit 0; fi
+if [ $mode = row ]; then  # one gateway row, for profiling: row LATENCY_MS MAX_IN_FLIGHT [COUNT] [RATE]
+  gateway_row "${row_args[0]}" "${row_args[1]}" "$count" "${row_args[3]:-0}" "${row_args[0]}ms/${row_args[1]}${row_args[3]:+ @${row_args[3]}/s}"
+  tail -1 "$results"
   exit 0
 fi
 

@@ -7,8 +7,10 @@
 #   deploy/local/broker.sh status    exit 0 when it runs
 #   deploy/local/broker.sh ctl ARGS  rabbitmqctl against this node
 #   deploy/local/broker.sh url       the amqp:// URL of this node
+#   deploy/local/broker.sh pid       the node's OS process id (for CPU accounting)
 #
-# Environment: WMG_BROKER_PORT (default 5673), WMG_BROKER_DIR (default $TMPDIR/wmg-broker-PORT).
+# Environment: WMG_BROKER_PORT (default 5673), WMG_BROKER_DIR (default $TMPDIR/wmg-broker-PORT),
+# WMG_BROKER_ERL_ARGS (extra Erlang VM flags, e.g. the benchmark's scheduler settings).
 set -euo pipefail
 
 port=${WMG_BROKER_PORT:-5673}
@@ -29,6 +31,7 @@ node_env() {
   export RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins"
   export RABBITMQ_FEATURE_FLAGS_FILE="$base/feature_flags"
   export RABBITMQ_CONFIG_FILE="$base/rabbitmq"
+  if [ -n "${WMG_BROKER_ERL_ARGS:-}" ]; then export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$WMG_BROKER_ERL_ARGS"; fi
 }
 
 start() {
@@ -93,5 +96,6 @@ case "${1:-}" in
   ctl) shift; ctl "$@" ;;
   url) echo "amqp://guest:guest@127.0.0.1:$port/%2f" ;;
   node) echo "$node" ;;
-  *) echo "usage: $0 start|stop|status|ctl ARGS|url|node" >&2; exit 64 ;;
+  pid) cat "$base/rabbit.pid" ;;
+  *) echo "usage: $0 start|stop|status|ctl ARGS|url|node|pid" >&2; exit 64 ;;
 esac

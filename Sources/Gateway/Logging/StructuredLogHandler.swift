@@ -29,7 +29,6 @@ public struct StructuredLogHandler: LogHandler {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         let time = RFC3339.format(Date())
-        var line: String
         switch format {
         case .json:
             // The domain's writer, not JSONSerialization: one line per command outcome is a hot path.
@@ -40,12 +39,31 @@ public struct StructuredLogHandler: LogHandler {
             writer.beginObject()
             for (key, value) in fields { writer.member(key, value) }
             writer.endObject()
-            line = String(decoding: writer.bytes, as: UTF8.self)
+            var line = writer.bytes
+            line.append(UInt8(ascii: "\n"))
+            Self.writeToStandardError(line)
         case .text:
-            line = "\(time) \(event.level.rawValue.uppercased()) \(event.message)"
+            var line = "\(time) \(event.level.rawValue.uppercased()) \(event.message)"
             for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+            line += "\n"
+            Self.writeToStandardError(Array(line.utf8))
         }
-        line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// One `write(2)` per line (so lines from several threads do not interleave in a pipe), without
+    /// Foundation's `Data` and `FileHandle` on the way.
+    static func writeToStandardError(_ line: [UInt8]) {
+        line.withUnsafeBytes { buffer in
+            guard var pointer = buffer.baseAddress else { return }
+            var remaining = buffer.count
+            while remaining > 0 {
+                let written = write(STDERR_FILENO, pointer, remaining)
+                if written < 0, errno == EINTR { continue }
+                // A closed or full stderr must not take the daemon down; the line is lost.
+                guard written > 0 else { return }
+                pointer += written
+                remaining -= written
+            }
+        }
     }
 }

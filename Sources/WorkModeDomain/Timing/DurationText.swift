@@ -22,7 +22,12 @@ public enum DurationText {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    /// Without leading and trailing whitespace (newlines included). Free of Foundation's
+    /// `NSString` bridging, and no copy at all in the common case, because OIFDE error codes are
+    /// decoded once per forwarded command.
+    public func trimmingWhitespace() -> String {
+        guard let head = unicodeScalars.first, let tail = unicodeScalars.last else { return self }
+        if !head.properties.isWhitespace, !tail.properties.isWhitespace { return self }
         var scalars = Substring(self).unicodeScalars[...]
         while let first = scalars.first, first.properties.isWhitespace { scalars = scalars.dropFirst() }
         while let last = scalars.last, last.properties.isWhitespace { scalars = scalars.dropLast() }

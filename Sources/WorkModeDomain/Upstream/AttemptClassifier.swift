@@ -67,7 +67,7 @@ public enum AttemptClassifier {
 
     /// `0`, `"0"` and `" 0 "` are the same code.
     static func normalised(_ code: String) -> String {
-        code.trimmingCharacters(in: .whitespaces)
+        code.trimmingWhitespace()
     }
 
     private static func message(_ errorMsg: String?) -> String {
