@@ -91,6 +91,51 @@ import Testing
         await connection.close()
     }
 
+    /// Acks from many tasks in completion order, with nacks among them: the connection thread
+    /// coalesces runs into `multiple` acks, and the broker must still see each message settled as
+    /// asked, with no "unknown delivery tag" channel error.
+    @Test func acksFromManyTasksAreCoalescedAndEveryMessageSettledAsAsked() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel(publisherConfirms: true)
+        let queue = try await channel.temporaryQueue()
+        try await channel.qos(prefetchCount: 500)
+        let count = 2000
+        var confirmations: [PublishConfirmation] = []
+        for index in 0..<count {
+            confirmations.append(try channel.publish(Array(String(index).utf8), exchange: "", routingKey: queue))
+        }
+        for confirmation in confirmations { #expect(try await confirmation.outcome() == .acked) }
+        let consumer = try await channel.consume(queue: queue)
+        var iterator = consumer.makeAsyncIterator()
+        let nacked: Set<String> = ["7", "500", "1999"]
+        var redelivered: [String] = []
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<(count + nacked.count) {
+                let delivery = try #require(try await iterator.next())
+                let body = String(decoding: delivery.body, as: UTF8.self)
+                if delivery.redelivered { redelivered.append(body) }
+                let nack = nacked.contains(body) && !delivery.redelivered
+                // Out of order, like commands that finish at different times.
+                group.addTask {
+                    try await Task.sleep(for: .microseconds(Int.random(in: 0...2000)))
+                    if nack { try channel.nack(delivery, requeue: true) } else { try channel.ack(delivery) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(Set(redelivered) == nacked)
+        let frames = channel.acknowledgementFramesSent
+        #expect(frames < count, "\(frames) frames for \(count + nacked.count) settlements")
+        // Closing requeues whatever is still unacked, so an empty queue afterwards means every
+        // ack reached the broker; a stray frame would have closed the channel with an error.
+        try await channel.close()
+        let checker = try await connection.openChannel()
+        let info = try await checker.checkQueue(queue)
+        #expect(info.messageCount == 0)
+        try await checker.deleteQueue(queue)
+        await connection.close()
+    }
+
     @Test func basicGetReturnsMessagesThenNil() async throws {
         let connection = try await TestBroker.connect()
         let channel = try await connection.openChannel(publisherConfirms: true)

@@ -23,6 +23,10 @@ public final class AMQPChannel: Sendable {
 
     /// Publishes not yet answered by the broker.
     public var pendingConfirms: Int { shared.pendingConfirms.load(ordering: .relaxed) }
+    /// Ack, nack and reject frames sent on this channel so far. Plain acks that complete a run from
+    /// the lowest unsettled delivery go out as one `multiple` ack, so this is usually below the
+    /// number of ``ack(_:multiple:)`` calls.
+    public var acknowledgementFramesSent: Int { shared.acknowledgementFrames.load(ordering: .relaxed) }
 
     /// Closes the channel; unacknowledged deliveries on it return to their queues.
     public func close() async throws(AMQPError) {

@@ -7,6 +7,7 @@ final class ChannelShared: Sendable {
     let publisherConfirms: Bool
     private let closeReason = Mutex<AMQPError?>(nil)
     let pendingConfirms = Atomic<Int>(0)
+    let acknowledgementFrames = Atomic<Int>(0)
 
     init(number: UInt16, incarnation: UInt64, publisherConfirms: Bool) {
         self.number = number
@@ -33,6 +34,7 @@ final class ChannelShared: Sendable {
 final class ChannelState {
     let shared: ChannelShared
     var confirms = ConfirmTracker<PublishConfirmation>()
+    var acknowledgements = AckCoalescer()
     var consumers: [String: AsyncThrowingStream<Delivery, any Error>.Continuation] = [:]
 
     init(shared: ChannelShared) { self.shared = shared }

@@ -102,22 +102,41 @@ extension ConnectionCore {
         case reject(requeue: Bool)
     }
 
-    /// Sends an ack, nack or reject, unless the tag's channel incarnation is gone: then nothing is
-    /// sent (a stale tag would close the channel, or with a reused number, ack the wrong message).
-    func acknowledge(_ shared: ChannelShared, tag: DeliveryTag, _ kind: Acknowledgement) {
-        guard tag.channelIncarnation == shared.incarnation, let channel = channels[shared.number],
-            channel.shared === shared, let state, terminal.withLock({ $0 }) == nil
-        else { return }
-        let status: Int32
-        switch kind {
-        case .ack(let multiple):
-            status = amqp_basic_ack(state, channel.number, tag.value, multiple ? 1 : 0)
-        case .nack(let multiple, let requeue):
-            status = amqp_basic_nack(state, channel.number, tag.value, multiple ? 1 : 0, requeue ? 1 : 0)
-        case .reject(let requeue):
-            status = amqp_basic_reject(state, channel.number, tag.value, requeue ? 1 : 0)
+    /// Sends the acks, nacks and rejects submitted since the last look, as few frames as
+    /// ``AckCoalescer`` allows, skipping tags whose channel incarnation is gone (a stale tag would
+    /// close the channel, or with a reused number, settle the wrong message).
+    func acknowledge(_ requests: [AckRequest]) {
+        guard let state, terminal.withLock({ $0 }) == nil else { return }
+        var batches: [(channel: ChannelState, requests: [(tag: UInt64, kind: Acknowledgement)])] = []
+        for request in requests {
+            guard request.tag.channelIncarnation == request.channel.incarnation, let channel = channels[request.channel.number],
+                channel.shared === request.channel
+            else { continue }
+            if let index = batches.firstIndex(where: { $0.channel === channel }) {
+                batches[index].requests.append((request.tag.value, request.kind))
+            } else {
+                batches.append((channel, [(request.tag.value, request.kind)]))
+            }
         }
-        if status != AMQP_STATUS_OK.rawValue { terminate(.connectionLost(Self.statusText(status))) }
+        for batch in batches {
+            let frames = batch.channel.acknowledgements.frames(for: batch.requests)
+            batch.channel.shared.acknowledgementFrames.add(frames.count, ordering: .relaxed)
+            for frame in frames {
+                let status: Int32
+                switch frame {
+                case .ack(let tag, let multiple):
+                    status = amqp_basic_ack(state, batch.channel.number, tag, multiple ? 1 : 0)
+                case .nack(let tag, let multiple, let requeue):
+                    status = amqp_basic_nack(state, batch.channel.number, tag, multiple ? 1 : 0, requeue ? 1 : 0)
+                case .reject(let tag, let requeue):
+                    status = amqp_basic_reject(state, batch.channel.number, tag, requeue ? 1 : 0)
+                }
+                if status != AMQP_STATUS_OK.rawValue {
+                    terminate(.connectionLost(Self.statusText(status)))
+                    return
+                }
+            }
+        }
     }
 
     // MARK: - consume

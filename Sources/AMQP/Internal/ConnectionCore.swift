@@ -203,7 +203,7 @@ final class ConnectionCore: @unchecked Sendable {
                 return (inbox.acks, inbox.work)
             }
             // Acks first: anything that closes a channel was submitted after its acks were accepted.
-            for ack in acks { acknowledge(ack.channel, tag: ack.tag, ack.kind) }
+            if !acks.isEmpty { acknowledge(acks) }
             if !work.isEmpty {
                 for item in work {
                     item(self)
