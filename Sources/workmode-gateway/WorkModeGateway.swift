@@ -1,6 +1,4 @@
 import ArgumentParser
-import Foundation
-import Gateway
 
 /// The command line. Parsing only: each subcommand hands its options to a target that does the work.
 @main
@@ -10,9 +8,4 @@ struct WorkModeGateway: AsyncParsableCommand {
         abstract: "Forwards work-mode change commands from RabbitMQ to Huawei OIFDE.",
         subcommands: [Run.self, Simulate.self, Validate.self, Publish.self, DeadLetters.self, TopologyCommand.self]
     )
-
-    static func main() async {
-        ConcurrencyExecutor.adoptEventLoops(environment: ProcessInfo.processInfo.environment)
-        await main(nil)
-    }
 }
