@@ -145,13 +145,13 @@ ceiling_row() {  # COUNT PREFETCH
   local prefix=bench-ceiling-$RANDOM$RANDOM
   config "$prefix" 64
   "$gateway" topology declare --config "$work/$prefix.yaml" >/dev/null
-  "$work/ceiling" 127.0.0.1 "$WMG_BROKER_PORT" "$prefix.commands" "$prefix.results" "$1" "$2" 1000 &
+  "$work/ceiling" 127.0.0.1 "$WMG_BROKER_PORT" "$prefix.commands" "$prefix.results" "$1" "$2" 1000 > "$work/ceiling.cpu" &
   aux_pid=$!
   local broker_before; broker_before=$(cpu_seconds $broker_pid)
   local line; line=$("$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$1" 0 0 "c-ceiling")
   local broker_after; broker_after=$(cpu_seconds $broker_pid)
-  local loop_cpu; loop_cpu=$(cpu_seconds $aux_pid)
   wait $aux_pid; aux_pid=
+  local loop_cpu; loop_cpu=$(cat "$work/ceiling.cpu")
   /usr/bin/python3 - "$line" "$broker_before" "$broker_after" "$loop_cpu" >> "$results" <<'PY'
 import json, sys
 row = json.loads(sys.argv[1])
