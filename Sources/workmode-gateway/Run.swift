@@ -11,6 +11,7 @@ struct Run: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
+        let allocator = AllocatorTuning.apply(environment: ProcessInfo.processInfo.environment)
         let path = config ?? ProcessInfo.processInfo.environment["WMG_CONFIG"]
         let configuration: GatewayConfiguration
         do {
@@ -23,7 +24,9 @@ struct Run: AsyncParsableCommand {
         let level = Logger.Level(rawValue: configuration.log.level) ?? .info
         LoggingSystem.bootstrap { label in StructuredLogHandler(label: label, format: format, level: level) }
         let logger = Logger(label: "workmode-gateway")
-        logger.info("starting", metadata: EffectiveConfiguration.metadata(configuration))
+        var startMetadata = EffectiveConfiguration.metadata(configuration)
+        for (key, value) in allocator { startMetadata[key] = "\(value)" }
+        logger.info("starting", metadata: startMetadata)
         do {
             try await Daemon.run(configuration: configuration, logger: logger)
         } catch {

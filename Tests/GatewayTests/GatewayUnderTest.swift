@@ -172,18 +172,36 @@ final class GatewayUnderTest: @unchecked Sendable {
             if let taken { return taken.compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] } }
             if ended { throw HarnessError("the results tap ended before \(count) results arrived") }
             guard ContinuousClock.now < deadline else {
-                // Say what the broker sees, so a failure tells a stuck gateway from a lost message.
                 let buffered = resultBuffer.withLock { $0.bodies.count }
-                let reader = try? await connection.openChannel()
-                let info = try? await reader?.checkQueue(prefix + ".commands")
-                try? await reader?.close()
-                throw HarnessError(
-                    "fewer than \(count) results within \(seconds) s (\(buffered) arrived; commands queue: "
-                        + "\(info.map { "\($0.messageCount) ready, \($0.consumerCount) consumers" } ?? "unknown"); gateway running: \(gateway.process.isRunning))"
-                )
+                throw HarnessError("fewer than \(count) results within \(seconds) s (\(buffered) arrived)\n" + (await diagnosis()))
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// What the broker, the gateway and the simulator say, so a failure tells a stuck gateway from
+    /// a lost message or a deaf tap. Counts come from `rabbitmqctl`: on RabbitMQ before 4.1 a passive
+    /// declare of a quorum queue reports its unacked count where the consumer count belongs.
+    func diagnosis() async -> String {
+        let queues = (try? await Harness.rabbitmqctl(["list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers"])) ?? "rabbitmqctl failed"
+        let ours = queues.split(separator: "\n").filter { $0.hasPrefix(prefix) }.joined(separator: "\n")
+        let bindings = (try? await Harness.rabbitmqctl(["list_bindings", "source_name", "destination_name", "routing_key"])) ?? ""
+        let ourBindings = bindings.split(separator: "\n").filter { $0.hasPrefix(prefix) }.joined(separator: "\n")
+        let forwards = (try? await simulator.requests().count).map(String.init(describing:)) ?? "unknown"
+        let gatewayLogs = (0..<launches).compactMap { try? String(contentsOfFile: directory + "/gateway-\($0).log", encoding: .utf8) }.joined()
+        let gatewayLog = gatewayLogs.split(separator: "\n").suffix(30).joined(separator: "\n")
+        let simulatorLog = simulator.child.output.split(separator: "\n").suffix(10).joined(separator: "\n")
+        return """
+            queues (name ready unacked consumers):
+            \(ours)
+            bindings:
+            \(ourBindings)
+            requests the simulator saw: \(forwards); gateway running: \(gateway.process.isRunning)
+            the gateway's last log lines:
+            \(gatewayLog)
+            the simulator's:
+            \(simulatorLog)
+            """
     }
 
     /// Runs an operator command (`validate`, `publish`, `dead-letters`, `topology`) with this

@@ -114,7 +114,6 @@ public final class Gateway: Service, Sendable {
             let session: BrokerSession
             do {
                 session = try await openSession()
-                failures = 0
             } catch let problem as Topology.Problem {
                 // Not retried: a queue with other arguments stays that way. The caller logs it once.
                 throw problem
@@ -125,7 +124,7 @@ public final class Gateway: Service, Sendable {
                 await sleepUnlessDraining(delay)
                 continue
             }
-            await serve(session)
+            let consumed = await serve(session)
             if !draining { metrics.reconnects.increment() }
             runState.withLock {
                 $0.session = nil
@@ -133,7 +132,15 @@ public final class Gateway: Service, Sendable {
                 $0.ready = false
             }
             await session.close()
-            if !draining { logger.warning("broker connection lost; reconnecting") }
+            guard !draining else { break }
+            if consumed {
+                failures = 0
+                logger.warning("broker connection lost; reconnecting")
+            } else {
+                // A refused basic.consume would otherwise reconnect in a tight loop.
+                failures += 1
+                await sleepUnlessDraining(Self.reconnectDelay(failures: failures))
+            }
         }
     }
 
@@ -176,13 +183,14 @@ public final class Gateway: Service, Sendable {
 
     /// Consumes until the consumer ends (drain, cancel, or connection loss), then finishes what is
     /// in flight: within the drain timeout when stopping, at once when the connection is gone.
-    private func serve(_ session: BrokerSession) async {
+    /// - Returns: false when the broker refused the consumer.
+    private func serve(_ session: BrokerSession) async -> Bool {
         let consumer: AMQPConsumer
         do {
             consumer = try await session.consumerChannel.consume(queue: configuration.topology.commandsQueue)
         } catch {
-            logger.warning("cannot start consuming", metadata: ["error": "\(error)"])
-            return
+            logger.warning("the consumer could not start; retrying", metadata: ["error": "\(error)"])
+            return false
         }
         let inFlight = InFlightCounter()
         let stopAlready = runState.withLock { state -> Bool in
@@ -253,5 +261,6 @@ public final class Gateway: Service, Sendable {
             // Ends the watcher.
             await session.close()
         }
+        return true
     }
 }
