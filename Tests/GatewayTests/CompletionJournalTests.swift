@@ -148,4 +148,58 @@ import Testing
         #expect(try inode() == before, "appends went to the same file, no compaction in between")
         #expect(journal.lookup("c-1099") == .completed(completion(1099)))
     }
+
+    /// The index keeps 64-bit hashes of IDs, not the IDs: two IDs on one key must never share an
+    /// outcome, whether the entry holds a start or a completion, before and after a reopen.
+    @Test func idsThatShareAKeyNeverShareAnOutcome() throws {
+        let sameKey: @Sendable (String) -> UInt64 = { _ in 42 }
+        do {
+            let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600), key: sameKey)
+            try journal.recordStart("first")
+            #expect(journal.lookup("first") == .inDoubt)
+            #expect(journal.lookup("second") == .unknown, "a start of another ID is not this one's")
+            try journal.recordCompletion("first", completion(1))
+            #expect(journal.lookup("second") == .unknown, "nor is its completion")
+            #expect(journal.lookup("first") == .completed(completion(1)))
+            // The later ID takes the key over; the earlier one is forgotten, never mistaken.
+            try journal.recordCompletion("second", completion(2))
+            #expect(journal.lookup("second") == .completed(completion(2)))
+            #expect(journal.lookup("first") == .unknown)
+        }
+        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600), key: sameKey)
+        #expect(reopened.lookup("second") == .completed(completion(2)))
+        #expect(reopened.lookup("first") == .unknown)
+    }
+
+    /// A start after a completion (the forward repeated while in doubt) leaves the completion
+    /// deciding, in memory, after a reopen and after compaction.
+    @Test func aLaterStartDoesNotHideACompletion() throws {
+        do {
+            let journal = try CompletionJournal(path: path, capacity: 600, ttl: .seconds(3600))
+            try journal.recordStart("x")
+            try journal.recordCompletion("x", completion(7))
+            try journal.recordStart("x")
+            #expect(journal.lookup("x") == .completed(completion(7)))
+            // Past the compaction threshold (1,200 records for a capacity of 600).
+            for n in 0..<1300 { try journal.recordStart("filler-\(n)") }
+            #expect(try lineCount() < 1300)
+            #expect(journal.lookup("x") == .unknown, "evicted: the capacity is 600")
+        }
+        do {
+            // 600 commands, 1,201 records: one past the threshold, nothing evicted.
+            let journal = try CompletionJournal(path: path + "-2", capacity: 600, ttl: .seconds(3600))
+            try journal.recordStart("y")
+            try journal.recordCompletion("y", completion(8))
+            try journal.recordStart("y")
+            for n in 0..<599 {
+                try journal.recordStart("filler-\(n)")
+                try journal.recordCompletion("filler-\(n)", completion(n))
+            }
+            let lines = try String(contentsOfFile: path + "-2", encoding: .utf8).split(separator: "\n").count
+            #expect(lines == 600, "compacted to one record per command")
+            #expect(journal.lookup("y") == .completed(completion(8)), "kept through compaction")
+        }
+        let reopened = try CompletionJournal(path: path + "-2", capacity: 600, ttl: .seconds(3600))
+        #expect(reopened.lookup("y") == .completed(completion(8)))
+    }
 }

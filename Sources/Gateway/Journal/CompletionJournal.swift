@@ -16,10 +16,12 @@ import Glibc
 /// entries when it holds twice as many records as `capacity`. Entries older than `ttl`, or beyond
 /// `capacity` (oldest first), are forgotten.
 ///
-/// Memory holds an index only (ID, state, time, and where the completion record sits in the file);
-/// a stored result is read back from the file when a redelivered command needs it, which is rare.
-/// Keeping every result event in memory cost about 600 bytes a command, 60 MB at the default
-/// capacity of 100,000.
+/// Memory holds an index only: per command, a 64-bit hash of its ID, the time, and where its
+/// deciding record sits in the file. A hit is confirmed by reading that record back and comparing
+/// the ID, so two IDs that share a hash never share an outcome; that read happens only for
+/// redeliveries, which are rare. Keeping every result event in memory cost about 600 bytes a
+/// command (60 MB at the default capacity of 100,000); keeping the ID strings as keys about 200
+/// (20 MB); the hashed index about 100, most of it the dictionary's spare buckets.
 public final class CompletionJournal: Sendable {
     public enum Lookup: Sendable, Equatable {
         case unknown
@@ -29,24 +31,28 @@ public final class CompletionJournal: Sendable {
     }
 
     struct Entry {
-        var started: Bool
-        /// The completion record's place in the file.
-        var completion: Location?
-        var at: Date
+        /// The record that decides a lookup: the completion once there is one, else the latest
+        /// start. Length 0: the record could not be read back at compaction, so the command is in
+        /// doubt and this entry is not written to the compacted file (its ID is unknown here).
+        var location: Location
+        var completed: Bool
+        /// Seconds since 1970 of the latest record, for the TTL.
+        var at: Double
     }
 
     struct Location {
         var offset: Int64
         var length: Int32
+        static let unreadable = Location(offset: 0, length: 0)
     }
 
     struct State {
         var fd: Int32
         /// Where the next record goes (the file's valid length).
         var fileSize: Int64 = 0
-        var entries: [String: Entry] = [:]
-        /// Insertion order, for eviction; may hold IDs already evicted (skipped lazily).
-        var order: [String] = []
+        var entries: [UInt64: Entry] = [:]
+        /// Insertion order, for eviction; may hold keys already evicted (skipped lazily).
+        var order: [UInt64] = []
         var orderHead = 0
         var recordsInFile = 0
         var droppedAtLoad = 0
@@ -57,18 +63,28 @@ public final class CompletionJournal: Sendable {
     public let ttl: Duration
     private let state: Mutex<State>
 
+    /// The index key of a command ID (a parameter so a test can force two IDs onto one key).
+    let key: @Sendable (String) -> UInt64
+
     /// Opens (creating folders and file as needed) and loads the journal.
-    public init(path: String, capacity: Int, ttl: Duration, now: Date = Date()) throws {
+    public convenience init(path: String, capacity: Int, ttl: Duration, now: Date = Date()) throws {
+        try self.init(path: path, capacity: capacity, ttl: ttl, now: now, key: CompletionJournal.hashKey)
+    }
+
+    init(path: String, capacity: Int, ttl: Duration, now: Date = Date(), key: @escaping @Sendable (String) -> UInt64) throws {
+        self.key = key
         self.path = path
         self.capacity = capacity
         self.ttl = ttl
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         var loaded = State(fd: -1)
-        let (records, validBytes, dropped) = try Self.readRecords(path: path)
-        for (record, location) in records { Self.apply(record, at: location, to: &loaded, capacity: capacity) }
+        // Applied one by one: holding every decoded record first cost the size of the file again.
+        let (recordCount, validBytes, dropped) = try Self.readRecords(path: path) { record, location in
+            Self.apply(record, key: key(record.id), at: location, to: &loaded, capacity: capacity)
+        }
         loaded.droppedAtLoad = dropped
-        loaded.recordsInFile = records.count
+        loaded.recordsInFile = recordCount
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError.open(path, errno) }
         // Cut a torn tail so new records start on a clean line.
@@ -100,15 +116,23 @@ public final class CompletionJournal: Sendable {
 
     public func lookup(_ id: String, now: Date = Date()) -> Lookup {
         state.withLock { state in
-            guard let entry = state.entries[id], now.timeIntervalSince(entry.at) <= ttl.timeInterval else { return .unknown }
-            if let location = entry.completion {
-                // Unreadable now (it was valid when written): forward again, flagged, rather than
-                // assume either outcome.
-                guard let completion = Self.readCompletion(at: location, fd: state.fd) else { return .inDoubt }
-                return .completed(completion)
-            }
-            return entry.started ? .inDoubt : .unknown
+            guard let entry = state.entries[key(id)], now.timeIntervalSince1970 - entry.at <= ttl.timeInterval else { return .unknown }
+            // Unreadable (it was valid when written): forward again, flagged, rather than assume
+            // either outcome.
+            guard entry.location.length > 0, let record = Self.readRecord(at: entry.location, fd: state.fd) else { return .inDoubt }
+            // Another ID with the same hash.
+            guard record.id == id else { return .unknown }
+            if entry.completed, let completion = record.completion { return .completed(completion) }
+            return .inDoubt
         }
+    }
+
+    /// A command ID's index key. Swift's hasher is seeded per process, which is fine: the
+    /// index is rebuilt from the file at every start.
+    static func hashKey(_ id: String) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(id)
+        return UInt64(bitPattern: Int64(hasher.finalize()))
     }
 
     /// Notes that a forward is about to start. Written before the HTTP request leaves.
@@ -127,7 +151,7 @@ public final class CompletionJournal: Sendable {
             let location = Location(offset: state.fileSize, length: Int32(line.count))
             try Self.write(line, fd: state.fd, path: path)
             state.fileSize += Int64(line.count)
-            Self.apply(record, at: location, to: &state, capacity: capacity)
+            Self.apply(record, key: key(record.id), at: location, to: &state, capacity: capacity)
             state.recordsInFile += 1
             if state.recordsInFile > max(2 * capacity, 1024) { try compact(&state, now: record.at) }
         }
@@ -147,15 +171,21 @@ public final class CompletionJournal: Sendable {
         }
     }
 
-    private static func apply(_ record: JournalRecord, at location: Location, to state: inout State, capacity: Int) {
-        if state.entries[record.id] == nil { state.order.append(record.id) }
-        var entry = state.entries[record.id] ?? Entry(started: false, completion: nil, at: record.at)
-        switch record.kind {
-        case .started: entry.started = true
-        case .completed: entry.completion = location
+    private static func apply(_ record: JournalRecord, key: UInt64, at location: Location, to state: inout State, capacity: Int) {
+        let at = record.at.timeIntervalSince1970
+        if var entry = state.entries[key] {
+            // A start after a completion (a forward repeated while in doubt that then completed
+            // elsewhere) leaves the completion deciding.
+            if record.kind == .completed || !entry.completed {
+                entry.location = location
+                entry.completed = record.kind == .completed
+            }
+            entry.at = at
+            state.entries[key] = entry
+        } else {
+            state.order.append(key)
+            state.entries[key] = Entry(location: location, completed: record.kind == .completed, at: at)
         }
-        entry.at = record.at
-        state.entries[record.id] = entry
         while state.entries.count > capacity, state.orderHead < state.order.count {
             state.entries.removeValue(forKey: state.order[state.orderHead])
             state.orderHead += 1
@@ -166,11 +196,11 @@ public final class CompletionJournal: Sendable {
         }
     }
 
-    /// Reads a completion record back from the file.
-    private static func readCompletion(at location: Location, fd: Int32) -> JournalCompletion? {
+    /// Reads a record back from the file.
+    private static func readRecord(at location: Location, fd: Int32) -> JournalRecord? {
         guard let line = readLine(at: location, fd: fd) else { return nil }
         // Without its line break, as at load.
-        return JournalRecord(line: Data(line.dropLast()))?.completion
+        return JournalRecord(line: Data(line.dropLast()))
     }
 
     /// A record's bytes, line break included.
@@ -190,7 +220,8 @@ public final class CompletionJournal: Sendable {
     }
 
     private static func expire(_ state: inout State, ttl: Duration, now: Date) {
-        state.entries = state.entries.filter { now.timeIntervalSince($0.value.at) <= ttl.timeInterval }
+        let now = now.timeIntervalSince1970
+        state.entries = state.entries.filter { now - $0.value.at <= ttl.timeInterval }
     }
 
     /// Rewrites the file with the live entries only: to a temporary file, synced, then renamed over
@@ -202,7 +233,7 @@ public final class CompletionJournal: Sendable {
         guard fd >= 0 else { throw JournalError.open(temporary, errno) }
         var written = 0
         var size: Int64 = 0
-        var live: [String] = []
+        var live: [UInt64] = []
         // Written in large blocks: one write(2) per record made compaction itself a stall.
         var block: [UInt8] = []
         block.reserveCapacity(1 << 20)
@@ -215,29 +246,23 @@ public final class CompletionJournal: Sendable {
                 block.removeAll(keepingCapacity: true)
             }
         }
-        for id in state.order[state.orderHead...] {
-            guard var entry = state.entries[id] else { continue }
-            live.append(id)
-            // A completion implies the start: writing both kept the compacted file at twice the
-            // capacity, the threshold itself, so every later append compacted again.
-            if entry.started, entry.completion == nil {
-                try emit(try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line())
+        for key in state.order[state.orderHead...] {
+            guard var entry = state.entries[key] else { continue }
+            live.append(key)
+            // The deciding record is copied as it is (it carries its own checksum): decoding and
+            // re-encoding 100,000 results under the lock stalled the pipeline for seconds. A
+            // completion implies the start, so one record per command keeps the compacted file at
+            // the capacity, well under the threshold that triggers compaction.
+            guard entry.location.length > 0, let line = Self.readLine(at: entry.location, fd: state.fd), line.last == 0x0A else {
+                // Cannot be read back: in doubt from now on, in memory (the ID is not known here).
+                entry.location = .unreadable
+                entry.completed = false
+                state.entries[key] = entry
+                continue
             }
-            if let location = entry.completion {
-                // The record is copied as it is (it carries its own checksum): decoding and
-                // re-encoding 100,000 results under the lock stalled the pipeline for seconds.
-                guard let line = Self.readLine(at: location, fd: state.fd), line.last == 0x0A else {
-                    // Cannot be read back: keep the command in doubt rather than invent an outcome.
-                    if !entry.started { try emit(try JournalRecord(kind: .started, id: id, at: entry.at, completion: nil).line()) }
-                    entry.completion = nil
-                    entry.started = true
-                    state.entries[id] = entry
-                    continue
-                }
-                entry.completion = Location(offset: size, length: Int32(line.count))
-                state.entries[id] = entry
-                try emit(line)
-            }
+            entry.location = Location(offset: size, length: Int32(line.count))
+            state.entries[key] = entry
+            try emit(line)
         }
         try Self.write(block, fd: fd, path: temporary)
         _ = fsync(fd)
@@ -253,10 +278,19 @@ public final class CompletionJournal: Sendable {
         state.fileSize = size
     }
 
-    /// Valid records, the length of the valid prefix, and how many lines were dropped.
-    private static func readRecords(path: String) throws -> ([(JournalRecord, Location)], Int, Int) {
-        guard let data = FileManager.default.contents(atPath: path) else { return ([], 0, 0) }
-        var records: [(JournalRecord, Location)] = []
+    /// Passes each valid record to `body`; returns how many there were, the length of the valid
+    /// prefix, and how many lines were dropped.
+    private static func readRecords(path: String, _ body: (JournalRecord, Location) -> Void) throws -> (Int, Int, Int) {
+        // Mapped, not read: the file can hold twice the capacity in results, and mapped pages go
+        // back to the kernel without adding to the daemon's heap.
+        let probe = open(path, O_RDONLY | O_CLOEXEC)
+        guard probe >= 0 else { return (0, 0, 0) }
+        let size = lseek(probe, 0, SEEK_END)
+        _ = close(probe)
+        // An empty file cannot be mapped.
+        guard size > 0 else { return (0, 0, 0) }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        var records = 0
         var dropped = 0
         var validEnd = 0
         var lineStart = data.startIndex
@@ -267,7 +301,8 @@ public final class CompletionJournal: Sendable {
                 break
             }
             if let record = JournalRecord(line: data[lineStart..<newline]) {
-                records.append((record, Location(offset: Int64(lineStart - data.startIndex), length: Int32(newline + 1 - lineStart))))
+                body(record, Location(offset: Int64(lineStart - data.startIndex), length: Int32(newline + 1 - lineStart)))
+                records += 1
                 validEnd = newline + 1 - data.startIndex
             } else {
                 dropped += 1
