@@ -119,7 +119,10 @@ let package = Package(
         // End to end: the built executable as a separate process, the real broker, the simulator.
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["AMQP", "Gateway", "WorkModeDomain"],
+            dependencies: [
+                "AMQP", "Gateway", "WorkModeDomain",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -30,17 +30,10 @@ public final class CompletionJournal: Sendable {
         case completed(JournalCompletion)
     }
 
-    struct Entry {
-        /// The record that decides a lookup: the completion once there is one, else the latest
-        /// start. Length 0: the record could not be read back at compaction, so the command is in
-        /// doubt and this entry is not written to the compacted file (its ID is unknown here).
-        var location: Location
-        var completed: Bool
-        /// Seconds since 1970 of the latest record, for the TTL.
-        var at: Double
-    }
-
-    struct Location {
+    /// Where the record that decides a lookup sits: the completion once there is one, else the
+    /// latest start. Length 0: the record could not be read back at compaction, so the command is
+    /// in doubt and is not written to the compacted file (its ID is not known in memory).
+    struct Location: Equatable {
         var offset: Int64
         var length: Int32
         static let unreadable = Location(offset: 0, length: 0)
@@ -50,10 +43,7 @@ public final class CompletionJournal: Sendable {
         var fd: Int32
         /// Where the next record goes (the file's valid length).
         var fileSize: Int64 = 0
-        var entries: [UInt64: Entry] = [:]
-        /// Insertion order, for eviction; may hold keys already evicted (skipped lazily).
-        var order: [UInt64] = []
-        var orderHead = 0
+        var index: JournalIndex
         var recordsInFile = 0
         var droppedAtLoad = 0
     }
@@ -78,10 +68,10 @@ public final class CompletionJournal: Sendable {
         self.ttl = ttl
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        var loaded = State(fd: -1)
+        var loaded = State(fd: -1, index: JournalIndex(capacity: capacity))
         // Applied one by one: holding every decoded record first cost the size of the file again.
         let (recordCount, validBytes, dropped) = try Self.readRecords(path: path) { record, location in
-            Self.apply(record, key: key(record.id), at: location, to: &loaded, capacity: capacity)
+            Self.apply(record, key: key(record.id), at: location, to: &loaded)
         }
         loaded.droppedAtLoad = dropped
         loaded.recordsInFile = recordCount
@@ -112,11 +102,11 @@ public final class CompletionJournal: Sendable {
     /// Records dropped at load because they were torn or corrupt.
     public var droppedAtLoad: Int { state.withLock { $0.droppedAtLoad } }
 
-    public var count: Int { state.withLock { $0.entries.count } }
+    public var count: Int { state.withLock { $0.index.count } }
 
     public func lookup(_ id: String, now: Date = Date()) -> Lookup {
         state.withLock { state in
-            guard let entry = state.entries[key(id)], now.timeIntervalSince1970 - entry.at <= ttl.timeInterval else { return .unknown }
+            guard let entry = state.index[key(id)], now.timeIntervalSince1970 - entry.at <= ttl.timeInterval else { return .unknown }
             // Unreadable (it was valid when written): forward again, flagged, rather than assume
             // either outcome.
             guard entry.location.length > 0, let record = Self.readRecord(at: entry.location, fd: state.fd) else { return .inDoubt }
@@ -151,7 +141,7 @@ public final class CompletionJournal: Sendable {
             let location = Location(offset: state.fileSize, length: Int32(line.count))
             try Self.write(line, fd: state.fd, path: path)
             state.fileSize += Int64(line.count)
-            Self.apply(record, key: key(record.id), at: location, to: &state, capacity: capacity)
+            Self.apply(record, key: key(record.id), at: location, to: &state)
             state.recordsInFile += 1
             if state.recordsInFile > max(2 * capacity, 1024) { try compact(&state, now: record.at) }
         }
@@ -171,28 +161,19 @@ public final class CompletionJournal: Sendable {
         }
     }
 
-    private static func apply(_ record: JournalRecord, key: UInt64, at location: Location, to state: inout State, capacity: Int) {
+    private static func apply(_ record: JournalRecord, key: UInt64, at location: Location, to state: inout State) {
+        let completed = record.kind == .completed
         let at = record.at.timeIntervalSince1970
-        if var entry = state.entries[key] {
+        state.index.upsert(key) {
+            JournalIndex.Entry(key: key, location: location, completed: completed, at: at)
+        } update: { entry in
             // A start after a completion (a forward repeated while in doubt that then completed
             // elsewhere) leaves the completion deciding.
-            if record.kind == .completed || !entry.completed {
+            if completed || !entry.completed {
                 entry.location = location
-                entry.completed = record.kind == .completed
+                entry.completed = completed
             }
             entry.at = at
-            state.entries[key] = entry
-        } else {
-            state.order.append(key)
-            state.entries[key] = Entry(location: location, completed: record.kind == .completed, at: at)
-        }
-        while state.entries.count > capacity, state.orderHead < state.order.count {
-            state.entries.removeValue(forKey: state.order[state.orderHead])
-            state.orderHead += 1
-        }
-        if state.orderHead > 4096, state.orderHead * 2 > state.order.count {
-            state.order.removeFirst(state.orderHead)
-            state.orderHead = 0
         }
     }
 
@@ -221,19 +202,17 @@ public final class CompletionJournal: Sendable {
 
     private static func expire(_ state: inout State, ttl: Duration, now: Date) {
         let now = now.timeIntervalSince1970
-        state.entries = state.entries.filter { now - $0.value.at <= ttl.timeInterval }
+        state.index = state.index.rebuilt { now - $0.at <= ttl.timeInterval ? $0 : nil }
     }
 
     /// Rewrites the file with the live entries only: to a temporary file, synced, then renamed over
     /// the journal, so a crash during compaction leaves either the old or the new file whole.
     private func compact(_ state: inout State, now: Date) throws {
-        Self.expire(&state, ttl: ttl, now: now)
         let temporary = path + ".compact"
         let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError.open(temporary, errno) }
         var written = 0
         var size: Int64 = 0
-        var live: [UInt64] = []
         // Written in large blocks: one write(2) per record made compaction itself a stall.
         var block: [UInt8] = []
         block.reserveCapacity(1 << 20)
@@ -246,25 +225,33 @@ public final class CompletionJournal: Sendable {
                 block.removeAll(keepingCapacity: true)
             }
         }
-        for key in state.order[state.orderHead...] {
-            guard var entry = state.entries[key] else { continue }
-            live.append(key)
-            // The deciding record is copied as it is (it carries its own checksum): decoding and
-            // re-encoding 100,000 results under the lock stalled the pipeline for seconds. A
-            // completion implies the start, so one record per command keeps the compacted file at
-            // the capacity, well under the threshold that triggers compaction.
-            guard entry.location.length > 0, let line = Self.readLine(at: entry.location, fd: state.fd), line.last == 0x0A else {
-                // Cannot be read back: in doubt from now on, in memory (the ID is not known here).
-                entry.location = .unreadable
-                entry.completed = false
-                state.entries[key] = entry
-                continue
+        let oldFile = state.fd
+        let now = now.timeIntervalSince1970, ttl = ttl.timeInterval
+        let compacted: JournalIndex
+        do {
+            compacted = try state.index.rebuilt { entry in
+                guard now - entry.at <= ttl else { return nil }
+                var entry = entry
+                // The deciding record is copied as it is (it carries its own checksum): decoding and
+                // re-encoding 100,000 results under the lock stalled the pipeline for seconds. A
+                // completion implies the start, so one record per command keeps the compacted file at
+                // the capacity, well under the threshold that triggers compaction.
+                guard entry.location.length > 0, let line = Self.readLine(at: entry.location, fd: oldFile), line.last == 0x0A else {
+                    // Cannot be read back: in doubt from now on, in memory only.
+                    entry.location = .unreadable
+                    entry.completed = false
+                    return entry
+                }
+                entry.location = Location(offset: size, length: Int32(line.count))
+                try emit(line)
+                return entry
             }
-            entry.location = Location(offset: size, length: Int32(line.count))
-            state.entries[key] = entry
-            try emit(line)
+            try Self.write(block, fd: fd, path: temporary)
+        } catch {
+            _ = close(fd)
+            _ = unlink(temporary)
+            throw error
         }
-        try Self.write(block, fd: fd, path: temporary)
         _ = fsync(fd)
         guard rename(temporary, path) == 0 else {
             _ = close(fd)
@@ -272,8 +259,7 @@ public final class CompletionJournal: Sendable {
         }
         _ = close(state.fd)
         state.fd = fd
-        state.order = live
-        state.orderHead = 0
+        state.index = compacted
         state.recordsInFile = written
         state.fileSize = size
     }
