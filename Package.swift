@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "wmg-bench",
             dependencies: [
-                "AMQP", "WorkModeDomain", "OIFDEClient",
+                "AMQP", "WorkModeDomain", "OIFDEClient", "Gateway",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -5,8 +5,10 @@
 //   wmg-bench oifde BASE_URL CONCURRENCY SECONDS     the OIFDE client against a running simulator
 //   wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL
 //                                                    commands in, result events out (one JSON line)
+//   wmg-bench journal [COMMANDS] [CAPACITY] [inline] the completion journal alone: per-command wait
 
 import Foundation
+import Gateway
 
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
@@ -51,10 +53,22 @@ case "e2e":
         FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
         exit(1)
     }
+case "journal":
+    let rest = Array(arguments.dropFirst())
+    let commands = rest.first.flatMap { Int($0) } ?? 1_000_000
+    let capacity = rest.dropFirst().first.flatMap { Int($0) } ?? 100_000
+    // As the daemon runs.
+    AllocatorTuning.apply(environment: ProcessInfo.processInfo.environment)
+    do {
+        try JournalBenchmark(commands: commands, capacity: capacity, inline: rest.dropFirst(2).first == "inline").run()
+    } catch {
+        FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
+        exit(1)
+    }
 case "decode":
     let count = arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000
     DecodeBenchmark(count: count).run()
 default:
-    FileHandle.standardError.write(Data("usage: wmg-bench amqp|decode|oifde ...\n".utf8))
+    FileHandle.standardError.write(Data("usage: wmg-bench amqp|decode|oifde|e2e|journal ...\n".utf8))
     exit(64)
 }

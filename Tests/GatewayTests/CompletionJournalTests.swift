@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Testing
 
@@ -21,7 +22,7 @@ import Testing
 
     @Test func startAndCompletionSurviveAReopen() throws {
         do {
-            let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+            let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
             try journal.recordStart("a")
             try journal.recordStart("b")
             try journal.recordCompletion("b", JournalCompletion(
@@ -30,7 +31,7 @@ import Testing
             #expect(journal.lookup("a") == .inDoubt)
             #expect(journal.lookup("never") == .unknown)
         }
-        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        let reopened = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
         #expect(reopened.droppedAtLoad == 0)
         #expect(reopened.lookup("a") == .inDoubt)
         guard case .completed(let stored) = reopened.lookup("b") else {
@@ -44,7 +45,7 @@ import Testing
 
     @Test func aTornTailIsDroppedAndCutSoNewRecordsStartOnACleanLine() throws {
         do {
-            let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+            let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
             try journal.recordCompletion("done", completion(1))
         }
         // The process died in the middle of writing a record: no newline, no valid checksum.
@@ -53,13 +54,13 @@ import Testing
         try handle.write(contentsOf: Array("3735928559 {\"kind\":\"S\",\"id\":\"tor".utf8))
         try handle.close()
 
-        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        let reopened = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
         #expect(reopened.droppedAtLoad == 1)
         #expect(reopened.lookup("done") == .completed(completion(1)))
         #expect(reopened.lookup("tor") == .unknown)
         try reopened.recordStart("after")
 
-        let again = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        let again = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
         #expect(again.droppedAtLoad == 0, "the torn bytes were cut, so nothing is dropped twice")
         #expect(again.lookup("after") == .inDoubt)
         #expect(again.lookup("done") == .completed(completion(1)))
@@ -67,7 +68,7 @@ import Testing
 
     @Test func aCorruptRecordIsDroppedAndTheOthersKept() throws {
         do {
-            let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+            let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
             for n in 0..<3 { try journal.recordCompletion("c-\(n)", completion(n)) }
         }
         var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -75,7 +76,7 @@ import Testing
         lines[1] = lines[1].replacingOccurrences(of: "c-1", with: "c-9")
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
 
-        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        let reopened = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
         #expect(reopened.droppedAtLoad == 1)
         #expect(reopened.lookup("c-0") == .completed(completion(0)))
         #expect(reopened.lookup("c-1") == .unknown)
@@ -84,7 +85,7 @@ import Testing
     }
 
     @Test func capacityForgetsTheOldestFirst() throws {
-        let journal = try CompletionJournal(path: path, capacity: 10, ttl: .seconds(3600))
+        let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 10, ttl: .seconds(3600))
         for n in 0..<30 { try journal.recordCompletion("c-\(n)", completion(n)) }
         #expect(journal.count == 10)
         #expect(journal.lookup("c-19") == .unknown)
@@ -94,19 +95,19 @@ import Testing
 
     @Test func entriesOlderThanTheTTLAreForgotten() throws {
         let start = Date()
-        let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(60), now: start)
+        let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(60), now: start)
         try journal.recordCompletion("old", completion(1), now: start)
         try journal.recordCompletion("new", completion(2), now: start.addingTimeInterval(50))
         let later = start.addingTimeInterval(90)
         #expect(journal.lookup("old", now: later) == .unknown)
         #expect(journal.lookup("new", now: later) == .completed(completion(2)))
         // And at load: the expired entry is not brought back.
-        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(60), now: later)
+        let reopened = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(60), now: later)
         #expect(reopened.count == 1)
     }
 
     @Test func compactionBoundsTheFileAndKeepsTheLiveEntries() throws {
-        let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
         // Start + completion per command: 2,400 records for 1,200 commands, past the compaction
         // threshold (twice the capacity, at least 1,024 records) more than once.
         for n in 0..<1200 {
@@ -123,7 +124,7 @@ import Testing
         #expect(journal.lookup("c-1150") == .completed(completion(1150)))
         // Writes after a compaction go to the new file.
         try journal.recordStart("last")
-        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600))
+        let reopened = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
         #expect(reopened.droppedAtLoad == 0)
         #expect(reopened.count == 100)
         #expect(reopened.lookup("last") == .inDoubt)
@@ -135,7 +136,7 @@ import Testing
     /// sat at the threshold itself, and every later append compacted again (a 20 s stall in the
     /// soak at the default capacity).
     @Test func aFullJournalDoesNotCompactOnEveryAppend() throws {
-        let journal = try CompletionJournal(path: path, capacity: 1000, ttl: .seconds(3600))
+        let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 1000, ttl: .seconds(3600))
         for n in 0..<1100 {
             try journal.recordStart("c-\(n)")
             try journal.recordCompletion("c-\(n)", completion(n))
@@ -154,7 +155,7 @@ import Testing
     @Test func idsThatShareAKeyNeverShareAnOutcome() throws {
         let sameKey: @Sendable (String) -> UInt64 = { _ in 42 }
         do {
-            let journal = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600), key: sameKey)
+            let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600), key: sameKey)
             try journal.recordStart("first")
             #expect(journal.lookup("first") == .inDoubt)
             #expect(journal.lookup("second") == .unknown, "a start of another ID is not this one's")
@@ -166,7 +167,7 @@ import Testing
             #expect(journal.lookup("second") == .completed(completion(2)))
             #expect(journal.lookup("first") == .unknown)
         }
-        let reopened = try CompletionJournal(path: path, capacity: 100, ttl: .seconds(3600), key: sameKey)
+        let reopened = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600), key: sameKey)
         #expect(reopened.lookup("second") == .completed(completion(2)))
         #expect(reopened.lookup("first") == .unknown)
     }
@@ -175,7 +176,7 @@ import Testing
     /// deciding, in memory, after a reopen and after compaction.
     @Test func aLaterStartDoesNotHideACompletion() throws {
         do {
-            let journal = try CompletionJournal(path: path, capacity: 600, ttl: .seconds(3600))
+            let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 600, ttl: .seconds(3600))
             try journal.recordStart("x")
             try journal.recordCompletion("x", completion(7))
             try journal.recordStart("x")
@@ -187,7 +188,7 @@ import Testing
         }
         do {
             // 600 commands, 1,201 records: one past the threshold, nothing evicted.
-            let journal = try CompletionJournal(path: path + "-2", capacity: 600, ttl: .seconds(3600))
+            let journal = try CompletionJournal(compaction: .inline, path: path + "-2", capacity: 600, ttl: .seconds(3600))
             try journal.recordStart("y")
             try journal.recordCompletion("y", completion(8))
             try journal.recordStart("y")
@@ -199,7 +200,43 @@ import Testing
             #expect(lines == 600, "compacted to one record per command")
             #expect(journal.lookup("y") == .completed(completion(8)), "kept through compaction")
         }
-        let reopened = try CompletionJournal(path: path + "-2", capacity: 600, ttl: .seconds(3600))
+        let reopened = try CompletionJournal(compaction: .inline, path: path + "-2", capacity: 600, ttl: .seconds(3600))
         #expect(reopened.lookup("y") == .completed(completion(8)))
+    }
+
+    /// Compaction runs beside the appends: records written while it copies are in the new file,
+    /// in order (a completion for a command the snapshot had only started, new commands that
+    /// evict old ones), in memory and after a reopen.
+    @Test func recordsAppendedDuringABackgroundCompactionAreKept() throws {
+        let copied = DispatchSemaphore(value: 0)
+        let goOn = DispatchSemaphore(value: 0)
+        let journal = try CompletionJournal(
+            compaction: .backgroundPausing({
+                copied.signal()
+                goOn.wait()
+            }),
+            path: path, capacity: 600, ttl: .seconds(3600)
+        )
+        for n in 0..<600 {
+            try journal.recordStart("c-\(n)")
+            try journal.recordCompletion("c-\(n)", completion(n))
+        }
+        // Record 1,201: past the threshold, the compaction starts (and c-0 leaves the index).
+        try journal.recordStart("trigger")
+        #expect(copied.wait(timeout: .now() + 10) == .success, "the compaction copied its snapshot")
+        try journal.recordCompletion("trigger", completion(9999))
+        for n in 0..<10 { try journal.recordStart("during-\(n)") }
+        goOn.signal()
+        #expect(journal.waitForCompaction())
+        #expect(journal.compactions == 1)
+        #expect(try lineCount() == 600 + 11, "the snapshot's 600 live commands, then the 11 records appended meanwhile")
+        for reader in [journal, try CompletionJournal(compaction: .inline, path: path, capacity: 600, ttl: .seconds(3600))] {
+            #expect(reader.lookup("trigger") == .completed(completion(9999)))
+            #expect(reader.lookup("during-9") == .inDoubt)
+            #expect(reader.lookup("c-599") == .completed(completion(599)))
+            #expect(reader.lookup("c-11") == .completed(completion(11)))
+            #expect(reader.lookup("c-10") == .unknown, "evicted by the ten appended during the compaction")
+            #expect(reader.count == 600)
+        }
     }
 }

@@ -25,6 +25,12 @@ final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// A process nobody holds any more is killed: a test that fails half-way through setting up
+    /// (the broker down, say) must not leave a simulator or gateway behind.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }

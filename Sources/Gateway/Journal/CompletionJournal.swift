@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import WorkModeDomain
 
@@ -13,8 +14,9 @@ import Glibc
 /// Each record is one line, `CRC32 JSON`. Records reach the kernel with `write(2)` before the
 /// caller goes on, which survives the process being killed; a torn last record (the process died
 /// mid-write) fails its checksum and is dropped at load. The file is rewritten with only the live
-/// entries when it holds twice as many records as `capacity`. Entries older than `ttl`, or beyond
-/// `capacity` (oldest first), are forgotten.
+/// entries when it holds twice as many records as `capacity`, on a thread of its own while appends
+/// go on (see `JournalCompaction.swift`). Entries older than `ttl`, or beyond `capacity` (oldest
+/// first), are forgotten.
 ///
 /// Memory holds an index only: per command, a 64-bit hash of its ID, the time, and where its
 /// deciding record sits in the file. A hit is confirmed by reading that record back and comparing
@@ -37,6 +39,8 @@ public final class CompletionJournal: Sendable {
         var offset: Int64
         var length: Int32
         static let unreadable = Location(offset: 0, length: 0)
+        /// Only while a compaction sorts out what it keeps.
+        static let expired = Location(offset: -1, length: -1)
     }
 
     struct State {
@@ -46,23 +50,47 @@ public final class CompletionJournal: Sendable {
         var index: JournalIndex
         var recordsInFile = 0
         var droppedAtLoad = 0
+        /// One compaction at a time; appends go on while it runs.
+        var compacting = false
+        /// After a failed compaction: the record count at which to try again.
+        var retryCompactionAt = 0
+        var compactions = 0
+        /// Appends since the running compaction took its snapshot, for it to index in the new file.
+        var appendedDuringCompaction: [AppendNote] = []
+    }
+
+    /// How compaction runs: on its own thread in the daemon; inline where a test needs to know
+    /// exactly when it happened, or the benchmark shows what a stall under the lock cost.
+    public enum CompactionMode: Sendable {
+        case background
+        case inline
+        /// In the background, calling the closure between the bulk copy and the catch-up: a test
+        /// appends there to prove records written during a compaction are kept.
+        case backgroundPausing(@Sendable () -> Void)
     }
 
     public let path: String
     public let capacity: Int
     public let ttl: Duration
-    private let state: Mutex<State>
+    let state: Mutex<State>
+    let compactionMode: CompactionMode
+    let logger: Logger?
 
     /// The index key of a command ID (a parameter so a test can force two IDs onto one key).
     let key: @Sendable (String) -> UInt64
 
     /// Opens (creating folders and file as needed) and loads the journal.
-    public convenience init(path: String, capacity: Int, ttl: Duration, now: Date = Date()) throws {
-        try self.init(path: path, capacity: capacity, ttl: ttl, now: now, key: CompletionJournal.hashKey)
+    public convenience init(path: String, capacity: Int, ttl: Duration, now: Date = Date(), logger: Logger? = nil) throws {
+        try self.init(compaction: .background, path: path, capacity: capacity, ttl: ttl, now: now, logger: logger)
     }
 
-    init(path: String, capacity: Int, ttl: Duration, now: Date = Date(), key: @escaping @Sendable (String) -> UInt64) throws {
+    public init(
+        compaction: CompactionMode, path: String, capacity: Int, ttl: Duration, now: Date = Date(),
+        key: @escaping @Sendable (String) -> UInt64 = CompletionJournal.hashKey, logger: Logger? = nil
+    ) throws {
         self.key = key
+        self.compactionMode = compaction
+        self.logger = logger
         self.path = path
         self.capacity = capacity
         self.ttl = ttl
@@ -71,7 +99,7 @@ public final class CompletionJournal: Sendable {
         var loaded = State(fd: -1, index: JournalIndex(capacity: capacity))
         // Applied one by one: holding every decoded record first cost the size of the file again.
         let (recordCount, validBytes, dropped) = try Self.readRecords(path: path) { record, location in
-            Self.apply(record, key: key(record.id), at: location, to: &loaded)
+            Self.apply(record, key: key(record.id), at: location, to: &loaded.index)
         }
         loaded.droppedAtLoad = dropped
         loaded.recordsInFile = recordCount
@@ -91,10 +119,12 @@ public final class CompletionJournal: Sendable {
     public enum JournalError: Error, CustomStringConvertible {
         case open(String, Int32)
         case write(String, Int32)
+        case read(Int32)
         public var description: String {
             switch self {
             case .open(let path, let code): return "cannot open the journal \(path): \(String(cString: strerror(code)))"
             case .write(let path, let code): return "cannot write the journal \(path): \(String(cString: strerror(code)))"
+            case .read(let code): return "cannot read the journal back: \(String(cString: strerror(code)))"
             }
         }
     }
@@ -119,7 +149,7 @@ public final class CompletionJournal: Sendable {
 
     /// A command ID's index key. Swift's hasher is seeded per process, which is fine: the
     /// index is rebuilt from the file at every start.
-    static func hashKey(_ id: String) -> UInt64 {
+    public static func hashKey(_ id: String) -> UInt64 {
         var hasher = Hasher()
         hasher.combine(id)
         return UInt64(bitPattern: Int64(hasher.finalize()))
@@ -137,34 +167,51 @@ public final class CompletionJournal: Sendable {
 
     private func append(_ record: JournalRecord) throws {
         let line = try record.line()
-        try state.withLock { state throws in
+        let compaction = try state.withLock { state throws -> CompactionJob? in
             let location = Location(offset: state.fileSize, length: Int32(line.count))
             try Self.write(line, fd: state.fd, path: path)
             state.fileSize += Int64(line.count)
-            Self.apply(record, key: key(record.id), at: location, to: &state)
+            let key = key(record.id)
+            Self.apply(record, key: key, at: location, to: &state.index)
+            if state.compacting {
+                state.appendedDuringCompaction.append(
+                    AppendNote(key: key, completed: record.kind == .completed, at: record.at.timeIntervalSince1970, location: location)
+                )
+            }
             state.recordsInFile += 1
-            if state.recordsInFile > max(2 * capacity, 1024) { try compact(&state, now: record.at) }
+            guard !state.compacting, state.recordsInFile > compactionThreshold, state.recordsInFile >= state.retryCompactionAt else { return nil }
+            state.compacting = true
+            return CompactionJob(entries: state.index.entries, fd: state.fd, size: state.fileSize, now: record.at)
         }
+        if let compaction { start(compaction) }
     }
+
+    /// Records in the file that start a compaction.
+    var compactionThreshold: Int { max(2 * capacity, 1024) }
 
     // MARK: - internals
 
-    private static func write(_ bytes: [UInt8], fd: Int32, path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw JournalError.write(path, errno)
+    static func write(_ bytes: [UInt8], fd: Int32, path: String) throws {
+        try bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(fd, base + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw JournalError.write(path, errno)
+                }
+                offset += written
             }
-            offset += written
         }
     }
 
-    private static func apply(_ record: JournalRecord, key: UInt64, at location: Location, to state: inout State) {
-        let completed = record.kind == .completed
-        let at = record.at.timeIntervalSince1970
-        state.index.upsert(key) {
+    static func apply(_ record: JournalRecord, key: UInt64, at location: Location, to index: inout JournalIndex) {
+        apply(key: key, completed: record.kind == .completed, at: record.at.timeIntervalSince1970, location: location, to: &index)
+    }
+
+    static func apply(key: UInt64, completed: Bool, at: Double, location: Location, to index: inout JournalIndex) {
+        index.upsert(key) {
             JournalIndex.Entry(key: key, location: location, completed: completed, at: at)
         } update: { entry in
             // A start after a completion (a forward repeated while in doubt that then completed
@@ -185,7 +232,7 @@ public final class CompletionJournal: Sendable {
     }
 
     /// A record's bytes, line break included.
-    private static func readLine(at location: Location, fd: Int32) -> [UInt8]? {
+    static func readLine(at location: Location, fd: Int32) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: Int(location.length))
         var done = 0
         while done < buffer.count {
@@ -203,65 +250,6 @@ public final class CompletionJournal: Sendable {
     private static func expire(_ state: inout State, ttl: Duration, now: Date) {
         let now = now.timeIntervalSince1970
         state.index = state.index.rebuilt { now - $0.at <= ttl.timeInterval ? $0 : nil }
-    }
-
-    /// Rewrites the file with the live entries only: to a temporary file, synced, then renamed over
-    /// the journal, so a crash during compaction leaves either the old or the new file whole.
-    private func compact(_ state: inout State, now: Date) throws {
-        let temporary = path + ".compact"
-        let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw JournalError.open(temporary, errno) }
-        var written = 0
-        var size: Int64 = 0
-        // Written in large blocks: one write(2) per record made compaction itself a stall.
-        var block: [UInt8] = []
-        block.reserveCapacity(1 << 20)
-        func emit(_ line: [UInt8]) throws {
-            block.append(contentsOf: line)
-            size += Int64(line.count)
-            written += 1
-            if block.count >= 1 << 20 {
-                try Self.write(block, fd: fd, path: temporary)
-                block.removeAll(keepingCapacity: true)
-            }
-        }
-        let oldFile = state.fd
-        let now = now.timeIntervalSince1970, ttl = ttl.timeInterval
-        let compacted: JournalIndex
-        do {
-            compacted = try state.index.rebuilt { entry in
-                guard now - entry.at <= ttl else { return nil }
-                var entry = entry
-                // The deciding record is copied as it is (it carries its own checksum): decoding and
-                // re-encoding 100,000 results under the lock stalled the pipeline for seconds. A
-                // completion implies the start, so one record per command keeps the compacted file at
-                // the capacity, well under the threshold that triggers compaction.
-                guard entry.location.length > 0, let line = Self.readLine(at: entry.location, fd: oldFile), line.last == 0x0A else {
-                    // Cannot be read back: in doubt from now on, in memory only.
-                    entry.location = .unreadable
-                    entry.completed = false
-                    return entry
-                }
-                entry.location = Location(offset: size, length: Int32(line.count))
-                try emit(line)
-                return entry
-            }
-            try Self.write(block, fd: fd, path: temporary)
-        } catch {
-            _ = close(fd)
-            _ = unlink(temporary)
-            throw error
-        }
-        _ = fsync(fd)
-        guard rename(temporary, path) == 0 else {
-            _ = close(fd)
-            throw JournalError.write(path, errno)
-        }
-        _ = close(state.fd)
-        state.fd = fd
-        state.index = compacted
-        state.recordsInFile = written
-        state.fileSize = size
     }
 
     /// Passes each valid record to `body`; returns how many there were, the length of the valid

@@ -30,6 +30,18 @@ struct JournalIndex {
         shift = 64 - 4
     }
 
+    /// An index over `entries` (oldest first, keys distinct), taking the array over as its ring
+    /// rather than copying it: a compaction builds the new index next to the live one.
+    init(ordered entries: [Entry], capacity: Int) {
+        self.init(capacity: capacity)
+        ring = entries.count > self.capacity ? Array(entries.suffix(self.capacity)) : entries
+        var buckets = 16
+        while ring.count * 4 > buckets * 3 { buckets *= 2 }
+        table = Array(repeating: -1, count: buckets)
+        shift = 64 - buckets.trailingZeroBitCount
+        for (position, entry) in ring.enumerated() { insertIntoTable(entry.key, position: position) }
+    }
+
     var count: Int { ring.count }
 
     /// Oldest first.
@@ -67,12 +79,7 @@ struct JournalIndex {
 
     /// A new index with the entries `keep` returns, in the same order, changed as it returned them.
     func rebuilt(_ keep: (Entry) throws -> Entry?) rethrows -> JournalIndex {
-        var index = JournalIndex(capacity: capacity)
-        for entry in entries {
-            guard let kept = try keep(entry) else { continue }
-            index.upsert(kept.key, make: { kept }, update: { $0 = kept })
-        }
-        return index
+        JournalIndex(ordered: try entries.compactMap(keep), capacity: capacity)
     }
 
     // MARK: - table

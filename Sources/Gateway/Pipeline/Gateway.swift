@@ -36,7 +36,9 @@ public final class Gateway: Service, Sendable {
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        self.journal = try CompletionJournal(path: configuration.dedupe.path, capacity: configuration.dedupe.capacity, ttl: configuration.dedupe.ttl)
+        self.journal = try CompletionJournal(
+            path: configuration.dedupe.path, capacity: configuration.dedupe.capacity, ttl: configuration.dedupe.ttl, logger: logger
+        )
         if journal.droppedAtLoad > 0 {
             logger.warning("dropped torn or corrupt journal records at start", metadata: ["count": "\(journal.droppedAtLoad)"])
         }
