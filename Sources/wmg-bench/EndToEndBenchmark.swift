@@ -22,6 +22,8 @@ struct EndToEndBenchmark {
             var latencies: [Double]
             /// The result event's own durationMs: receipt to completion inside the gateway.
             var inside: [Double] = []
+            /// Result events per status: a run where commands did not succeed measured another path.
+            var statuses: [String: Int] = [:]
             var seen: [Bool]
             var arrived = 0
             var last = ContinuousClock.now
@@ -69,6 +71,7 @@ struct EndToEndBenchmark {
                         state.arrived += 1
                         state.latencies.append((now - sentAt).milliseconds)
                         if let text = event?.text("durationMs"), let inside = Double(text) { state.inside.append(inside) }
+                        state.statuses[event?.string("status") ?? "unknown", default: 0] += 1
                         state.last = now
                     }
                     return state.arrived == total
@@ -81,15 +84,18 @@ struct EndToEndBenchmark {
         let started = ContinuousClock.now
         var pending: [PublishConfirmation] = []
         var head = 0
-        let timestamp = UInt64(Date().timeIntervalSince1970)
         for index in 0..<count {
             if rate > 0 {
                 let due = started + .nanoseconds(Int64(Double(index) / rate * 1e9))
                 if due > ContinuousClock.now { try await Task.sleep(until: due) }
             }
             let body = #"{"tenantId":"bench","callId":"call-\#(index)","agentId":"agent-7","workMode":"\#(1 + index % 2)"}"#
+            // Stamped when sent: the gateway derives each command's deadline (retry.deadline, 2
+            // minutes) from it, and one stamp for the whole run expired every command of a soak
+            // after its second minute.
             let properties = MessageProperties(
-                contentType: "application/json", deliveryMode: .persistent, messageId: "e2e-\(index)", timestamp: timestamp
+                contentType: "application/json", deliveryMode: .persistent, messageId: "e2e-\(index)",
+                timestamp: UInt64(Date().timeIntervalSince1970)
             )
             arrivals.sent.withLock { $0[index] = ContinuousClock.now }
             pending.append(try channel.publish(Array(body.utf8), exchange: commandsExchange, routingKey: "change", properties: properties))
@@ -108,7 +114,7 @@ struct EndToEndBenchmark {
         }
         let published = ContinuousClock.now
         try await reader.value
-        let (latencies, last, inside) = arrivals.state.withLock { ($0.latencies, $0.last, $0.inside.sorted()) }
+        let (latencies, last, inside, statuses) = arrivals.state.withLock { ($0.latencies, $0.last, $0.inside.sorted(), $0.statuses) }
         let elapsed = (last - started).milliseconds / 1000
         let sorted = latencies.sorted()
         func percentile(_ p: Double, of sorted: [Double]) -> Double {
@@ -120,7 +126,7 @@ struct EndToEndBenchmark {
         let driverCpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         let report: [String: Any] = [
             "label": label, "commands": count, "rate": rate, "seconds": elapsed, "driverCpuSeconds": driverCpuSeconds,
-            "commandsPerSecond": Double(count) / elapsed,
+            "commandsPerSecond": Double(count) / elapsed, "statuses": statuses,
             "publishPerSecond": Double(count) / ((published - started).milliseconds / 1000),
             "latencyMs": ["p50": percentile(0.5), "p99": percentile(0.99), "p999": percentile(0.999), "max": sorted.last ?? 0],
             // The gateway's own share: receipt to completion as its result event reports it, less the

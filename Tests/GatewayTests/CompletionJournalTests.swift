@@ -26,7 +26,8 @@ import Testing
             try journal.recordStart("a")
             try journal.recordStart("b")
             try journal.recordCompletion("b", JournalCompletion(
-                status: "invalid", event: [1, 2, 3], deadLetter: [.init(key: "x-error-class", string: "invalid", int: nil)]
+                status: "invalid", event: [1, 2, 3],
+                deadLetter: [.init(key: "x-error-class", string: "in\"valid\n", int: nil), .init(key: "x-attempts", string: nil, int: 5)]
             ))
             #expect(journal.lookup("a") == .inDoubt)
             #expect(journal.lookup("never") == .unknown)
@@ -40,7 +41,7 @@ import Testing
         }
         #expect(stored.status == "invalid")
         #expect(stored.event == [1, 2, 3])
-        #expect(stored.deadLetter?.first?.string == "invalid")
+        #expect(stored.deadLetter == [.init(key: "x-error-class", string: "in\"valid\n", int: nil), .init(key: "x-attempts", string: nil, int: 5)])
     }
 
     @Test func aTornTailIsDroppedAndCutSoNewRecordsStartOnACleanLine() throws {

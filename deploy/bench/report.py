@@ -60,3 +60,11 @@ for r in rows:
         if ceiling:
             line += f" = {100 * bound / ceiling['commandsPerSecond']:.0f}% of the ceiling"
     print(line)
+
+# A row whose commands did not all succeed measured another path (validation, expiry, dead
+# letters) than the forward to OIFDE the targets are about.
+for r in rows:
+    statuses = r.get("statuses") or {}
+    failed = sum(n for status, n in statuses.items() if status != "succeeded")
+    if failed:
+        print(f"WARNING {r['label']}: {failed} of {r['commands']} commands did not succeed {statuses}: not the forwarding path")

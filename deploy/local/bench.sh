@@ -181,7 +181,11 @@ if [ $mode = soak ]; then
   cat "$work/soak.json" | tee -a "$results"
   /usr/bin/python3 - "$results" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if '"rssKiB"' in l]
+lines = [json.loads(l) for l in open(sys.argv[1])]
+rows = [l for l in lines if "rssKiB" in l]
+for summary in (l for l in lines if "statuses" in l):
+    failed = sum(n for status, n in summary["statuses"].items() if status != "succeeded")
+    print(f"statuses: {summary['statuses']}" + (f" WARNING: {failed} did not succeed, not the forwarding path" if failed else ""))
 if len(rows) >= 5:
     at20 = rows[len(rows) // 5]["rssKiB"]; end = rows[-1]["rssKiB"]
     growth = 100 * (end - at20) / at20

@@ -59,14 +59,30 @@ struct JournalRecord: Codable {
         if let completion {
             writer.member("s", completion.status)
             writer.member("e", String(decoding: completion.event, as: UTF8.self))
-            if let headers = completion.deadLetter {
-                writer.member("d", String(decoding: try JSONEncoder().encode(headers), as: UTF8.self))
-            }
+            if let headers = completion.deadLetter { writer.member("d", Self.text(of: headers)) }
         }
         writer.endObject()
         let json = writer.bytes
         let checksum = String(CRC32.checksum(json), radix: 16)
         return Array((String(repeating: "0", count: 8 - checksum.count) + checksum + " ").utf8) + json + [0x0A]
+    }
+
+    /// The headers as the JSON text `JSONDecoder` reads back (`[{"key":…,"string":…}]`), written
+    /// by hand: Foundation's encoder was 8% of the gateway's CPU when every command dead-lettered.
+    static func text(of headers: [JournalCompletion.DeadLetterHeader]) -> String {
+        var text: [UInt8] = [UInt8(ascii: "[")]
+        for header in headers {
+            if text.count > 1 { text.append(UInt8(ascii: ",")) }
+            var writer = JSONWriter(capacity: 64)
+            writer.beginObject()
+            writer.member("key", header.key)
+            writer.member("string", header.string)
+            writer.member("int", header.int.map { Int($0) })
+            writer.endObject()
+            text.append(contentsOf: writer.bytes)
+        }
+        text.append(UInt8(ascii: "]"))
+        return String(decoding: text, as: UTF8.self)
     }
 
     init?(line: Data) {
