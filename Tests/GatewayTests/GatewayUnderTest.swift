@@ -180,8 +180,9 @@ final class GatewayUnderTest: @unchecked Sendable {
     }
 
     /// What the broker, the gateway and the simulator say, so a failure tells a stuck gateway from
-    /// a lost message or a deaf tap. Counts come from `rabbitmqctl`: on RabbitMQ before 4.1 a passive
-    /// declare of a quorum queue reports its unacked count where the consumer count belongs.
+    /// a lost message or a deaf tap. Counts come from `rabbitmqctl`: a passive declare of a quorum
+    /// queue answers 0 ready and 0 consumers whenever the queue's leader takes longer than 250 ms
+    /// to answer (`rabbit_quorum_queue:stat/2`), which a loaded CI machine does.
     func diagnosis() async -> String {
         let queues = (try? await Harness.rabbitmqctl(["list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers"])) ?? "rabbitmqctl failed"
         let ours = queues.split(separator: "\n").filter { $0.hasPrefix(prefix) }.joined(separator: "\n")

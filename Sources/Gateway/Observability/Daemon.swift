@@ -27,7 +27,8 @@ public enum Daemon {
         // answers (ready says "draining"); the listener goes when the pipeline has finished.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: admin), .init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+                services: [.init(service: admin), .init(service: MemoryTrimmer()), .init(service: gateway)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
             )
         )
         try await group.run()
