@@ -150,7 +150,9 @@ extension ConnectionCore {
         }
         let tag = String(copyingText: ok.consumer_tag)
         // Deliveries that came while waiting for consume-ok are still queued in librabbitmq, so
-        // registering now loses none of them.
+        // registering now loses none of them. A sink that is not kept would end the stream at
+        // once with no error, which reads as a consumer that simply stopped: say why instead.
+        guard channels[shared.number] != nil else { throw shared.closedBecause ?? .connectionLost("the channel closed while consuming began") }
         channels[shared.number]?.consumers[tag] = sink
         return tag
     }

@@ -126,6 +126,7 @@ public final class Gateway: Service, Sendable {
                 await sleepUnlessDraining(delay)
                 continue
             }
+            let began = ContinuousClock.now
             let consumed = await serve(session)
             if !draining { metrics.reconnects.increment() }
             runState.withLock {
@@ -135,13 +136,16 @@ public final class Gateway: Service, Sendable {
             }
             await session.close()
             guard !draining else { break }
-            if consumed {
+            if consumed { logger.warning("broker connection lost; reconnecting") }
+            if consumed, ContinuousClock.now - began > .seconds(1) {
                 failures = 0
-                logger.warning("broker connection lost; reconnecting")
             } else {
-                // A refused basic.consume would otherwise reconnect in a tight loop.
+                // Refused, or ended at once: reconnecting without a pause let the broker redeliver
+                // each command until its delivery limit dead-lettered it (seen on a loaded machine).
                 failures += 1
-                await sleepUnlessDraining(Self.reconnectDelay(failures: failures))
+                let delay = Self.reconnectDelay(failures: failures)
+                logger.warning("the session ended at once; reconnecting after a pause", metadata: ["retryInMs": "\(Int(delay.timeInterval * 1000))"])
+                await sleepUnlessDraining(delay)
             }
         }
     }
@@ -245,6 +249,9 @@ public final class Gateway: Service, Sendable {
                 }
             } catch {
                 logger.warning("consumer ended", metadata: ["error": "\(error)"])
+            }
+            if !draining, session.isOpen {
+                logger.warning("the consumer stream ended while the connections were open")
             }
             runState.withLock { $0.ready = false }
             if draining {
