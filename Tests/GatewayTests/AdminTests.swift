@@ -111,6 +111,29 @@ import Testing
         #expect(await gut.admin("/health/live").status == 0, "the listener is gone with the process")
     }
 
+    /// An admin listener that cannot bind stops the daemon with the reason. It once cancelled the
+    /// pipeline's task instead, whose consumer stream then ended at once on every connection: the
+    /// gateway reconnected without end and the broker dead-lettered each command at its
+    /// delivery limit.
+    @Test func anAdminPortInUseStopsTheGatewayInsteadOfLooping() async throws {
+        let port = Int32.random(in: 61000...64999)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0 && listen(listener, 1) == 0, "the test holds port \(port)")
+        try await withGateway(environment: ["WMG_ADMIN_LISTEN": "127.0.0.1:\(port)"], waitUntilConsuming: false) { gut in
+            let status = await gut.gateway.waitForExit(timeout: .seconds(30))
+            #expect(status == 1, "\(gut.gateway.output.suffix(1500))")
+            #expect(gut.gateway.output.contains("Address already in use"))
+            let sessions = gut.gateway.output.components(separatedBy: "\"message\":\"consuming\"").count - 1
+            #expect(sessions <= 2, "\(sessions) sessions before stopping")
+        }
+    }
+
     @Test func metricsCountAKnownMixExactly() async throws {
         // A long OIFDE timeout: a loaded machine must not turn an answer into a timeout and a retry.
         try await withGateway(environment: ["WMG_OIFDE_TIMEOUT": "30s"]) { gut in try await Self.knownMix(gut) }

@@ -112,7 +112,10 @@ public final class Gateway: Service, Sendable {
 
     private func runSessions() async throws {
         var failures = 0
-        while !draining {
+        // Cancelled when another service of the group failed (the admin listener could not bind):
+        // a cancelled task's consumer stream ends at once, so looping on would reconnect without
+        // end while the broker dead-letters every command at its delivery limit.
+        while !draining, !Task.isCancelled {
             let session: BrokerSession
             do {
                 session = try await openSession()
