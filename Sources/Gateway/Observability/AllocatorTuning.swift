@@ -21,15 +21,18 @@ public enum AllocatorTuning {
 
     private typealias MallocTrim = @convention(c) (Int) -> Int32
 
-    /// glibc's `malloc_trim`, looked up like `mallopt`.
-    private static var mallocTrim: MallocTrim? {
+    /// A glibc function looked up at run time, so another C library simply has none.
+    private static func glibcFunction<Function>(_ name: String, as type: Function.Type) -> Function? {
         #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: MallocTrim.self)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+        return unsafeBitCast(symbol, to: type)
         #else
         return nil
         #endif
     }
+
+    private static var mallocTrim: MallocTrim? { glibcFunction("malloc_trim", as: MallocTrim.self) }
+    private static var mallopt: Mallopt? { glibcFunction("mallopt", as: Mallopt.self) }
 
     /// Hands free memory inside the heap back to the kernel, not only at its top: the pages a
     /// burst (a backlog after a broker pause, a compaction) left free between live allocations.
@@ -37,16 +40,6 @@ public enum AllocatorTuning {
     /// came down.
     public static func releaseFreeMemory() {
         _ = mallocTrim?(0)
-    }
-
-    /// glibc's `mallopt`, looked up at run time so another C library simply has none.
-    private static var mallopt: Mallopt? {
-        #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return nil }
-        return unsafeBitCast(symbol, to: Mallopt.self)
-        #else
-        return nil
-        #endif
     }
 
     /// Applies what the environment leaves open; returns the settings applied, for the start log.
