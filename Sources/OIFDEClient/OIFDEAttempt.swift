@@ -2,13 +2,65 @@ import WorkModeDomain
 
 /// One attempt to apply a command, as the pipeline needs it: what happened, what to do next, and
 /// how long it took. Never contains a token.
+///
+/// The verdict is derived, never stored: only ``Exchange/answered(_:)`` (an answer of
+/// `changeWorkMode` itself) can yield `.succeeded`; a token that could not be obtained or a
+/// command that could not be sent carries a ``FailureVerdict``, which has no success case.
 public struct OIFDEAttempt: Sendable, Hashable {
-    public var result: AttemptResult
-    public var verdict: AttemptVerdict
+    public enum Exchange: Sendable, Hashable {
+        /// `changeWorkMode` was sent; what came back (or the transport error).
+        case answered(AttemptResult)
+        /// Sent, answered, but the answer's verdict is overridden (passthrough mode: the command's
+        /// own token was refused, and the gateway cannot renew it).
+        case answeredButRefused(AttemptResult, FailureVerdict)
+        /// No token could be obtained, so nothing was sent.
+        case tokenFailed(TokenFailure)
+        /// Nothing was sent, for a reason that will not change (no secret, no token in passthrough).
+        case notSent(reason: String)
+    }
+
+    public var exchange: Exchange
     public var duration: Duration
     /// The token was refused (900001/900002), renewed, and the request sent again within this attempt.
     public var refreshedToken: Bool
-    /// Whether a changeWorkMode request went out (false when the tenant has no secret, or no token
-    /// could be obtained).
-    public var sentRequest: Bool
+
+    public init(exchange: Exchange, duration: Duration, refreshedToken: Bool) {
+        self.exchange = exchange
+        self.duration = duration
+        self.refreshedToken = refreshedToken
+    }
+
+    public var verdict: AttemptVerdict {
+        switch exchange {
+        case .answered(let result): return AttemptClassifier.classify(result)
+        case .answeredButRefused(_, let verdict): return AttemptVerdict(verdict)
+        case .tokenFailed(let failure): return AttemptVerdict(failure.verdict)
+        case .notSent(let reason): return .rejected(reason: reason)
+        }
+    }
+
+    /// What changeWorkMode answered; empty when it was not sent.
+    public var result: AttemptResult {
+        switch exchange {
+        case .answered(let result), .answeredButRefused(let result, _): return result
+        case .tokenFailed, .notSent: return AttemptResult()
+        }
+    }
+
+    /// Whether a changeWorkMode request went out.
+    public var sentRequest: Bool {
+        switch exchange {
+        case .answered, .answeredButRefused: return true
+        case .tokenFailed, .notSent: return false
+        }
+    }
+
+    /// What went wrong (or right), in one line for reasons and logs.
+    public var summary: String {
+        switch exchange {
+        case .answered(let result), .answeredButRefused(let result, _): return result.summary
+        case .tokenFailed(let failure): return failure.reason
+        case .notSent(let reason): return reason
+        }
+    }
 }

@@ -52,6 +52,10 @@ public final class OIFDEClient: Sendable {
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections)
         )
         httpConfiguration.httpVersion = .http1Only
+        // Fail a refused connection at once with its own error (the pipeline's retries and backoff
+        // handle it) instead of waiting out the timeout and reporting a timeout, which reads as
+        // "may have been applied".
+        httpConfiguration.connectionPool.retryConnectionEstablishment = false
         // The gateway propagates `traceparent` itself; AHC's own spans (a no-op tracer by default)
         // still cost attribute building on every request.
         httpConfiguration.tracing.tracer = nil
@@ -70,41 +74,48 @@ public final class OIFDEClient: Sendable {
 
     /// One attempt: obtains a token (token mode), sends the command, and when OIFDE refuses the token
     /// (900001/900002) fetches a new one and sends again at once, once.
-    public func changeWorkMode(_ command: WorkModeCommand, commandId: String, traceparent: String? = nil) async -> OIFDEAttempt {
+    ///
+    /// - Parameter deadline: the command's deadline. Each exchange (gettoken, changeWorkMode) is
+    ///   bounded by `oifde.timeout` from connect to the last byte of the answer, and never runs past
+    ///   the deadline.
+    public func changeWorkMode(
+        _ command: WorkModeCommand, commandId: String, traceparent: String? = nil, deadline: ContinuousClock.Instant? = nil
+    ) async -> OIFDEAttempt {
         let started = ContinuousClock.now
-        func finish(_ result: AttemptResult, refreshed: Bool, sent: Bool, verdict: AttemptVerdict? = nil) -> OIFDEAttempt {
-            OIFDEAttempt(
-                result: result, verdict: verdict ?? AttemptClassifier.classify(result), duration: ContinuousClock.now - started,
-                refreshedToken: refreshed, sentRequest: sent
-            )
+        func finish(_ exchange: OIFDEAttempt.Exchange, refreshed: Bool) -> OIFDEAttempt {
+            OIFDEAttempt(exchange: exchange, duration: ContinuousClock.now - started, refreshedToken: refreshed)
         }
         switch configuration.authMode {
         case .passthrough:
             guard let token = command.authToken else {
-                return finish(AttemptResult(), refreshed: false, sent: false, verdict: .rejected(reason: "the command carries no authToken"))
+                return finish(.notSent(reason: "the command carries no authToken"), refreshed: false)
             }
-            let result = await send(command, token: token, commandId: commandId, traceparent: traceparent)
+            let result = await send(command, token: token, commandId: commandId, traceparent: traceparent, deadline: deadline)
             // The publisher owns this token; the gateway cannot renew it, so a refusal is final.
             if AttemptClassifier.classify(result) == .refreshTokenAndRetry {
-                return finish(result, refreshed: false, sent: true,
-                              verdict: .rejected(reason: "OIFDE refused the command's own token: errorCode \(result.errorCode ?? "")"))
+                return finish(
+                    .answeredButRefused(result, .rejected(reason: "OIFDE refused the command's own token: errorCode \(result.errorCode ?? "")")),
+                    refreshed: false
+                )
             }
-            return finish(result, refreshed: false, sent: true)
+            return finish(.answered(result), refreshed: false)
         case .token:
             guard let secret = configuration.tenants[command.tenantId] else {
-                return finish(AttemptResult(), refreshed: false, sent: false,
-                              verdict: .rejected(reason: "no appSecret is configured for tenant \(command.tenantId)"))
+                return finish(.notSent(reason: "no appSecret is configured for tenant \(command.tenantId)"), refreshed: false)
             }
             var refreshed = false
-            for round in 0..<2 {
+            while true {
                 let token: String
-                switch await tokens.token(for: command.tenantId, fetch: { [self] in await self.fetchToken(tenant: command.tenantId, secret: secret) }) {
+                switch await tokens.token(for: command.tenantId, fetch: { [self] in
+                    await self.fetchToken(tenant: command.tenantId, secret: secret)
+                }) {
                 case .token(let value, _): token = value
-                case .failed(let failure): return finish(failure.result, refreshed: refreshed, sent: false)
+                case .failed(let failure): return finish(.tokenFailed(failure), refreshed: refreshed)
                 }
-                let result = await send(command, token: token, commandId: commandId, traceparent: traceparent)
-                guard round == 0, AttemptClassifier.classify(result) == .refreshTokenAndRetry else {
-                    return finish(result, refreshed: refreshed, sent: true)
+                let result = await send(command, token: token, commandId: commandId, traceparent: traceparent, deadline: deadline)
+                // One renewal per attempt; a second refusal is the attempt's answer.
+                guard !refreshed, AttemptClassifier.classify(result) == .refreshTokenAndRetry else {
+                    return finish(.answered(result), refreshed: refreshed)
                 }
                 await tokens.invalidate(tenant: command.tenantId, token: token)
                 refreshed = true
@@ -112,36 +123,74 @@ public final class OIFDEClient: Sendable {
                 Counter(label: "wmg_token_refreshes_total", dimensions: [("tenant", command.tenantId)]).increment()
                 logger.info("OIFDE refused the token; fetching a new one", metadata: ["tenant": "\(command.tenantId)", "errorCode": "\(result.errorCode ?? "")"])
             }
-            return finish(AttemptResult(transportError: .badResponse), refreshed: refreshed, sent: true)
         }
     }
 
     // MARK: - HTTP
 
-    private func send(_ command: WorkModeCommand, token: String, commandId: String, traceparent: String?) async -> AttemptResult {
+    private func send(
+        _ command: WorkModeCommand, token: String, commandId: String, traceparent: String?, deadline: ContinuousClock.Instant?
+    ) async -> AttemptResult {
         var request = HTTPClientRequest(url: changeWorkModeURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json; charset=UTF-8")
         request.headers.add(name: "X-Command-Id", value: commandId)
         if let traceparent { request.headers.add(name: "traceparent", value: traceparent) }
         request.body = .bytes(ByteBuffer(bytes: OIFDERequestBody.encode(command, authToken: token)))
-        return await exchange(request)
+        switch await exchange(request, deadline: deadline) {
+        case .failure(let kind):
+            return AttemptResult(transportError: kind)
+        case .success(let response):
+            let base = AttemptResult(httpStatus: response.status, retryAfter: response.retryAfter, location: response.location)
+            let decoded = response.oversized
+                ? .failure(ResponseDecoding.BodyProblem("a body over \(configuration.maxResponseBytes) bytes"))
+                : ResponseDecoding.decode(response.body)
+            switch decoded {
+            case .failure(let problem):
+                var result = base
+                // A 2xx must carry the documented JSON; other statuses speak for themselves.
+                if (200...299).contains(response.status) { result.bodyProblem = response.status == 204 ? "no content" : problem.text }
+                return result
+            case .success(let answer):
+                var result = base
+                result.errorCode = answer.errorCode
+                result.errorMsg = answer.errorMsg
+                return result
+            }
+        }
     }
 
-    private func exchange(_ request: HTTPClientRequest) async -> AttemptResult {
+    struct Answer: Sendable {
+        var status: Int
+        var retryAfter: Duration?
+        var location: String?
+        var body: [UInt8]
+        var oversized = false
+    }
+
+    /// One exchange, bounded from connect to the last byte by `oifde.timeout` and the deadline.
+    private func exchange(_ request: HTTPClientRequest, deadline: ContinuousClock.Instant?) async -> Result<Answer, AttemptResult.TransportError> {
+        let limit = deadline.map { min(configuration.timeout, max(.milliseconds(1), $0 - ContinuousClock.now)) } ?? configuration.timeout
+        let http = self.http, maxBytes = configuration.maxResponseBytes
         do {
-            let response = try await http.execute(request, timeout: TimeAmount.nanoseconds(Int64(configuration.timeout.timeInterval * 1e9)))
-            let status = Int(response.status.code)
-            let retryAfter = ResponseDecoding.retryAfter(response.headers.first(name: "Retry-After"))
-            let body = try await response.body.collect(upTo: configuration.maxResponseBytes)
-            guard let answer = ResponseDecoding.decode(Array(body.readableBytesView)) else {
-                // A 2xx must carry the documented JSON; other statuses speak for themselves.
-                return AttemptResult(httpStatus: status, retryAfter: retryAfter,
-                                     transportError: (200...299).contains(status) ? .badResponse : nil)
-            }
-            return AttemptResult(httpStatus: status, errorCode: answer.errorCode, errorMsg: answer.errorMsg, retryAfter: retryAfter)
+            return .success(try await withTimeLimit(limit) {
+                let response = try await http.execute(request, timeout: TimeAmount.nanoseconds(Int64(limit.timeInterval * 1e9)))
+                var answer = Answer(
+                    status: Int(response.status.code), retryAfter: ResponseDecoding.retryAfter(response.headers.first(name: "Retry-After")),
+                    location: ResponseDecoding.location(response.headers.first(name: "Location")), body: []
+                )
+                do {
+                    answer.body = Array(try await response.body.collect(upTo: maxBytes).readableBytesView)
+                } catch is NIOTooManyBytesError {
+                    // Not a transport problem: the server answered, with more than an answer can hold.
+                    answer.oversized = true
+                }
+                return answer
+            })
+        } catch is TimeLimitExceeded {
+            return .failure(.timeout)
         } catch {
-            return AttemptResult(transportError: TransportErrorMapping.kind(of: error))
+            return .failure(TransportErrorMapping.kind(of: error))
         }
     }
 
@@ -161,27 +210,45 @@ public final class OIFDEClient: Sendable {
         var request = HTTPClientRequest(url: getTokenURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json; charset=UTF-8")
-        let body = (try? JSONSerialization.data(withJSONObject: ["appKey": tenant, "appSecret": secret.value])) ?? Data()
-        request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let response = try await http.execute(request, timeout: TimeAmount.nanoseconds(Int64(configuration.timeout.timeInterval * 1e9)))
-            let status = Int(response.status.code)
-            let bytes = try await response.body.collect(upTo: configuration.maxResponseBytes)
-            guard let answer = ResponseDecoding.decode(Array(bytes.readableBytesView)) else {
-                logger.warning("gettoken answered without JSON", metadata: ["tenant": "\(tenant)", "httpStatus": "\(status)"])
-                return .failed(.init(result: AttemptResult(httpStatus: status, transportError: (200...299).contains(status) ? .badResponse : nil)))
+        var body = JSONWriter(capacity: 128)
+        body.beginObject()
+        body.member("appKey", tenant)
+        body.member("appSecret", secret.value)
+        body.endObject()
+        request.body = .bytes(ByteBuffer(bytes: body.bytes))
+        // Shared by every command of the tenant that waits for it (single flight), so bounded by
+        // oifde.timeout only, not by one command's deadline.
+        let failure: TokenFailure
+        switch await exchange(request, deadline: nil) {
+        case .failure(let kind):
+            failure = TokenFailure(.transport(kind))
+        case .success(let response):
+            let decoded = response.oversized
+                ? .failure(ResponseDecoding.BodyProblem("a body over \(configuration.maxResponseBytes) bytes"))
+                : ResponseDecoding.decode(response.body)
+            switch decoded {
+            case .failure(let problem):
+                failure = (200...299).contains(response.status)
+                    ? TokenFailure(.unreadable(status: response.status, problem: response.status == 204 ? "no content" : problem.text))
+                    : TokenFailure(.httpStatus(response.status, errorCode: nil, errorMsg: nil))
+            case .success(let answer):
+                if !(200...299).contains(response.status) {
+                    failure = TokenFailure(.httpStatus(response.status, errorCode: answer.errorCode, errorMsg: answer.errorMsg))
+                } else if let code = answer.errorCode, code != "0" {
+                    failure = TokenFailure(.refused(errorCode: code, errorMsg: answer.errorMsg))
+                } else {
+                    switch ResponseDecoding.token(in: answer) {
+                    case .success(let token):
+                        let expireTime = answer.object.integer("expireTime") ?? 3600
+                        logger.debug("token obtained", metadata: ["tenant": "\(tenant)", "expireTime": "\(expireTime)"])
+                        return .token(token, lifetime: .seconds(max(1, expireTime)))
+                    case .failure(let problem):
+                        failure = TokenFailure(.noToken(errorCode: answer.errorCode, problem: problem.text))
+                    }
+                }
             }
-            guard answer.errorCode == "0", let token = answer.authToken, !token.isEmpty else {
-                logger.warning("gettoken refused", metadata: ["tenant": "\(tenant)", "httpStatus": "\(status)", "errorCode": "\(answer.errorCode ?? "none")"])
-                return .failed(.init(result: AttemptResult(httpStatus: status, errorCode: answer.errorCode ?? "", errorMsg: answer.errorMsg)))
-            }
-            let lifetime = Duration.seconds(max(1, answer.expireTime ?? 3600))
-            logger.debug("token obtained", metadata: ["tenant": "\(tenant)", "expireTime": "\(answer.expireTime ?? 3600)"])
-            return .token(token, lifetime: lifetime)
-        } catch {
-            let kind = TransportErrorMapping.kind(of: error)
-            logger.warning("gettoken failed", metadata: ["tenant": "\(tenant)", "error": "\(kind.rawValue)"])
-            return .failed(.init(result: AttemptResult(transportError: kind)))
         }
+        logger.warning("no token from gettoken", metadata: ["tenant": "\(tenant)", "reason": "\(failure.reason)"])
+        return .failed(failure)
     }
 }

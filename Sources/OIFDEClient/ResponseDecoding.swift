@@ -7,18 +7,33 @@ enum ResponseDecoding {
     struct Answer {
         var errorCode: String?
         var errorMsg: String?
-        var authToken: String?
-        var expireTime: Int?
+        var object: FlatJSONObject
     }
 
-    static func decode(_ bytes: [UInt8]) -> Answer? {
-        guard let object = FlatJSONObject(parsing: bytes) else { return nil }
-        var answer = Answer()
-        answer.errorCode = object.text("errorCode")?.trimmingWhitespace()
-        answer.errorMsg = object.string("errorMsg")
-        answer.authToken = object.string("authToken")
-        answer.expireTime = object.integer("expireTime")
-        return answer
+    /// The answer, or what is wrong with the body ("an empty body", "a body that is not a JSON object").
+    static func decode(_ bytes: [UInt8]) -> Result<Answer, BodyProblem> {
+        if bytes.isEmpty { return .failure(BodyProblem("an empty body")) }
+        guard let object = FlatJSONObject(parsing: bytes) else {
+            return .failure(BodyProblem("a body that is not a JSON object (\(bytes.count) bytes)"))
+        }
+        return .success(Answer(errorCode: object.text("errorCode")?.trimmingWhitespace(), errorMsg: object.string("errorMsg"), object: object))
+    }
+
+    struct BodyProblem: Error {
+        let text: String
+        init(_ text: String) { self.text = text }
+    }
+
+    /// The token in a gettoken answer that says errorCode 0, or what is wrong with it.
+    static func token(in answer: Answer) -> Result<String, BodyProblem> {
+        switch answer.object["authToken"] {
+        case nil: return .failure(BodyProblem("without an authToken"))
+        case .null?: return .failure(BodyProblem("with a null authToken"))
+        case .string(let token)?:
+            guard !token.trimmingWhitespace().isEmpty else { return .failure(BodyProblem("with an empty authToken")) }
+            return .success(token)
+        case .number?, .bool?, .nested?: return .failure(BodyProblem("with an authToken that is not a string"))
+        }
     }
 
     /// `Retry-After` as delay-seconds or an HTTP date.
@@ -31,5 +46,13 @@ enum ResponseDecoding {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: header) else { return nil }
         return .seconds(max(0, date.timeIntervalSince(now)))
+    }
+
+    /// A redirect's target for a reason line: scheme, host, port and path only (a query could carry
+    /// anything).
+    static func location(_ header: String?) -> String? {
+        guard let header = header?.trimmingCharacters(in: .whitespaces), !header.isEmpty else { return nil }
+        let cut = header.split(separator: "?", maxSplits: 1).first.map(String.init) ?? header
+        return DeadLetterAnnotation.oneLine(cut, maxBytes: 200)
     }
 }

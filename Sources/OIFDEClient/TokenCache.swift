@@ -5,13 +5,9 @@ import WorkModeDomain
 actor TokenCache {
     enum Fetch: Sendable {
         case token(String, lifetime: Duration)
-        case failed(FetchFailure)
+        case failed(TokenFailure)
     }
 
-    struct FetchFailure: Sendable, Hashable {
-        /// What the gettoken exchange looked like, for the classifier.
-        let result: AttemptResult
-    }
 
     private enum Entry {
         case valid(token: String, refreshAt: ContinuousClock.Instant)

@@ -19,6 +19,13 @@ public struct FaultPlan: Sendable, Hashable, Codable {
     public var hangSeconds: Int?
     /// Drop the connection instead of answering.
     public var closeConnection: Bool?
+    /// Answer with exactly this body (status `httpStatus`, else 200), e.g. a gettoken answer with
+    /// no `authToken`, or a body that is not JSON.
+    public var rawBody: String?
+    /// Sent as `Location` (with a 3xx `httpStatus`).
+    public var location: String?
+    /// Send the body one byte every this many milliseconds (a server that trickles its answer).
+    public var trickleIntervalMs: Int?
     /// Apply to the next N matching requests, then stop.
     public var count: Int?
     /// Apply to this fraction (0...1) of matching requests. Ignored when `count` is set.

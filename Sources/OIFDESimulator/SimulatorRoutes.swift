@@ -101,6 +101,23 @@ enum SimulatorRoutes {
                 throw ConnectionDrop()
             })
         }
+        if fault.rawBody != nil || fault.trickleIntervalMs != nil || fault.location != nil {
+            state.recordFault(endpoint: endpoint.rawValue, commandId: commandId, errorCode: "raw")
+            let bytes = Array((fault.rawBody ?? #"{"errorCode":"0","errorMsg":""}"#).utf8)
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if let location = fault.location { headers[.location] = location }
+            let status = HTTPResponse.Status(code: fault.httpStatus ?? 200)
+            guard let interval = fault.trickleIntervalMs else {
+                return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
+            return Response(status: status, headers: headers, body: ResponseBody(contentLength: bytes.count) { writer in
+                for byte in bytes {
+                    try await writer.write(ByteBuffer(bytes: [byte]))
+                    try await Task.sleep(for: .milliseconds(interval))
+                }
+                try await writer.finish(nil)
+            })
+        }
         guard fault.httpStatus != nil || fault.errorCode != nil else { return nil }
         let errorCode = fault.errorCode ?? "10000001"
         state.recordFault(endpoint: endpoint.rawValue, commandId: commandId, errorCode: errorCode)

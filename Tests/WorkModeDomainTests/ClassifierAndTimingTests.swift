@@ -28,10 +28,60 @@ import Testing
         Row(result: .init(httpStatus: 200), verdict: "retry"),
         Row(result: .init(transportError: .timeout), verdict: "retry"),
         Row(result: .init(transportError: .connect), verdict: "retry"),
+        // A 2xx whose body was no answer is never a success, whatever else it carried.
+        Row(result: .init(httpStatus: 200, errorCode: "0", bodyProblem: "an empty body"), verdict: "retry"),
+        Row(result: .init(httpStatus: 204, bodyProblem: "no content"), verdict: "retry"),
+        Row(result: .init(httpStatus: 302, location: "https://elsewhere.example/login"), verdict: "rejected"),
+        Row(result: .init(httpStatus: 301), verdict: "rejected"),
     ]
 
-    @Test(arguments: rows)
-    func classify(_ row: Row) {
+    @Test func redirectReasonNamesTheTargetAndTheKey() {
+        guard case .rejected(let reason) = AttemptClassifier.classify(.init(httpStatus: 302, location: "https://elsewhere.example/login")) else {
+            Issue.record("a redirect is not retried")
+            return
+        }
+        #expect(reason == "OIFDE answered HTTP 302 redirect to https://elsewhere.example/login: check oifde.baseURL")
+    }
+
+    @Test func summariesSayWhatWasWrongWithTheBody() {
+        #expect(AttemptResult(httpStatus: 200, bodyProblem: "an empty body").summary == "HTTP 200 with an empty body")
+        #expect(AttemptResult(transportError: .connectionClosed).summary.contains("in doubt"))
+        #expect(!AttemptResult(transportError: .connect).summary.contains("in doubt"))
+    }
+}
+
+@Suite struct TokenFailureTests {
+    static let problems: [TokenFailure.Problem] = [
+        .noToken(errorCode: "0", problem: "without an authToken"), .noToken(errorCode: nil, problem: "with an empty authToken"),
+        .transport(.timeout), .transport(.connect), .unreadable(status: 200, problem: "an empty body"),
+        .httpStatus(503, errorCode: nil, errorMsg: nil), .httpStatus(401, errorCode: "0", errorMsg: "ok"),
+        .refused(errorCode: "200800002", errorMsg: "key wrong"), .refused(errorCode: "10000001", errorMsg: nil),
+    ]
+
+    /// The defect this guards: gettoken answered errorCode 0 with no token, and the command was
+    /// reported succeeded with the token answer's message. No token failure may ever succeed, and
+    /// each names gettoken, never "the change".
+    @Test(arguments: problems)
+    func aTokenFailureNeverSucceedsAndNamesGettoken(_ problem: TokenFailure.Problem) {
+        let failure = TokenFailure(problem)
+        #expect(AttemptVerdict(failure.verdict) != .succeeded)
+        #expect(failure.reason.hasPrefix("gettoken"), "\(failure.reason)")
+        #expect(!failure.reason.contains("refused the change"))
+        #expect(failure.errorCode != "0")
+    }
+
+    @Test func noTokenIsRetriedAndWrongCredentialsAreNot() {
+        #expect(TokenFailure(.noToken(errorCode: "0", problem: "without an authToken")).verdict == .retry(retryAfter: nil))
+        #expect(TokenFailure(.transport(.timeout)).verdict == .retry(retryAfter: nil))
+        guard case .rejected(let reason) = TokenFailure(.refused(errorCode: "200800002", errorMsg: "key wrong")).verdict else {
+            Issue.record("a wrong key is not retried")
+            return
+        }
+        #expect(reason.contains("appSecret"))
+    }
+
+    @Test(arguments: AttemptClassifierTests.rows)
+    func classify(_ row: AttemptClassifierTests.Row) {
         let verdict: String
         switch AttemptClassifier.classify(row.result) {
         case .succeeded: verdict = "succeeded"
@@ -50,15 +100,15 @@ import Testing
 
     @Test func deadlineFromHeaderRFC3339AndEpochMillis() throws {
         let rfc = try CommandDeadline.resolve(
-            xDeadline: .string("2025-11-25T10:00:30+01:00"), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(120)
+            xDeadline: .text("2025-11-25T10:00:30+01:00"), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(120)
         ).get()
         #expect(rfc.source == .header)
         #expect(rfc.date == Date(timeIntervalSince1970: 1_764_064_800 - 3600 + 30))
         let millis = try CommandDeadline.resolve(
-            xDeadline: .string("1764064830500"), timestampSeconds: 1, firstReceipt: now, retryDeadline: .seconds(120)
+            xDeadline: .text("1764064830500"), timestampSeconds: 1, firstReceipt: now, retryDeadline: .seconds(120)
         ).get()
         #expect(millis.date == Date(timeIntervalSince1970: 1_764_064_830.5))
-        let integer = try CommandDeadline.resolve(xDeadline: .int(1_764_064_830_000), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1)).get()
+        let integer = try CommandDeadline.resolve(xDeadline: .milliseconds(1_764_064_830_000), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1)).get()
         #expect(integer.date == Date(timeIntervalSince1970: 1_764_064_830))
     }
 
@@ -73,9 +123,39 @@ import Testing
         #expect(!byReceipt.hasPassed(at: now))
     }
 
-    @Test(arguments: ["tomorrow", "2025-13-01T00:00:00Z", "2025-11-25T10:00:00", "", "-5", "12345678901234567890"])
+    @Test func aTimestampInTheFutureCannotExtendTheDeadline() throws {
+        let yearAhead = UInt64(now.timeIntervalSince1970) + 365 * 86400
+        let deadline = try CommandDeadline.resolve(xDeadline: nil, timestampSeconds: yearAhead, firstReceipt: now, retryDeadline: .seconds(10)).get()
+        #expect(deadline.date == now.addingTimeInterval(10))
+        #expect(deadline.source == .firstReceipt)
+        let past = try CommandDeadline.resolve(xDeadline: nil, timestampSeconds: UInt64(now.timeIntervalSince1970) - 5, firstReceipt: now, retryDeadline: .seconds(10)).get()
+        #expect(past.date == now.addingTimeInterval(5))
+    }
+
+    @Test(arguments: ["timestamp", "floating-point number", "boolean", "table", "array", "void"])
+    func otherHeaderTypesAreInvalid(_ type: String) {
+        let result = CommandDeadline.resolve(xDeadline: .unsupported(type: type), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1))
+        guard case .failure(let error) = result else {
+            Issue.record("a \(type) x-deadline must be refused")
+            return
+        }
+        #expect(error.code == .invalidHeader)
+        #expect(error.message.contains(type))
+    }
+
+    @Test(arguments: ["2027-02-31T00:00:00Z", "2026-12-32T00:00:00Z", "2027-02-29T00:00:00Z", "2026-04-31T10:00:00Z", "2100-02-29T00:00:00Z"])
+    func daysThatDoNotExistAreRefused(_ text: String) {
+        #expect(RFC3339.parse(text) == nil, "\(text)")
+    }
+
+    @Test func leapDaysExist() {
+        #expect(RFC3339.parse("2028-02-29T00:00:00Z") != nil)
+        #expect(RFC3339.parse("2000-02-29T00:00:00Z") != nil)
+    }
+
+    @Test(arguments: ["tomorrow", "2025-13-01T00:00:00Z", "2027-02-31T00:00:00Z", "2025-11-25T10:00:00", "", "-5", "12345678901234567890"])
     func unreadableDeadlineIsAValidationError(_ text: String) {
-        let result = CommandDeadline.resolve(xDeadline: .string(text), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1))
+        let result = CommandDeadline.resolve(xDeadline: .text(text), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1))
         guard case .failure(let error) = result else {
             Issue.record("\(text) must be refused")
             return

@@ -52,6 +52,18 @@ extension ConfigurationLoader {
         try reader.listen("admin.listen", &c.adminListen)
         try reader.choice("log.level", &c.log.level)
         try reader.choice("log.format", &c.log.format)
+        if c.dedupe.path.isEmpty {
+            throw ConfigurationError(key: "dedupe.path", problem: "must name the journal file", source: values["dedupe.path"]?.source)
+        }
+        var isDirectory: ObjCBool = false
+        if c.dedupe.path.hasSuffix("/")
+            || (FileManager.default.fileExists(atPath: c.dedupe.path, isDirectory: &isDirectory) && isDirectory.boolValue)
+        {
+            throw ConfigurationError(
+                key: "dedupe.path", problem: "\(c.dedupe.path) is a directory; name the journal file in it (e.g. \(c.dedupe.path.hasSuffix("/") ? c.dedupe.path : c.dedupe.path + "/")completions.journal)",
+                source: values["dedupe.path"]?.source
+            )
+        }
         if c.retry.maxBackoff < c.retry.initialBackoff {
             throw ConfigurationError(key: "retry.maxBackoff", problem: "must not be shorter than retry.initialBackoff")
         }

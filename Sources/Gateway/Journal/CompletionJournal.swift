@@ -1,3 +1,4 @@
+import CoreFoundation
 import Foundation
 import Logging
 import Synchronization
@@ -57,6 +58,10 @@ public final class CompletionJournal: Sendable {
         var compactions = 0
         /// Appends since the running compaction took its snapshot, for it to index in the new file.
         var appendedDuringCompaction: [AppendNote] = []
+        /// When to check next that the path still names the open file.
+        var nextIdentityCheck = ContinuousClock.now + .seconds(1)
+        /// The path no longer names the open file (deleted or replaced); a compaction recreates it.
+        var fileLost = false
     }
 
     /// How compaction runs: on its own thread in the daemon; inline where a test needs to know
@@ -169,7 +174,7 @@ public final class CompletionJournal: Sendable {
         let line = try record.line()
         let compaction = try state.withLock { state throws -> CompactionJob? in
             let location = Location(offset: state.fileSize, length: Int32(line.count))
-            try Self.write(line, fd: state.fd, path: path)
+            try Self.append(line, fd: state.fd, at: state.fileSize, path: path)
             state.fileSize += Int64(line.count)
             let key = key(record.id)
             Self.apply(record, key: key, at: location, to: &state.index)
@@ -179,6 +184,7 @@ public final class CompletionJournal: Sendable {
                 )
             }
             state.recordsInFile += 1
+            if !state.compacting, ContinuousClock.now >= state.nextIdentityCheck, let job = checkIdentity(&state, now: record.at) { return job }
             guard !state.compacting, state.recordsInFile > compactionThreshold, state.recordsInFile >= state.retryCompactionAt else { return nil }
             state.compacting = true
             return CompactionJob(entries: state.index.entries, fd: state.fd, size: state.fileSize, now: record.at)
@@ -190,6 +196,56 @@ public final class CompletionJournal: Sendable {
     var compactionThreshold: Int { max(2 * capacity, 1024) }
 
     // MARK: - internals
+
+    /// Whether `path` still names the file being written: a journal deleted (or replaced) under a
+    /// running gateway would otherwise be written on into an unlinked inode, and the next start
+    /// would forget every completion. When it does not, a compaction writes the live entries to a
+    /// new file at `path`. Checked at most once a second, from the append path.
+    private func checkIdentity(_ state: inout State, now: Date) -> CompactionJob? {
+        state.nextIdentityCheck = ContinuousClock.now + .seconds(1)
+        var open = stat(), named = stat()
+        guard fstat(state.fd, &open) == 0 else { return nil }
+        let same = stat(path, &named) == 0 && named.st_ino == open.st_ino && named.st_dev == open.st_dev
+        if same {
+            if state.fileLost {
+                state.fileLost = false
+                logger?.info("the journal file is back", metadata: ["path": "\(path)"])
+            }
+            return nil
+        }
+        if !state.fileLost {
+            state.fileLost = true
+            logger?.error(
+                "the journal file was deleted or replaced while running; recreating it from the entries in memory",
+                metadata: ["path": "\(path)", "entries": "\(state.index.count)"]
+            )
+        }
+        state.compacting = true
+        return CompactionJob(entries: state.index.entries, fd: state.fd, size: state.fileSize, now: now)
+    }
+
+    /// Writes one record at the end of the valid data. A write that fails part-way (a full disk)
+    /// is cut off again, so the next record starts where this one should have and every location
+    /// in the index stays right.
+    static func append(_ bytes: [UInt8], fd: Int32, at offset: Int64, path: String) throws {
+        do {
+            try bytes.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                var done = 0
+                while done < raw.count {
+                    let written = pwrite(fd, base + done, raw.count - done, off_t(offset) + off_t(done))
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        throw JournalError.write(path, errno)
+                    }
+                    done += written
+                }
+            }
+        } catch {
+            _ = ftruncate(fd, off_t(offset))
+            throw error
+        }
+    }
 
     static func write(_ bytes: [UInt8], fd: Int32, path: String) throws {
         try bytes.withUnsafeBytes { raw in

@@ -31,6 +31,16 @@ public enum Daemon {
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
             )
         )
+        // The default action of these signals is to end the process at once, with no drain, and
+        // the next start forwards again what was in flight. logrotate and a closed terminal send
+        // SIGHUP; logs go to standard output and error, so there is nothing to reopen.
+        let ignored = await UnixSignalsSequence(trapping: .sighup, .sigusr1, .sigusr2)
+        let notes = Task {
+            for await signal in ignored {
+                logger.notice("received \(signal): ignored (only SIGTERM and SIGINT stop the gateway)")
+            }
+        }
+        defer { notes.cancel() }
         try await group.run()
     }
 }

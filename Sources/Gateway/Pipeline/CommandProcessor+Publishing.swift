@@ -5,59 +5,115 @@ import WorkModeDomain
 
 /// Publishing results and dead letters with confirms, and settling the delivery afterwards.
 extension CommandProcessor {
-    /// Publishes the result event (and its `reply_to` copy), and the dead letter when there is one;
-    /// true only when the broker confirmed all of them and routed the dead letter.
+    /// One message a command owes the broker: its result event, the `reply_to` copy, its dead letter.
+    struct Owed {
+        var body: [UInt8]
+        var exchange: String
+        var routingKey: String
+        var mandatory: Bool
+        var properties: MessageProperties
+        var what: String
+    }
+
+    enum PublishResult {
+        case confirmed
+        /// The broker answered no (nack, or a mandatory dead letter that routed nowhere).
+        case refused(String)
+        /// The channel or connection failed: the delivery's tag is void, the broker redelivers.
+        case lost(String)
+    }
+
+    func owedMessages(event: [UInt8], status: CommandStatus, deadLetter: [JournalCompletion.DeadLetterHeader]?, received: Received) -> [Owed] {
+        let topology = configuration.topology
+        var properties = MessageProperties(
+            contentType: "application/json", headers: ["x-command-id": .string(received.commandId)], deliveryMode: .persistent,
+            correlationId: received.delivery.properties.correlationId, messageId: UUID().uuidString.lowercased(),
+            timestamp: UInt64(Date().timeIntervalSince1970)
+        )
+        // Results go out without `mandatory`: an event nobody subscribed to is not an error.
+        var owed = [Owed(body: event, exchange: topology.resultsExchange, routingKey: status.rawValue, mandatory: false, properties: properties, what: "result event")]
+        if let replyTo = received.delivery.properties.replyTo, !replyTo.isEmpty {
+            properties.messageId = UUID().uuidString.lowercased()
+            owed.append(Owed(body: event, exchange: "", routingKey: replyTo, mandatory: false, properties: properties, what: "reply_to copy"))
+        }
+        if let deadLetter, let failureClass = deadLetter.first(where: { $0.key == "x-failure-class" })?.string {
+            var original = received.delivery.properties
+            var headers = original.headers ?? FieldTable()
+            for header in deadLetter {
+                if let text = header.string { headers[header.key] = .string(text) } else if let number = header.int { headers[header.key] = .int64(number) }
+            }
+            original.headers = headers
+            // Dead letters must route somewhere: with `mandatory`, one that routes nowhere comes back.
+            owed.append(Owed(
+                body: received.delivery.body, exchange: topology.deadLetterExchange, routingKey: failureClass, mandatory: true,
+                properties: original, what: "dead letter"
+            ))
+        }
+        return owed
+    }
+
+    /// Publishes what the command owes and waits for the confirms. What the broker refuses is kept
+    /// and published again with backoff, holding a ``Pauses`` entry so no new command starts, until
+    /// the broker takes it or the session ends: the outcome is known (journaled), so the command
+    /// is never requeued to be forwarded again. True when everything was confirmed.
     func publish(
         event: [UInt8], status: CommandStatus, deadLetter: [JournalCompletion.DeadLetterHeader]?, received: Received, session: BrokerSession
     ) async -> Bool {
-        let topology = configuration.topology
+        var owed = owedMessages(event: event, status: status, deadLetter: deadLetter, received: received)
+        var refusals = 0
+        var paused = false
+        defer { if paused { pauses.leave(.publish, recovered: owed.isEmpty) } }
+        while true {
+            let (remaining, result) = await publishOnce(owed, session: session)
+            owed = remaining
+            switch result {
+            case .confirmed:
+                return true
+            case .lost(let why):
+                logger.warning("publishing the result failed; the command goes back to the queue", metadata: ["commandId": "\(received.commandId)", "error": "\(why)"])
+                return false
+            case .refused(let why):
+                refusals += 1
+                if !paused {
+                    paused = true
+                    pauses.enter(.publish, detail: why)
+                    logger.error("the broker refused a publish; holding the command and publishing again", metadata: ["commandId": "\(received.commandId)", "refused": "\(why)"])
+                }
+                do { try await Task.sleep(for: Self.pauseDelay(failures: refusals)) } catch { return false }
+                guard session.isOpen else { return false }
+            }
+        }
+    }
+
+    /// One round: publishes every owed message, then waits for each confirm. Returns what is still
+    /// owed (the refused ones) and how the round went.
+    private func publishOnce(_ owed: [Owed], session: BrokerSession) async -> ([Owed], PublishResult) {
         do {
             let channel = try await session.publishingChannel()
-            var properties = MessageProperties(
-                contentType: "application/json", headers: ["x-command-id": .string(received.commandId)], deliveryMode: .persistent,
-                correlationId: received.delivery.properties.correlationId, messageId: UUID().uuidString.lowercased(),
-                timestamp: UInt64(Date().timeIntervalSince1970)
-            )
-            // Results go out without `mandatory`: an event nobody subscribed to is not an error.
-            var confirmations = [try channel.publish(event, exchange: topology.resultsExchange, routingKey: status.rawValue, properties: properties)]
-            if let replyTo = received.delivery.properties.replyTo, !replyTo.isEmpty {
-                properties.messageId = UUID().uuidString.lowercased()
-                confirmations.append(try channel.publish(event, exchange: "", routingKey: replyTo, properties: properties))
+            var pending: [(Owed, PublishConfirmation)] = []
+            for message in owed {
+                var properties = message.properties
+                if message.exchange != configuration.topology.deadLetterExchange { properties.timestamp = UInt64(Date().timeIntervalSince1970) }
+                pending.append((message, try channel.publish(
+                    message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory, properties: properties
+                )))
             }
-            var deadLetterConfirmation: PublishConfirmation?
-            if let deadLetter, let failureClass = deadLetter.first(where: { $0.key == "x-failure-class" })?.string {
-                var original = received.delivery.properties
-                var headers = original.headers ?? FieldTable()
-                for header in deadLetter {
-                    if let text = header.string { headers[header.key] = .string(text) } else if let number = header.int { headers[header.key] = .int64(number) }
-                }
-                original.headers = headers
-                // Dead letters must route somewhere: with `mandatory`, one that routes nowhere comes back.
-                deadLetterConfirmation = try channel.publish(
-                    received.delivery.body, exchange: topology.deadLetterExchange, routingKey: failureClass, mandatory: true, properties: original
-                )
-            }
-            for confirmation in confirmations {
-                let outcome = try await confirmation.outcome()
-                guard outcome == .acked else {
-                    logger.error("the broker did not take a result event", metadata: ["commandId": "\(received.commandId)", "outcome": "\(outcome)"])
-                    return false
+            var refused: [Owed] = []
+            var why = ""
+            for (message, confirmation) in pending {
+                switch try await confirmation.outcome() {
+                case .acked: continue
+                case .nacked:
+                    refused.append(message)
+                    why = "\(message.what) nacked by the broker (a full queue with x-overflow reject-publish?)"
+                case .returned(let code, let text):
+                    refused.append(message)
+                    why = "\(message.what) returned unroutable (\(code) \(text)): is the dead-letter queue bound?"
                 }
             }
-            if let deadLetterConfirmation {
-                let outcome = try await deadLetterConfirmation.outcome()
-                guard outcome == .acked else {
-                    logger.error(
-                        "dead letter not accepted (is the dead-letter queue bound?); the command goes back to the queue",
-                        metadata: ["commandId": "\(received.commandId)", "outcome": "\(outcome)"]
-                    )
-                    return false
-                }
-            }
-            return true
+            return refused.isEmpty ? ([], .confirmed) : (refused, .refused(why))
         } catch {
-            logger.warning("publishing the result failed; the command goes back to the queue", metadata: ["commandId": "\(received.commandId)", "error": "\(error)"])
-            return false
+            return (owed, .lost("\(error)"))
         }
     }
 

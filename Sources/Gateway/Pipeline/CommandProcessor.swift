@@ -16,11 +16,13 @@ struct CommandProcessor: Sendable {
     let logger: Logger
     let backoff: Backoff
     let metrics: GatewayMetrics
+    let pauses: Pauses
 
     init(
         configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, limiter: InFlightLimiter, logger: Logger,
-        metrics: GatewayMetrics = GatewayMetrics()
+        metrics: GatewayMetrics = GatewayMetrics(), pauses: Pauses
     ) {
+        self.pauses = pauses
         self.configuration = configuration
         self.client = client
         self.journal = journal
@@ -90,7 +92,7 @@ struct CommandProcessor: Sendable {
             if published { metrics.republished.increment() }
             return settle(received, session: session, published: published)
         }
-        guard let outcome = await decide(received, metadata: metadata) else {
+        guard let outcome = await decide(received, session: session, metadata: metadata) else {
             return settle(received, session: session, published: false)
         }
         let completedAt = Date()
@@ -105,12 +107,13 @@ struct CommandProcessor: Sendable {
         let eventBytes = event.jsonBytes()
         let headers = deadLetter.map { $0.headers().map(Self.journalHeader) }
         if received.hasMessageId {
-            do {
-                try journal.recordCompletion(received.journalKey, JournalCompletion(status: outcome.status.rawValue, event: eventBytes, deadLetter: headers))
-            } catch {
-                logger.error("cannot write the completion journal; the command will be redelivered", metadata: Self.adding(metadata, ["error": "\(error)"]))
-                return settle(received, session: session, published: false)
+            let completion = JournalCompletion(status: outcome.status.rawValue, event: eventBytes, deadLetter: headers)
+            let written = await writeJournal(session: session, metadata: metadata) {
+                try journal.recordCompletion(received.journalKey, completion)
             }
+            // Only when the session ended (or a drain ran out of time) while the journal could not
+            // be written: the start record makes the redelivery an in-doubt forward.
+            guard written else { return settle(received, session: session, published: false) }
         }
         let published = await publish(event: eventBytes, status: outcome.status, deadLetter: headers, received: received, session: session)
         if published {
@@ -118,20 +121,19 @@ struct CommandProcessor: Sendable {
             if let failureClass = outcome.status.deadLetterClass { metrics.deadLettered(failureClass.rawValue) }
             metrics.commandDuration.recordInterval(since: received.receivedAt)
         }
-        logger.info(
-            "command \(outcome.status.rawValue)",
-            metadata: Self.adding(metadata, [
-                "status": "\(outcome.status.rawValue)", "attempts": "\(outcome.attempts)",
-                "durationMs": "\(Int(event.durationMs))", "inDoubt": "\(outcome.inDoubt)",
-            ])
-        )
+        var fields = [
+            "status": "\(outcome.status.rawValue)", "attempts": "\(outcome.attempts)",
+            "durationMs": "\(Int(event.durationMs))", "inDoubt": "\(outcome.inDoubt)",
+        ]
+        if outcome.status != .succeeded { fields["reason"] = outcome.reason }
+        logger.info("command \(outcome.status.rawValue)", metadata: Self.adding(metadata, fields))
         return settle(received, session: session, published: published)
     }
 
     // MARK: - deciding
 
     /// Returns nil when the command must go back to the queue (cancelled while draining).
-    private func decide(_ received: Received, metadata: Logger.Metadata) async -> Outcome? {
+    private func decide(_ received: Received, session: BrokerSession, metadata: Logger.Metadata) async -> Outcome? {
         let command: WorkModeCommand
         switch received.decoded {
         case .failure(let failure):
@@ -140,10 +142,7 @@ struct CommandProcessor: Sendable {
             command = valid
         }
         let headers = received.delivery.properties.headers
-        let deadlineHeader: HeaderValue? = headers?["x-deadline"].flatMap { value in
-            if let number = value.intValue { return .int(number) }
-            return value.stringValue.map(HeaderValue.string)
-        }
+        let deadlineHeader = headers?["x-deadline"].map(Self.deadlineHeader)
         let deadline: CommandDeadline
         switch CommandDeadline.resolve(
             xDeadline: deadlineHeader, timestampSeconds: received.delivery.properties.timestamp, firstReceipt: received.receivedAt,
@@ -174,21 +173,30 @@ struct CommandProcessor: Sendable {
                 return outcome
             }
             if outcome.attempts == 0, received.hasMessageId {
-                do { try journal.recordStart(received.journalKey) } catch {
-                    logger.error("cannot write the completion journal", metadata: Self.adding(metadata, ["error": "\(error)"]))
-                    return nil
-                }
+                let written = await writeJournal(session: session, metadata: metadata) { try journal.recordStart(received.journalKey) }
+                guard written else { return nil }
+                // The wait may have been long.
+                if deadline.hasPassed(at: Date()) { continue }
             }
             outcome.attempts += 1
             if outcome.attempts > 1 { metrics.retries.increment() }
-            let attempt = await client.changeWorkMode(command, commandId: received.commandId, traceparent: traceparent)
-            if attempt.sentRequest {
+            let attempt = await client.changeWorkMode(
+                command, commandId: received.commandId, traceparent: traceparent,
+                deadline: ContinuousClock.now + deadline.remaining(at: Date())
+            )
+            switch attempt.exchange {
+            case .answered(let result), .answeredButRefused(let result, _):
                 metrics.attempts.increment()
                 metrics.request(attempt.verdict, duration: attempt.duration)
+                outcome.httpStatus = result.httpStatus ?? outcome.httpStatus
+                outcome.errorCode = result.errorCode ?? outcome.errorCode
+                outcome.errorMsg = result.errorMsg ?? outcome.errorMsg
+            case .tokenFailed(let failure):
+                // gettoken's own code only when it says something ("0" would read as a success).
+                outcome.errorCode = failure.errorCode ?? outcome.errorCode
+            case .notSent:
+                break
             }
-            outcome.httpStatus = attempt.result.httpStatus ?? outcome.httpStatus
-            outcome.errorCode = attempt.result.errorCode ?? outcome.errorCode
-            outcome.errorMsg = attempt.result.errorMsg ?? outcome.errorMsg
             switch attempt.verdict {
             case .succeeded:
                 outcome.status = .succeeded
@@ -202,7 +210,7 @@ struct CommandProcessor: Sendable {
                 return outcome
             case .retry(let retryAfter):
                 if Task.isCancelled { return nil }
-                let why: String = Self.describe(attempt.result)
+                let why: String = attempt.summary
                 logger.debug("attempt failed; will retry", metadata: Self.adding(metadata, ["attempt": "\(outcome.attempts)", "why": "\(why)"]))
                 guard outcome.attempts < configuration.retry.maxAttempts else {
                     outcome.status = .failed
@@ -255,11 +263,33 @@ struct CommandProcessor: Sendable {
         return merged
     }
 
-    static func describe(_ result: AttemptResult) -> String {
-        if let transport = result.transportError { return "transport error: " + transport.rawValue }
-        var text = "HTTP " + String(result.httpStatus ?? 0)
-        if let code = result.errorCode { text += ", errorCode " + code }
-        return text
+    /// Writes to the journal, and while that fails (a full disk, an I/O error) pauses new
+    /// deliveries and tries again with backoff, holding this command: requeueing it would loop it
+    /// to its delivery limit. False when the session ended or the task was cancelled first.
+    func writeJournal(session: BrokerSession, metadata: Logger.Metadata, _ write: () throws -> Void) async -> Bool {
+        var failures = 0
+        defer { if failures > 0 { pauses.leave(.journal, recovered: !Task.isCancelled && session.isOpen) } }
+        while true {
+            do {
+                try write()
+                return true
+            } catch {
+                failures += 1
+                if failures == 1 {
+                    pauses.enter(.journal, detail: "\(error)")
+                    logger.error("cannot write the completion journal; holding the command and trying again", metadata: Self.adding(metadata, ["error": "\(error)"]))
+                }
+                do { try await Task.sleep(for: Self.pauseDelay(failures: failures)) } catch { return false }
+                guard session.isOpen else { return false }
+            }
+        }
+    }
+
+    /// Between tries while paused: 200 ms doubling to 5 s, jittered over its upper half so the
+    /// commands that wait spread out and the broker or disk sees a bounded rate.
+    static func pauseDelay(failures: Int) -> Duration {
+        let ceiling = min(5.0, 0.2 * pow(2, Double(min(failures - 1, 10))))
+        return .milliseconds(Int64(Double.random(in: (ceiling / 2)...ceiling) * 1000))
     }
 
     private func resultEvent(_ received: Received, outcome: Outcome, completedAt: Date) -> ResultEvent {
@@ -268,6 +298,7 @@ struct CommandProcessor: Sendable {
             errorCode: outcome.errorCode, errorMsg: outcome.errorMsg, httpStatus: outcome.httpStatus, attempts: outcome.attempts,
             errors: outcome.errors, receivedAt: received.receivedAt, completedAt: completedAt, inDoubt: outcome.inDoubt
         )
+        event.reason = outcome.reason
         switch received.decoded {
         case .success(let command):
             event.tenantId = command.tenantId
@@ -281,6 +312,26 @@ struct CommandProcessor: Sendable {
             event.workMode = failure.workMode
         }
         return event
+    }
+
+    static func deadlineHeader(_ value: FieldValue) -> CommandDeadline.Header {
+        switch value {
+        case .string(let text): return .text(text)
+        case .bytes(let bytes):
+            guard let text = String(validating: bytes, as: UTF8.self) else { return .unsupported(type: "byte array that is not UTF-8") }
+            return .text(text)
+        case .int8, .uint8, .int16, .uint16, .int32, .uint32, .int64:
+            return value.intValue.map(CommandDeadline.Header.milliseconds) ?? .unsupported(type: "integer")
+        case .uint64(let number):
+            return Int64(exactly: number).map(CommandDeadline.Header.milliseconds) ?? .unsupported(type: "integer too large")
+        case .timestamp: return .unsupported(type: "timestamp (seconds: send RFC 3339 text or epoch milliseconds)")
+        case .float, .double: return .unsupported(type: "floating-point number")
+        case .decimal: return .unsupported(type: "decimal")
+        case .bool: return .unsupported(type: "boolean")
+        case .array: return .unsupported(type: "array")
+        case .table: return .unsupported(type: "table")
+        case .void: return .unsupported(type: "void")
+        }
     }
 
     static func journalHeader(_ header: (key: String, value: HeaderValue)) -> JournalCompletion.DeadLetterHeader {

@@ -14,11 +14,13 @@ public final class Gateway: Service, Sendable {
     let logger: Logger
     let client: OIFDEClient
     let journal: CompletionJournal
+    let journalLock: JournalLock
     let lanes = Lanes()
     let limiter: InFlightLimiter
     let processor: CommandProcessor
     let decoder: CommandDecoder
     let metrics = GatewayMetrics()
+    let pauses: Pauses
 
     struct RunState {
         var draining = false
@@ -36,6 +38,7 @@ public final class Gateway: Service, Sendable {
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        self.journalLock = try JournalLock(journal: configuration.dedupe.path)
         self.journal = try CompletionJournal(
             path: configuration.dedupe.path, capacity: configuration.dedupe.capacity, ttl: configuration.dedupe.ttl, logger: logger
         )
@@ -44,9 +47,11 @@ public final class Gateway: Service, Sendable {
         }
         self.client = try OIFDEClient(configuration: configuration.oifdeClientConfiguration, logger: logger)
         self.limiter = InFlightLimiter(limit: configuration.pipeline.maxInFlight)
+        self.pauses = Pauses(logger: logger)
         self.decoder = CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)
         self.processor = CommandProcessor(
-            configuration: configuration, client: client, journal: journal, limiter: limiter, logger: logger, metrics: metrics
+            configuration: configuration, client: client, journal: journal, limiter: limiter, logger: logger, metrics: metrics,
+            pauses: pauses
         )
     }
 
@@ -61,7 +66,7 @@ public final class Gateway: Service, Sendable {
             if !state.ready { return "consumer not active" }
             if let reason = state.blockedReason { return "broker blocked the connection: \(reason)" }
             return nil
-        }
+        } ?? pauses.reason.map { "paused: " + $0 }
     }
 
     /// Sets the gauges that describe the current state; called before each scrape.
@@ -240,6 +245,15 @@ public final class Gateway: Service, Sendable {
                         // Stopping: what the broker had already sent goes back untouched.
                         try? session.consumerChannel.nack(delivery, requeue: true)
                         continue
+                    }
+                    // While the journal or the broker's publishes fail, new commands wait here,
+                    // unacked: nothing is redelivered, nothing counts toward the delivery limit.
+                    if pauses.isPaused {
+                        await pauses.waitWhilePaused { self.draining || !session.isOpen }
+                        if draining || !session.isOpen {
+                            try? session.consumerChannel.nack(delivery, requeue: true)
+                            continue
+                        }
                     }
                     let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
                     let entry = inFlight.increment()

@@ -18,6 +18,8 @@ public struct ResultEvent: Sendable, Hashable {
     public var completedAt: Date
     /// OIFDE may or may not have applied an earlier attempt: the process died while it was in flight.
     public var inDoubt: Bool
+    /// Why a command did not succeed, in one line (the dead letter's `x-failure-reason`).
+    public var reason: String?
 
     public init(
         commandId: String, correlationId: String? = nil, status: CommandStatus, tenantId: String? = nil, callId: String? = nil,
@@ -64,6 +66,7 @@ public struct ResultEvent: Sendable, Hashable {
         writer.member("receivedAt", RFC3339.format(receivedAt))
         writer.member("completedAt", RFC3339.format(completedAt))
         writer.member("durationMs", tenths: durationMs)
+        if status != .succeeded { writer.member("reason", reason.map { DeadLetterAnnotation.oneLine($0, maxBytes: DeadLetterAnnotation.maxReasonBytes) }) }
         if inDoubt { writer.member("inDoubt", true) }
         writer.endObject()
         return writer.bytes

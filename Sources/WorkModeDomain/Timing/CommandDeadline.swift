@@ -14,20 +14,33 @@ public struct CommandDeadline: Sendable, Hashable {
     public let date: Date
     public let source: Source
 
+    /// The `x-deadline` header as it arrived. Only text (RFC 3339, or epoch milliseconds as
+    /// digits) and integers (epoch milliseconds) are deadlines; every other AMQP type is refused,
+    /// so a deadline is never silently ignored or read in the wrong unit (an AMQP `timestamp`
+    /// holds seconds, a double has no agreed unit).
+    public enum Header: Sendable, Hashable {
+        case text(String)
+        case milliseconds(Int64)
+        /// Any other type, by its name in messages ("timestamp", "double", "table", …).
+        case unsupported(type: String)
+    }
+
     /// - Parameters:
-    ///   - xDeadline: the header value: RFC 3339 text, or epoch milliseconds as text or integer.
+    ///   - xDeadline: the header, when present.
     ///   - timestampSeconds: the AMQP timestamp property.
     ///   - firstReceipt: when the gateway first saw this command.
     ///   - retryDeadline: `retry.deadline`.
-    /// - Returns: the deadline, or a validation error when `x-deadline` is present but unreadable.
+    /// - Returns: the deadline, or a validation error when `x-deadline` is present but not a deadline.
+    ///   A command's age counts from the earlier of its timestamp and its receipt: a timestamp in
+    ///   the future (a publisher's clock ahead) cannot extend `retry.deadline`.
     public static func resolve(
-        xDeadline: HeaderValue?, timestampSeconds: UInt64?, firstReceipt: Date, retryDeadline: Duration
+        xDeadline: Header?, timestampSeconds: UInt64?, firstReceipt: Date, retryDeadline: Duration
     ) -> Result<CommandDeadline, ValidationError> {
         if let xDeadline {
             switch xDeadline {
-            case .int(let milliseconds):
+            case .milliseconds(let milliseconds):
                 return .success(.init(date: Date(timeIntervalSince1970: Double(milliseconds) / 1000), source: .header))
-            case .string(let text):
+            case .text(let text):
                 if let date = RFC3339.parse(text) { return .success(.init(date: date, source: .header)) }
                 if !text.isEmpty, text.utf8.count <= 16, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let milliseconds = Int64(text) {
                     return .success(.init(date: Date(timeIntervalSince1970: Double(milliseconds) / 1000), source: .header))
@@ -36,11 +49,19 @@ public struct CommandDeadline: Sendable, Hashable {
                     pointer: "", code: .invalidHeader,
                     message: "header x-deadline must be an RFC 3339 time or epoch milliseconds; got \(TextRules.quotedExcerpt(text))"
                 ))
+            case .unsupported(let type):
+                return .failure(ValidationError(
+                    pointer: "", code: .invalidHeader,
+                    message: "header x-deadline must be a string (RFC 3339 or epoch milliseconds) or an integer (epoch milliseconds); got a \(type)"
+                ))
             }
         }
         let window = retryDeadline.timeInterval
         if let timestampSeconds {
-            return .success(.init(date: Date(timeIntervalSince1970: Double(timestampSeconds)).addingTimeInterval(window), source: .timestamp))
+            let stamped = Date(timeIntervalSince1970: Double(timestampSeconds))
+            if stamped <= firstReceipt {
+                return .success(.init(date: stamped.addingTimeInterval(window), source: .timestamp))
+            }
         }
         return .success(.init(date: firstReceipt.addingTimeInterval(window), source: .firstReceipt))
     }

@@ -25,6 +25,14 @@ public enum RFC3339 {
             + "\(pad(msOfDay / 1000 % 60, 2)).\(pad(msOfDay % 1000, 3))Z"
     }
 
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t`, `z` and a space for `T` are accepted.
     public static func parse(_ text: String) -> Date? {
         let b = Array(text.utf8)
@@ -43,6 +51,8 @@ public enum RFC3339 {
             let hour = digits(11, 2), b[13] == UInt8(ascii: ":"), let minute = digits(14, 2), b[16] == UInt8(ascii: ":"),
             let second = digits(17, 2), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60
         else { return nil }
+        // A day the month does not have is refused, not rolled over into the next month.
+        guard day <= daysIn(month: month, year: year) else { return nil }
         var index = 19
         var fraction = 0.0
         if index < b.count, b[index] == UInt8(ascii: ".") {

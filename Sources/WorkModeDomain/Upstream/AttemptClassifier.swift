@@ -1,9 +1,29 @@
 import Foundation
 
-/// What happened on one attempt to call OIFDE, as the client saw it.
+/// What `changeWorkMode` answered on one attempt, as the client saw it. Only this type can make a
+/// command succeed: a token that could not be obtained is a ``TokenFailure``, which cannot.
 public struct AttemptResult: Sendable, Hashable {
-    public enum TransportError: String, Sendable, Hashable {
-        case connect, timeout, tls, connectionClosed, badResponse
+    public enum TransportError: String, Error, Sendable, Hashable {
+        /// No connection could be made: the request never left, so OIFDE cannot have applied it.
+        case connect
+        /// No complete answer within the time limit: the request may have been applied.
+        case timeout
+        case tls
+        /// The connection ended after the request was written: it may have been applied.
+        case connectionClosed
+        /// The answer was not valid HTTP.
+        case badResponse
+
+        /// One line for reasons and logs.
+        public var explanation: String {
+            switch self {
+            case .connect: return "could not connect (the request was not sent)"
+            case .timeout: return "no complete answer within the time limit (the change may have been applied: in doubt)"
+            case .tls: return "the TLS handshake failed"
+            case .connectionClosed: return "the connection closed after the request was sent (the change may have been applied: in doubt)"
+            case .badResponse: return "the answer was not valid HTTP"
+            }
+        }
     }
 
     public var httpStatus: Int?
@@ -12,16 +32,33 @@ public struct AttemptResult: Sendable, Hashable {
     public var errorMsg: String?
     public var retryAfter: Duration?
     public var transportError: TransportError?
+    /// What was wrong with the body of an answer that carried no usable JSON (empty, not JSON,
+    /// too large), so a reason can say it instead of a bare "bad response".
+    public var bodyProblem: String?
+    /// The `Location` of a 3xx answer, without its query.
+    public var location: String?
 
     public init(
         httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil, retryAfter: Duration? = nil,
-        transportError: TransportError? = nil
+        transportError: TransportError? = nil, bodyProblem: String? = nil, location: String? = nil
     ) {
         self.httpStatus = httpStatus
         self.errorCode = errorCode
         self.errorMsg = errorMsg
         self.retryAfter = retryAfter
         self.transportError = transportError
+        self.bodyProblem = bodyProblem
+        self.location = location
+    }
+
+    /// What happened, in one line without secrets: "HTTP 503, errorCode 10000001",
+    /// "HTTP 200 with an empty body", "transport error: timeout (…)".
+    public var summary: String {
+        if let transport = transportError { return "transport error: \(transport.rawValue): \(transport.explanation)" }
+        var text = "HTTP " + String(httpStatus ?? 0)
+        if let bodyProblem { return text + " with " + bodyProblem }
+        if let code = errorCode { text += ", errorCode " + code }
+        return text
     }
 }
 
@@ -34,6 +71,85 @@ public enum AttemptVerdict: Sendable, Hashable {
     case refreshTokenAndRetry
     /// Refused for good.
     case rejected(reason: String)
+
+    public init(_ failure: FailureVerdict) {
+        switch failure {
+        case .retry(let retryAfter): self = .retry(retryAfter: retryAfter)
+        case .rejected(let reason): self = .rejected(reason: reason)
+        }
+    }
+}
+
+/// A decision that cannot be a success: for everything that is not an answer of `changeWorkMode`.
+public enum FailureVerdict: Sendable, Hashable {
+    case retry(retryAfter: Duration?)
+    case rejected(reason: String)
+}
+
+/// Why `gettoken` gave no usable token. Whatever it carries, a command cannot succeed on it: the
+/// change was never sent.
+public struct TokenFailure: Sendable, Hashable {
+    public enum Problem: Sendable, Hashable {
+        case transport(AttemptResult.TransportError)
+        /// An HTTP status other than 2xx.
+        case httpStatus(Int, errorCode: String?, errorMsg: String?)
+        /// 2xx without JSON: what was wrong with the body.
+        case unreadable(status: Int, problem: String)
+        /// A non-zero errorCode.
+        case refused(errorCode: String, errorMsg: String?)
+        /// errorCode 0 (or none) but no usable `authToken`: what was wrong with it.
+        case noToken(errorCode: String?, problem: String)
+    }
+
+    public var problem: Problem
+
+    public init(_ problem: Problem) { self.problem = problem }
+
+    /// Codes that say the tenant's credentials are wrong or locked: asking again cannot help until
+    /// an operator fixes the secret.
+    public static let credentialErrorCodes: Set<String> = ["200800001", "200800002", "200800003"]
+
+    public var verdict: FailureVerdict {
+        switch problem {
+        case .transport, .unreadable, .noToken: return .retry(retryAfter: nil)
+        case .httpStatus(let status, _, _):
+            if (400...499).contains(status), status != 408, status != 429 { return .rejected(reason: reason) }
+            return .retry(retryAfter: nil)
+        case .refused(let code, _):
+            return Self.credentialErrorCodes.contains(code) ? .rejected(reason: reason) : .retry(retryAfter: nil)
+        }
+    }
+
+    /// One line naming gettoken and what was wrong; never the secret or a token.
+    public var reason: String {
+        switch problem {
+        case .transport(let kind): return "gettoken failed: \(kind.rawValue): \(kind.explanation)"
+        case .httpStatus(let status, let code, let message):
+            return "gettoken answered HTTP \(status)" + (code.map { ", errorCode \($0)" } ?? "") + AttemptClassifier.message(message)
+        case .unreadable(let status, let problem): return "gettoken answered HTTP \(status) with \(problem)"
+        case .refused(let code, let message):
+            let meaning = Self.credentialErrorCodes.contains(code) ? " (check the tenant's appSecret)" : ""
+            return "gettoken refused the tenant's credentials: errorCode \(code)\(meaning)" + AttemptClassifier.message(message)
+        case .noToken(let code, let problem):
+            return "gettoken answered errorCode \(code ?? "none") \(problem), so the change was not sent"
+        }
+    }
+
+    /// The gettoken errorCode worth reporting (never "0": that would read as a success).
+    public var errorCode: String? {
+        switch problem {
+        case .httpStatus(_, let code, _): return code == "0" ? nil : code
+        case .refused(let code, _): return code
+        default: return nil
+        }
+    }
+
+    public var httpStatus: Int? {
+        switch problem {
+        case .httpStatus(let status, _, _), .unreadable(let status, _): return status
+        default: return nil
+        }
+    }
 }
 
 public enum AttemptClassifier {
@@ -51,9 +167,13 @@ public enum AttemptClassifier {
             return .retry(retryAfter: result.retryAfter)
         case 500...599:
             return .retry(retryAfter: result.retryAfter)
+        case 300...399:
+            // Redirects are not followed (a token must not travel to another host); retrying cannot help.
+            let target = result.location.map { " redirect to \($0)" } ?? " (a redirect)"
+            return .rejected(reason: "OIFDE answered HTTP \(status)\(target): check oifde.baseURL")
         case 200...299:
-            guard let code else {
-                // A 2xx without errorCode is not the documented answer: treat it as transient.
+            guard result.bodyProblem == nil, let code else {
+                // A 2xx without the documented answer is not an answer: treat it as transient.
                 return .retry(retryAfter: nil)
             }
             if code == "0" { return .succeeded }
@@ -70,7 +190,7 @@ public enum AttemptClassifier {
         code.trimmingWhitespace()
     }
 
-    private static func message(_ errorMsg: String?) -> String {
+    static func message(_ errorMsg: String?) -> String {
         guard let errorMsg, !errorMsg.isEmpty else { return "" }
         return ": " + DeadLetterAnnotation.oneLine(errorMsg, maxBytes: 200)
     }
