@@ -35,8 +35,12 @@ public struct FaultPlan: Sendable, Hashable, Codable {
 
     public init(
         latencyMs: Int? = nil, httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil, retryAfterSeconds: Int? = nil,
-        hangSeconds: Int? = nil, closeConnection: Bool? = nil, count: Int? = nil, fraction: Double? = nil, target: Target? = nil
+        hangSeconds: Int? = nil, closeConnection: Bool? = nil, rawBody: String? = nil, location: String? = nil,
+        trickleIntervalMs: Int? = nil, count: Int? = nil, fraction: Double? = nil, target: Target? = nil
     ) {
+        self.rawBody = rawBody
+        self.location = location
+        self.trickleIntervalMs = trickleIntervalMs
         self.latencyMs = latencyMs
         self.httpStatus = httpStatus
         self.errorCode = errorCode

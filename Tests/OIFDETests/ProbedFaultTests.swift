@@ -1,0 +1,134 @@
+import Foundation
+import OIFDEClient
+import OIFDESimulator
+import Testing
+import WorkModeDomain
+
+/// The faults that probing from outside found (issue 13), each against the simulator misbehaving
+/// on purpose over real HTTP.
+@Suite struct ProbedFaultTests {
+    let base = SimulatorConfiguration(tenants: ["t1": "s1"], autoSessions: true)
+
+    struct TokenAnswerCase: Sendable, CustomTestStringConvertible {
+        let body: String
+        let problem: String
+        var testDescription: String { body }
+    }
+
+    static let unusableTokens: [TokenAnswerCase] = [
+        .init(body: #"{"errorCode":0,"errorMsg":"success","expireTime":3600}"#, problem: "without an authToken"),
+        .init(body: #"{"errorCode":"0","errorMsg":"success","authToken":""}"#, problem: "with an empty authToken"),
+        .init(body: #"{"errorCode":0,"errorMsg":"success","authToken":null}"#, problem: "with a null authToken"),
+        .init(body: #"{"errorCode":0,"errorMsg":"success","authToken":12345}"#, problem: "with an authToken that is not a string"),
+        .init(body: #"{"errorMsg":"success","authToken":{"value":"x"}}"#, problem: "with an authToken that is not a string"),
+    ]
+
+    /// The critical defect: gettoken said errorCode 0 without a usable token, and the command was
+    /// reported succeeded with the token answer's message although changeWorkMode was never called.
+    @Test(arguments: unusableTokens)
+    func gettokenWithoutAUsableTokenIsATokenFailureNeverASuccess(_ answer: TokenAnswerCase) async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            simulator.state.setFault(FaultPlan(rawBody: answer.body, count: 1, target: .gettoken))
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            #expect(attempt.verdict == .retry(retryAfter: nil))
+            #expect(!attempt.sentRequest)
+            guard case .tokenFailed(let failure) = attempt.exchange else {
+                Issue.record("expected a token failure, got \(attempt.exchange)")
+                return
+            }
+            #expect(failure.reason.hasPrefix("gettoken answered errorCode"), "\(failure.reason)")
+            #expect(failure.reason.contains(answer.problem), "\(failure.reason)")
+            #expect(simulator.state.requests.filter { $0.endpoint == "changeWorkMode" }.isEmpty)
+            // The failure was not cached: the next attempt fetches a real token and succeeds.
+            #expect(await client.changeWorkMode(command(.insertion), commandId: "m").verdict == .succeeded)
+            try await client.shutdown()
+        }
+    }
+
+    /// A body that trickles one byte every 300 ms (about 10 s in all) is cut at the 1 s timeout: the
+    /// timeout bounds the whole exchange, not only the wait for the response head.
+    @Test func theTimeoutBoundsATricklingBody() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port, timeout: .seconds(1))
+            _ = await client.changeWorkMode(command(.supervision, call: "warm"), commandId: "warm")
+            simulator.state.setFault(FaultPlan(rawBody: #"{"errorCode":"0","errorMsg":"trickled slowly"}"#, trickleIntervalMs: 300, count: 1))
+            let started = ContinuousClock.now
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            let elapsed = ContinuousClock.now - started
+            #expect(attempt.result.transportError == .timeout)
+            #expect(attempt.verdict == .retry(retryAfter: nil))
+            // 1 s plus slack for a loaded machine; the trickle alone takes about 14 s.
+            #expect(elapsed < .seconds(6), "took \(elapsed)")
+            try await client.shutdown()
+        }
+    }
+
+    /// A command's deadline bounds an attempt below `oifde.timeout`.
+    @Test func theDeadlineBoundsAnAttempt() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port, timeout: .seconds(30))
+            _ = await client.changeWorkMode(command(.supervision, call: "warm"), commandId: "warm")
+            simulator.state.setFault(FaultPlan(hangSeconds: 20, count: 1))
+            let started = ContinuousClock.now
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m", deadline: .now + .seconds(1))
+            #expect(attempt.result.transportError == .timeout)
+            #expect(ContinuousClock.now - started < .seconds(6))
+            try await client.shutdown()
+        }
+    }
+
+    struct BodyCase: Sendable, CustomTestStringConvertible {
+        let status: Int
+        let body: String
+        let summary: String
+        var testDescription: String { "\(status) \(body.prefix(20))" }
+    }
+
+    static let badBodies: [BodyCase] = [
+        .init(status: 200, body: "", summary: "HTTP 200 with an empty body"),
+        .init(status: 200, body: "<html>gateway</html>", summary: "HTTP 200 with a body that is not a JSON object (20 bytes)"),
+        .init(status: 200, body: String(repeating: "x", count: 70_000), summary: "HTTP 200 with a body over 65536 bytes"),
+        .init(status: 204, body: "", summary: "HTTP 204 with no content"),
+    ]
+
+    @Test(arguments: badBodies)
+    func aTwoHundredWithoutAnAnswerSaysWhatWasWrong(_ row: BodyCase) async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            simulator.state.setFault(FaultPlan(httpStatus: row.status, rawBody: row.body, count: 1))
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            #expect(attempt.verdict == .retry(retryAfter: nil))
+            #expect(attempt.summary == row.summary)
+            try await client.shutdown()
+        }
+    }
+
+    @Test func aRedirectEndsTheCommandNamingTheTargetAndTheKey() async throws {
+        try await withSimulator(base) { simulator, port in
+            let client = try makeClient(port: port)
+            simulator.state.setFault(FaultPlan(httpStatus: 302, rawBody: "", location: "https://elsewhere.example/oifde?session=secret", count: 1))
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            guard case .rejected(let reason) = attempt.verdict else {
+                Issue.record("a redirect is not retried: got \(attempt.verdict)")
+                return
+            }
+            #expect(reason == "OIFDE answered HTTP 302 redirect to https://elsewhere.example/oifde: check oifde.baseURL")
+            try await client.shutdown()
+        }
+    }
+
+    @Test func aRefusedConnectionWasNeverSent() async throws {
+        // Nothing listens on this port.
+        let client = try makeClient(port: 1, timeout: .seconds(2))
+        let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+        guard case .tokenFailed(let failure) = attempt.exchange else {
+            Issue.record("expected a token failure, got \(attempt.exchange)")
+            try await client.shutdown()
+            return
+        }
+        #expect(failure.problem == .transport(.connect))
+        #expect(!failure.reason.contains("in doubt"))
+        try await client.shutdown()
+    }
+}
