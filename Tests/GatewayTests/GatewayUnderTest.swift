@@ -31,7 +31,7 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// The admin listener's port (`/health/*`, `/metrics`).
     /// Above Linux's ephemeral range (32768–60999): a port there can be taken by any outgoing
     /// connection, and a gateway whose admin listener cannot bind stops.
-    let adminPort = Int.random(in: 61000...64999)
+    let adminPort = Harness.freePort(in: 61000...64999)
     /// `WMG_` overrides for this test, passed to every gateway launch.
     let environment: [String: String]
     private(set) var launches = 0

@@ -95,7 +95,7 @@ struct SimulatorProcess {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     static func start(directory: String, tenants: [String: String], extra: [String] = []) async throws -> SimulatorProcess {
-        let port = Int.random(in: 20000...29999)
+        let port = Harness.freePort(in: 20000...29999)
         var arguments = ["simulate", "--listen", "127.0.0.1:\(port)", "--auto-sessions"] + extra
         for (tenant, secret) in tenants { arguments += ["--tenant", "\(tenant):\(secret)"] }
         let child = try ChildProcess(arguments: arguments, outputPath: directory + "/simulator.log")
@@ -115,6 +115,28 @@ struct SimulatorProcess {
 
     func requests() async throws -> [[String: Any]] {
         (try JSONSerialization.jsonObject(with: try await control("GET", "/simulator/requests")) as? [[String: Any]]) ?? []
+    }
+}
+
+extension Harness {
+    /// A port in `range` that nothing listens on right now (checked by binding it), drawn at
+    /// random: a port drawn without the check collided with another test's listener now and then.
+    static func freePort(in range: ClosedRange<Int>) -> Int {
+        for _ in 0..<50 {
+            let port = Int.random(in: range)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return port }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound == 0 { return port }
+        }
+        return Int.random(in: range)
     }
 }
 
