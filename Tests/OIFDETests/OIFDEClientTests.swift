@@ -132,15 +132,13 @@ import WorkModeDomain
     @Test func hangIsAnsweredByATimeout() async throws {
         try await withSimulator(base) { simulator, port in
             // The timeout is per request: the token request before it is not held up by the hang.
-            let client = try makeClient(port: port, timeout: .seconds(2))
-            // The token first: the timeout bounds each whole exchange, and on a loaded machine a
-            // first connection plus gettoken can take a while.
-            #expect(await client.changeWorkMode(command(.supervision, call: "warm"), commandId: "warm").verdict == .succeeded)
-            simulator.state.setFault(FaultPlan(hangSeconds: 10, count: 1))
+            let client = try makeClient(port: port, timeout: .seconds(3))
+            await warmUp(client)
+            simulator.state.setFault(FaultPlan(hangSeconds: 30, count: 1))
             let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
             #expect(attempt.result.transportError == .timeout)
             #expect(attempt.verdict == .retry(retryAfter: nil))
-            #expect(attempt.duration < .seconds(6))
+            #expect(attempt.duration < .seconds(20))
             try await client.shutdown()
         }
     }

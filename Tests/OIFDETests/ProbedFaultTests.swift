@@ -46,20 +46,20 @@ import WorkModeDomain
         }
     }
 
-    /// A body that trickles one byte every 300 ms (about 10 s in all) is cut at the 1 s timeout: the
+    /// A body that trickles one byte every 600 ms (about 29 s in all) is cut at the 3 s timeout: the
     /// timeout bounds the whole exchange, not only the wait for the response head.
     @Test func theTimeoutBoundsATricklingBody() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port, timeout: .seconds(1))
-            _ = await client.changeWorkMode(command(.supervision, call: "warm"), commandId: "warm")
-            simulator.state.setFault(FaultPlan(rawBody: #"{"errorCode":"0","errorMsg":"trickled slowly"}"#, trickleIntervalMs: 300, count: 1))
+            let client = try makeClient(port: port, timeout: .seconds(3))
+            await warmUp(client)
+            simulator.state.setFault(FaultPlan(rawBody: #"{"errorCode":"0","errorMsg":"trickled very slowly"}"#, trickleIntervalMs: 600, count: 1))
             let started = ContinuousClock.now
             let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
             let elapsed = ContinuousClock.now - started
             #expect(attempt.result.transportError == .timeout)
             #expect(attempt.verdict == .retry(retryAfter: nil))
-            // 1 s plus slack for a loaded machine; the trickle alone takes about 14 s.
-            #expect(elapsed < .seconds(6), "took \(elapsed)")
+            // 3 s plus slack for a loaded machine; the trickle alone takes about 29 s.
+            #expect(elapsed < .seconds(15), "took \(elapsed)")
             try await client.shutdown()
         }
     }
@@ -67,13 +67,13 @@ import WorkModeDomain
     /// A command's deadline bounds an attempt below `oifde.timeout`.
     @Test func theDeadlineBoundsAnAttempt() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port, timeout: .seconds(30))
-            _ = await client.changeWorkMode(command(.supervision, call: "warm"), commandId: "warm")
-            simulator.state.setFault(FaultPlan(hangSeconds: 20, count: 1))
+            let client = try makeClient(port: port, timeout: .seconds(60))
+            await warmUp(client)
+            simulator.state.setFault(FaultPlan(hangSeconds: 60, count: 1))
             let started = ContinuousClock.now
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m", deadline: .now + .seconds(1))
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m", deadline: .now + .seconds(3))
             #expect(attempt.result.transportError == .timeout)
-            #expect(ContinuousClock.now - started < .seconds(6))
+            #expect(ContinuousClock.now - started < .seconds(20))
             try await client.shutdown()
         }
     }

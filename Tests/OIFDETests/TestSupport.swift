@@ -69,3 +69,12 @@ func command(_ mode: WorkMode, tenant: String = "t1", call: String = "c1", trans
     WorkModeCommand(tenantId: tenant, callId: call, agentId: "a1", workMode: mode,
                     callTransferRequest: mode == .transfer ? (transfer ?? CallTransferRequest(type: .agent, routeValue: "1002")) : nil)
 }
+
+/// Gets the tenant's token cached (and a connection open) before a test's fault: the timeout bounds
+/// each whole exchange, and on a machine busy with the rest of the suite a first connection plus
+/// gettoken can miss a short one.
+func warmUp(_ client: OIFDEClient) async {
+    for attempt in 0..<5 where await client.changeWorkMode(command(.supervision, call: "warm-\(attempt)"), commandId: "warm").verdict != .succeeded {
+        try? await Task.sleep(for: .milliseconds(200))
+    }
+}
