@@ -14,35 +14,63 @@ public final class CommandFile {
         case csv
     }
 
+    /// Where the records are read from: the file, or the spool of standard input.
     public let path: String
     public let format: Format
-    private let spooled: Bool
+    /// The spool's descriptor, kept open: the spool itself is unlinked as soon as it is written.
+    private let spool: Int32?
 
     /// - Parameter format: nil picks by extension (`.csv`, `.jsonl`/`.ndjson`/`.json`), else by the
     ///   first non-blank character (`{` means JSON lines).
     public init(path: String, format: Format? = nil) throws(OperatorError) {
         if path == "-" {
-            let spool = NSTemporaryDirectory() + "workmode-gateway-stdin-" + UUID().uuidString
-            guard let output = fopen(spool, "w") else { throw OperatorError(.runtime, "cannot spool standard input to \(spool)") }
+            // Readable by its owner only, and unlinked at once: commands can carry personal data,
+            // and no exit path (a signal, kill -9) can leave the copy behind. It is read back
+            // through /proc/self/fd.
+            let name = NSTemporaryDirectory() + "workmode-gateway-stdin-" + UUID().uuidString
+            let fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw OperatorError(.runtime, "cannot spool standard input to \(name): \(String(cString: strerror(errno)))") }
+            unlink(name)
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
                 let count = read(STDIN_FILENO, &buffer, buffer.count)
                 if count < 0, errno == EINTR { continue }
                 guard count > 0 else { break }
-                fwrite(buffer, 1, count, output)
+                var done = 0
+                while done < count {
+                    let written = buffer.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + done }, count - done) }
+                    if written < 0, errno == EINTR { continue }
+                    guard written > 0 else {
+                        _ = close(fd)
+                        throw OperatorError(.runtime, "cannot spool standard input: \(String(cString: strerror(errno)))")
+                    }
+                    done += written
+                }
             }
-            fclose(output)
-            self.path = spool
-            spooled = true
+            self.path = "/proc/self/fd/\(fd)"
+            spool = fd
         } else {
+            guard access(path, F_OK) == 0 else { throw OperatorError(.invalidInput, "cannot read \(path): \(String(cString: strerror(errno)))") }
+            // A directory opens and reads as empty: "checked 0, exit 0" for a batch job that named
+            // the wrong path.
+            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType
+            // nil: a pipe behind /dev/fd (a shell's process substitution), which reads as a file.
+            guard type == .typeRegular || type == nil else {
+                let kind = type == .typeDirectory ? "a directory" : "not a regular file"
+                throw OperatorError(.invalidInput, "\(path) is \(kind): name a file of commands (or - for standard input)")
+            }
             guard access(path, R_OK) == 0 else { throw OperatorError(.invalidInput, "cannot read \(path): \(String(cString: strerror(errno)))") }
             self.path = path
-            spooled = false
+            spool = nil
         }
         self.format = format ?? Self.guessFormat(path: path, spooledPath: self.path)
     }
 
-    deinit { if spooled { unlink(path) } }
+    deinit { if let spool { _ = close(spool) } }
+
+    /// The input as the operator named it.
+    public var isStandardInput: Bool { spool != nil }
 
     static func guessFormat(path: String, spooledPath: String) -> Format {
         let lower = path.lowercased()
@@ -50,9 +78,15 @@ public final class CommandFile {
         if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") || lower.hasSuffix(".json") { return .jsonLines }
         guard let file = fopen(spooledPath, "r") else { return .jsonLines }
         defer { fclose(file) }
+        var position = 0
+        var bom = true
         while true {
             let character = fgetc(file)
             if character == EOF { return .jsonLines }
+            defer { position += 1 }
+            // A byte-order mark.
+            if bom, position < 3, character == [0xEF, 0xBB, 0xBF][position] { continue }
+            bom = false
             if character == 0x20 || character == 0x09 || character == 0x0A || character == 0x0D { continue }
             return character == Int32(UInt8(ascii: "{")) ? .jsonLines : .csv
         }
@@ -92,14 +126,21 @@ public final class CommandFile {
                         record.append(0x0A)
                         record.append(contentsOf: more)
                     }
-                    guard let fields = CSVRecord.fields(record) else {
-                        throw OperatorError(.invalidInput, "line \(number): broken CSV quoting")
+                    guard let fields = CSVRecord.rawFields(record) else {
+                        throw OperatorError(.invalidInput, "line \(number): broken CSV quoting (text after a closing quote, or a quote that never closes)")
                     }
                     guard let names = header else {
-                        header = fields.map { $0.trimmingCharacters(in: .whitespaces) }
+                        var names: [String] = []
+                        for (index, field) in fields.enumerated() {
+                            guard let name = String(validating: field, as: UTF8.self) else {
+                                throw OperatorError(.invalidInput, "line \(number): column \(index + 1) of the header is not valid UTF-8")
+                            }
+                            names.append(name.trimmingCharacters(in: .whitespaces))
+                        }
+                        header = names
                         continue
                     }
-                    return BatchRecord.csvRow(header: names, fields: fields, line: number)
+                    return BatchRecord.csvRow(header: names, rawFields: fields, line: number)
                 }
             }
             return nil
@@ -135,6 +176,10 @@ final class LineReader {
         var count = length
         if count > 0, buffer[count - 1] == 0x0A { count -= 1 }
         if count > 0, buffer[count - 1] == 0x0D { count -= 1 }
-        return (number, buffer.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) })
+        var bytes = buffer.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
+        // A UTF-8 byte-order mark (spreadsheets write one) is not part of the first column's name
+        // nor of the first JSON line.
+        if number == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        return (number, bytes)
     }
 }

@@ -98,6 +98,15 @@ public struct DeadLetterFilter: Sendable {
         self.since = since
     }
 
+    /// The classes a dead letter can have: the gateway's four and the broker's `poison`.
+    public static let classes = ["invalid", "rejected", "exhausted", "expired", "poison"]
+
+    /// `--class`, checked: a typo must not match nothing and report success.
+    public static func parseClass(_ text: String) throws(OperatorError) -> String {
+        guard classes.contains(text) else { throw OperatorError(.usage, "--class \(text): not one of \(classes.joined(separator: ", "))") }
+        return text
+    }
+
     /// `--since`: an RFC 3339 time, or a duration back from now (`1h`, `30m`).
     public static func parseSince(_ text: String, now: Date = Date()) throws(OperatorError) -> Date {
         if let date = RFC3339.parse(text) { return date }

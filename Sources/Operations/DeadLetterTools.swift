@@ -95,11 +95,15 @@ public struct DeadLetterTools {
         let topology = context.configuration.topology
         var replay = Replay()
         var publisher: AMQPChannel?
+        var connection: AMQPConnection?
         let started = ContinuousClock.now
         try await scan(
             as: "dead-letters replay",
             describe: { "replay stopped: \($0) (\(replay.replayed) replayed before; nothing unconfirmed was acked)" },
-            setup: { publisher = try await $0.openChannel(publisherConfirms: true) }
+            setup: {
+                connection = $0
+                publisher = try await $0.openChannel(publisherConfirms: true)
+            }
         ) { delivery, reader in
             replay.scanned += 1
             let letter = DeadLetter(delivery: delivery)
@@ -121,11 +125,21 @@ public struct DeadLetterTools {
             }
             var properties = delivery.properties
             properties.headers = letter.replayHeaders()
-            guard let publisher else { throw OperatorError(.runtime, "no publishing channel") }
-            let outcome = try await publisher.publishAndConfirm(
-                delivery.body, exchange: exchange, routingKey: routingKey, mandatory: true, properties: properties
-            )
-            guard outcome == .acked else {
+            guard let channel = publisher, let connection else { throw OperatorError(.runtime, "no publishing channel") }
+            let outcome: String
+            do {
+                let answer = try await channel.publishAndConfirm(
+                    delivery.body, exchange: exchange, routingKey: routingKey, mandatory: true, properties: properties
+                )
+                outcome = answer == .acked ? "" : "\(answer)"
+            } catch {
+                // A missing exchange (404) closes the channel, not the connection: one dead letter
+                // whose origin is gone must not stop the replay of every one behind it.
+                guard connection.isOpen else { throw error }
+                outcome = "\(error)"
+                publisher = try await connection.openChannel(publisherConfirms: true)
+            }
+            guard outcome.isEmpty else {
                 replay.failed += 1
                 say("could not replay \(letter.messageId) to \(exchange) / \(routingKey): \(outcome); it stays dead-lettered")
                 return

@@ -25,7 +25,10 @@ struct DeadLetters: AsyncParsableCommand {
         var since: String?
 
         func filter() throws(OperatorError) -> DeadLetterFilter {
-            DeadLetterFilter(failureClass: failureClass, tenantId: tenant, since: try since.map { text throws(OperatorError) in try DeadLetterFilter.parseSince(text) })
+            DeadLetterFilter(
+                failureClass: try failureClass.map { text throws(OperatorError) in try DeadLetterFilter.parseClass(text) }, tenantId: tenant,
+                since: try since.map { text throws(OperatorError) in try DeadLetterFilter.parseSince(text) }
+            )
         }
     }
 
@@ -42,6 +45,7 @@ struct DeadLetters: AsyncParsableCommand {
 
         func run() async throws {
             try await OperatorCommand.run {
+                if let limit, limit < 0 { throw OperatorError(.usage, "--limit \(limit): must be 0 or more") }
                 let tools = DeadLetterTools(context: try OperatorContext(configPath: options.config), filter: try filters.filter())
                 _ = try await tools.list(limit: limit, json: json, say: OperatorCommand.say)
             }
@@ -64,6 +68,8 @@ struct DeadLetters: AsyncParsableCommand {
 
         func run() async throws {
             try await OperatorCommand.run {
+                if let rate, !(rate > 0) || !rate.isFinite { throw OperatorError(.usage, "--rate \(rate): must be a number of messages per second above 0") }
+                guard maxRedrives >= 0 else { throw OperatorError(.usage, "--max-redrives \(maxRedrives): must be 0 or more") }
                 let tools = DeadLetterTools(context: try OperatorContext(configPath: options.config), filter: try filters.filter())
                 let result = try await tools.replay(dryRun: dryRun, rate: rate, maxRedrives: maxRedrives, say: OperatorCommand.say)
                 if result.failed > 0 { throw ExitCode(1) }

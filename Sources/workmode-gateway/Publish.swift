@@ -1,5 +1,6 @@
 import ArgumentParser
 import Operations
+import UnixSignals
 import WorkModeDomain
 
 /// `workmode-gateway publish FILE`: the batch-transfer-job tool.
@@ -7,9 +8,15 @@ struct Publish: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish a file of commands (JSON lines or CSV) to the commands exchange.",
         discussion: """
-            Every line is validated first; one invalid line refuses the whole file (exit 65) unless --skip-invalid. \
-            Each command gets its messageId field or column as message_id, else a new UUID. Publishes are persistent, \
-            mandatory and confirmed; the last line counts confirmed, returned and nacked.
+            Every line is validated first (the daemon's rules, AMQP limits, repeated messageIds); one invalid line \
+            refuses the whole file (exit 65) unless --skip-invalid. Each command gets its messageId field or column as \
+            message_id, else an ID made of the file's content hash and its line number, the same on every run, so a \
+            re-run is answered from the gateway's journal. Publishes are persistent, mandatory and confirmed; how far a \
+            run got is kept in FILE.progress, and --resume continues after the last confirmed line. \
+            Exit status: 0 every command is on the queue (with --wait-results: and every one succeeded); 1 a runtime \
+            failure or commands the broker refused or results missing; 2 with --wait-results, every command was \
+            published but some did not succeed; 64 usage; 65 invalid input; 130/143 stopped by SIGINT/SIGTERM after \
+            settling what was out.
             """
     )
 
@@ -40,12 +47,32 @@ struct Publish: AsyncParsableCommand {
     @Option(help: "Publishes awaiting their confirm at most.")
     var window: Int = 1000
 
+    @Flag(help: "Continue after the last line an earlier run of this file had confirmed.")
+    var resume = false
+
+    @Option(help: "The progress file (default: FILE.progress; needed with --resume for standard input).")
+    var progress: String?
+
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
         try await OperatorCommand.run {
+            if let rate, !(rate > 0) || !rate.isFinite { throw OperatorError(.usage, "--rate \(rate): must be a number of messages per second above 0") }
+            guard window > 0 else { throw OperatorError(.usage, "--window must be at least 1") }
             let context = try OperatorContext(configPath: options.config)
             var settings = BatchPublisher.Options()
+            settings.resume = resume
+            settings.progressPath = progress
+            // Stop reading on SIGINT/SIGTERM, settle what is out, record how far it got.
+            let interruption = settings.interruption
+            let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+            let watcher = Task {
+                for await signal in signals {
+                    OperatorCommand.complain("\(signal): stopping after the commands already sent are confirmed")
+                    interruption.stop(signal.rawValue)
+                }
+            }
+            defer { watcher.cancel() }
             settings.skipInvalid = skipInvalid
             settings.rate = rate
             settings.deadline = deadline
@@ -55,15 +82,20 @@ struct Publish: AsyncParsableCommand {
                 throw OperatorError(.usage, "--results-timeout \(resultsTimeout): not a duration")
             }
             settings.resultsTimeout = timeout
-            guard window > 0 else { throw OperatorError(.usage, "--window must be at least 1") }
             settings.window = window
             let summary = try await BatchPublisher(context: context, options: settings)
                 .run(try CommandFile(path: file, format: format), say: { OperatorCommand.say($0) })
+            if let signal = summary.interruptedBy { throw ExitCode(128 + signal) }
             if summary.returned > 0 || summary.nacked > 0 {
                 throw OperatorError(.runtime, "\(summary.returned + summary.nacked) commands were not accepted by the broker")
             }
             if summary.missingResults > 0 {
                 throw OperatorError(.runtime, "\(summary.missingResults) commands have no result yet")
+            }
+            let unsuccessful = summary.results.filter { $0.key != "succeeded" }.values.reduce(0, +)
+            if unsuccessful > 0 {
+                OperatorCommand.complain("\(unsuccessful) commands did not succeed (see their result events or dead letters)")
+                throw ExitCode(2)
             }
         }
     }

@@ -209,8 +209,10 @@ final class GatewayUnderTest: @unchecked Sendable {
 
     /// Runs an operator command (`validate`, `publish`, `dead-letters`, `topology`) with this
     /// test's configuration; returns its exit status and everything it printed.
-    func tool(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        try await Subprocess.run(Harness.binary, arguments + ["--config", configPath], environment: environment, mergeErrors: true)
+    func tool(_ arguments: [String], environment: [String: String] = [:], standardInput: String = "/dev/null") async throws -> (status: Int32, output: String) {
+        try await Subprocess.run(
+            Harness.binary, arguments + ["--config", configPath], environment: environment, mergeErrors: true, standardInput: standardInput
+        )
     }
 
     /// GET on the admin listener: status and body (status 0 when nothing answers).

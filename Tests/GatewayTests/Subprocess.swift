@@ -13,7 +13,8 @@ enum Subprocess {
     /// - Parameter mergeErrors: standard error goes to the output too (operator tools print their
     ///   failure line there); otherwise it is discarded.
     static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String] = [:], mergeErrors: Bool = false
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], mergeErrors: Bool = false,
+        standardInput: String = "/dev/null"
     ) async throws -> (status: Int32, output: String) {
         let outputPath = NSTemporaryDirectory() + "wmg-subprocess-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
@@ -22,7 +23,7 @@ enum Subprocess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         // A file, not a pipe: a command that leaves a daemon behind (broker.sh start) would keep a
         // pipe's write end open, and reading it to its end would wait for the daemon.
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, standardInput, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         if mergeErrors {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)

@@ -85,9 +85,12 @@ public struct Topology: Sendable {
     }
 
     /// Checks that every exchange and queue exists; returns one line per entity checked.
-    /// - Throws: ``Problem`` naming the first missing entity.
+    /// - Throws: ``Problem`` naming every missing entity.
     public func check(on connection: AMQPConnection) async throws -> [String] {
-        try await check(on: connection, verifyArguments: false).map(\.line)
+        let lines = try await check(on: connection, verifyArguments: false)
+        let missing = lines.filter { !$0.ok }.map(\.line)
+        guard missing.isEmpty else { throw Problem(description: missing.joined(separator: "; ")) }
+        return lines.map(\.line)
     }
 
     public struct CheckLine: Sendable {
@@ -100,7 +103,7 @@ public struct Topology: Sendable {
     /// entity's arguments back, so the check re-declares an entity that already exists with the
     /// wanted arguments: the broker answers 406 when they differ and changes nothing either way.
     /// Bindings cannot be inspected over AMQP at all; they are listed as such.
-    /// - Throws: ``Problem`` naming the first missing entity.
+    /// A missing entity is a line that is not ok; the check goes on, so one run names them all.
     public func check(on connection: AMQPConnection, verifyArguments: Bool) async throws -> [CheckLine] {
         var report: [CheckLine] = []
         let exchanges: [(String, ExchangeType)] = [
@@ -112,7 +115,8 @@ public struct Topology: Sendable {
                 try await channel.checkExchange(exchange)
                 try? await channel.close()
             } catch {
-                throw Problem(description: "exchange \(exchange) is missing (\(error))")
+                report.append(CheckLine(line: "exchange \(exchange) is missing (\(error))", ok: false))
+                continue
             }
             guard verifyArguments else {
                 report.append(CheckLine(line: "exchange \(exchange): ok", ok: true))
@@ -136,7 +140,8 @@ public struct Topology: Sendable {
                 info = try await channel.checkQueue(queue)
                 try? await channel.close()
             } catch {
-                throw Problem(description: "queue \(queue) is missing (\(error))")
+                report.append(CheckLine(line: "queue \(queue) is missing (\(error))", ok: false))
+                continue
             }
             let counts = "\(info.messageCount) messages, \(info.consumerCount) consumers"
             guard verifyArguments else {

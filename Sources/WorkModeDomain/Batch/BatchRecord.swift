@@ -5,11 +5,15 @@ public struct BatchRecord: Sendable, Hashable {
     public let line: Int
     public let body: [UInt8]
     public let messageId: String?
+    /// What is wrong with the record before its body is even a command (a CSV cell that is not
+    /// UTF-8): reported with the body's own problems, never silently repaired.
+    public let problems: [ValidationError]
 
-    public init(line: Int, body: [UInt8], messageId: String?) {
+    public init(line: Int, body: [UInt8], messageId: String?, problems: [ValidationError] = []) {
         self.line = line
         self.body = body
         self.messageId = messageId
+        self.problems = problems
     }
 
     /// The member or column that names a command's message ID. Not a command field: it is taken
@@ -40,6 +44,25 @@ public struct BatchRecord: Sendable, Hashable {
     /// A CSV row under its header. Empty cells are left out; every value is a string, as the
     /// interface wants. A column that is not a command field stays in the body, so validation
     /// names it as an unknown field rather than silently dropping it.
+    /// A CSV row as bytes: each cell must be UTF-8, as a JSON line must.
+    public static func csvRow(header: [String], rawFields: [[UInt8]], line: Int) -> BatchRecord {
+        var problems: [ValidationError] = []
+        let fields = rawFields.enumerated().map { index, bytes -> String in
+            if let text = String(validating: bytes, as: UTF8.self) { return text }
+            let column = index < header.count ? header[index] : "column\(index + 1)"
+            let pointer = column.hasPrefix("callTransferRequest.") || transferFields.contains(column)
+                ? "/callTransferRequest/" + (column.hasPrefix("callTransferRequest.") ? String(column.dropFirst("callTransferRequest.".count)) : column)
+                : "/" + column
+            problems.append(ValidationError(
+                pointer: column == messageIdField ? "" : pointer, code: .invalidUTF8,
+                message: "column \(column) (field \(index + 1)) holds bytes that are not valid UTF-8"
+            ))
+            return ""
+        }
+        let record = csvRow(header: header, fields: fields, line: line)
+        return BatchRecord(line: line, body: record.body, messageId: problems.isEmpty ? record.messageId : nil, problems: problems)
+    }
+
     public static func csvRow(header: [String], fields: [String], line: Int) -> BatchRecord {
         var writer = JSONWriter(capacity: 256)
         var messageId: String?

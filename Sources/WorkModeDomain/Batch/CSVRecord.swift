@@ -1,17 +1,19 @@
 /// RFC 4180 records: comma-separated, fields optionally in double quotes, `""` for a quote inside
-/// quotes, line breaks allowed inside quotes.
+/// quotes, line breaks allowed inside quotes. A quote opens a quoted field only at the start of a
+/// field; anywhere else in an unquoted field (`a"b`) it is a literal character and never makes a
+/// record run on into the next line.
 public enum CSVRecord {
-    /// True when `text` ends inside a quoted field, so the record continues on the next line.
-    public static func isOpen(_ bytes: [UInt8]) -> Bool {
-        var open = false
-        for byte in bytes where byte == UInt8(ascii: "\"") { open.toggle() }
-        return open
+    enum Scan {
+        /// The record is complete: its fields' bytes.
+        case fields([[UInt8]])
+        /// It ends inside a quoted field: the next line belongs to it.
+        case open
+        /// Text after a closing quote.
+        case broken
     }
 
-    /// The fields of one complete record (without its final line break). nil when quoting is
-    /// broken: text after a closing quote, or a quote that never closes.
-    public static func fields(_ bytes: [UInt8]) -> [String]? {
-        var fields: [String] = []
+    static func scan(_ bytes: [UInt8]) -> Scan {
+        var fields: [[UInt8]] = []
         var current: [UInt8] = []
         var index = 0
         var quoted = false
@@ -32,7 +34,7 @@ public enum CSVRecord {
                     current.append(byte)
                 }
             } else if byte == UInt8(ascii: ",") {
-                fields.append(String(decoding: current, as: UTF8.self))
+                fields.append(current)
                 current.removeAll(keepingCapacity: true)
                 afterClosingQuote = false
                 fieldStart = true
@@ -43,14 +45,32 @@ public enum CSVRecord {
             } else if byte == 0x0D && index == bytes.count - 1 {
                 // The CR of a CRLF line ending.
             } else {
-                guard !afterClosingQuote else { return nil }
+                guard !afterClosingQuote else { return .broken }
                 current.append(byte)
             }
             fieldStart = false
             index += 1
         }
-        guard !quoted else { return nil }
-        fields.append(String(decoding: current, as: UTF8.self))
-        return fields
+        guard !quoted else { return .open }
+        fields.append(current)
+        return .fields(fields)
+    }
+
+    /// True when `bytes` ends inside a quoted field, so the record continues on the next line.
+    public static func isOpen(_ bytes: [UInt8]) -> Bool {
+        if case .open = scan(bytes) { return true }
+        return false
+    }
+
+    /// The fields of one complete record (without its final line break), as bytes: a cell that is
+    /// not UTF-8 is the caller's to refuse, never silently replaced. nil when quoting is broken.
+    public static func rawFields(_ bytes: [UInt8]) -> [[UInt8]]? {
+        if case .fields(let fields) = scan(bytes) { return fields }
+        return nil
+    }
+
+    /// The fields as text (invalid UTF-8 replaced): for tests and for what is already checked.
+    public static func fields(_ bytes: [UInt8]) -> [String]? {
+        rawFields(bytes)?.map { String(decoding: $0, as: UTF8.self) }
     }
 }

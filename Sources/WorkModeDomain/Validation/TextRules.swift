@@ -1,5 +1,5 @@
 /// Character-level rules shared by the validators.
-enum TextRules {
+public enum TextRules {
     /// Lengths count Unicode scalars: what a publisher in any language sees as characters, and
     /// stable across platforms (grapheme rules change with Unicode versions).
     static func length(_ text: String) -> Int { text.unicodeScalars.count }
@@ -69,7 +69,7 @@ enum TextRules {
 
     /// A value quoted for an error message: JSON-escaped and cut to 40 characters, so a message
     /// stays one short line whatever the input.
-    static func quotedExcerpt(_ text: String, limit: Int = 40) -> String {
+    public static func quotedExcerpt(_ text: String, limit: Int = 40) -> String {
         var out = "\""
         var count = 0
         for scalar in text.unicodeScalars {
