@@ -14,6 +14,17 @@ import Testing
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    /// A publish of `count` generated commands at `rate` per second, left running in the background.
+    static func pacedPublish(_ gut: GatewayUnderTest, name: String, count: Int, rate: Int) throws -> (path: String, process: ChildProcess) {
+        let path = gut.directory + "/\(name).jsonl"
+        try write((0..<count).map { command($0) }, to: path)
+        let process = try ChildProcess(
+            arguments: ["publish", path, "--rate", "\(rate)", "--config", gut.configPath], environment: gut.environment,
+            outputPath: gut.directory + "/\(name).log"
+        )
+        return (path, process)
+    }
+
     @Test func aRepeatedMessageIdRefusesTheFileNamingBothLines() async throws {
         try await withGateway { gut in
             await gut.gateway.stop()
@@ -102,13 +113,8 @@ import Testing
     @Test func sigtermSettlesRecordsProgressAndResumeFinishesTheFile() async throws {
         try await withGateway { gut in
             await gut.gateway.stop()
-            let path = gut.directory + "/paced.jsonl"
             let count = 2000
-            try Self.write((0..<count).map { Self.command($0) }, to: path)
-            let publisher = try ChildProcess(
-                arguments: ["publish", path, "--rate", "250", "--config", gut.configPath], environment: gut.environment,
-                outputPath: gut.directory + "/paced.log"
-            )
+            let (path, publisher) = try Self.pacedPublish(gut, name: "paced", count: count, rate: 250)
             #expect(await publisher.waitForOutput("published", timeout: .seconds(5)) == false, "still running")
             try await Task.sleep(for: .seconds(2))
             publisher.signal(SIGTERM)
@@ -138,13 +144,8 @@ import Testing
     @Test func afterKillNineAResumeOrAPlainRerunSendsTheSameIds() async throws {
         try await withGateway { gut in
             await gut.gateway.stop()
-            let path = gut.directory + "/killed.jsonl"
             let count = 1500
-            try Self.write((0..<count).map { Self.command($0) }, to: path)
-            let publisher = try ChildProcess(
-                arguments: ["publish", path, "--rate", "300", "--config", gut.configPath], environment: gut.environment,
-                outputPath: gut.directory + "/killed.log"
-            )
+            let (path, publisher) = try Self.pacedPublish(gut, name: "killed", count: count, rate: 300)
             try await Task.sleep(for: .milliseconds(2500))
             publisher.signal(SIGKILL)
             _ = await publisher.waitForExit(timeout: .seconds(10))
