@@ -58,6 +58,8 @@ public struct BatchPublisher {
 
     let context: OperatorContext
     let options: Options
+    /// How long a stopped publish waits for the confirms of what it had sent.
+    static let interruptedConfirmWait: Duration = .seconds(10)
 
     public init(context: OperatorContext, options: Options) {
         self.context = context
@@ -174,7 +176,15 @@ public struct BatchPublisher {
                 lastSaved = ContinuousClock.now
             }
         }
-        while pendingHead < pending.count { try await settleOldest() }
+        if options.interruption.requested != nil {
+            // Stopping: what was sent gets a bounded wait for its confirms (a broker that went
+            // silent would otherwise hold the job until the heartbeat gives up).
+            let end = ContinuousClock.now + Self.interruptedConfirmWait
+            while pendingHead < pending.count, ContinuousClock.now < end {
+                if pending[pendingHead].confirmation.currentOutcome != nil { try await settleOldest() } else { try await Task.sleep(for: .milliseconds(10)) }
+            }
+        }
+        while pendingHead < pending.count, options.interruption.requested == nil { try await settleOldest() }
         summary.interruptedBy = options.interruption.requested
         if summary.interruptedBy == nil, !failed { summary.confirmedThroughLine = max(summary.confirmedThroughLine, summary.lastLine) }
         progress.finish(summary.published)
