@@ -39,10 +39,9 @@ struct Simulate: AsyncParsableCommand {
         _ = try parsedTenants()
     }
 
-    func parsedListen() throws -> (host: String, port: Int) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
-        else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:18443") }
-        return (String(listen[..<colon]), port)
+    func parsedListen() throws -> ListenAddress {
+        guard let address = ListenAddress(listen) else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:18443") }
+        return address
     }
 
     func parsedTenants() throws -> [String: String] {
@@ -59,7 +58,8 @@ struct Simulate: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "oifde-simulator")
         logger.logLevel = .warning
-        let (host, port) = try parsedListen()
+        let address = try parsedListen()
+        let (host, port) = (address.host, address.port)
         let configuration = SimulatorConfiguration(
             host: host, port: port, tlsCertificateFile: tlsCert, tlsKeyFile: tlsKey, tenants: try parsedTenants(),
             tokenTTLSeconds: Int((DurationText.parse(tokenTTL) ?? .seconds(3600)).timeInterval), autoSessions: autoSessions,

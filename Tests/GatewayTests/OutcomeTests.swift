@@ -124,6 +124,9 @@ import Testing
             ("amqp:\n  url: http://nope\n", "amqp.url", [:]),
             ("oifde:\n  auth:\n    tenants:\n      t1: {appSecretFile: /nonexistent/secret}\n", "oifde.auth.tenants.t1.appSecretFile", [:]),
             ("", "retry.maxAttempts", ["WMG_RETRY_MAXATTEMPTS": "zero"]),
+            // It fell back to port 9090 once; every bad form is a configuration error.
+            ("admin:\n  listen: localhost\n", "admin.listen", [:]), ("", "admin.listen", ["WMG_ADMIN_LISTEN": "127.0.0.1:http"]),
+            ("", "admin.listen", ["WMG_ADMIN_LISTEN": "::1:9090"]), ("", "admin.listen", ["WMG_ADMIN_LISTEN": "127.0.0.1:70000"]),
         ]
         for (index, (yaml, key, environment)) in cases.enumerated() {
             let path = directory + "/bad-\(index).yaml"

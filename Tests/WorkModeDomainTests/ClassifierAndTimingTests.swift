@@ -203,3 +203,25 @@ import Testing
         #expect(backoff.delay(afterAttempt: 9, retryAfter: nil, now: now, deadline: now, using: &random) == nil)
     }
 }
+
+@Suite struct ListenAddressTests {
+    @Test(arguments: [
+        ("127.0.0.1:9090", "127.0.0.1", 9090), ("localhost:0", "localhost", 0), ("[::1]:9090", "::1", 9090),
+        ("0.0.0.0:65535", "0.0.0.0", 65535),
+    ])
+    func parses(_ text: String, _ host: String, _ port: Int) {
+        #expect(ListenAddress(text) == ListenAddress(host: host, port: port))
+        #expect(ListenAddress(text)?.description == text)
+    }
+
+    @Test(arguments: ["localhost", ":9090", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000", "::1:9090", "[::1:9090", "127.0.0.1:-1", "a b:80", "[]:80"])
+    func refuses(_ text: String) {
+        #expect(ListenAddress(text) == nil, "\(text)")
+    }
+
+    @Test func loopback() {
+        #expect(ListenAddress("127.0.0.2:1")?.isLoopback == true)
+        #expect(ListenAddress("[::1]:1")?.isLoopback == true)
+        #expect(ListenAddress("0.0.0.0:1")?.isLoopback == false)
+    }
+}

@@ -175,12 +175,10 @@ extension ConfigurationLoader {
             return ""
         }
 
-        mutating func listen(_ key: String, _ target: inout String) throws(ConfigurationError) {
+        mutating func listen(_ key: String, _ target: inout ListenAddress) throws(ConfigurationError) {
             guard let text = try required(key) else { return }
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port),
-                colon != text.startIndex
-            else { throw fail(key, "must be HOST:PORT; got \(text)") }
-            target = text
+            guard let address = ListenAddress(text) else { throw fail(key, "must be HOST:PORT (an IPv6 address in brackets); got \(text)") }
+            target = address
         }
     }
 }

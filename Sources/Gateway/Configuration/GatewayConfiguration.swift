@@ -80,7 +80,7 @@ public struct GatewayConfiguration: Sendable {
     public var retry = RetrySection()
     public var dedupe = DedupeSection()
     public var drainTimeout: Duration = .seconds(15)
-    public var adminListen = "127.0.0.1:9090"
+    public var adminListen = ListenAddress(host: "127.0.0.1", port: 9090)
     public var log = LogSection()
 
     public init() {}

@@ -85,6 +85,28 @@ struct JournalRecord: Codable {
         return String(decoding: text, as: UTF8.self)
     }
 
+    /// Reads back what `text(of:)` wrote, with the domain's parser (the journal's one JSON codec).
+    static func headers(from text: String) -> [JournalCompletion.DeadLetterHeader]? {
+        guard case .success(.array(let items)) = JSONParser.parse(Array(text.utf8), maxDepth: 4) else { return nil }
+        var headers: [JournalCompletion.DeadLetterHeader] = []
+        headers.reserveCapacity(items.count)
+        for item in items {
+            guard case .object(let members) = item else { return nil }
+            var key: String?, string: String?, int: Int64?
+            for member in members {
+                switch (member.key, member.value) {
+                case ("key", .string(let value)): key = value
+                case ("string", .string(let value)): string = value
+                case ("int", .number(let value)): int = Int64(value)
+                default: break
+                }
+            }
+            guard let key else { return nil }
+            headers.append(.init(key: key, string: string, int: int))
+        }
+        return headers
+    }
+
     init?(line: Data) {
         guard line.count > 9, line[line.startIndex + 8] == 0x20,
             let expected = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16)
@@ -92,7 +114,8 @@ struct JournalRecord: Codable {
         let json = Array(line.dropFirst(9))
         guard CRC32.checksum(json) == expected, let object = FlatJSONObject(parsing: json) else { return nil }
         if object["c"] == .nested {
-            // A record written before the flat format: decode it the old way.
+            // A record written before the flat format (an older release's journal): decode it the
+            // way it was written. Nothing writes this format any more.
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .millisecondsSince1970
             guard let record = try? decoder.decode(JournalRecord.self, from: Data(json)) else { return nil }
@@ -107,7 +130,7 @@ struct JournalRecord: Codable {
             guard let status = object.string("s"), let event = object.string("e") else { return nil }
             var headers: [JournalCompletion.DeadLetterHeader]?
             if let text = object.string("d") {
-                guard let decoded = try? JSONDecoder().decode([JournalCompletion.DeadLetterHeader].self, from: Data(text.utf8)) else { return nil }
+                guard let decoded = Self.headers(from: text) else { return nil }
                 headers = decoded
             }
             completion = JournalCompletion(status: status, event: Array(event.utf8), deadLetter: headers)

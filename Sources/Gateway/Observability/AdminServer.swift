@@ -12,7 +12,7 @@ public enum AdminServer {
     static let jsonHeaders: HTTPFields = [.contentType: "application/json"]
 
     public static func application(
-        listen: String, gateway: Gateway, registry: PrometheusCollectorRegistry, logger: Logger
+        listen: ListenAddress, gateway: Gateway, registry: PrometheusCollectorRegistry, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
         router.get("health/live") { _, _ -> Response in
@@ -40,14 +40,11 @@ public enum AdminServer {
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer))
             )
         }
-        let colon = listen.lastIndex(of: ":") ?? listen.endIndex
-        let host = String(listen[..<colon])
-        let port = Int(listen[listen.index(after: colon)...]) ?? 9090
         var adminLogger = logger
         adminLogger.logLevel = max(logger.logLevel, .notice)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "workmode-gateway-admin"),
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "workmode-gateway-admin"),
             logger: adminLogger
         )
     }

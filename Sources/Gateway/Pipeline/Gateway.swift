@@ -158,10 +158,14 @@ public final class Gateway: Service, Sendable {
         }
     }
 
-    /// Capped exponential backoff with full jitter: up to 100 ms × 2^n, at most 10 s.
+    /// Between broker sessions: 100 ms doubling to 10 s, fully jittered (the commands' own backoff,
+    /// without a deadline), never under 50 ms so a refused session cannot spin.
+    static let reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
+
     static func reconnectDelay(failures: Int) -> Duration {
-        let ceiling = min(10.0, 0.1 * pow(2, Double(min(failures, 10))))
-        return .milliseconds(Int64(Double.random(in: 0.05...max(0.05, ceiling)) * 1000))
+        var random = SystemRandomNumberGenerator()
+        let delay = reconnectBackoff.delay(afterAttempt: failures, retryAfter: nil, now: Date(), deadline: .distantFuture, using: &random)
+        return max(.milliseconds(50), delay ?? reconnectBackoff.maximum)
     }
 
     private func sleepUnlessDraining(_ delay: Duration) async {

@@ -4,9 +4,10 @@
 /// missing colon after `"callTransferRequest"` must point at `/callTransferRequest`), nesting must
 /// be bounded before it costs stack, duplicate keys must be refused (two values for one field would
 /// silently pick a transfer target), and decoding must stay far above 200,000 commands/s.
-struct JSONParser {
-    struct Failure: Error, Hashable {
-        enum Kind: Hashable {
+public struct JSONParser {
+    /// Why a document could not be parsed.
+    public struct Failure: Error, Hashable {
+        public enum Kind: Hashable {
             case syntax
             case tooDeep
             case duplicateKey
@@ -47,7 +48,8 @@ struct JSONParser {
     }
 
     /// Parses one complete document. `maxDepth` counts containers: `{}` is depth 1.
-    static func parse(_ input: [UInt8], maxDepth: Int) -> Result<JSONValue, Failure> {
+    /// Parses one JSON document, nesting at most `maxDepth` deep.
+    public static func parse(_ input: [UInt8], maxDepth: Int) -> Result<JSONValue, Failure> {
         input.withUnsafeBufferPointer { buffer in
             var parser = JSONParser(bytes: buffer, maxDepth: maxDepth)
             do throws(Failure) {

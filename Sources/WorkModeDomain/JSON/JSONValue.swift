@@ -1,9 +1,10 @@
 /// A parsed JSON document. Objects keep their members in order; numbers keep their text, so an
 /// integer is never silently rounded through `Double`.
-enum JSONValue: Sendable, Hashable {
-    struct Member: Sendable, Hashable {
-        let key: String
-        let value: JSONValue
+public enum JSONValue: Sendable, Hashable {
+    /// One member of an object, in document order.
+    public struct Member: Sendable, Hashable {
+        public let key: String
+        public let value: JSONValue
     }
 
     case object([Member])
