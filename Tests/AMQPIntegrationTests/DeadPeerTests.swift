@@ -21,11 +21,10 @@ import Testing
         #expect(try await channel.publishAndConfirm([0], exchange: "", routingKey: queue) == .acked)
         proxy.freeze()
         let frozenAt = ContinuousClock.now
-        var failures = 0
+        var confirmations: [PublishConfirmation] = []
         // Keep publishing, as a busy publisher would; every confirm must fail, none may hang.
         while connection.isOpen, ContinuousClock.now - frozenAt < .seconds(15) {
-            let confirmation = try? channel.publish([1], exchange: "", routingKey: queue)
-            if confirmation == nil { failures += 1 }
+            if let confirmation = try? channel.publish([1], exchange: "", routingKey: queue) { confirmations.append(confirmation) }
             try await Task.sleep(for: .milliseconds(100))
         }
         let detectedAfter = ContinuousClock.now - frozenAt
@@ -37,6 +36,12 @@ import Testing
             return
         }
         await #expect(throws: AMQPError.self) { _ = try await channel.publishAndConfirm([2], exchange: "", routingKey: queue) }
+        // What was published into the frozen connection was never confirmed: each ends in an error
+        // now, none is left waiting, none reads as acked.
+        #expect(!confirmations.isEmpty)
+        for confirmation in confirmations {
+            await #expect(throws: AMQPError.self) { _ = try await confirmation.outcome() }
+        }
         await connection.close(gracePeriodSeconds: 1)
         let cleanup = try await TestBroker.connect()
         try await cleanup.openChannel().deleteQueue(queue)

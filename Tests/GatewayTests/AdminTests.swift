@@ -160,9 +160,17 @@ import Testing
         let failed = try await gut.nextResults(1)
         #expect(failed.first?["status"] as? String == "failed")
 
-        let scrape = await gut.admin("/metrics")
+        // The result event arrives before the counters move (they move once the command's
+        // publishes are confirmed), so scrape until the last command is counted.
+        var scrape = await gut.admin("/metrics")
+        var samples = try await Self.parse(scrape.body)
+        let settled = ContinuousClock.now + .seconds(15)
+        while samples["wmg_command_duration_seconds_count{}"] != 7 || samples["wmg_commands_in_flight{}"] != 0, ContinuousClock.now < settled {
+            try await Task.sleep(for: .milliseconds(100))
+            scrape = await gut.admin("/metrics")
+            samples = try await Self.parse(scrape.body)
+        }
         #expect(scrape.status == 200)
-        let samples = try await Self.parse(scrape.body)
         let expected: [String: Double] = [
             "wmg_commands_received_total{}": 7,
             "wmg_command_outcomes_total{status=succeeded}": 3,

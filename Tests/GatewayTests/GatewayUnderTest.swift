@@ -235,6 +235,18 @@ final class GatewayUnderTest: @unchecked Sendable {
         return letters
     }
 
+    /// Dead letters taken off the queue until `count` have come (they are published with the
+    /// result event, whose confirm can come first) or `seconds` pass.
+    func drainDeadLetters(expecting count: Int, within seconds: Double = 10) async throws -> [Delivery] {
+        var letters: [Delivery] = []
+        let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while true {
+            letters += try await drainDeadLetters()
+            if letters.count >= count || ContinuousClock.now >= end { return letters }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     func commandsQueueDepth() async throws -> UInt32 {
         let reader = try await connection.openChannel()
         let info = try await reader.checkQueue(prefix + ".commands")

@@ -131,7 +131,6 @@ import Testing
             try await gut.publishAll((0..<100).map { (Self.command($0), "dl-\($0)") })
             let rejected = try await gut.nextResults(100, within: 60)
             #expect(rejected.allSatisfy { $0["status"] as? String == "rejected" })
-            try await Task.sleep(for: .milliseconds(500))
             #expect(try await Self.depth(gut.deadLetterQueue, gut, expecting: 100) == 100)
 
             let listed = try await gut.tool(["dead-letters", "list", "--class", "rejected", "--limit", "5"])
@@ -157,7 +156,6 @@ import Testing
             let succeeded = try await gut.nextResults(100, within: 60)
             #expect(succeeded.allSatisfy { $0["status"] as? String == "succeeded" })
             #expect(Set(succeeded.compactMap { $0["commandId"] as? String }) == Set((0..<100).map { "dl-\($0)" }))
-            try await Task.sleep(for: .milliseconds(500))
             #expect(try await Self.depth(gut.deadLetterQueue, gut, expecting: 0) == 0)
             let forwards = try await gut.simulator.requests().filter { ($0["commandId"] as? String)?.hasPrefix("dl-") == true }
             #expect(forwards.count == 200, "each command reached OIFDE once refused and once replayed")
@@ -176,7 +174,8 @@ import Testing
             // Refused again by OIFDE, now with x-redrive-count 1.
             let again = try await gut.nextResults(10, within: 60)
             #expect(again.allSatisfy { $0["status"] as? String == "rejected" })
-            try await Task.sleep(for: .milliseconds(500))
+            // The dead letters of the second round are in the queue before the second replay reads it.
+            _ = try await Self.depth(gut.deadLetterQueue, gut, expecting: 10)
             let second = try await gut.tool(["dead-letters", "replay", "--max-redrives", "1"])
             #expect(second.output.contains("replayed 0, refused 10"), "\(second.output)")
             #expect(try await Self.depth(gut.deadLetterQueue, gut, expecting: 10) == 10)
@@ -210,7 +209,12 @@ import Testing
             }
             replay.signal(SIGKILL)
             _ = await replay.waitForExit(timeout: .seconds(5))
-            try await Task.sleep(for: .milliseconds(500))
+            // The killed tool's unacked dead letters go back to their queue when the broker sees
+            // its connection close: wait until all 100 are somewhere.
+            let settled = ContinuousClock.now + .seconds(10)
+            while try await Self.quickDepth(gut.prefix + ".commands", gut) + Self.quickDepth(gut.deadLetterQueue, gut) < 100, ContinuousClock.now < settled {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             let back = try await Self.takeAll(gut.prefix + ".commands", gut)
             let stillDead = try await Self.takeAll(gut.deadLetterQueue, gut)
             #expect(back.count >= 20 && back.count < 90, "killed halfway: \(back.count) replayed")

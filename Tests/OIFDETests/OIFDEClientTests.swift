@@ -1,4 +1,7 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import OIFDEClient
 import OIFDESimulator
 import Testing
@@ -9,18 +12,18 @@ import WorkModeDomain
 
     @Test func succeedsOverHTTP() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-            #expect(attempt.verdict == .succeeded)
-            #expect(attempt.result.httpStatus == 200)
-            #expect(attempt.result.errorCode == "0")
-            #expect(attempt.sentRequest)
-            let received = simulator.state.requests.filter { $0.endpoint == "changeWorkMode" }
-            #expect(received.count == 1)
-            #expect(received.first?.commandId == "m-1")
-            #expect(received.first?.traceparent == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-            #expect(received.first?.authToken == "***")
-            try await client.shutdown()
+            try await withClient(makeClient(port: port)) { client in
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+                #expect(attempt.verdict == .succeeded)
+                #expect(attempt.result.httpStatus == 200)
+                #expect(attempt.result.errorCode == "0")
+                #expect(attempt.sentRequest)
+                let received = simulator.state.requests.filter { $0.endpoint == "changeWorkMode" }
+                #expect(received.count == 1)
+                #expect(received.first?.commandId == "m-1")
+                #expect(received.first?.traceparent == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+                #expect(received.first?.authToken == "***")
+            }
         }
     }
 
@@ -30,17 +33,17 @@ import WorkModeDomain
         configuration.tlsCertificateFile = certificates.certificateFile
         configuration.tlsKeyFile = certificates.keyFile
         try await withSimulator(configuration) { _, port in
-            let trusted = try makeClient(port: port, https: true, caFile: certificates.caFile)
-            #expect(await trusted.changeWorkMode(command(.insertion), commandId: "m").verdict == .succeeded)
-            try await trusted.shutdown()
+            try await withClient(makeClient(port: port, https: true, caFile: certificates.caFile)) { trusted in
+                #expect(await trusted.changeWorkMode(command(.insertion), commandId: "m").verdict == .succeeded)
+            }
 
-            let untrusting = try makeClient(port: port, https: true)
-            let attempt = await untrusting.changeWorkMode(command(.insertion, call: "c2"), commandId: "m")
-            // gettoken is the first exchange, so the handshake fails there and nothing is sent.
-            #expect(attempt.exchange == .tokenFailed(TokenFailure(.transport(.tls))))
-            #expect(attempt.verdict == .retry(retryAfter: nil))
-            #expect(!attempt.sentRequest)
-            try await untrusting.shutdown()
+            try await withClient(makeClient(port: port, https: true)) { untrusting in
+                let attempt = await untrusting.changeWorkMode(command(.insertion, call: "c2"), commandId: "m")
+                // gettoken is the first exchange, so the handshake fails there and nothing is sent.
+                #expect(attempt.exchange == .tokenFailed(TokenFailure(.transport(.tls))))
+                #expect(attempt.verdict == .retry(retryAfter: nil))
+                #expect(!attempt.sentRequest)
+            }
         }
     }
 
@@ -65,30 +68,30 @@ import WorkModeDomain
     func everyDocumentedErrorCodeIsClassified(_ row: CodeCase) async throws {
         try await withSimulator(base) { simulator, port in
             simulator.state.setFault(FaultPlan(errorCode: row.code, count: 1))
-            let client = try makeClient(port: port)
-            let attempt = await client.changeWorkMode(command(.supervision), commandId: "m")
-            #expect(attempt.result.errorCode == row.code)
-            switch (attempt.verdict, row.expected) {
-            case (.retry, .retry): break
-            case (.rejected(let reason), .rejected):
-                #expect(reason.contains(row.code))
-            default: Issue.record("\(row.code): got \(attempt.verdict)")
+            try await withClient(makeClient(port: port)) { client in
+                let attempt = await client.changeWorkMode(command(.supervision), commandId: "m")
+                #expect(attempt.result.errorCode == row.code)
+                switch (attempt.verdict, row.expected) {
+                case (.retry, .retry): break
+                case (.rejected(let reason), .rejected):
+                    #expect(reason.contains(row.code))
+                default: Issue.record("\(row.code): got \(attempt.verdict)")
+                }
             }
-            try await client.shutdown()
         }
     }
 
     @Test(arguments: ["900001", "900002"])
     func tokenErrorLeadsToOneRefreshAndSuccess(_ code: String) async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
-            #expect(await client.changeWorkMode(command(.supervision), commandId: "warm").verdict == .succeeded)
-            simulator.state.setFault(FaultPlan(errorCode: code, count: 1))
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-            #expect(attempt.verdict == .succeeded)
-            #expect(attempt.refreshedToken)
-            #expect(await client.tokenFetches(for: "t1") == 2)
-            try await client.shutdown()
+            try await withClient(makeClient(port: port)) { client in
+                #expect(await client.changeWorkMode(command(.supervision), commandId: "warm").verdict == .succeeded)
+                simulator.state.setFault(FaultPlan(errorCode: code, count: 1))
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+                #expect(attempt.verdict == .succeeded)
+                #expect(attempt.refreshedToken)
+                #expect(await client.tokenFetches(for: "t1") == 2)
+            }
         }
     }
 
@@ -96,17 +99,17 @@ import WorkModeDomain
         try await withSimulator(base) { simulator, port in
             // 1,000 requests queue for 64 connections, and the timeout counts that wait: a long
             // one, so a loaded machine tests single-flight and not its own speed.
-            let client = try makeClient(port: port, timeout: .seconds(60))
-            let succeeded = await withTaskGroup(of: Bool.self) { group in
-                for i in 0..<1000 {
-                    group.addTask { await client.changeWorkMode(command(.insertion, call: "call-\(i)"), commandId: "m-\(i)").verdict == .succeeded }
+            try await withClient(makeClient(port: port, timeout: .seconds(60))) { client in
+                let succeeded = await withTaskGroup(of: Bool.self) { group in
+                    for i in 0..<1000 {
+                        group.addTask { await client.changeWorkMode(command(.insertion, call: "call-\(i)"), commandId: "m-\(i)").verdict == .succeeded }
+                    }
+                    return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
                 }
-                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+                #expect(succeeded == 1000)
+                #expect(await client.tokenFetches(for: "t1") == 1)
+                #expect(simulator.state.requests.filter { $0.endpoint == "gettoken" }.count == 1)
             }
-            #expect(succeeded == 1000)
-            #expect(await client.tokenFetches(for: "t1") == 1)
-            #expect(simulator.state.requests.filter { $0.endpoint == "gettoken" }.count == 1)
-            try await client.shutdown()
         }
     }
 
@@ -116,85 +119,93 @@ import WorkModeDomain
         // machine, or the engine's 900001 would force a third fetch.
         configuration.tokenTTLSeconds = 6
         try await withSimulator(configuration) { simulator, port in
-            let client = try makeClient(port: port)
-            #expect(await client.changeWorkMode(command(.insertion), commandId: "a").verdict == .succeeded)
-            // Past the client's refresh point (6 s less a tenth), before the engine's expiry.
-            try await Task.sleep(for: .milliseconds(5600))
-            #expect(await client.changeWorkMode(command(.supervision), commandId: "b").verdict == .succeeded)
-            let fetches = await client.tokenFetches(for: "t1")
-            let refused = simulator.state.requests.filter { $0.errorCode == "900001" }.count
-            #expect(fetches == 2, "\(fetches) token fetches, \(refused) requests refused with 900001")
-            #expect(refused == 0, "renewed before the engine refused it")
-            try await client.shutdown()
+            try await withClient(makeClient(port: port)) { client in
+                #expect(await client.changeWorkMode(command(.insertion), commandId: "a").verdict == .succeeded)
+                // Commands keep coming until the client has renewed the token (past its refresh
+                // point, 6 s less a tenth); each must go through without the engine refusing the old
+                // token, wherever on a loaded machine it lands.
+                var step = 0
+                let end = ContinuousClock.now + .seconds(20)
+                while await client.tokenFetches(for: "t1") < 2, ContinuousClock.now < end {
+                    step += 1
+                    let mode: WorkMode = step % 2 == 0 ? .insertion : .supervision
+                    #expect(await client.changeWorkMode(command(mode), commandId: "b-\(step)").verdict == .succeeded)
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                let fetches = await client.tokenFetches(for: "t1")
+                let refused = simulator.state.requests.filter { $0.errorCode == "900001" }.count
+                #expect(fetches == 2, "\(fetches) token fetches, \(refused) requests refused with 900001")
+                #expect(refused == 0, "renewed before the engine refused it")
+            }
         }
     }
 
     @Test func hangIsAnsweredByATimeout() async throws {
         try await withSimulator(base) { simulator, port in
             // The timeout is per request: the token request before it is not held up by the hang.
-            let client = try makeClient(port: port, timeout: .seconds(3))
-            await warmUp(client)
-            simulator.state.setFault(FaultPlan(hangSeconds: 30, count: 1))
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-            #expect(attempt.result.transportError == .timeout)
-            #expect(attempt.verdict == .retry(retryAfter: nil))
-            #expect(attempt.duration < .seconds(20))
-            try await client.shutdown()
+            try await withClient(makeClient(port: port, timeout: .seconds(3))) { client in
+                await warmUp(client)
+                simulator.state.setFault(FaultPlan(hangSeconds: 30, count: 1))
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+                #expect(attempt.result.transportError == .timeout)
+                #expect(attempt.verdict == .retry(retryAfter: nil))
+                #expect(attempt.duration < .seconds(20))
+            }
         }
     }
 
     @Test func droppedConnectionIsRetryable() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
-            simulator.state.setFault(FaultPlan(closeConnection: true, count: 1))
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-            // The request was written and the answer cut off: it may have been applied.
-            #expect(attempt.result.transportError == .connectionClosed)
-            #expect(attempt.summary.contains("in doubt"), "\(attempt.summary)")
-            #expect(attempt.verdict == .retry(retryAfter: nil))
-            #expect(await client.changeWorkMode(command(.supervision), commandId: "n").verdict == .succeeded)
-            try await client.shutdown()
+            try await withClient(makeClient(port: port)) { client in
+                simulator.state.setFault(FaultPlan(closeConnection: true, count: 1))
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+                // The request was written and the answer cut off: it may have been applied.
+                #expect(attempt.result.transportError == .connectionClosed)
+                #expect(attempt.summary.contains("in doubt"), "\(attempt.summary)")
+                #expect(attempt.verdict == .retry(retryAfter: nil))
+                #expect(await client.changeWorkMode(command(.supervision), commandId: "n").verdict == .succeeded)
+            }
         }
     }
 
     @Test func retryAfterIsReported() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
-            simulator.state.setFault(FaultPlan(httpStatus: 429, retryAfterSeconds: 2, count: 1))
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-            #expect(attempt.result.httpStatus == 429)
-            #expect(attempt.verdict == .retry(retryAfter: .seconds(2)))
-            try await client.shutdown()
+            try await withClient(makeClient(port: port)) { client in
+                simulator.state.setFault(FaultPlan(httpStatus: 429, retryAfterSeconds: 2, count: 1))
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+                #expect(attempt.result.httpStatus == 429)
+                #expect(attempt.verdict == .retry(retryAfter: .seconds(2)))
+            }
         }
     }
 
     @Test func tenantWithoutSecretIsRejectedWithoutHTTP() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
-            let attempt = await client.changeWorkMode(command(.insertion, tenant: "unknown"), commandId: "m")
-            guard case .rejected(let reason) = attempt.verdict else {
-                Issue.record("expected rejected")
-                return
+            try await withClient(makeClient(port: port)) { client in
+                let attempt = await client.changeWorkMode(command(.insertion, tenant: "unknown"), commandId: "m")
+                guard case .rejected(let reason) = attempt.verdict else {
+                    Issue.record("expected rejected")
+                    return
+                }
+                #expect(reason.contains("unknown"))
+                #expect(!attempt.sentRequest)
+                #expect(simulator.state.requests.isEmpty)
             }
-            #expect(reason.contains("unknown"))
-            #expect(!attempt.sentRequest)
-            #expect(simulator.state.requests.isEmpty)
-            try await client.shutdown()
         }
     }
 
     @Test func wrongSecretIsRejected() async throws {
         try await withSimulator(base) { _, port in
-            let client = try makeClient(port: port, tenants: ["t1": "wrong-secret"])
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-            #expect(attempt.exchange == .tokenFailed(TokenFailure(.refused(errorCode: "200800002", errorMsg: "key wrong"))))
-            guard case .rejected(let reason) = attempt.verdict else {
-                Issue.record("expected rejected, got \(attempt.verdict)")
-                return
+            try await withClient(makeClient(port: port, tenants: ["t1": "wrong-secret"])) { client in
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+                #expect(attempt.exchange == .tokenFailed(TokenFailure(.refused(errorCode: "200800002", errorMsg: "key wrong"))))
+                guard case .rejected(let reason) = attempt.verdict else {
+                    Issue.record("expected rejected, got \(attempt.verdict)")
+                    return
+                }
+                #expect(reason.hasPrefix("gettoken refused the tenant's credentials: errorCode 200800002"), "\(reason)")
+                #expect(!"\(attempt)".contains("wrong-secret"))
             }
-            #expect(reason.hasPrefix("gettoken refused the tenant's credentials: errorCode 200800002"), "\(reason)")
-            #expect(!"\(attempt)".contains("wrong-secret"))
-            try await client.shutdown()
         }
     }
 
@@ -202,58 +213,69 @@ import WorkModeDomain
         var configuration = base
         configuration.autoSessions = false
         try await withSimulator(configuration) { simulator, port in
-            let client = try makeClient(port: port)
-            let unknown = await client.changeWorkMode(command(.insertion, call: "s1"), commandId: "x")
-            #expect(unknown.result.errorCode == "10000002")
-            simulator.state.setSession(tenantId: "t1", callId: "s1", workMode: .supervision)
-            for (i, mode) in [WorkMode.insertion, .supervision, .common].enumerated() {
-                let attempt = await client.changeWorkMode(command(mode, call: "s1"), commandId: "m\(i)")
-                #expect(attempt.verdict == .succeeded, "step \(i)")
+            try await withClient(makeClient(port: port)) { client in
+                let unknown = await client.changeWorkMode(command(.insertion, call: "s1"), commandId: "x")
+                #expect(unknown.result.errorCode == "10000002")
+                simulator.state.setSession(tenantId: "t1", callId: "s1", workMode: .supervision)
+                for (i, mode) in [WorkMode.insertion, .supervision, .common].enumerated() {
+                    let attempt = await client.changeWorkMode(command(mode, call: "s1"), commandId: "m\(i)")
+                    #expect(attempt.verdict == .succeeded, "step \(i)")
+                }
+                let refused = await client.changeWorkMode(command(.insertion, call: "s1"), commandId: "late")
+                #expect(refused.result.errorCode == "10000002")
+                #expect(refused.result.errorMsg?.contains("0 (common)") == true)
+                let session = try #require(simulator.state.session(tenantId: "t1", callId: "s1"))
+                #expect(session.history.map(\.workMode) == ["2", "1", "0"])
+                #expect(session.history.map(\.commandId) == ["m0", "m1", "m2"])
+                #expect(session.workMode == "0")
             }
-            let refused = await client.changeWorkMode(command(.insertion, call: "s1"), commandId: "late")
-            #expect(refused.result.errorCode == "10000002")
-            #expect(refused.result.errorMsg?.contains("0 (common)") == true)
-            let session = try #require(simulator.state.session(tenantId: "t1", callId: "s1"))
-            #expect(session.history.map(\.workMode) == ["2", "1", "0"])
-            #expect(session.history.map(\.commandId) == ["m0", "m1", "m2"])
-            #expect(session.workMode == "0")
-            try await client.shutdown()
         }
     }
 
     @Test func transferEndsTheSession() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
-            let transfer = command(.transfer, call: "tx", transfer: CallTransferRequest(type: .thirdPartyNumber, routeValue: "+491701234567"))
-            #expect(await client.changeWorkMode(transfer, commandId: "t").verdict == .succeeded)
-            let again = await client.changeWorkMode(command(.supervision, call: "tx"), commandId: "u")
-            #expect(again.result.errorCode == "10000002")
-            #expect(simulator.state.session(tenantId: "t1", callId: "tx")?.history.first?.transferType == "5")
-            try await client.shutdown()
+            try await withClient(makeClient(port: port)) { client in
+                let transfer = command(.transfer, call: "tx", transfer: CallTransferRequest(type: .thirdPartyNumber, routeValue: "+491701234567"))
+                #expect(await client.changeWorkMode(transfer, commandId: "t").verdict == .succeeded)
+                let again = await client.changeWorkMode(command(.supervision, call: "tx"), commandId: "u")
+                #expect(again.result.errorCode == "10000002")
+                #expect(simulator.state.session(tenantId: "t1", callId: "tx")?.history.first?.transferType == "5")
+            }
         }
     }
 
     @Test func passthroughForwardsTheCommandsToken() async throws {
-        try await withSimulator(base) { _, port in
-            let tokenClient = try makeClient(port: port)
-            // Obtain a real token through a token-mode client's first request, via gettoken directly.
-            _ = await tokenClient.changeWorkMode(command(.insertion), commandId: "warm")
-            try await tokenClient.shutdown()
-            let client = try makeClient(port: port, authMode: .passthrough)
-            var cmd = command(.supervision)
-            cmd.authToken = "not-a-real-token"
-            let refused = await client.changeWorkMode(cmd, commandId: "p")
-            #expect(refused.result.errorCode == "900001")
-            guard case .rejected = refused.verdict else {
-                Issue.record("a refused passthrough token cannot be renewed: rejected")
-                return
+        try await withSimulator(base) { simulator, port in
+            // A real token, as the publisher would have obtained it.
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/oifde/rest/api/gettoken")
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(string: #"{"appKey":"t1","appSecret":"s1"}"#))
+            let answer = try await http.execute(request, timeout: .seconds(10)).body.collect(upTo: 4096)
+            try await http.shutdown()
+            let token = try #require(FlatJSONObject(parsing: Array(answer.readableBytesView))?.string("authToken"))
+
+            try await withClient(makeClient(port: port, authMode: .passthrough)) { client in
+                var cmd = command(.supervision)
+                cmd.authToken = token
+                let forwarded = await client.changeWorkMode(cmd, commandId: "own-token")
+                #expect(forwarded.verdict == .succeeded)
+                #expect(simulator.state.requests.filter { $0.endpoint == "gettoken" }.count == 1, "the gateway fetched no token of its own")
+                #expect(simulator.state.requests.last?.commandId == "own-token")
+
+                cmd.authToken = "not-a-real-token"
+                let refused = await client.changeWorkMode(cmd, commandId: "p")
+                #expect(refused.result.errorCode == "900001")
+                guard case .rejected = refused.verdict else {
+                    Issue.record("a refused passthrough token cannot be renewed: rejected")
+                    return
+                }
+                cmd.authToken = nil
+                guard case .rejected = await client.changeWorkMode(cmd, commandId: "q").verdict else {
+                    Issue.record("a passthrough command without a token is rejected")
+                    return
+                }
             }
-            cmd.authToken = nil
-            guard case .rejected = await client.changeWorkMode(cmd, commandId: "q").verdict else {
-                Issue.record("a passthrough command without a token is rejected")
-                return
-            }
-            try await client.shutdown()
         }
     }
 }

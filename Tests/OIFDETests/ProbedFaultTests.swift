@@ -28,21 +28,21 @@ import WorkModeDomain
     @Test(arguments: unusableTokens)
     func gettokenWithoutAUsableTokenIsATokenFailureNeverASuccess(_ answer: TokenAnswerCase) async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
-            simulator.state.setFault(FaultPlan(rawBody: answer.body, count: 1, target: .gettoken))
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-            #expect(attempt.verdict == .retry(retryAfter: nil))
-            #expect(!attempt.sentRequest)
-            guard case .tokenFailed(let failure) = attempt.exchange else {
-                Issue.record("expected a token failure, got \(attempt.exchange)")
-                return
+            try await withClient(makeClient(port: port)) { client in
+                simulator.state.setFault(FaultPlan(rawBody: answer.body, count: 1, target: .gettoken))
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+                #expect(attempt.verdict == .retry(retryAfter: nil))
+                #expect(!attempt.sentRequest)
+                guard case .tokenFailed(let failure) = attempt.exchange else {
+                    Issue.record("expected a token failure, got \(attempt.exchange)")
+                    return
+                }
+                #expect(failure.reason.hasPrefix("gettoken answered errorCode"), "\(failure.reason)")
+                #expect(failure.reason.contains(answer.problem), "\(failure.reason)")
+                #expect(simulator.state.requests.filter { $0.endpoint == "changeWorkMode" }.isEmpty)
+                // The failure was not cached: the next attempt fetches a real token and succeeds.
+                #expect(await client.changeWorkMode(command(.insertion), commandId: "m").verdict == .succeeded)
             }
-            #expect(failure.reason.hasPrefix("gettoken answered errorCode"), "\(failure.reason)")
-            #expect(failure.reason.contains(answer.problem), "\(failure.reason)")
-            #expect(simulator.state.requests.filter { $0.endpoint == "changeWorkMode" }.isEmpty)
-            // The failure was not cached: the next attempt fetches a real token and succeeds.
-            #expect(await client.changeWorkMode(command(.insertion), commandId: "m").verdict == .succeeded)
-            try await client.shutdown()
         }
     }
 
@@ -50,31 +50,31 @@ import WorkModeDomain
     /// timeout bounds the whole exchange, not only the wait for the response head.
     @Test func theTimeoutBoundsATricklingBody() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port, timeout: .seconds(3))
-            await warmUp(client)
-            simulator.state.setFault(FaultPlan(rawBody: #"{"errorCode":"0","errorMsg":"trickled very slowly"}"#, trickleIntervalMs: 600, count: 1))
-            let started = ContinuousClock.now
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-            let elapsed = ContinuousClock.now - started
-            #expect(attempt.result.transportError == .timeout)
-            #expect(attempt.verdict == .retry(retryAfter: nil))
-            // 3 s plus slack for a loaded machine; the trickle alone takes about 29 s.
-            #expect(elapsed < .seconds(15), "took \(elapsed)")
-            try await client.shutdown()
+            try await withClient(makeClient(port: port, timeout: .seconds(3))) { client in
+                await warmUp(client)
+                simulator.state.setFault(FaultPlan(rawBody: #"{"errorCode":"0","errorMsg":"trickled very slowly"}"#, trickleIntervalMs: 600, count: 1))
+                let started = ContinuousClock.now
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+                let elapsed = ContinuousClock.now - started
+                #expect(attempt.result.transportError == .timeout)
+                #expect(attempt.verdict == .retry(retryAfter: nil))
+                // 3 s plus slack for a loaded machine; the trickle alone takes about 29 s.
+                #expect(elapsed < .seconds(15), "took \(elapsed)")
+            }
         }
     }
 
     /// A command's deadline bounds an attempt below `oifde.timeout`.
     @Test func theDeadlineBoundsAnAttempt() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port, timeout: .seconds(60))
-            await warmUp(client)
-            simulator.state.setFault(FaultPlan(hangSeconds: 60, count: 1))
-            let started = ContinuousClock.now
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m", deadline: .now + .seconds(3))
-            #expect(attempt.result.transportError == .timeout)
-            #expect(ContinuousClock.now - started < .seconds(20))
-            try await client.shutdown()
+            try await withClient(makeClient(port: port, timeout: .seconds(60))) { client in
+                await warmUp(client)
+                simulator.state.setFault(FaultPlan(hangSeconds: 60, count: 1))
+                let started = ContinuousClock.now
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m", deadline: .now + .seconds(3))
+                #expect(attempt.result.transportError == .timeout)
+                #expect(ContinuousClock.now - started < .seconds(20))
+            }
         }
     }
 
@@ -95,40 +95,39 @@ import WorkModeDomain
     @Test(arguments: badBodies)
     func aTwoHundredWithoutAnAnswerSaysWhatWasWrong(_ row: BodyCase) async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
-            simulator.state.setFault(FaultPlan(httpStatus: row.status, rawBody: row.body, count: 1))
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-            #expect(attempt.verdict == .retry(retryAfter: nil))
-            #expect(attempt.summary == row.summary)
-            try await client.shutdown()
+            try await withClient(makeClient(port: port)) { client in
+                simulator.state.setFault(FaultPlan(httpStatus: row.status, rawBody: row.body, count: 1))
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+                #expect(attempt.verdict == .retry(retryAfter: nil))
+                #expect(attempt.summary == row.summary)
+            }
         }
     }
 
     @Test func aRedirectEndsTheCommandNamingTheTargetAndTheKey() async throws {
         try await withSimulator(base) { simulator, port in
-            let client = try makeClient(port: port)
-            simulator.state.setFault(FaultPlan(httpStatus: 302, rawBody: "", location: "https://elsewhere.example/oifde?session=secret", count: 1))
-            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-            guard case .rejected(let reason) = attempt.verdict else {
-                Issue.record("a redirect is not retried: got \(attempt.verdict)")
-                return
+            try await withClient(makeClient(port: port)) { client in
+                simulator.state.setFault(FaultPlan(httpStatus: 302, rawBody: "", location: "https://elsewhere.example/oifde?session=secret", count: 1))
+                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+                guard case .rejected(let reason) = attempt.verdict else {
+                    Issue.record("a redirect is not retried: got \(attempt.verdict)")
+                    return
+                }
+                #expect(reason == "OIFDE answered HTTP 302 redirect to https://elsewhere.example/oifde: check oifde.baseURL")
             }
-            #expect(reason == "OIFDE answered HTTP 302 redirect to https://elsewhere.example/oifde: check oifde.baseURL")
-            try await client.shutdown()
         }
     }
 
     @Test func aRefusedConnectionWasNeverSent() async throws {
         // Nothing listens on this port.
-        let client = try makeClient(port: 1, timeout: .seconds(2))
-        let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-        guard case .tokenFailed(let failure) = attempt.exchange else {
-            Issue.record("expected a token failure, got \(attempt.exchange)")
-            try await client.shutdown()
-            return
+        try await withClient(makeClient(port: 1, timeout: .seconds(2))) { client in
+            let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
+            guard case .tokenFailed(let failure) = attempt.exchange else {
+                Issue.record("expected a token failure, got \(attempt.exchange)")
+                return
+            }
+            #expect(failure.problem == .transport(.connect))
+            #expect(!failure.reason.contains("in doubt"))
         }
-        #expect(failure.problem == .transport(.connect))
-        #expect(!failure.reason.contains("in doubt"))
-        try await client.shutdown()
     }
 }

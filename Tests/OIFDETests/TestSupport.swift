@@ -78,3 +78,16 @@ func warmUp(_ client: OIFDEClient) async {
         try? await Task.sleep(for: .milliseconds(200))
     }
 }
+
+/// Runs `body` with `client` and shuts the client down whatever happens: an early return after
+/// `Issue.record` used to skip the shutdown, and async-http-client's check for a client that was
+/// never shut down then crashed the whole run instead of reporting the failure.
+func withClient(_ client: OIFDEClient, _ body: (OIFDEClient) async throws -> Void) async throws {
+    do {
+        try await body(client)
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+    try await client.shutdown()
+}
