@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "AMQP", dependencies: ["CRabbitMQ"], swiftSettings: strict),
         // Layer 2: the command domain: model, validation, events. Pure: no I/O.
         .target(name: "WorkModeDomain", swiftSettings: strict),
+        // The git commit of the build, for --version, the start line and wmg_build_info.
+        .plugin(name: "BuildCommit", capability: .buildTool()),
         // Layer 3: the OIFDE HTTP client with managed tokens.
         .target(
             name: "OIFDEClient",
@@ -66,7 +68,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: ["BuildCommit"]
         ),
         // The operator tools (validate, publish, dead-letters, topology): used by hand and by batch jobs.
         .target(

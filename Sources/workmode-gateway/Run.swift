@@ -26,6 +26,8 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "workmode-gateway")
         var startMetadata = EffectiveConfiguration.metadata(configuration)
         for (key, value) in allocator { startMetadata[key] = "\(value)" }
+        startMetadata["version"] = "\(BuildInfo.version)"
+        startMetadata["commit"] = "\(BuildInfo.commit)"
         logger.info("starting", metadata: startMetadata)
         do {
             try await Daemon.run(configuration: configuration, logger: logger)

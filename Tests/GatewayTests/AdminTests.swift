@@ -231,3 +231,18 @@ import Testing
         }
     }
 }
+
+@Suite struct BuildInfoTests {
+    @Test func versionStartLineAndBuildInfoNameTheCommit() async throws {
+        let head = try await Subprocess.run("/usr/bin/git", ["-C", Harness.packageRoot, "rev-parse", "--short=12", "HEAD"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let version = try await Subprocess.run(Harness.binary, ["--version"], mergeErrors: true)
+        #expect(version.status == 0)
+        #expect(version.output.hasPrefix("0.2.0 (commit \(head)"), "\(version.output) vs \(head)")
+        try await withGateway { gut in
+            #expect(gut.gateway.output.contains(#""commit":"\#(head)"#), "the start line names the commit")
+            let metrics = await gut.admin("/metrics").body
+            #expect(metrics.contains(#"wmg_build_info{version="0.2.0",commit="\#(head)"#), "\(metrics.prefix(400))")
+        }
+    }
+}

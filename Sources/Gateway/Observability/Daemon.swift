@@ -20,6 +20,7 @@ public enum Daemon {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = durationBuckets
         MetricsSystem.bootstrap(factory)
+        BuildInfo.record()
 
         let gateway = try Gateway(configuration: configuration, logger: logger)
         let admin = AdminServer.application(listen: configuration.adminListen, gateway: gateway, registry: registry, logger: logger)

@@ -1,0 +1,17 @@
+import Metrics
+
+/// What build is running: for `--version`, the start log line, and the `wmg_build_info` gauge (the
+/// Prometheus convention: always 1, the facts in its labels), which operators and bug reports need.
+public enum BuildInfo {
+    /// The release. Raised with each release; the commit says the rest.
+    public static let version = "0.2.0"
+
+    public static var commit: String { BuildCommit.commit }
+
+    /// `0.2.0 (commit 1a2b3c4d5e6f)`.
+    public static var description: String { "\(version) (commit \(commit))" }
+
+    static func record() {
+        Gauge(label: "wmg_build_info", dimensions: [("version", version), ("commit", commit)]).record(1)
+    }
+}
