@@ -93,3 +93,25 @@ import Testing
         #expect(publish(&t, 5) == 5)
     }
 }
+
+@Suite struct PublishConfirmationCancellationTests {
+    @Test func aCancelledWaitEndsAtOnceAndTheAnswerCanStillBeRead() async throws {
+        let confirmation = PublishConfirmation()
+        let waiter = Task { try await confirmation.outcome() }
+        // Let it store its continuation (or not: both orders must end the wait).
+        await Task.yield()
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await waiter.value }
+        confirmation.resolve(.success(.acked))
+        #expect(try await confirmation.outcome() == .acked)
+    }
+
+    @Test func cancellationBeforeWaitingIsSeen() async {
+        let confirmation = PublishConfirmation()
+        let waiter = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await confirmation.outcome()
+        }
+        await #expect(throws: CancellationError.self) { _ = try await waiter.value }
+    }
+}

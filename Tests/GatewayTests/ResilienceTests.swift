@@ -139,3 +139,32 @@ import Testing
         #expect(!gut.allLogs.contains(GatewayUnderTest.secret))
     }
 }
+
+@Suite(.serialized) struct DrainDeadlineTests {
+    /// A drain that runs out of time while commands wait for their lane and for an in-flight slot
+    /// ends within the timeout: the waits are cancelled, not sat out.
+    @Test func aDrainEndsWithinItsTimeoutWhileCommandsWaitInLanesAndForSlots() async throws {
+        try await withGateway(environment: [
+            "WMG_SHUTDOWN_DRAINTIMEOUT": "2s", "WMG_PIPELINE_MAXINFLIGHT": "2", "WMG_OIFDE_TIMEOUT": "60s", "WMG_RETRY_DEADLINE": "5m",
+        ]) { gut in
+            // Every request hangs for a minute: two commands hold both slots, the rest wait.
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"hangSeconds":60,"fraction":1.0}"#)
+            for step in 0..<6 { try await gut.publish(ResilienceTests.commandBody(call: "one-lane", mode: step % 2 == 0 ? 2 : 1), messageId: "lane-\(step)") }
+            for call in 0..<6 { try await gut.publish(ResilienceTests.commandBody(call: "slot-\(call)", mode: 2), messageId: "slot-\(call)") }
+            let end = ContinuousClock.now + .seconds(20)
+            while try await gut.simulator.requests().filter({ $0["endpoint"] as? String == "changeWorkMode" }).count < 2, ContinuousClock.now < end {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let stopped = ContinuousClock.now
+            gut.gateway.signal(SIGTERM)
+            let status = await gut.gateway.waitForExit(timeout: .seconds(30))
+            let took = ContinuousClock.now - stopped
+            #expect(status == 0, "\(gut.gateway.output.suffix(1500))")
+            // 2 s of drain, plus closing the connections (grace 2 s each) on a loaded machine.
+            #expect(took < .seconds(9), "the drain took \(took)")
+            #expect(gut.gateway.output.contains("consumer cancelled"), "the consumer was cancelled first")
+            // Nothing lost: all twelve are back in the queue (the two cut off are in doubt).
+            #expect(try await OperatorToolTests.depth(gut.prefix + ".commands", gut, expecting: 12) == 12)
+        }
+    }
+}

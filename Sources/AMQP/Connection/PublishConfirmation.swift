@@ -21,19 +21,33 @@ public final class PublishConfirmation: Sendable {
     /// Waits for the broker's ack, nack or return.
     ///
     /// - Throws: ``AMQPError`` when the channel or connection closed before the broker answered:
-    ///   the message may or may not have been taken.
+    ///   the message may or may not have been taken; `CancellationError` when the waiting task was
+    ///   cancelled (the confirm may still come; another call can wait for it).
     public func outcome() async throws -> PublishOutcome {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<PublishOutcome, AMQPError>? = state.withLock { state in
-                switch state {
-                case .done(let result):
-                    return result
-                case .pending:
-                    state = .pending(continuation)
-                    return nil
+        // Cancellable: a drain that ran out of time must not wait for a broker that stopped
+        // answering. The cancellation flag is read under the same lock the handler takes, so a
+        // cancellation can never slip between the check and storing the continuation.
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready: Result<PublishOutcome, any Error>? = state.withLock { state in
+                    switch state {
+                    case .done(let result):
+                        return result.mapError { $0 as any Error }
+                    case .pending:
+                        if Task.isCancelled { return .failure(CancellationError()) }
+                        state = .pending(continuation)
+                        return nil
+                    }
                 }
+                if let ready { continuation.resume(with: ready) }
             }
-            if let ready { continuation.resume(with: ready) }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<PublishOutcome, any Error>? in
+                guard case .pending(let continuation?) = state else { return nil }
+                state = .pending(nil)
+                return continuation
+            }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 

@@ -8,27 +8,62 @@ final class BrokerSession: Sendable {
     let consumerConnection: AMQPConnection
     let consumerChannel: AMQPChannel
     let publisherConnection: AMQPConnection
-    private let publisherChannel: Mutex<AMQPChannel>
+    private enum Publisher {
+        case channel(AMQPChannel)
+        /// One reopen at a time: every caller that finds the channel closed waits for the same
+        /// one (two reopening at once leaked a channel).
+        case reopening(Task<AMQPChannel, any Error>, previous: AMQPChannel)
+    }
+
+    private let publisher: Mutex<Publisher>
 
     init(consumerConnection: AMQPConnection, consumerChannel: AMQPChannel, publisherConnection: AMQPConnection, publisherChannel: AMQPChannel) {
         self.consumerConnection = consumerConnection
         self.consumerChannel = consumerChannel
         self.publisherConnection = publisherConnection
-        self.publisherChannel = Mutex(publisherChannel)
+        self.publisher = Mutex(.channel(publisherChannel))
     }
 
     /// The confirm channel for results and dead letters, reopened if the broker closed it.
     func publishingChannel() async throws -> AMQPChannel {
-        let current = publisherChannel.withLock { $0 }
-        if current.isOpen { return current }
-        let fresh = try await publisherConnection.openChannel(publisherConfirms: true)
-        publisherChannel.withLock { $0 = fresh }
-        return fresh
+        let connection = publisherConnection
+        let (open, reopen): (AMQPChannel?, Task<AMQPChannel, any Error>?) = publisher.withLock { state in
+            switch state {
+            case .channel(let channel) where channel.isOpen:
+                return (channel, nil)
+            case .reopening(let task, _):
+                return (nil, task)
+            case .channel(let closed):
+                let task = Task { try await connection.openChannel(publisherConfirms: true) }
+                state = .reopening(task, previous: closed)
+                return (nil, task)
+            }
+        }
+        if let open { return open }
+        guard let reopen else { throw CancellationError() }
+        do {
+            let fresh = try await reopen.value
+            publisher.withLock { state in
+                if case .reopening = state { state = .channel(fresh) }
+            }
+            return fresh
+        } catch {
+            // The next caller tries again.
+            publisher.withLock { state in
+                if case .reopening(_, let previous) = state { state = .channel(previous) }
+            }
+            throw error
+        }
     }
 
     var isOpen: Bool { consumerConnection.isOpen && publisherConnection.isOpen && consumerChannel.isOpen }
 
-    var pendingConfirms: Int { publisherChannel.withLock { $0.pendingConfirms } }
+    var pendingConfirms: Int {
+        publisher.withLock { state in
+            if case .channel(let channel) = state { return channel.pendingConfirms }
+            return 0
+        }
+    }
 
     func close() async {
         await consumerConnection.close(gracePeriodSeconds: 2)

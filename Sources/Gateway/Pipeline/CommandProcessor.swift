@@ -156,8 +156,10 @@ struct CommandProcessor: Sendable {
         let traceparent = headers?["traceparent"]?.stringValue
         var random = SystemRandomNumberGenerator()
 
-        await limiter.acquire()
-        defer { limiter.release() }
+        // Cancelled while waiting for a slot (a drain out of time): back to the queue, untouched.
+        var holdsSlot = await limiter.acquire()
+        defer { if holdsSlot { limiter.release() } }
+        guard holdsSlot else { return nil }
         while true {
             if Task.isCancelled { return nil }
             guard !deadline.hasPassed(at: Date()) else {
@@ -224,13 +226,10 @@ struct CommandProcessor: Sendable {
                 }
                 // Waiting for a retry holds this command's lane only, not an in-flight slot.
                 limiter.release()
-                do {
-                    try await Task.sleep(for: delay)
-                } catch {
-                    await limiter.acquire()
-                    return nil
-                }
-                await limiter.acquire()
+                holdsSlot = false
+                do { try await Task.sleep(for: delay) } catch { return nil }
+                holdsSlot = await limiter.acquire()
+                guard holdsSlot else { return nil }
             case .refreshTokenAndRetry:
                 // The client already renewed the token once in this attempt; count it as a failure.
                 guard outcome.attempts < configuration.retry.maxAttempts else {

@@ -31,6 +31,8 @@ public final class Gateway: Service, Sendable {
         /// Set while the broker has blocked the publisher connection (a resource alarm).
         var blockedReason: String?
         var running = false
+        /// Tells the session's drain task to cancel the consumer.
+        var drainRequested: AsyncStream<Void>.Continuation?
     }
 
     let runState = Mutex(RunState())
@@ -103,14 +105,14 @@ public final class Gateway: Service, Sendable {
     private var draining: Bool { runState.withLock { $0.draining } }
 
     private func beginDrain() {
-        let (session, consumer) = runState.withLock { state -> (BrokerSession?, AMQPConsumer?) in
+        let request = runState.withLock { state -> AsyncStream<Void>.Continuation? in
             state.draining = true
-            return (state.session, state.consumer)
+            return state.drainRequested
         }
         logger.info("stopping: no new commands; finishing those in flight", metadata: ["drainTimeout": "\(DurationText.format(configuration.drainTimeout))"])
-        guard let session, let consumer else { return }
-        // The handler is synchronous; cancelling the consumer is one short broker round trip.
-        Task { try? await session.consumerChannel.cancel(consumer) }
+        // The handler is synchronous: the session's own task cancels the consumer (one broker
+        // round trip), logged either way.
+        request?.yield()
     }
 
     // MARK: - sessions
@@ -211,18 +213,33 @@ public final class Gateway: Service, Sendable {
             return false
         }
         let inFlight = InFlightCounter()
+        let (drainRequests, drainRequest) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let stopAlready = runState.withLock { state -> Bool in
             state.session = session
             state.consumer = consumer
             state.ready = true
             state.inFlight = inFlight
             state.blockedReason = nil
+            state.drainRequested = drainRequest
             return state.draining
         }
-        if stopAlready { try? await session.consumerChannel.cancel(consumer) }
+        if stopAlready { drainRequest.yield() }
         logger.info("consuming", metadata: ["queue": "\(configuration.topology.commandsQueue)", "prefetch": "\(configuration.amqp.prefetch)"])
 
         await withDiscardingTaskGroup { group in
+            // A drain cancels the consumer first, so the broker sends nothing more; what it had
+            // already sent is returned by the consumer loop below.
+            group.addTask {
+                for await _ in drainRequests {
+                    do {
+                        try await session.consumerChannel.cancel(consumer)
+                        self.logger.info("consumer cancelled: the broker sends no more commands")
+                    } catch {
+                        self.logger.warning("cancelling the consumer failed; deliveries that still arrive go back to the queue", metadata: ["error": "\(error)"])
+                    }
+                    break
+                }
+            }
             // Either connection ending ends the session.
             group.addTask {
                 _ = await session.publisherConnection.waitForTermination()
@@ -262,8 +279,13 @@ public final class Gateway: Service, Sendable {
                     let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
                     let entry = inFlight.increment()
                     group.addTask {
-                        if let ticket { await ticket.waitForTurn() }
-                        await self.processor.process(received, session: session)
+                        // A drain that ran out of time cancels the wait: the command goes back
+                        // untouched instead of waiting for the commands ahead of it.
+                        if let ticket, await !ticket.waitForTurn() {
+                            _ = self.processor.settle(received, session: session, published: false)
+                        } else {
+                            await self.processor.process(received, session: session)
+                        }
                         if let ticket { self.lanes.leave(ticket) }
                         inFlight.decrement(entry)
                     }
@@ -288,7 +310,9 @@ public final class Gateway: Service, Sendable {
                 // The connection is gone: acks are void now, so stop and let the broker redeliver.
                 group.cancelAll()
             }
-            // Ends the watcher.
+            // Ends the drain task and the watchers.
+            drainRequest.finish()
+            runState.withLock { $0.drainRequested = nil }
             await session.close()
         }
         return true

@@ -9,34 +9,50 @@ final class Lanes: Sendable {
     final class Ticket: Sendable {
         let key: String
         fileprivate let state = Mutex<TicketState>(.waiting(nil))
+
         init(key: String) { self.key = key }
 
-        /// Returns when every earlier command of the lane has left.
-        func waitForTurn() async {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state -> Bool in
-                    switch state {
-                    case .ready: return true
-                    case .waiting: state = .waiting(continuation); return false
+        /// Returns true when every earlier command of the lane has left; false when the task was
+        /// cancelled first (a drain that ran out of time), so nobody waits for a lane forever.
+        func waitForTurn() async -> Bool {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                    let answer = state.withLock { state -> Bool? in
+                        switch state {
+                        case .ready: return true
+                        case .cancelled: return false
+                        case .waiting:
+                            state = .waiting(continuation)
+                            return nil
+                        }
                     }
+                    if let answer { continuation.resume(returning: answer) }
                 }
-                if ready { continuation.resume() }
+            } onCancel: {
+                let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                    guard case .waiting(let continuation) = state else { return nil }
+                    state = .cancelled
+                    return continuation
+                }
+                waiter?.resume(returning: false)
             }
         }
 
         fileprivate func makeReady() {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
                 guard case .waiting(let continuation) = state else { return nil }
                 state = .ready
                 return continuation
             }
-            waiter?.resume()
+            waiter?.resume(returning: true)
         }
     }
 
     fileprivate enum TicketState {
-        case waiting(CheckedContinuation<Void, Never>?)
+        case waiting(CheckedContinuation<Bool, Never>?)
         case ready
+        /// Stopped waiting; it still holds its place until `leave`.
+        case cancelled
     }
 
     private let queues = Mutex<[String: [Ticket]]>([:])
