@@ -115,14 +115,14 @@ import WorkModeDomain
 
     @Test func expiredTokenIsRenewed() async throws {
         var configuration = base
-        // Three seconds: the renewed token must outlive the second exchange even on a loaded
-        // machine, or the engine's 900001 would force a third fetch.
-        configuration.tokenTTLSeconds = 6
+        // The client renews a tenth of the lifetime early: with 10 s that leaves a request 1 s to
+        // reach the engine before the old token expires, even on a machine busy with the suite.
+        configuration.tokenTTLSeconds = 10
         try await withSimulator(configuration) { simulator, port in
             try await withClient(makeClient(port: port)) { client in
                 #expect(await client.changeWorkMode(command(.insertion), commandId: "a").verdict == .succeeded)
                 // Commands keep coming until the client has renewed the token (past its refresh
-                // point, 6 s less a tenth); each must go through without the engine refusing the old
+                // point, 10 s less a tenth); each must go through without the engine refusing the old
                 // token, wherever on a loaded machine it lands.
                 var step = 0
                 let end = ContinuousClock.now + .seconds(20)
