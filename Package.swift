@@ -55,18 +55,28 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Layer 4: the gateway pipeline: configuration, topology, lanes, retries, journal, drain.
+        // Layer 4a: configuration and topology, shared by the daemon and the operator tools without
+        // the HTTP client, the admin server or the metrics backend.
+        .target(
+            name: "GatewayConfig",
+            dependencies: [
+                "AMQP", "WorkModeDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        // Layer 4b: the gateway pipeline: lanes, retries, journal, drain, admin listener.
         .target(
             name: "Gateway",
             dependencies: [
-                "AMQP", "WorkModeDomain", "OIFDEClient",
+                "AMQP", "WorkModeDomain", "OIFDEClient", "GatewayConfig",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict,
             plugins: ["BuildCommit"]
@@ -74,7 +84,7 @@ let package = Package(
         // The operator tools (validate, publish, dead-letters, topology): used by hand and by batch jobs.
         .target(
             name: "Operations",
-            dependencies: ["AMQP", "WorkModeDomain", "Gateway"],
+            dependencies: ["AMQP", "WorkModeDomain", "GatewayConfig"],
             swiftSettings: strict
         ),
         // The OIFDE simulator, for tests, demos and benchmarks. Its own target: the gateway never depends on it.
@@ -94,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "workmode-gateway",
             dependencies: [
-                "Gateway", "Operations", "OIFDESimulator",
+                "Gateway", "GatewayConfig", "Operations", "OIFDESimulator",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "WorkModeDomain",
@@ -107,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "wmg-bench",
             dependencies: [
-                "AMQP", "WorkModeDomain", "OIFDEClient", "Gateway",
+                "AMQP", "WorkModeDomain", "OIFDEClient", "Gateway", "GatewayConfig",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -125,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "AMQP", "Gateway", "WorkModeDomain",
+                "AMQP", "Gateway", "GatewayConfig", "Operations", "WorkModeDomain",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict
@@ -138,6 +148,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "Operations", "WorkModeDomain",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict
         ),

@@ -1,6 +1,6 @@
 import AMQP
 import Foundation
-import Gateway
+import GatewayConfig
 import Synchronization
 import WorkModeDomain
 

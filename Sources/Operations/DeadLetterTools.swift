@@ -1,5 +1,5 @@
 import AMQP
-import Gateway
+import GatewayConfig
 import Foundation
 import WorkModeDomain
 

@@ -1,6 +1,6 @@
 import AMQP
 import Foundation
-import Gateway
+import GatewayConfig
 import WorkModeDomain
 
 /// What every operator command shares with `run`: the same `--config` file and `WMG_`

@@ -1,5 +1,5 @@
 import AMQP
-import Gateway
+import GatewayConfig
 
 /// `topology declare|check`.
 public struct TopologyTool {

@@ -116,7 +116,7 @@ import Testing
     /// gateway reconnected without end and the broker dead-lettered each command at its
     /// delivery limit.
     @Test func anAdminPortInUseStopsTheGatewayInsteadOfLooping() async throws {
-        let port = Int32.random(in: 61000...64999)
+        let port = Int32(Harness.freePort(in: 61000...64999))
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(listener) }
         var address = sockaddr_in()

@@ -1,4 +1,4 @@
-import CRabbitMQ
+internal import CRabbitMQ
 import Foundation
 
 /// Owns the C memory built for one librabbitmq call (strings, tables, property structs).

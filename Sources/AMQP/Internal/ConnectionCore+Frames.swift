@@ -1,5 +1,5 @@
 import Synchronization
-import CRabbitMQ
+internal import CRabbitMQ
 
 extension ConnectionCore {
     /// Reads and dispatches every frame that is available without waiting. Also where heartbeats

@@ -1,5 +1,5 @@
 import Synchronization
-import CRabbitMQ
+internal import CRabbitMQ
 import Foundation
 
 #if canImport(Glibc)

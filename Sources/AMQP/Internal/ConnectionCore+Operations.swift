@@ -1,5 +1,5 @@
 import Synchronization
-import CRabbitMQ
+internal import CRabbitMQ
 
 /// Every operation, as run on the owner thread. Callers reach these through ``ConnectionCore/perform(_:)``
 /// or ``ConnectionCore/submit(_:)``.

@@ -1,5 +1,5 @@
 import Synchronization
-import CRabbitMQ
+internal import CRabbitMQ
 
 /// Declarations and queue management on the owner thread.
 extension ConnectionCore {

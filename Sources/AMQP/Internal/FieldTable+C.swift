@@ -1,4 +1,4 @@
-import CRabbitMQ
+internal import CRabbitMQ
 
 /// Decoding from librabbitmq's structures. Everything is copied: the C memory belongs to a pool
 /// that the connection recycles after the current frame.

@@ -1,4 +1,4 @@
-import CRabbitMQ
+internal import CRabbitMQ
 
 extension FieldTable {
     /// Encodes through librabbitmq's own table encoder and decodes the bytes back: the exact path a

@@ -1,4 +1,4 @@
-import CRabbitMQ
+internal import CRabbitMQ
 
 extension MessageProperties {
     private static func flag(_ value: Int32) -> amqp_flags_t { amqp_flags_t(truncatingIfNeeded: value) }

@@ -1,3 +1,4 @@
+import GatewayConfig
 import Logging
 import Metrics
 import Prometheus

@@ -1,3 +1,4 @@
+import GatewayConfig
 import AMQP
 import CoreMetrics
 import Foundation

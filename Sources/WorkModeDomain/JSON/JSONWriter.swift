@@ -137,7 +137,8 @@ public struct JSONWriter {
 
 extension JSONWriter {
     /// Writes a parsed value as it was: members in their order, numbers as written.
-    mutating func value(_ value: JSONValue) {
+    /// Writes a parsed document back, members in their order.
+    public mutating func value(_ value: JSONValue) {
         switch value {
         case .object(let members):
             beginObject()

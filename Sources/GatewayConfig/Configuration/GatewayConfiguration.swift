@@ -1,5 +1,4 @@
 import AMQP
-import OIFDEClient
 import WorkModeDomain
 
 /// The daemon's configuration, typed and validated (CONTRACT.md section 8). Defaults are the
@@ -43,11 +42,28 @@ public struct GatewayConfiguration: Sendable {
     }
 
     public struct OIFDESection: Sendable {
+        public struct TLS: Sendable {
+            /// PEM bundle of the certificate authorities to trust instead of the system store.
+            public var caFile: String?
+            /// Verify OIFDE's certificate and host name.
+            public var verifyPeer = true
+        }
+
         public var baseURL = "https://127.0.0.1:18443"
         public var timeout: Duration = .seconds(5)
-        public var tls = OIFDEConfiguration.TLS()
+        public var tls = TLS()
         public var authMode: CommandDecoder.AuthMode = .token
-        public var tenants: [String: OIFDEConfiguration.Secret] = [:]
+        public var tenants: [String: Secret] = [:]
+    }
+
+    /// A tenant's API password, kept out of every description and log line.
+    public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+        private let value: String
+        public init(_ value: String) { self.value = value }
+        public var description: String { "<secret>" }
+        public var debugDescription: String { "<secret>" }
+        /// The password itself: only for handing it to the OIFDE client.
+        public func reveal() -> String { value }
     }
 
     public struct PipelineSection: Sendable {
@@ -84,11 +100,4 @@ public struct GatewayConfiguration: Sendable {
     public var log = LogSection()
 
     public init() {}
-
-    public var oifdeClientConfiguration: OIFDEConfiguration {
-        OIFDEConfiguration(
-            baseURL: oifde.baseURL, timeout: oifde.timeout, tls: oifde.tls, authMode: oifde.authMode, tenants: oifde.tenants,
-            maxConnections: max(1, min(pipeline.maxInFlight, 512))
-        )
-    }
 }

@@ -1,3 +1,5 @@
+import WorkModeDomain
+
 /// One command of a batch file (JSON lines or CSV) turned into what goes on the queue: the body,
 /// and the message ID the file gave it, if any.
 public struct BatchRecord: Sendable, Hashable {

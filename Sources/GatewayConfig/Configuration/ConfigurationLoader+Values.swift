@@ -1,6 +1,5 @@
 import AMQP
 import Foundation
-import OIFDEClient
 import WorkModeDomain
 
 /// Typed reading of the raw values: every conversion names its key when it fails.
@@ -76,8 +75,8 @@ extension ConfigurationLoader {
         return c
     }
 
-    private func secrets(_ tenants: [String: [String: Raw]]) throws(ConfigurationError) -> [String: OIFDEConfiguration.Secret] {
-        var result: [String: OIFDEConfiguration.Secret] = [:]
+    private func secrets(_ tenants: [String: [String: Raw]]) throws(ConfigurationError) -> [String: GatewayConfiguration.Secret] {
+        var result: [String: GatewayConfiguration.Secret] = [:]
         for (tenant, fields) in tenants {
             let key = ConfigurationSchema.tenantsKey + "." + tenant
             let inline = fields["appSecret"]

@@ -1,6 +1,5 @@
 import AMQP
 import Logging
-import OIFDEClient
 import WorkModeDomain
 
 /// The configuration as start-up logs it: every value, secrets masked.

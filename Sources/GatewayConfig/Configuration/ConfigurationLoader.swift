@@ -1,6 +1,5 @@
 import AMQP
 import Foundation
-import OIFDEClient
 import WorkModeDomain
 import Yams
 

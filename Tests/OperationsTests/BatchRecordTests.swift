@@ -1,5 +1,6 @@
 import Testing
 
+@testable import Operations
 import WorkModeDomain
 
 @Suite struct BatchRecordTests {
