@@ -132,10 +132,14 @@ import WorkModeDomain
                     #expect(await client.changeWorkMode(command(mode), commandId: "b-\(step)").verdict == .succeeded)
                     try await Task.sleep(for: .milliseconds(200))
                 }
-                let fetches = await client.tokenFetches(for: "t1")
-                let refused = simulator.state.requests.filter { $0.errorCode == "900001" }.count
-                #expect(fetches == 2, "\(fetches) token fetches, \(refused) requests refused with 900001")
-                #expect(refused == 0, "renewed before the engine refused it")
+                #expect(await client.tokenFetches(for: "t1") >= 2)
+                // Renewed ahead of time: the second gettoken reached the engine before the first
+                // token expired there (both times on the engine's clock; the client can only count
+                // from when the answer arrived, so on a starved machine one request may still meet
+                // the old token's end, and is then renewed and sent again, as the tests above show).
+                let fetches = simulator.state.requests.filter { $0.endpoint == "gettoken" }.compactMap { RFC3339.parse($0.at) }
+                try #require(fetches.count >= 2)
+                #expect(fetches[1] < fetches[0].addingTimeInterval(10), "the second fetch came \(fetches[1].timeIntervalSince(fetches[0])) s after the first")
             }
         }
     }

@@ -7,16 +7,20 @@
 #   deploy/local/broker.sh status    exit 0 when it runs
 #   deploy/local/broker.sh ctl ARGS  rabbitmqctl against this node
 #   deploy/local/broker.sh url       the amqp:// URL of this node
+#   deploy/local/broker.sh url-tls   the amqps:// URL of its TLS listener (with WMG_BROKER_TLS_DIR)
 #   deploy/local/broker.sh pid       the node's OS process id (for CPU accounting)
 #
 # Environment: WMG_BROKER_PORT (default 5673), WMG_BROKER_DIR (default $TMPDIR/wmg-broker-PORT),
-# WMG_BROKER_ERL_ARGS (extra Erlang VM flags, e.g. the benchmark's scheduler settings).
+# WMG_BROKER_ERL_ARGS (extra Erlang VM flags, e.g. the benchmark's scheduler settings),
+# WMG_BROKER_TLS_DIR (a folder made by make-certs.sh: adds a TLS listener on PORT+10000 with its
+# server.pem and server.key, made by its ca.pem).
 set -euo pipefail
 
 port=${WMG_BROKER_PORT:-5673}
 node=${WMG_BROKER_NODE:-wmg${port}@localhost}
 base=${WMG_BROKER_DIR:-${TMPDIR:-/tmp}/wmg-broker-${port}}
 dist_port=$((port + 20000))
+tls_port=$((port + 10000))
 
 ctl() { rabbitmqctl -q -n "$node" "$@"; }
 
@@ -48,6 +52,18 @@ disk_free_limit.absolute = 50MB
 log.console = false
 log.file.level = info
 CONF
+  if [ -n "${WMG_BROKER_TLS_DIR:-}" ]; then
+    # Copied into the node's folder: the server runs as the rabbitmq user and must read them.
+    cp "$WMG_BROKER_TLS_DIR/ca.pem" "$WMG_BROKER_TLS_DIR/server.pem" "$WMG_BROKER_TLS_DIR/server.key" "$base/"
+    cat >> "$base/rabbitmq.conf" <<CONF
+listeners.ssl.default = 127.0.0.1:$tls_port
+ssl_options.cacertfile = $base/ca.pem
+ssl_options.certfile = $base/server.pem
+ssl_options.keyfile = $base/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+CONF
+  fi
   # Started as root, the server drops to the rabbitmq user: it must own its folders.
   if id rabbitmq >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then chown -R rabbitmq:rabbitmq "$base"; fi
   node_env
@@ -95,7 +111,8 @@ case "${1:-}" in
   status) status ;;
   ctl) shift; ctl "$@" ;;
   url) echo "amqp://guest:guest@127.0.0.1:$port/%2f" ;;
+  url-tls) echo "amqps://guest:guest@localhost:$tls_port/%2f" ;;
   node) echo "$node" ;;
   pid) cat "$base/rabbit.pid" ;;
-  *) echo "usage: $0 start|stop|status|ctl ARGS|url|node|pid" >&2; exit 64 ;;
+  *) echo "usage: $0 start|stop|status|ctl ARGS|url|url-tls|node|pid" >&2; exit 64 ;;
 esac

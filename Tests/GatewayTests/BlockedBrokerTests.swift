@@ -1,0 +1,52 @@
+import AMQP
+import Foundation
+import Testing
+
+/// A memory alarm blocks every publisher of the node (`connection.blocked`): on a private node, so
+/// the other suites' broker is untouched.
+@Suite struct BlockedBrokerTests {
+    @Test func aMemoryAlarmMakesReadySayWhyAndLosesNothing() async throws {
+        let port = 5694
+        _ = try await BrokerRestartTests.script(["start"], port: port)
+        do {
+            let url = try await BrokerRestartTests.script(["url"], port: port)
+            try await withGateway(amqpURL: url) { gut in try await Self.alarmScenario(gut, port: port) }
+        } catch {
+            _ = try? await BrokerRestartTests.script(["ctl", "set_vm_memory_high_watermark", "0.4"], port: port)
+            _ = try? await BrokerRestartTests.script(["stop"], port: port)
+            throw error
+        }
+        _ = try await BrokerRestartTests.script(["stop"], port: port)
+    }
+
+    static func alarmScenario(_ gut: GatewayUnderTest, port: Int) async throws {
+        // OIFDE answers after 800 ms (within the 2 s timeout), so the results come while the alarm is on.
+        _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":800,"fraction":1.0}"#)
+        let count = 20
+        try await gut.publishAll((0..<count).map { (AdminTests.command("blocked-\($0)", mode: 2), "blocked-\($0)") })
+        _ = try await BrokerRestartTests.script(["ctl", "set_vm_memory_high_watermark", "0.0000001"], port: port)
+        let end = ContinuousClock.now + .seconds(30)
+        var ready = await gut.admin("/health/ready")
+        while !(ready.status == 503 && ready.body.contains("broker blocked the connection")), ContinuousClock.now < end {
+            try await Task.sleep(for: .milliseconds(100))
+            ready = await gut.admin("/health/ready")
+        }
+        #expect(ready.status == 503, "\(ready.body)")
+        #expect(ready.body.contains("broker blocked the connection"), "\(ready.body)")
+        // OIFDE has answered by now, but no result gets out while the broker blocks publishing.
+        let early = (try? await gut.nextResults(1, within: 3)) ?? []
+        #expect(early.isEmpty, "a result got out while blocked")
+        _ = try await BrokerRestartTests.script(["ctl", "set_vm_memory_high_watermark", "0.4"], port: port)
+        let results = early + (try await gut.nextResults(count - early.count, within: 60))
+        #expect(Set(results.compactMap { $0["commandId"] as? String }).count == count, "nothing lost")
+        #expect(results.allSatisfy { $0["status"] as? String == "succeeded" }, "\(results.filter { $0["status"] as? String != "succeeded" }.prefix(2))")
+        #expect(try await gut.drainDeadLetters().isEmpty)
+        var readyAgain = await gut.admin("/health/ready")
+        let settled = ContinuousClock.now + .seconds(20)
+        while readyAgain.status != 200, ContinuousClock.now < settled {
+            try await Task.sleep(for: .milliseconds(100))
+            readyAgain = await gut.admin("/health/ready")
+        }
+        #expect(readyAgain.status == 200, "\(readyAgain.body)")
+    }
+}
