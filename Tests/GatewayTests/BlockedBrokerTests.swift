@@ -10,7 +10,7 @@ import Testing
         _ = try await BrokerRestartTests.script(["start"], port: port)
         do {
             let url = try await BrokerRestartTests.script(["url"], port: port)
-            try await withGateway(amqpURL: url) { gut in try await Self.alarmScenario(gut, port: port) }
+            try await withGateway(environment: ["WMG_OIFDE_TIMEOUT": "20s"], amqpURL: url) { gut in try await Self.alarmScenario(gut, port: port) }
         } catch {
             _ = try? await BrokerRestartTests.script(["ctl", "set_vm_memory_high_watermark", "0.4"], port: port)
             _ = try? await BrokerRestartTests.script(["stop"], port: port)
@@ -20,12 +20,13 @@ import Testing
     }
 
     static func alarmScenario(_ gut: GatewayUnderTest, port: Int) async throws {
-        // OIFDE answers after 800 ms (within the 2 s timeout), so the results come while the alarm is on.
-        _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":800,"fraction":1.0}"#)
+        // OIFDE answers after 6 s: the broker checks memory every 2.5 s, so the alarm is on before
+        // the first result is published (a connection is blocked only once it publishes).
+        _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":6000,"fraction":1.0}"#)
         let count = 20
         try await gut.publishAll((0..<count).map { (AdminTests.command("blocked-\($0)", mode: 2), "blocked-\($0)") })
         _ = try await BrokerRestartTests.script(["ctl", "set_vm_memory_high_watermark", "0.0000001"], port: port)
-        let end = ContinuousClock.now + .seconds(30)
+        let end = ContinuousClock.now + .seconds(40)
         var ready = await gut.admin("/health/ready")
         while !(ready.status == 503 && ready.body.contains("broker blocked the connection")), ContinuousClock.now < end {
             try await Task.sleep(for: .milliseconds(100))
