@@ -106,9 +106,12 @@ public final class OIFDEClient: Sendable {
             var refreshed = false
             while true {
                 let token: String
-                switch await tokens.token(for: command.tenantId, fetch: { [self] in
-                    await self.fetchToken(tenant: command.tenantId, secret: secret)
-                }) {
+                switch await tokens.token(
+                    for: command.tenantId,
+                    fetch: { [self] in
+                        await self.fetchToken(tenant: command.tenantId, secret: secret)
+                    })
+                {
                 case .token(let value, _): token = value
                 case .failed(let failure): return finish(.tokenFailed(failure), refreshed: refreshed)
                 }
@@ -121,7 +124,9 @@ public final class OIFDEClient: Sendable {
                 refreshed = true
                 // Tenants are the configured ones only (token mode), so the label stays bounded.
                 Counter(label: "wmg_token_refreshes_total", dimensions: [("tenant", command.tenantId)]).increment()
-                logger.info("OIFDE refused the token; fetching a new one", metadata: ["tenant": "\(command.tenantId)", "errorCode": "\(result.errorCode ?? "")"])
+                logger.info(
+                    "OIFDE refused the token; fetching a new one",
+                    metadata: ["tenant": "\(command.tenantId)", "errorCode": "\(result.errorCode ?? "")"])
             }
         }
     }
@@ -142,7 +147,8 @@ public final class OIFDEClient: Sendable {
             return AttemptResult(transportError: kind)
         case .success(let response):
             let base = AttemptResult(httpStatus: response.status, retryAfter: response.retryAfter, location: response.location)
-            let decoded = response.oversized
+            let decoded =
+                response.oversized
                 ? .failure(ResponseDecoding.BodyProblem("a body over \(configuration.maxResponseBytes) bytes"))
                 : ResponseDecoding.decode(response.body)
             switch decoded {
@@ -171,22 +177,24 @@ public final class OIFDEClient: Sendable {
     /// One exchange, bounded from connect to the last byte by `oifde.timeout` and the deadline.
     private func exchange(_ request: HTTPClientRequest, deadline: ContinuousClock.Instant?) async -> Result<Answer, AttemptResult.TransportError> {
         let limit = deadline.map { min(configuration.timeout, max(.milliseconds(1), $0 - ContinuousClock.now)) } ?? configuration.timeout
-        let http = self.http, maxBytes = configuration.maxResponseBytes
+        let http = self.http
+        let maxBytes = configuration.maxResponseBytes
         do {
-            return .success(try await withTimeLimit(limit) {
-                let response = try await http.execute(request, timeout: TimeAmount.nanoseconds(Int64(limit.timeInterval * 1e9)))
-                var answer = Answer(
-                    status: Int(response.status.code), retryAfter: ResponseDecoding.retryAfter(response.headers.first(name: "Retry-After")),
-                    location: ResponseDecoding.location(response.headers.first(name: "Location")), body: []
-                )
-                do {
-                    answer.body = Array(try await response.body.collect(upTo: maxBytes).readableBytesView)
-                } catch is NIOTooManyBytesError {
-                    // Not a transport problem: the server answered, with more than an answer can hold.
-                    answer.oversized = true
-                }
-                return answer
-            })
+            return .success(
+                try await withTimeLimit(limit) {
+                    let response = try await http.execute(request, timeout: TimeAmount.nanoseconds(Int64(limit.timeInterval * 1e9)))
+                    var answer = Answer(
+                        status: Int(response.status.code), retryAfter: ResponseDecoding.retryAfter(response.headers.first(name: "Retry-After")),
+                        location: ResponseDecoding.location(response.headers.first(name: "Location")), body: []
+                    )
+                    do {
+                        answer.body = Array(try await response.body.collect(upTo: maxBytes).readableBytesView)
+                    } catch is NIOTooManyBytesError {
+                        // Not a transport problem: the server answered, with more than an answer can hold.
+                        answer.oversized = true
+                    }
+                    return answer
+                })
         } catch is TimeLimitExceeded {
             return .failure(.timeout)
         } catch {
@@ -223,12 +231,14 @@ public final class OIFDEClient: Sendable {
         case .failure(let kind):
             failure = TokenFailure(.transport(kind))
         case .success(let response):
-            let decoded = response.oversized
+            let decoded =
+                response.oversized
                 ? .failure(ResponseDecoding.BodyProblem("a body over \(configuration.maxResponseBytes) bytes"))
                 : ResponseDecoding.decode(response.body)
             switch decoded {
             case .failure(let problem):
-                failure = (200...299).contains(response.status)
+                failure =
+                    (200...299).contains(response.status)
                     ? TokenFailure(.unreadable(status: response.status, problem: response.status == 204 ? "no content" : problem.text))
                     : TokenFailure(.httpStatus(response.status, errorCode: nil, errorMsg: nil))
             case .success(let answer):

@@ -8,7 +8,6 @@ actor TokenCache {
         case failed(TokenFailure)
     }
 
-
     private enum Entry {
         case valid(token: String, refreshAt: ContinuousClock.Instant)
         case fetching(Task<Fetch, Never>)

@@ -5,7 +5,7 @@ import NIOSSL
 import WorkModeDomain
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Sorts the HTTP stack's errors into the few kinds the retry rules care about, keeping apart

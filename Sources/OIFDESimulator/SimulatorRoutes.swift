@@ -97,9 +97,11 @@ enum SimulatorRoutes {
         if fault.closeConnection == true {
             state.recordFault(endpoint: endpoint.rawValue, commandId: commandId, errorCode: "closed")
             // A promised body that never comes: the server drops the connection mid-response.
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(contentLength: 64) { _ in
-                throw ConnectionDrop()
-            })
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(contentLength: 64) { _ in
+                    throw ConnectionDrop()
+                })
         }
         if fault.rawBody != nil || fault.trickleIntervalMs != nil || fault.location != nil {
             state.recordFault(endpoint: endpoint.rawValue, commandId: commandId, errorCode: "raw")
@@ -110,13 +112,15 @@ enum SimulatorRoutes {
             guard let interval = fault.trickleIntervalMs else {
                 return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
             }
-            return Response(status: status, headers: headers, body: ResponseBody(contentLength: bytes.count) { writer in
-                for byte in bytes {
-                    try await writer.write(ByteBuffer(bytes: [byte]))
-                    try await Task.sleep(for: .milliseconds(interval))
-                }
-                try await writer.finish(nil)
-            })
+            return Response(
+                status: status, headers: headers,
+                body: ResponseBody(contentLength: bytes.count) { writer in
+                    for byte in bytes {
+                        try await writer.write(ByteBuffer(bytes: [byte]))
+                        try await Task.sleep(for: .milliseconds(interval))
+                    }
+                    try await writer.finish(nil)
+                })
         }
         guard fault.httpStatus != nil || fault.errorCode != nil else { return nil }
         let errorCode = fault.errorCode ?? "10000001"

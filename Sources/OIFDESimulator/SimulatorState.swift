@@ -144,14 +144,16 @@ public final class SimulatorState: Sendable {
         guard let current = sessions[key]?.workMode else { return ChangeAnswer(errorCode: "10000001", errorMsg: "internal error") }
         guard current == "1" || current == "2" else {
             let state = WorkMode(rawValue: Int(current) ?? -1).map { "\($0.rawValue) (\($0))" } ?? current
-            return ChangeAnswer(errorCode: "10000002", errorMsg: "session is in state \(state); changes are allowed only in 1 (supervision) or 2 (insertion)")
+            return ChangeAnswer(
+                errorCode: "10000002", errorMsg: "session is in state \(state); changes are allowed only in 1 (supervision) or 2 (insertion)")
         }
         // Mutated in place: a copied-out session would copy its whole history on every append.
         sessions[key]?.workMode = command.workMode.wireValue
-        sessions[key]?.history.append(HistoryEntry(
-            workMode: command.workMode.wireValue, agentId: command.agentId, transferType: command.callTransferRequest?.type.wireValue,
-            commandId: commandId, at: at
-        ))
+        sessions[key]?.history.append(
+            HistoryEntry(
+                workMode: command.workMode.wireValue, agentId: command.agentId, transferType: command.callTransferRequest?.type.wireValue,
+                commandId: commandId, at: at
+            ))
         return ChangeAnswer(errorCode: "0", errorMsg: "")
     }
 
@@ -199,33 +201,37 @@ public final class SimulatorState: Sendable {
 
     private func record(endpoint: String, tenantId: String, errorCode: String) {
         append { sequence in
-            RequestRecord(sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: tenantId, callId: nil,
-                          agentId: nil, workMode: nil, transferType: nil, commandId: nil, traceparent: nil, authToken: nil,
-                          errorCode: errorCode)
+            RequestRecord(
+                sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: tenantId, callId: nil,
+                agentId: nil, workMode: nil, transferType: nil, commandId: nil, traceparent: nil, authToken: nil,
+                errorCode: errorCode)
         }
     }
 
     private func record(endpoint: String, command: WorkModeCommand, commandId: String?, traceparent: String?, at: String, errorCode: String) {
         append { sequence in
-            RequestRecord(sequence: sequence, endpoint: endpoint, at: at, tenantId: command.tenantId,
-                          callId: command.callId, agentId: command.agentId, workMode: command.workMode.wireValue,
-                          transferType: command.callTransferRequest?.type.wireValue, commandId: commandId, traceparent: traceparent,
-                          authToken: "***", errorCode: errorCode)
+            RequestRecord(
+                sequence: sequence, endpoint: endpoint, at: at, tenantId: command.tenantId,
+                callId: command.callId, agentId: command.agentId, workMode: command.workMode.wireValue,
+                transferType: command.callTransferRequest?.type.wireValue, commandId: commandId, traceparent: traceparent,
+                authToken: "***", errorCode: errorCode)
         }
     }
 
     private func record(endpoint: String, failure: ValidationFailure, commandId: String?, traceparent: String?, errorCode: String) {
         append { sequence in
-            RequestRecord(sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: failure.tenantId,
-                          callId: failure.callId, agentId: failure.agentId, workMode: failure.workMode, transferType: nil,
-                          commandId: commandId, traceparent: traceparent, authToken: "***", errorCode: errorCode)
+            RequestRecord(
+                sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: failure.tenantId,
+                callId: failure.callId, agentId: failure.agentId, workMode: failure.workMode, transferType: nil,
+                commandId: commandId, traceparent: traceparent, authToken: "***", errorCode: errorCode)
         }
     }
 
     func recordFault(endpoint: String, commandId: String?, errorCode: String) {
         append { sequence in
-            RequestRecord(sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: nil, callId: nil, agentId: nil,
-                          workMode: nil, transferType: nil, commandId: commandId, traceparent: nil, authToken: nil, errorCode: errorCode)
+            RequestRecord(
+                sequence: sequence, endpoint: endpoint, at: RFC3339.format(Date()), tenantId: nil, callId: nil, agentId: nil,
+                workMode: nil, transferType: nil, commandId: commandId, traceparent: nil, authToken: nil, errorCode: errorCode)
         }
     }
 

@@ -70,7 +70,10 @@ public struct BatchPublisher {
         let decoder = context.decoder
         let validation = try BatchValidation(decoder: decoder, correlationPrefix: options.correlationPrefix).run(file) { say($0) }
         if validation.invalid > 0 && !options.skipInvalid {
-            throw OperatorError(.invalidInput, "refused: \(validation.invalid) of \(validation.records) commands are invalid; nothing was published (--skip-invalid publishes the valid ones)")
+            throw OperatorError(
+                .invalidInput,
+                "refused: \(validation.invalid) of \(validation.records) commands are invalid; nothing was published (--skip-invalid publishes the valid ones)"
+            )
         }
         let deadlineHeader = try options.deadline.map { text throws(OperatorError) in try Self.deadline(text) }
         let contentHash = try BatchIdentity.contentHash(path: file.path)
@@ -181,7 +184,11 @@ public struct BatchPublisher {
             // silent would otherwise hold the job until the heartbeat gives up).
             let end = ContinuousClock.now + Self.interruptedConfirmWait
             while pendingHead < pending.count, ContinuousClock.now < end {
-                if pending[pendingHead].confirmation.currentOutcome != nil { try await settleOldest() } else { try await Task.sleep(for: .milliseconds(10)) }
+                if pending[pendingHead].confirmation.currentOutcome != nil {
+                    try await settleOldest()
+                } else {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
             }
         }
         while pendingHead < pending.count, options.interruption.requested == nil { try await settleOldest() }
@@ -201,7 +208,9 @@ public struct BatchPublisher {
             summary.results = statuses
             summary.missingResults = missing
             let parts = statuses.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-            say("results: " + (parts.isEmpty ? "none" : parts.joined(separator: ", ")) + (missing > 0 ? "; \(missing) without a result after \(DurationText.format(options.resultsTimeout))" : ""))
+            say(
+                "results: " + (parts.isEmpty ? "none" : parts.joined(separator: ", "))
+                    + (missing > 0 ? "; \(missing) without a result after \(DurationText.format(options.resultsTimeout))" : ""))
         }
         await results?.stop()
         try? await channel.close()
@@ -219,13 +228,18 @@ public struct BatchPublisher {
         }
         guard earlier.contentHash == contentHash else {
             if options.resume {
-                throw OperatorError(.invalidInput, "\(progressPath) records another version of this file (it changed since line \(earlier.confirmedThroughLine) was confirmed): cannot resume; remove the progress file to publish the whole file")
+                throw OperatorError(
+                    .invalidInput,
+                    "\(progressPath) records another version of this file (it changed since line \(earlier.confirmedThroughLine) was confirmed): cannot resume; remove the progress file to publish the whole file"
+                )
             }
             return nil
         }
         guard options.resume else {
             if !earlier.complete {
-                say("note: an earlier run stopped after line \(earlier.confirmedThroughLine) (\(progressPath)); --resume continues from there. Publishing every line: the IDs are the same as then, so the gateway answers repeats from its journal within dedupe.ttl")
+                say(
+                    "note: an earlier run stopped after line \(earlier.confirmedThroughLine) (\(progressPath)); --resume continues from there. Publishing every line: the IDs are the same as then, so the gateway answers repeats from its journal within dedupe.ttl"
+                )
             }
             return nil
         }

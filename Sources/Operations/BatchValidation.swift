@@ -43,16 +43,19 @@ public struct BatchValidation {
             if case .failure(let failure) = decoder.decode(record.body) { errors += failure.errors }
             if let id = record.messageId {
                 if id.utf8.count > Self.maxShortStringBytes {
-                    errors.append(ValidationError(
-                        pointer: "/messageId", code: .tooLong,
-                        message: "messageId is \(id.utf8.count) bytes; an AMQP message_id holds at most \(Self.maxShortStringBytes)"
-                    ))
+                    errors.append(
+                        ValidationError(
+                            pointer: "/messageId", code: .tooLong,
+                            message: "messageId is \(id.utf8.count) bytes; an AMQP message_id holds at most \(Self.maxShortStringBytes)"
+                        ))
                 } else if let first = firstLines[BatchIdentity.hash(id)] {
                     summary.duplicateMessageIds += 1
-                    errors.append(ValidationError(
-                        pointer: "/messageId", code: .duplicateField,
-                        message: "messageId \(TextRules.quotedExcerpt(id)) is already used on line \(first): the gateway would treat this command as a repeat and never forward it"
-                    ))
+                    errors.append(
+                        ValidationError(
+                            pointer: "/messageId", code: .duplicateField,
+                            message:
+                                "messageId \(TextRules.quotedExcerpt(id)) is already used on line \(first): the gateway would treat this command as a repeat and never forward it"
+                        ))
                 } else {
                     firstLines[BatchIdentity.hash(id)] = record.line
                 }
@@ -60,10 +63,12 @@ public struct BatchValidation {
             if let correlationPrefix {
                 let correlationId = BatchIdentity.correlationId(prefix: correlationPrefix, line: record.line)
                 if correlationId.utf8.count > Self.maxShortStringBytes {
-                    errors.append(ValidationError(
-                        pointer: "", code: .tooLong,
-                        message: "correlation_id \(TextRules.quotedExcerpt(correlationId)) is \(correlationId.utf8.count) bytes; AMQP allows \(Self.maxShortStringBytes)"
-                    ))
+                    errors.append(
+                        ValidationError(
+                            pointer: "", code: .tooLong,
+                            message:
+                                "correlation_id \(TextRules.quotedExcerpt(correlationId)) is \(correlationId.utf8.count) bytes; AMQP allows \(Self.maxShortStringBytes)"
+                        ))
                 }
             }
             guard !errors.isEmpty else { return }

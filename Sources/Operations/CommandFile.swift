@@ -2,7 +2,7 @@ import Foundation
 import WorkModeDomain
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A batch file of commands, read one record at a time so a file of any size costs the memory of
@@ -127,7 +127,8 @@ public final class CommandFile {
                         record.append(contentsOf: more)
                     }
                     guard let fields = CSVRecord.rawFields(record) else {
-                        throw OperatorError(.invalidInput, "line \(number): broken CSV quoting (text after a closing quote, or a quote that never closes)")
+                        throw OperatorError(
+                            .invalidInput, "line \(number): broken CSV quoting (text after a closing quote, or a quote that never closes)")
                     }
                     guard let names = header else {
                         var names: [String] = []

@@ -54,7 +54,8 @@ struct DeadLetter {
     /// The headers a replayed command carries: its own, without what its failure added, and one
     /// more redrive.
     func replayHeaders() -> FieldTable {
-        var replay = FieldTable(headers.filter { !Self.failureHeaders.contains($0.key) && !$0.key.hasPrefix("x-first-death-") && !$0.key.hasPrefix("x-last-death-") })
+        var replay = FieldTable(
+            headers.filter { !Self.failureHeaders.contains($0.key) && !$0.key.hasPrefix("x-first-death-") && !$0.key.hasPrefix("x-last-death-") })
         replay["x-redrive-count"] = .int64(Int64(redriveCount + 1))
         return replay
     }
@@ -66,7 +67,8 @@ struct DeadLetter {
 
     func line() -> String {
         let at = deadLetteredAt.map(RFC3339.format) ?? "-"
-        return "\(at)  \(failureClass)  \(messageId.isEmpty ? "-" : messageId)  \(tenantId ?? "-")/\(callId ?? "-")  redrives=\(redriveCount)  \(reason)"
+        return
+            "\(at)  \(failureClass)  \(messageId.isEmpty ? "-" : messageId)  \(tenantId ?? "-")/\(callId ?? "-")  redrives=\(redriveCount)  \(reason)"
     }
 
     func json() -> String {

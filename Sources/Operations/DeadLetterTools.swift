@@ -1,6 +1,6 @@
 import AMQP
-import GatewayConfig
 import Foundation
+import GatewayConfig
 import WorkModeDomain
 
 /// `dead-letters list|replay|purge`. All three read the dead-letter queue with basic.get on a
@@ -66,7 +66,9 @@ public struct DeadLetterTools {
             if limit.map({ listing.matched <= $0 }) ?? true { say(json ? letter.json() : letter.line()) }
         }
         if !json {
-            say("\(listing.matched) of \(listing.scanned) dead letters match" + (limit.map { listing.matched > $0 ? " (first \($0) shown)" : "" } ?? ""))
+            say(
+                "\(listing.matched) of \(listing.scanned) dead letters match"
+                    + (limit.map { listing.matched > $0 ? " (first \($0) shown)" : "" } ?? ""))
             for (group, count) in listing.groups.sorted(by: { $0.value > $1.value }) { say(String(format: "%7d  ", count) + group) }
         }
         return listing
@@ -147,7 +149,9 @@ public struct DeadLetterTools {
             try reader.ack(delivery)
             replay.replayed += 1
         }
-        say("\(dryRun ? "would replay" : "replayed") \(replay.replayed), refused \(replay.refused) at the redrive limit, \(replay.failed) could not be published, \(replay.scanned) scanned")
+        say(
+            "\(dryRun ? "would replay" : "replayed") \(replay.replayed), refused \(replay.refused) at the redrive limit, \(replay.failed) could not be published, \(replay.scanned) scanned"
+        )
         return replay
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import WorkModeDomain
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Progress on standard error: a redrawn bar with rate and ETA on a terminal, a plain line every

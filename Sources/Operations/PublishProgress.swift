@@ -2,7 +2,7 @@ import Foundation
 import WorkModeDomain
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How far a `publish` of one file got: every line up to `confirmedThroughLine` is on the queue

@@ -6,7 +6,8 @@ import WorkModeDomain
 struct DecodeBenchmark {
     let count: Int
 
-    static let transferCommand = Array("""
+    static let transferCommand = Array(
+        """
         {"tenantId":"202204247563","callId":"1656315126-12345678901234567890123456","agentId":"1001","workMode":"3",\
         "callTransferRequest":{"callTransferType":"5","callTransferRouteValue":"+8613800138000",\
         "callTransferTransData":"customerLevel=gold;queue=vip","callTransferNumber":"4008001234"}}

@@ -34,7 +34,8 @@ struct JournalBenchmark {
         waits.sort()
         func percentile(_ p: Double) -> Double { waits[min(waits.count - 1, Int(Double(waits.count) * p))] }
         let figures: [String: Any] = [
-            "commands": commands, "capacity": capacity, "compaction": inline ? "inline" : "background", "commandsPerSecond": Int(Double(commands) / seconds),
+            "commands": commands, "capacity": capacity, "compaction": inline ? "inline" : "background",
+            "commandsPerSecond": Int(Double(commands) / seconds),
             "waitMicroseconds": [
                 "p50": percentile(0.5), "p99": percentile(0.99), "p999": percentile(0.999), "p9999": percentile(0.9999),
                 "max": waits.last ?? 0,

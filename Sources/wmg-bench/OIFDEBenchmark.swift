@@ -26,7 +26,11 @@ struct OIFDEBenchmark {
                     var mode = WorkMode.insertion
                     while ContinuousClock.now < deadline {
                         let command = WorkModeCommand(tenantId: "bench", callId: "w\(worker)", agentId: "a", workMode: mode)
-                        if await client.changeWorkMode(command, commandId: "\(worker)-\(done)").verdict == .succeeded { done += 1 } else { errors += 1 }
+                        if await client.changeWorkMode(command, commandId: "\(worker)-\(done)").verdict == .succeeded {
+                            done += 1
+                        } else {
+                            errors += 1
+                        }
                         mode = mode == .insertion ? .supervision : .insertion
                     }
                     return (done, errors)

@@ -3,7 +3,7 @@ import Foundation
 import Operations
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `workmode-gateway dead-letters list|replay|purge`.
@@ -55,7 +55,8 @@ struct DeadLetters: AsyncParsableCommand {
     struct Replay: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send matching dead letters back to where they came from.",
-            discussion: "Each is republished with x-redrive-count + 1 and without its failure headers, and acked only after the broker confirmed the republish."
+            discussion:
+                "Each is republished with x-redrive-count + 1 and without its failure headers, and acked only after the broker confirmed the republish."
         )
         @OptionGroup var filters: Filters
         @Flag(help: "Show what would be replayed; change nothing.")
@@ -68,7 +69,9 @@ struct DeadLetters: AsyncParsableCommand {
 
         func run() async throws {
             try await OperatorCommand.run {
-                if let rate, !(rate > 0) || !rate.isFinite { throw OperatorError(.usage, "--rate \(rate): must be a number of messages per second above 0") }
+                if let rate, !(rate > 0) || !rate.isFinite {
+                    throw OperatorError(.usage, "--rate \(rate): must be a number of messages per second above 0")
+                }
                 guard maxRedrives >= 0 else { throw OperatorError(.usage, "--max-redrives \(maxRedrives): must be 0 or more") }
                 let tools = DeadLetterTools(context: try OperatorContext(configPath: options.config), filter: try filters.filter())
                 let result = try await tools.replay(dryRun: dryRun, rate: rate, maxRedrives: maxRedrives, say: OperatorCommand.say)

@@ -57,7 +57,9 @@ struct Publish: AsyncParsableCommand {
 
     func run() async throws {
         try await OperatorCommand.run {
-            if let rate, !(rate > 0) || !rate.isFinite { throw OperatorError(.usage, "--rate \(rate): must be a number of messages per second above 0") }
+            if let rate, !(rate > 0) || !rate.isFinite {
+                throw OperatorError(.usage, "--rate \(rate): must be a number of messages per second above 0")
+            }
             guard window > 0 else { throw OperatorError(.usage, "--window must be at least 1") }
             let context = try OperatorContext(configPath: options.config)
             var settings = BatchPublisher.Options()

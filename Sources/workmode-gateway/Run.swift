@@ -1,7 +1,7 @@
-import GatewayConfig
 import ArgumentParser
 import Foundation
 import Gateway
+import GatewayConfig
 import Logging
 
 /// `workmode-gateway run`: the daemon.

@@ -32,7 +32,9 @@ import Testing
     @Test func passiveCheckOfMissingQueueIs404() async throws {
         let connection = try await TestBroker.connect()
         let channel = try await connection.openChannel()
-        await #expect(throws: AMQPError.channelClosed(code: 404, text: "NOT_FOUND - no queue 'does-not-exist-\(connection.heartbeatSeconds)' in vhost '/'")) {
+        await #expect(
+            throws: AMQPError.channelClosed(code: 404, text: "NOT_FOUND - no queue 'does-not-exist-\(connection.heartbeatSeconds)' in vhost '/'")
+        ) {
             _ = try await channel.checkQueue("does-not-exist-\(connection.heartbeatSeconds)")
         }
         await connection.close()

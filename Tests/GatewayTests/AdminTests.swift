@@ -92,7 +92,9 @@ import Testing
         let channel = try await publisher.openChannel(publisherConfirms: true)
         for n in 0..<5 {
             let properties = MessageProperties(contentType: "application/json", deliveryMode: .persistent, messageId: "drain-\(n)")
-            #expect(try await channel.publishAndConfirm(Array(Self.command("drain-\(n)").utf8), exchange: gut.commandsExchange, routingKey: "change", properties: properties) == .acked)
+            #expect(
+                try await channel.publishAndConfirm(
+                    Array(Self.command("drain-\(n)").utf8), exchange: gut.commandsExchange, routingKey: "change", properties: properties) == .acked)
         }
         await publisher.close()
         try await Task.sleep(for: .milliseconds(500))
@@ -123,7 +125,9 @@ import Testing
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         try #require(bound == 0 && listen(listener, 1) == 0, "the test holds port \(port)")
         try await withGateway(environment: ["WMG_ADMIN_LISTEN": "127.0.0.1:\(port)"], waitUntilConsuming: false) { gut in
             let status = await gut.gateway.waitForExit(timeout: .seconds(30))
@@ -224,7 +228,10 @@ import Testing
         }
         exported.insert("wmg_token_refreshes_total")
         let pattern = try Regex(#"wmg_[a-z_]+"#)
-        let used = Set((String(decoding: dashboard, as: UTF8.self).matches(of: pattern) + alerts.matches(of: pattern)).map { String($0.output[0].substring ?? "") })
+        let used = Set(
+            (String(decoding: dashboard, as: UTF8.self).matches(of: pattern) + alerts.matches(of: pattern)).map {
+                String($0.output[0].substring ?? "")
+            })
         #expect(used.count >= 12)
         for name in used.sorted() {
             #expect(exported.contains(name), "\(name) is used by a dashboard or alert but not exported")

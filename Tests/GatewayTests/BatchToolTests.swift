@@ -32,7 +32,8 @@ import Testing
             try Self.write([Self.command(1, messageId: "job-a"), Self.command(2, messageId: "job-b"), Self.command(3, messageId: "job-a")], to: path)
             let validated = try await gut.tool(["validate", path])
             #expect(validated.status == 65)
-            #expect(validated.output.contains("line 3: /messageId duplicate_field: messageId \"job-a\" is already used on line 1"), "\(validated.output)")
+            #expect(
+                validated.output.contains("line 3: /messageId duplicate_field: messageId \"job-a\" is already used on line 1"), "\(validated.output)")
             let refused = try await gut.tool(["publish", path])
             #expect(refused.status == 65, "\(refused.output)")
             #expect(try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut).isEmpty)
@@ -76,12 +77,15 @@ import Testing
             FileManager.default.createFile(atPath: bad, contents: Data(bytes))
             let validated = try await gut.tool(["validate", bad])
             #expect(validated.status == 65)
-            #expect(validated.output.contains("line 2: /callId invalid_utf8: column callId (field 2) holds bytes that are not valid UTF-8"), "\(validated.output)")
+            #expect(
+                validated.output.contains("line 2: /callId invalid_utf8: column callId (field 2) holds bytes that are not valid UTF-8"),
+                "\(validated.output)")
             let refused = try await gut.tool(["publish", bad])
             #expect(refused.status == 65)
 
             let withMark = gut.directory + "/excel.csv"
-            FileManager.default.createFile(atPath: withMark, contents: Data([0xEF, 0xBB, 0xBF] + Array("tenantId,callId,agentId,workMode\nt1,call-bom,a1,1\n".utf8)))
+            FileManager.default.createFile(
+                atPath: withMark, contents: Data([0xEF, 0xBB, 0xBF] + Array("tenantId,callId,agentId,workMode\nt1,call-bom,a1,1\n".utf8)))
             let csv = try await gut.tool(["validate", withMark])
             #expect(csv.status == 0, "\(csv.output)")
             let jsonWithMark = gut.directory + "/marked.jsonl"
@@ -92,7 +96,8 @@ import Testing
 
             // A stray quote inside an unquoted field is a literal, and never swallows the next line.
             let quote = gut.directory + "/quote.csv"
-            try "tenantId,callId,agentId,workMode\nt1,a\"b,a1,1\nt1,call-2,a1,1\nt1,call-3,a1,2\n".write(toFile: quote, atomically: true, encoding: .utf8)
+            try "tenantId,callId,agentId,workMode\nt1,a\"b,a1,1\nt1,call-2,a1,1\nt1,call-3,a1,2\n".write(
+                toFile: quote, atomically: true, encoding: .utf8)
             let quoted = try await gut.tool(["validate", quote])
             #expect(quoted.output.contains("checked 3 commands: 3 valid, 0 invalid"), "\(quoted.output)")
         }
@@ -120,7 +125,8 @@ import Testing
             publisher.signal(SIGTERM)
             let status = await publisher.waitForExit(timeout: .seconds(20))
             #expect(status == 143, "\(publisher.output)")
-            let progress = try #require(try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + ".progress"))) as? [String: Any])
+            let progress = try #require(
+                try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + ".progress"))) as? [String: Any])
             let through = try #require(progress["confirmedThroughLine"] as? Int)
             #expect(through > 0 && through < count, "\(progress)")
             #expect(progress["complete"] as? Bool == false)
@@ -149,7 +155,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(2500))
             publisher.signal(SIGKILL)
             _ = await publisher.waitForExit(timeout: .seconds(10))
-            let progress = try #require(try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + ".progress"))) as? [String: Any])
+            let progress = try #require(
+                try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + ".progress"))) as? [String: Any])
             #expect((progress["confirmedThroughLine"] as? Int ?? 0) > 0, "\(progress)")
             let resumed = try await gut.tool(["publish", path, "--resume"])
             #expect(resumed.status == 0, "\(resumed.output)")
@@ -172,7 +179,10 @@ import Testing
             await gut.gateway.stop()
             let path = gut.directory + "/stdin.jsonl"
             try Self.write([Self.command(1), Self.command(2)], to: path)
-            let spools = { (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()))?.filter { $0.hasPrefix("workmode-gateway-stdin-") } ?? [] }
+            let spools = {
+                (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()))?.filter { $0.hasPrefix("workmode-gateway-stdin-") }
+                    ?? []
+            }
             let before = Set(spools())
             let run = try await gut.tool(["publish", "-"], standardInput: path)
             #expect(run.status == 0, "\(run.output)")
@@ -244,9 +254,11 @@ import Testing
     @Test func topologyCheckNamesEveryMissingEntity() async throws {
         try await withGateway { gut in
             await gut.gateway.stop()
-            let run = try await gut.tool(["topology", "check"], environment: [
-                "WMG_TOPOLOGY_COMMANDSQUEUE": gut.prefix + ".no-such-queue", "WMG_TOPOLOGY_RESULTSEXCHANGE": gut.prefix + ".no-such-exchange",
-            ])
+            let run = try await gut.tool(
+                ["topology", "check"],
+                environment: [
+                    "WMG_TOPOLOGY_COMMANDSQUEUE": gut.prefix + ".no-such-queue", "WMG_TOPOLOGY_RESULTSEXCHANGE": gut.prefix + ".no-such-exchange",
+                ])
             #expect(run.status == 1, "\(run.output)")
             #expect(run.output.contains("exchange \(gut.prefix).no-such-exchange is missing"), "\(run.output)")
             #expect(run.output.contains("queue \(gut.prefix).no-such-queue is missing"), "\(run.output)")

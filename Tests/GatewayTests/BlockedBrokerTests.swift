@@ -40,7 +40,8 @@ import Testing
         _ = try await BrokerRestartTests.script(["ctl", "set_vm_memory_high_watermark", "0.4"], port: port)
         let results = early + (try await gut.nextResults(count - early.count, within: 60))
         #expect(Set(results.compactMap { $0["commandId"] as? String }).count == count, "nothing lost")
-        #expect(results.allSatisfy { $0["status"] as? String == "succeeded" }, "\(results.filter { $0["status"] as? String != "succeeded" }.prefix(2))")
+        #expect(
+            results.allSatisfy { $0["status"] as? String == "succeeded" }, "\(results.filter { $0["status"] as? String != "succeeded" }.prefix(2))")
         #expect(try await gut.drainDeadLetters().isEmpty)
         var readyAgain = await gut.admin("/health/ready")
         let settled = ContinuousClock.now + .seconds(20)

@@ -25,10 +25,12 @@ import Testing
             let journal = try CompletionJournal(compaction: .inline, path: path, capacity: 100, ttl: .seconds(3600))
             try journal.recordStart("a")
             try journal.recordStart("b")
-            try journal.recordCompletion("b", JournalCompletion(
-                status: "invalid", event: [1, 2, 3],
-                deadLetter: [.init(key: "x-error-class", string: "in\"valid\n", int: nil), .init(key: "x-attempts", string: nil, int: 5)]
-            ))
+            try journal.recordCompletion(
+                "b",
+                JournalCompletion(
+                    status: "invalid", event: [1, 2, 3],
+                    deadLetter: [.init(key: "x-error-class", string: "in\"valid\n", int: nil), .init(key: "x-attempts", string: nil, int: 5)]
+                ))
             #expect(journal.lookup("a") == .inDoubt)
             #expect(journal.lookup("never") == .unknown)
         }

@@ -4,7 +4,7 @@ import Testing
 import WorkModeDomain
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The defects fault probing found (issue 13), each against the real broker, the built gateway
@@ -82,10 +82,12 @@ import Glibc
         defer { _ = Glibc.umount2(mount, Int32(MNT_DETACH)) }
         try await withGateway(environment: ["WMG_DEDUPE_PATH": mount + "/completions.journal"]) { gut in
             // Fill the file system to the last byte.
-            let filler = FileHandle(forWritingAtPath: mount + "/filler") ?? {
-                FileManager.default.createFile(atPath: mount + "/filler", contents: nil)
-                return FileHandle(forWritingAtPath: mount + "/filler")
-            }()
+            let filler =
+                FileHandle(forWritingAtPath: mount + "/filler")
+                ?? {
+                    FileManager.default.createFile(atPath: mount + "/filler", contents: nil)
+                    return FileHandle(forWritingAtPath: mount + "/filler")
+                }()
             let handle = try #require(filler)
             let block = Data(count: 4096)
             while (try? handle.write(contentsOf: block)) != nil {}
@@ -154,7 +156,8 @@ import Glibc
     @Test func aTricklingAnswerIsCutAndTheCallGoesOn() async throws {
         try await withGateway { gut in
             _ = try await gut.simulator.control(
-                "PUT", "/simulator/faults", body: #"{"rawBody":"{\"errorCode\":\"0\",\"errorMsg\":\"one byte at a time\"}","trickleIntervalMs":500,"count":1}"#
+                "PUT", "/simulator/faults",
+                body: #"{"rawBody":"{\"errorCode\":\"0\",\"errorMsg\":\"one byte at a time\"}","trickleIntervalMs":500,"count":1}"#
             )
             let started = ContinuousClock.now
             try await gut.publish(Self.body(call: "trickle", mode: 2), messageId: "trickle-1")
@@ -181,7 +184,10 @@ import Glibc
             )
             let status = await second.waitForExit(timeout: .seconds(20))
             #expect(status == 1)
-            #expect(second.output.contains("dedupe.path \(gut.directory)/completions.journal is in use by another gateway (pid \(gut.gateway.process.processIdentifier))"), "\(second.output)")
+            #expect(
+                second.output.contains(
+                    "dedupe.path \(gut.directory)/completions.journal is in use by another gateway (pid \(gut.gateway.process.processIdentifier))"),
+                "\(second.output)")
             // The first goes on.
             try await gut.publish(Self.body(call: "still-one"), messageId: "still-one")
             #expect(try await gut.nextResults(1).first?["status"] as? String == "succeeded")

@@ -1,10 +1,11 @@
 import AMQP
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Synchronization
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// One gateway process with its own exchanges and queues on the shared test broker, a simulator
 /// process, and a tap on the results exchange.
@@ -44,9 +45,11 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// - Parameters:
     ///   - prepare: runs on the test's channel, with the topology prefix, before the gateway starts.
     ///   - waitUntilConsuming: false for tests that expect the gateway to refuse to start.
-    init(environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json",
-         amqpURL: String = Harness.amqpURL, prepare: ((AMQPChannel, String) async throws -> Void)? = nil,
-         waitUntilConsuming: Bool = true) async throws {
+    init(
+        environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json",
+        amqpURL: String = Harness.amqpURL, prepare: ((AMQPChannel, String) async throws -> Void)? = nil,
+        waitUntilConsuming: Bool = true
+    ) async throws {
         let prefix = "t-" + UUID().uuidString.prefix(8).lowercased()
         self.prefix = prefix
         // Its own connection name, so a test can close exactly this gateway's connections.
@@ -98,10 +101,13 @@ final class GatewayUnderTest: @unchecked Sendable {
         try await channel.bindQueue(tap, exchange: prefix + ".results", routingKey: "#")
         results = try await channel.consume(queue: tap)
         try await prepare?(channel, prefix)
-        gateway = try ChildProcess(arguments: ["run", "--config", configPath], environment: self.environment, outputPath: directory + "/gateway-0.log")
+        gateway = try ChildProcess(
+            arguments: ["run", "--config", configPath], environment: self.environment, outputPath: directory + "/gateway-0.log")
         launches = 1
         // Messages wait in the tap queue until this starts, so none is missed.
-        let consumer = results, tapChannel = channel, buffer = resultBuffer
+        let consumer = results
+        let tapChannel = channel
+        let buffer = resultBuffer
         resultReader = Task {
             do {
                 for try await delivery in consumer {
@@ -119,7 +125,8 @@ final class GatewayUnderTest: @unchecked Sendable {
 
     /// Starts the gateway again with the same configuration (after a kill or a stop).
     func restart() async throws {
-        gateway = try ChildProcess(arguments: ["run", "--config", configPath], environment: environment, outputPath: directory + "/gateway-\(launches).log")
+        gateway = try ChildProcess(
+            arguments: ["run", "--config", configPath], environment: environment, outputPath: directory + "/gateway-\(launches).log")
         launches += 1
         guard await gateway.waitForOutput("consuming") else { throw HarnessError("gateway did not restart: \(gateway.output)") }
     }
@@ -130,8 +137,10 @@ final class GatewayUnderTest: @unchecked Sendable {
     }
 
     @discardableResult
-    func publish(_ body: String, messageId: String? = UUID().uuidString, correlationId: String? = nil, headers: FieldTable? = nil,
-                 timestamp: UInt64? = UInt64(Date().timeIntervalSince1970)) async throws -> String? {
+    func publish(
+        _ body: String, messageId: String? = UUID().uuidString, correlationId: String? = nil, headers: FieldTable? = nil,
+        timestamp: UInt64? = UInt64(Date().timeIntervalSince1970)
+    ) async throws -> String? {
         let properties = MessageProperties(
             contentType: "application/json", headers: headers, deliveryMode: .persistent, correlationId: correlationId,
             messageId: messageId, timestamp: timestamp
@@ -151,7 +160,8 @@ final class GatewayUnderTest: @unchecked Sendable {
             let properties = MessageProperties(
                 contentType: "application/json", deliveryMode: .persistent, messageId: message.messageId, timestamp: timestamp
             )
-            confirmations.append(try channel.publish(Array(message.body.utf8), exchange: commandsExchange, routingKey: "change", properties: properties))
+            confirmations.append(
+                try channel.publish(Array(message.body.utf8), exchange: commandsExchange, routingKey: "change", properties: properties))
         }
         for confirmation in confirmations {
             let outcome = try await confirmation.outcome()
@@ -186,7 +196,9 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// queue answers 0 ready and 0 consumers whenever the queue's leader takes longer than 250 ms
     /// to answer (`rabbit_quorum_queue:stat/2`), which a loaded CI machine does.
     func diagnosis() async -> String {
-        let queues = (try? await Harness.rabbitmqctl(["list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers"])) ?? "rabbitmqctl failed"
+        let queues =
+            (try? await Harness.rabbitmqctl(["list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers"]))
+            ?? "rabbitmqctl failed"
         let ours = queues.split(separator: "\n").filter { $0.hasPrefix(prefix) }.joined(separator: "\n")
         let bindings = (try? await Harness.rabbitmqctl(["list_bindings", "source_name", "destination_name", "routing_key"])) ?? ""
         let ourBindings = bindings.split(separator: "\n").filter { $0.hasPrefix(prefix) }.joined(separator: "\n")
@@ -209,7 +221,9 @@ final class GatewayUnderTest: @unchecked Sendable {
 
     /// Runs an operator command (`validate`, `publish`, `dead-letters`, `topology`) with this
     /// test's configuration; returns its exit status and everything it printed.
-    func tool(_ arguments: [String], environment: [String: String] = [:], standardInput: String = "/dev/null") async throws -> (status: Int32, output: String) {
+    func tool(_ arguments: [String], environment: [String: String] = [:], standardInput: String = "/dev/null") async throws -> (
+        status: Int32, output: String
+    ) {
         try await Subprocess.run(
             Harness.binary, arguments + ["--config", configPath], environment: environment, mergeErrors: true, standardInput: standardInput
         )

@@ -1,9 +1,10 @@
 import AMQP
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Runs the built `workmode-gateway` executable as a separate process, the way operators do.
 final class ChildProcess: @unchecked Sendable {

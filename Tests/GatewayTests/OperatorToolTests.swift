@@ -72,12 +72,12 @@ import Testing
 
             let csv = gut.directory + "/batch.csv"
             try #"""
-                messageId,tenantId,callId,agentId,workMode,callTransferType,callTransferRouteValue,callTransferTransData
-                csv-1,t1,csv-call-1,a1,1,,,
-                csv-2,t1,csv-call-2,a1,3,5,+8613800000000,"note, with ""quotes"""
-                csv-3,t1,csv-call-3,a1,3,7,,
+            messageId,tenantId,callId,agentId,workMode,callTransferType,callTransferRouteValue,callTransferTransData
+            csv-1,t1,csv-call-1,a1,1,,,
+            csv-2,t1,csv-call-2,a1,3,5,+8613800000000,"note, with ""quotes"""
+            csv-3,t1,csv-call-3,a1,3,7,,
 
-                """#.write(toFile: csv, atomically: true, encoding: .utf8)
+            """#.write(toFile: csv, atomically: true, encoding: .utf8)
             let csvPublished = try await gut.tool(["publish", csv])
             #expect(csvPublished.status == 0, "\(csvPublished.output)")
             let rows = try await Self.takeAll(gut.prefix + ".commands", gut)
@@ -127,7 +127,8 @@ import Testing
         try await withGateway(environment: ["WMG_OIFDE_TIMEOUT": "30s"]) { gut in
             // 100 commands refused for good by OIFDE: 100 dead letters of class rejected. Every
             // change is refused (not a count), so a retry after a slow answer is refused too.
-            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"errorCode":"10000002","fraction":1.0,"target":"changeWorkMode"}"#)
+            _ = try await gut.simulator.control(
+                "PUT", "/simulator/faults", body: #"{"errorCode":"10000002","fraction":1.0,"target":"changeWorkMode"}"#)
             try await gut.publishAll((0..<100).map { (Self.command($0), "dl-\($0)") })
             let rejected = try await gut.nextResults(100, within: 60)
             #expect(rejected.allSatisfy { $0["status"] as? String == "rejected" })
@@ -166,7 +167,8 @@ import Testing
         // The default 2 s OIFDE timeout: no forward is counted here, and a request that hangs on a
         // loaded machine then costs 2 s, not 30 (CI once saw no result within 60 s).
         try await withGateway { gut in
-            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"errorCode":"10000002","fraction":1.0,"target":"changeWorkMode"}"#)
+            _ = try await gut.simulator.control(
+                "PUT", "/simulator/faults", body: #"{"errorCode":"10000002","fraction":1.0,"target":"changeWorkMode"}"#)
             try await gut.publishAll((0..<10).map { (Self.command($0), "mr-\($0)") })
             _ = try await gut.nextResults(10, within: 60)
             let first = try await gut.tool(["dead-letters", "replay", "--max-redrives", "1"])
@@ -195,7 +197,8 @@ import Testing
                 headers["x-original-exchange"] = .string(gut.commandsExchange)
                 headers["x-original-routing-key"] = .string("change")
                 let properties = MessageProperties(contentType: "application/json", headers: headers, deliveryMode: .persistent, messageId: "k-\(n)")
-                _ = try await gut.channel.publishAndConfirm(Array(Self.command(n).utf8), exchange: gut.prefix + ".dead", routingKey: "exhausted", properties: properties)
+                _ = try await gut.channel.publishAndConfirm(
+                    Array(Self.command(n).utf8), exchange: gut.prefix + ".dead", routingKey: "exhausted", properties: properties)
             }
             #expect(try await Self.depth(gut.deadLetterQueue, gut, expecting: 100) == 100)
             let replay = try ChildProcess(
@@ -212,7 +215,9 @@ import Testing
             // The killed tool's unacked dead letters go back to their queue when the broker sees
             // its connection close: wait until all 100 are somewhere.
             let settled = ContinuousClock.now + .seconds(10)
-            while try await Self.quickDepth(gut.prefix + ".commands", gut) + Self.quickDepth(gut.deadLetterQueue, gut) < 100, ContinuousClock.now < settled {
+            while try await Self.quickDepth(gut.prefix + ".commands", gut) + Self.quickDepth(gut.deadLetterQueue, gut) < 100,
+                ContinuousClock.now < settled
+            {
                 try await Task.sleep(for: .milliseconds(100))
             }
             let back = try await Self.takeAll(gut.prefix + ".commands", gut)
@@ -229,7 +234,8 @@ import Testing
         try await withGateway { gut in
             let checked = try await gut.tool(["topology", "check"])
             #expect(checked.status == 0, "\(checked.output)")
-            #expect(checked.output.contains("queue \(gut.prefix).commands: ok (durable, x-queue-type=quorum, x-delivery-limit=20"), "\(checked.output)")
+            #expect(
+                checked.output.contains("queue \(gut.prefix).commands: ok (durable, x-queue-type=quorum, x-delivery-limit=20"), "\(checked.output)")
             let declared = try await gut.tool(["topology", "declare"])
             #expect(declared.status == 0, "\(declared.output)")
             #expect(declared.output.split(separator: "\n").count == 7, "3 exchanges, 2 queues, 2 bindings: \(declared.output)")

@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func retryAfterIsHonouredAndTokenErrorsRefreshOnce() async throws {
-        try await withGateway() { gut in
+        try await withGateway { gut in
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"httpStatus":429,"retryAfterSeconds":1,"count":1}"#)
             let started = ContinuousClock.now
             try await gut.publish(Self.supervision, messageId: "retry-after")

@@ -11,7 +11,8 @@ import Testing
         // Random latency per request; 200 calls × 20 alternating commands with maxInFlight 64.
         try await withGateway(environment: ["WMG_PIPELINE_MAXINFLIGHT": "64"]) { gut in
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":50,"latencyJitterMs":30,"fraction":1.0}"#)
-            let calls = 200, perCall = 20
+            let calls = 200
+            let perCall = 20
             let started = ContinuousClock.now
             for step in 0..<perCall {
                 for call in 0..<calls {
@@ -70,7 +71,9 @@ import Testing
             let listing = try await Harness.rabbitmqctl(["list_connections", "pid", "client_properties"])
             #expect(listing.contains("wmg-\(gut.prefix) consumer"), "the connection to close is there")
             for line in listing.split(separator: "\n") where line.contains("wmg-\(gut.prefix) consumer") {
-                if let pid = line.split(separator: "\t").first { _ = try await Harness.rabbitmqctl(["close_connection", String(pid), "test closes it"]) }
+                if let pid = line.split(separator: "\t").first {
+                    _ = try await Harness.rabbitmqctl(["close_connection", String(pid), "test closes it"])
+                }
             }
             for index in 50..<100 { try await gut.publish(Self.commandBody(call: "cc-\(index)", mode: 1), messageId: "cc-\(index)") }
             var ids = Set<String>()
@@ -127,8 +130,9 @@ import Testing
         let repeated = Set(counts.filter { $0.value > 1 }.keys)
         // None whose result was published before a kill reached OIFDE after that kill.
         for kill in kills {
-            let after = Set(requests[min(kill.requestMark, requests.count)...].filter { $0["endpoint"] as? String == "changeWorkMode" }
-                .compactMap { $0["commandId"] as? String })
+            let after = Set(
+                requests[min(kill.requestMark, requests.count)...].filter { $0["endpoint"] as? String == "changeWorkMode" }
+                    .compactMap { $0["commandId"] as? String })
             #expect(after.isDisjoint(with: kill.completedBefore))
         }
         // Those that did were in flight at the kill, and say so.
@@ -149,7 +153,9 @@ import Testing
         ]) { gut in
             // Every request hangs for a minute: two commands hold both slots, the rest wait.
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"hangSeconds":60,"fraction":1.0}"#)
-            for step in 0..<6 { try await gut.publish(ResilienceTests.commandBody(call: "one-lane", mode: step % 2 == 0 ? 2 : 1), messageId: "lane-\(step)") }
+            for step in 0..<6 {
+                try await gut.publish(ResilienceTests.commandBody(call: "one-lane", mode: step % 2 == 0 ? 2 : 1), messageId: "lane-\(step)")
+            }
             for call in 0..<6 { try await gut.publish(ResilienceTests.commandBody(call: "slot-\(call)", mode: 2), messageId: "slot-\(call)") }
             let end = ContinuousClock.now + .seconds(20)
             while try await gut.simulator.requests().filter({ $0["endpoint"] as? String == "changeWorkMode" }).count < 2, ContinuousClock.now < end {

@@ -13,7 +13,8 @@ import WorkModeDomain
     @Test func succeedsOverHTTP() async throws {
         try await withSimulator(base) { simulator, port in
             try await withClient(makeClient(port: port)) { client in
-                let attempt = await client.changeWorkMode(command(.insertion), commandId: "m-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+                let attempt = await client.changeWorkMode(
+                    command(.insertion), commandId: "m-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
                 #expect(attempt.verdict == .succeeded)
                 #expect(attempt.result.httpStatus == 200)
                 #expect(attempt.result.errorCode == "0")
@@ -102,7 +103,9 @@ import WorkModeDomain
             try await withClient(makeClient(port: port, timeout: .seconds(60))) { client in
                 let succeeded = await withTaskGroup(of: Bool.self) { group in
                     for i in 0..<1000 {
-                        group.addTask { await client.changeWorkMode(command(.insertion, call: "call-\(i)"), commandId: "m-\(i)").verdict == .succeeded }
+                        group.addTask {
+                            await client.changeWorkMode(command(.insertion, call: "call-\(i)"), commandId: "m-\(i)").verdict == .succeeded
+                        }
                     }
                     return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
                 }

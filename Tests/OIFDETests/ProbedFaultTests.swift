@@ -52,7 +52,8 @@ import WorkModeDomain
         try await withSimulator(base) { simulator, port in
             try await withClient(makeClient(port: port, timeout: .seconds(3))) { client in
                 await warmUp(client)
-                simulator.state.setFault(FaultPlan(rawBody: #"{"errorCode":"0","errorMsg":"trickled very slowly"}"#, trickleIntervalMs: 600, count: 1))
+                simulator.state.setFault(
+                    FaultPlan(rawBody: #"{"errorCode":"0","errorMsg":"trickled very slowly"}"#, trickleIntervalMs: 600, count: 1))
                 let started = ContinuousClock.now
                 let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
                 let elapsed = ContinuousClock.now - started
@@ -107,7 +108,8 @@ import WorkModeDomain
     @Test func aRedirectEndsTheCommandNamingTheTargetAndTheKey() async throws {
         try await withSimulator(base) { simulator, port in
             try await withClient(makeClient(port: port)) { client in
-                simulator.state.setFault(FaultPlan(httpStatus: 302, rawBody: "", location: "https://elsewhere.example/oifde?session=secret", count: 1))
+                simulator.state.setFault(
+                    FaultPlan(httpStatus: 302, rawBody: "", location: "https://elsewhere.example/oifde?session=secret", count: 1))
                 let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
                 guard case .rejected(let reason) = attempt.verdict else {
                     Issue.record("a redirect is not retried: got \(attempt.verdict)")

@@ -56,8 +56,10 @@ func withSimulator<T: Sendable>(
     }
 }
 
-func makeClient(port: Int, https: Bool = false, caFile: String? = nil, tenants: [String: String] = ["t1": "s1"],
-                timeout: Duration = .seconds(5), authMode: CommandDecoder.AuthMode = .token) throws -> OIFDEClient {
+func makeClient(
+    port: Int, https: Bool = false, caFile: String? = nil, tenants: [String: String] = ["t1": "s1"],
+    timeout: Duration = .seconds(5), authMode: CommandDecoder.AuthMode = .token
+) throws -> OIFDEClient {
     let configuration = OIFDEConfiguration(
         baseURL: "\(https ? "https" : "http")://\(https ? "localhost" : "127.0.0.1"):\(port)", timeout: timeout,
         tls: .init(caFile: caFile), authMode: authMode, tenants: tenants.mapValues(OIFDEConfiguration.Secret.init)
@@ -66,8 +68,9 @@ func makeClient(port: Int, https: Bool = false, caFile: String? = nil, tenants: 
 }
 
 func command(_ mode: WorkMode, tenant: String = "t1", call: String = "c1", transfer: CallTransferRequest? = nil) -> WorkModeCommand {
-    WorkModeCommand(tenantId: tenant, callId: call, agentId: "a1", workMode: mode,
-                    callTransferRequest: mode == .transfer ? (transfer ?? CallTransferRequest(type: .agent, routeValue: "1002")) : nil)
+    WorkModeCommand(
+        tenantId: tenant, callId: call, agentId: "a1", workMode: mode,
+        callTransferRequest: mode == .transfer ? (transfer ?? CallTransferRequest(type: .agent, routeValue: "1002")) : nil)
 }
 
 /// Gets the tenant's token cached (and a connection open) before a test's fault: the timeout bounds

@@ -1,7 +1,7 @@
 import Testing
+import WorkModeDomain
 
 @testable import Operations
-import WorkModeDomain
 
 @Suite struct BatchRecordTests {
     func text(_ record: BatchRecord) -> String { String(decoding: record.body, as: UTF8.self) }
@@ -31,15 +31,21 @@ import WorkModeDomain
     }
 
     @Test func aCSVRowBecomesACommandWithItsTransferNested() {
-        let header = ["messageId", "tenantId", "callId", "agentId", "workMode", "callTransferRequest.callTransferType", "callTransferRouteValue", "empty"]
+        let header = [
+            "messageId", "tenantId", "callId", "agentId", "workMode", "callTransferRequest.callTransferType", "callTransferRouteValue", "empty",
+        ]
         let record = BatchRecord.csvRow(header: header, fields: ["m-7", "t1", "c1", "a1", "3", "5", "+86138", ""], line: 4)
         #expect(record.messageId == "m-7")
-        #expect(text(record) == #"{"tenantId":"t1","callId":"c1","agentId":"a1","workMode":"3","callTransferRequest":{"callTransferType":"5","callTransferRouteValue":"+86138"}}"#)
+        #expect(
+            text(record)
+                == #"{"tenantId":"t1","callId":"c1","agentId":"a1","workMode":"3","callTransferRequest":{"callTransferType":"5","callTransferRouteValue":"+86138"}}"#
+        )
         if case .failure(let failure) = CommandDecoder().decode(record.body) { Issue.record("valid row refused: \(failure.errors)") }
     }
 
     @Test func anUnknownCSVColumnIsKeptSoValidationNamesIt() {
-        let record = BatchRecord.csvRow(header: ["tenantId", "callId", "agentId", "workMode", "agentID"], fields: ["t1", "c1", "a1", "1", "typo"], line: 2)
+        let record = BatchRecord.csvRow(
+            header: ["tenantId", "callId", "agentId", "workMode", "agentID"], fields: ["t1", "c1", "a1", "1", "typo"], line: 2)
         guard case .failure(let failure) = CommandDecoder().decode(record.body) else {
             Issue.record("an unknown column must not be dropped silently")
             return

@@ -108,16 +108,21 @@ import Testing
             xDeadline: .text("1764064830500"), timestampSeconds: 1, firstReceipt: now, retryDeadline: .seconds(120)
         ).get()
         #expect(millis.date == Date(timeIntervalSince1970: 1_764_064_830.5))
-        let integer = try CommandDeadline.resolve(xDeadline: .milliseconds(1_764_064_830_000), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1)).get()
+        let integer = try CommandDeadline.resolve(
+            xDeadline: .milliseconds(1_764_064_830_000), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1)
+        ).get()
         #expect(integer.date == Date(timeIntervalSince1970: 1_764_064_830))
     }
 
     @Test func deadlineFallsBackToTimestampThenReceipt() throws {
-        let byTimestamp = try CommandDeadline.resolve(xDeadline: nil, timestampSeconds: 1_764_064_000, firstReceipt: now, retryDeadline: .seconds(120)).get()
+        let byTimestamp = try CommandDeadline.resolve(
+            xDeadline: nil, timestampSeconds: 1_764_064_000, firstReceipt: now, retryDeadline: .seconds(120)
+        ).get()
         #expect(byTimestamp.source == .timestamp)
         #expect(byTimestamp.date == Date(timeIntervalSince1970: 1_764_064_120))
         #expect(byTimestamp.hasPassed(at: now))
-        let byReceipt = try CommandDeadline.resolve(xDeadline: nil, timestampSeconds: nil, firstReceipt: now, retryDeadline: .milliseconds(1500)).get()
+        let byReceipt = try CommandDeadline.resolve(xDeadline: nil, timestampSeconds: nil, firstReceipt: now, retryDeadline: .milliseconds(1500))
+            .get()
         #expect(byReceipt.source == .firstReceipt)
         #expect(byReceipt.date == now.addingTimeInterval(1.5))
         #expect(!byReceipt.hasPassed(at: now))
@@ -128,13 +133,16 @@ import Testing
         let deadline = try CommandDeadline.resolve(xDeadline: nil, timestampSeconds: yearAhead, firstReceipt: now, retryDeadline: .seconds(10)).get()
         #expect(deadline.date == now.addingTimeInterval(10))
         #expect(deadline.source == .firstReceipt)
-        let past = try CommandDeadline.resolve(xDeadline: nil, timestampSeconds: UInt64(now.timeIntervalSince1970) - 5, firstReceipt: now, retryDeadline: .seconds(10)).get()
+        let past = try CommandDeadline.resolve(
+            xDeadline: nil, timestampSeconds: UInt64(now.timeIntervalSince1970) - 5, firstReceipt: now, retryDeadline: .seconds(10)
+        ).get()
         #expect(past.date == now.addingTimeInterval(5))
     }
 
     @Test(arguments: ["timestamp", "floating-point number", "boolean", "table", "array", "void"])
     func otherHeaderTypesAreInvalid(_ type: String) {
-        let result = CommandDeadline.resolve(xDeadline: .unsupported(type: type), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1))
+        let result = CommandDeadline.resolve(
+            xDeadline: .unsupported(type: type), timestampSeconds: nil, firstReceipt: now, retryDeadline: .seconds(1))
         guard case .failure(let error) = result else {
             Issue.record("a \(type) x-deadline must be refused")
             return
@@ -188,7 +196,8 @@ import Testing
         var delays: Set<Duration> = []
         for attempt in 1...8 {
             for _ in 0..<50 {
-                guard let delay = backoff.delay(afterAttempt: attempt, retryAfter: nil, now: now, deadline: now.addingTimeInterval(60), using: &random)
+                guard
+                    let delay = backoff.delay(afterAttempt: attempt, retryAfter: nil, now: now, deadline: now.addingTimeInterval(60), using: &random)
                 else {
                     Issue.record("a delay fits well within 60 s")
                     continue
@@ -198,7 +207,8 @@ import Testing
             }
         }
         #expect(delays.count > 300)
-        #expect(backoff.delay(afterAttempt: 1, retryAfter: .seconds(2), now: now, deadline: now.addingTimeInterval(10), using: &random) == .seconds(2))
+        #expect(
+            backoff.delay(afterAttempt: 1, retryAfter: .seconds(2), now: now, deadline: now.addingTimeInterval(10), using: &random) == .seconds(2))
         #expect(backoff.delay(afterAttempt: 1, retryAfter: .seconds(20), now: now, deadline: now.addingTimeInterval(10), using: &random) == nil)
         #expect(backoff.delay(afterAttempt: 9, retryAfter: nil, now: now, deadline: now, using: &random) == nil)
     }
@@ -214,7 +224,9 @@ import Testing
         #expect(ListenAddress(text)?.description == text)
     }
 
-    @Test(arguments: ["localhost", ":9090", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000", "::1:9090", "[::1:9090", "127.0.0.1:-1", "a b:80", "[]:80"])
+    @Test(arguments: [
+        "localhost", ":9090", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000", "::1:9090", "[::1:9090", "127.0.0.1:-1", "a b:80", "[]:80",
+    ])
     func refuses(_ text: String) {
         #expect(ListenAddress(text) == nil, "\(text)")
     }

@@ -20,15 +20,22 @@ let cases: [Case] = [
     Case(name: "not an object", body: #"["tenantId"]"#, expected: [("", .notAnObject)]),
     Case(name: "malformed", body: #"{"tenantId":"t1","#, expected: [("", .malformedJSON)]),
     Case(name: "too deep", body: #"{"a":[[[[[[[[1]]]]]]]]}"#, expected: [("/a/0/0/0/0/0/0/0", .tooDeep)]),
-    Case(name: "depth 8 is fine for the parser", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":1,"x":[[[[[[1]]]]]]}"#, expected: [("/x", .unknownField)]),
+    Case(
+        name: "depth 8 is fine for the parser", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":1,"x":[[[[[[1]]]]]]}"#,
+        expected: [("/x", .unknownField)]),
     Case(name: "duplicate field", body: #"{"tenantId":"t1","tenantId":"t2"}"#, expected: [("/tenantId", .duplicateField)]),
     // identifiers
     Case(name: "missing ids", body: #"{"workMode":"1"}"#, expected: [("/tenantId", .required), ("/callId", .required), ("/agentId", .required)]),
     Case(name: "empty id", body: #"{"tenantId":"","callId":"c","agentId":"a","workMode":"1"}"#, expected: [("/tenantId", .empty)]),
     Case(name: "id wrong type", body: #"{"tenantId":7,"callId":"c","agentId":"a","workMode":"1"}"#, expected: [("/tenantId", .wrongType)]),
-    Case(name: "id 64 chars ok", body: #"{"tenantId":"\#(String(repeating: "é", count: 64))","callId":"c","agentId":"a","workMode":"1"}"#, expected: []),
-    Case(name: "id 65 chars", body: #"{"tenantId":"t","callId":"\#(String(repeating: "9", count: 65))","agentId":"a","workMode":"1"}"#, expected: [("/callId", .tooLong)]),
-    Case(name: "control char", body: #"{"tenantId":"t","callId":"c","agentId":"a\u0007","workMode":"1"}"#, expected: [("/agentId", .controlCharacter)]),
+    Case(
+        name: "id 64 chars ok", body: #"{"tenantId":"\#(String(repeating: "é", count: 64))","callId":"c","agentId":"a","workMode":"1"}"#, expected: []
+    ),
+    Case(
+        name: "id 65 chars", body: #"{"tenantId":"t","callId":"\#(String(repeating: "9", count: 65))","agentId":"a","workMode":"1"}"#,
+        expected: [("/callId", .tooLong)]),
+    Case(
+        name: "control char", body: #"{"tenantId":"t","callId":"c","agentId":"a\u0007","workMode":"1"}"#, expected: [("/agentId", .controlCharacter)]),
     // workMode
     Case(name: "workMode integer", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":2}"#, expected: []),
     Case(name: "workMode 4", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":"4"}"#, expected: [("/workMode", .notAllowed)]),
@@ -37,35 +44,95 @@ let cases: [Case] = [
     Case(name: "workMode missing", body: #"{"tenantId":"t","callId":"c","agentId":"a"}"#, expected: [("/workMode", .required)]),
     // callTransferRequest presence
     Case(name: "transfer without request", body: "{\(transfer)}", expected: [("/callTransferRequest", .required)]),
-    Case(name: "request without transfer", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":"1","callTransferRequest":{"callTransferType":"4","callTransferRouteValue":"a9"}}"#, expected: [("/callTransferRequest", .unexpected)]),
-    Case(name: "request null for non-transfer", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":"0","callTransferRequest":null}"#, expected: []),
+    Case(
+        name: "request without transfer",
+        body:
+            #"{"tenantId":"t","callId":"c","agentId":"a","workMode":"1","callTransferRequest":{"callTransferType":"4","callTransferRouteValue":"a9"}}"#,
+        expected: [("/callTransferRequest", .unexpected)]),
+    Case(
+        name: "request null for non-transfer", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":"0","callTransferRequest":null}"#,
+        expected: []),
     Case(name: "request not an object", body: "{\(transfer),\"callTransferRequest\":\"4\"}", expected: [("/callTransferRequest", .wrongType)]),
     // callTransferType
-    Case(name: "type 4 integer", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":4,\"callTransferRouteValue\":\"a9\"}}", expected: []),
-    Case(name: "type 9", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"9\",\"callTransferRouteValue\":\"x\"}}", expected: [("/callTransferRequest/callTransferType", .notAllowed)]),
-    Case(name: "type missing", body: "{\(transfer),\"callTransferRequest\":{\"callTransferRouteValue\":\"x\"}}", expected: [("/callTransferRequest/callTransferType", .required)]),
-    Case(name: "type array", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":[1],\"callTransferRouteValue\":\"x\"}}", expected: [("/callTransferRequest/callTransferType", .wrongType)]),
+    Case(
+        name: "type 4 integer", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":4,\"callTransferRouteValue\":\"a9\"}}", expected: []
+    ),
+    Case(
+        name: "type 9", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"9\",\"callTransferRouteValue\":\"x\"}}",
+        expected: [("/callTransferRequest/callTransferType", .notAllowed)]),
+    Case(
+        name: "type missing", body: "{\(transfer),\"callTransferRequest\":{\"callTransferRouteValue\":\"x\"}}",
+        expected: [("/callTransferRequest/callTransferType", .required)]),
+    Case(
+        name: "type array", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":[1],\"callTransferRouteValue\":\"x\"}}",
+        expected: [("/callTransferRequest/callTransferType", .wrongType)]),
     // route values
-    Case(name: "route value missing", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"1\"}}", expected: [("/callTransferRequest/callTransferRouteValue", .required)]),
-    Case(name: "route value empty", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"3\",\"callTransferRouteValue\":\"\"}}", expected: [("/callTransferRequest/callTransferRouteValue", .empty)]),
-    Case(name: "route value 257", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"3\",\"callTransferRouteValue\":\"\(String(repeating: "q", count: 257))\"}}", expected: [("/callTransferRequest/callTransferRouteValue", .tooLong)]),
+    Case(
+        name: "route value missing", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"1\"}}",
+        expected: [("/callTransferRequest/callTransferRouteValue", .required)]),
+    Case(
+        name: "route value empty", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"3\",\"callTransferRouteValue\":\"\"}}",
+        expected: [("/callTransferRequest/callTransferRouteValue", .empty)]),
+    Case(
+        name: "route value 257",
+        body:
+            "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"3\",\"callTransferRouteValue\":\"\(String(repeating: "q", count: 257))\"}}",
+        expected: [("/callTransferRequest/callTransferRouteValue", .tooLong)]),
     Case(name: "type 7 no value", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"7\"}}", expected: []),
-    Case(name: "type 31 empty value", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"31\",\"callTransferRouteValue\":\"\"}}", expected: []),
-    Case(name: "type 7 with value", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"7\",\"callTransferRouteValue\":\"a1\"}}", expected: [("/callTransferRequest/callTransferRouteValue", .unexpected)]),
-    Case(name: "type 5 phone", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"+8613800138000\"}}", expected: []),
-    Case(name: "type 5 not phone", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"call-me\"}}", expected: [("/callTransferRequest/callTransferRouteValue", .invalidPhoneNumber)]),
-    Case(name: "type 5 33 digits", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"\(String(repeating: "1", count: 33))\"}}", expected: [("/callTransferRequest/callTransferRouteValue", .invalidPhoneNumber)]),
-    Case(name: "calling number ok", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"100\",\"callTransferNumber\":\"+4930\"}}", expected: []),
-    Case(name: "calling number bad", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"100\",\"callTransferNumber\":\"12a\"}}", expected: [("/callTransferRequest/callTransferNumber", .invalidPhoneNumber)]),
-    Case(name: "calling number empty ok", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"100\",\"callTransferNumber\":\"\"}}", expected: []),
-    Case(name: "trans data 4096 ok", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"2\",\"callTransferRouteValue\":\"77\",\"callTransferTransData\":\"\(String(repeating: "d", count: 4096))\"}}", expected: []),
-    Case(name: "trans data 4097", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"2\",\"callTransferRouteValue\":\"77\",\"callTransferTransData\":\"\(String(repeating: "d", count: 4097))\"}}", expected: [("/callTransferRequest/callTransferTransData", .tooLong)]),
+    Case(
+        name: "type 31 empty value", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"31\",\"callTransferRouteValue\":\"\"}}",
+        expected: []),
+    Case(
+        name: "type 7 with value", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"7\",\"callTransferRouteValue\":\"a1\"}}",
+        expected: [("/callTransferRequest/callTransferRouteValue", .unexpected)]),
+    Case(
+        name: "type 5 phone",
+        body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"+8613800138000\"}}", expected: []),
+    Case(
+        name: "type 5 not phone", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"call-me\"}}",
+        expected: [("/callTransferRequest/callTransferRouteValue", .invalidPhoneNumber)]),
+    Case(
+        name: "type 5 33 digits",
+        body:
+            "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"\(String(repeating: "1", count: 33))\"}}",
+        expected: [("/callTransferRequest/callTransferRouteValue", .invalidPhoneNumber)]),
+    Case(
+        name: "calling number ok",
+        body:
+            "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"100\",\"callTransferNumber\":\"+4930\"}}",
+        expected: []),
+    Case(
+        name: "calling number bad",
+        body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"100\",\"callTransferNumber\":\"12a\"}}",
+        expected: [("/callTransferRequest/callTransferNumber", .invalidPhoneNumber)]),
+    Case(
+        name: "calling number empty ok",
+        body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"5\",\"callTransferRouteValue\":\"100\",\"callTransferNumber\":\"\"}}",
+        expected: []),
+    Case(
+        name: "trans data 4096 ok",
+        body:
+            "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"2\",\"callTransferRouteValue\":\"77\",\"callTransferTransData\":\"\(String(repeating: "d", count: 4096))\"}}",
+        expected: []),
+    Case(
+        name: "trans data 4097",
+        body:
+            "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"2\",\"callTransferRouteValue\":\"77\",\"callTransferTransData\":\"\(String(repeating: "d", count: 4097))\"}}",
+        expected: [("/callTransferRequest/callTransferTransData", .tooLong)]),
     // unknown fields and tokens
-    Case(name: "unknown top-level", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":"1","agentID":"typo"}"#, expected: [("/agentID", .unknownField)]),
-    Case(name: "unknown nested", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"4\",\"callTransferRoutValue\":\"a9\"}}", expected: [("/callTransferRequest/callTransferRoutValue", .unknownField), ("/callTransferRequest/callTransferRouteValue", .required)]),
-    Case(name: "auth token in token mode", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":"1","authToken":"secret-token-value"}"#, expected: [("/authToken", .forbidden)]),
+    Case(
+        name: "unknown top-level", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":"1","agentID":"typo"}"#,
+        expected: [("/agentID", .unknownField)]),
+    Case(
+        name: "unknown nested", body: "{\(transfer),\"callTransferRequest\":{\"callTransferType\":\"4\",\"callTransferRoutValue\":\"a9\"}}",
+        expected: [("/callTransferRequest/callTransferRoutValue", .unknownField), ("/callTransferRequest/callTransferRouteValue", .required)]),
+    Case(
+        name: "auth token in token mode", body: #"{"tenantId":"t","callId":"c","agentId":"a","workMode":"1","authToken":"secret-token-value"}"#,
+        expected: [("/authToken", .forbidden)]),
     // every problem at once
-    Case(name: "all problems reported", body: #"{"tenantId":"","callId":5,"workMode":"7","extra":1}"#, expected: [("/extra", .unknownField), ("/tenantId", .empty), ("/callId", .wrongType), ("/agentId", .required), ("/workMode", .notAllowed)]),
+    Case(
+        name: "all problems reported", body: #"{"tenantId":"","callId":5,"workMode":"7","extra":1}"#,
+        expected: [("/extra", .unknownField), ("/tenantId", .empty), ("/callId", .wrongType), ("/agentId", .required), ("/workMode", .notAllowed)]),
 ]
 
 @Suite struct CommandDecoderTests {

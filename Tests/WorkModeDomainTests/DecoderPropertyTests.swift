@@ -151,7 +151,9 @@ enum Arbitrary {
             var r = SplitMix64(seed: seed)
             // Bias toward multi-byte lead and continuation bytes, where the edge cases are.
             let pool: [UInt8] = [0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xA0, 0x9F, 0xED, 0xEF, 0xF0, 0x90, 0x8F, 0xF4, 0xF5, 0xFF]
-            let bytes = (0..<Int(r.next() % 12)).map { _ in r.next() % 3 == 0 ? UInt8(truncatingIfNeeded: r.next()) : pool[Int(r.next() % UInt64(pool.count))] }
+            let bytes = (0..<Int(r.next() % 12)).map { _ in
+                r.next() % 3 == 0 ? UInt8(truncatingIfNeeded: r.next()) : pool[Int(r.next() % UInt64(pool.count))]
+            }
             #expect(TextRules.isValidUTF8(bytes) == (String(validating: bytes, as: UTF8.self) != nil), "\(bytes)")
         }
     }

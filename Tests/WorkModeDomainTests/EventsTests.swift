@@ -49,7 +49,9 @@ import Testing
     @Test func aFailedEventCarriesItsReasonAndASuccessDoesNot() throws {
         var failed = ResultEvent(commandId: "m", status: .failed, attempts: 5, receivedAt: received, completedAt: received)
         failed.reason = "still failing after 5 attempts; last: gettoken answered errorCode 0\nwithout an authToken"
-        #expect(try json(failed.jsonBytes())["reason"] as? String == "still failing after 5 attempts; last: gettoken answered errorCode 0 without an authToken")
+        #expect(
+            try json(failed.jsonBytes())["reason"] as? String
+                == "still failing after 5 attempts; last: gettoken answered errorCode 0 without an authToken")
         var succeeded = ResultEvent(commandId: "m", status: .succeeded, attempts: 1, receivedAt: received, completedAt: received)
         succeeded.reason = "applied"
         #expect(try json(succeeded.jsonBytes())["reason"] == nil)

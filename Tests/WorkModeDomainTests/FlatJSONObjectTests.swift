@@ -1,5 +1,4 @@
 import Testing
-
 import WorkModeDomain
 
 @Suite struct FlatJSONObjectTests {

@@ -1,4 +1,5 @@
 import Synchronization
+
 /// An AMQP channel. Obtain one from ``AMQPConnection/openChannel(publisherConfirms:)``.
 ///
 /// A channel the broker closed (for example after a 406 PRECONDITION_FAILED) stays closed; every
@@ -40,7 +41,8 @@ public final class AMQPChannel: Sendable {
         _ name: String, type: ExchangeType, durable: Bool = true, autoDelete: Bool = false, internal isInternal: Bool = false,
         arguments: FieldTable = [:]
     ) async throws(AMQPError) {
-        try await exchangeDeclare(name, type: type, passive: false, durable: durable, autoDelete: autoDelete, internal: isInternal, arguments: arguments)
+        try await exchangeDeclare(
+            name, type: type, passive: false, durable: durable, autoDelete: autoDelete, internal: isInternal, arguments: arguments)
     }
 
     /// Checks that an exchange exists without changing it. Throws 404 NOT_FOUND (closing this channel)
@@ -54,7 +56,9 @@ public final class AMQPChannel: Sendable {
     ) async throws(AMQPError) {
         let shared = self.shared
         try await core.perform { core throws(AMQPError) in
-            try core.declareExchange(shared, name, type: type.rawValue, passive: passive, durable: durable, autoDelete: autoDelete, internal: isInternal, arguments: arguments)
+            try core.declareExchange(
+                shared, name, type: type.rawValue, passive: passive, durable: durable, autoDelete: autoDelete, internal: isInternal,
+                arguments: arguments)
         }
     }
 
@@ -87,7 +91,8 @@ public final class AMQPChannel: Sendable {
     ) async throws(AMQPError) -> QueueInfo {
         let shared = self.shared
         return try await core.perform { core throws(AMQPError) in
-            try core.declareQueue(shared, name, passive: passive, durable: durable, exclusive: exclusive, autoDelete: autoDelete, arguments: arguments)
+            try core.declareQueue(
+                shared, name, passive: passive, durable: durable, exclusive: exclusive, autoDelete: autoDelete, arguments: arguments)
         }
     }
 
@@ -199,8 +204,9 @@ public final class AMQPChannel: Sendable {
         let confirmation = PublishConfirmation()
         let shared = self.shared
         let accepted = core.submit { core in
-            core.publish(shared, body: body, exchange: exchange, routingKey: routingKey, mandatory: mandatory,
-                         properties: properties, confirmation: confirmation)
+            core.publish(
+                shared, body: body, exchange: exchange, routingKey: routingKey, mandatory: mandatory,
+                properties: properties, confirmation: confirmation)
         }
         if !accepted { confirmation.resolve(.failure(core.terminalError)) }
         return confirmation

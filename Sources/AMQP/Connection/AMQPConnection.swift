@@ -1,6 +1,7 @@
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A connection to an AMQP 0-9-1 broker (RabbitMQ), backed by librabbitmq.

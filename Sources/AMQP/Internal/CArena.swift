@@ -64,22 +64,48 @@ final class CArena {
         var field = amqp_field_value_t()
         func kind(_ k: amqp_field_value_kind_t) { field.kind = UInt8(truncatingIfNeeded: k.rawValue) }
         switch value {
-        case .bool(let v): kind(AMQP_FIELD_KIND_BOOLEAN); field.value.boolean = v ? 1 : 0
-        case .int8(let v): kind(AMQP_FIELD_KIND_I8); field.value.i8 = v
-        case .uint8(let v): kind(AMQP_FIELD_KIND_U8); field.value.u8 = v
-        case .int16(let v): kind(AMQP_FIELD_KIND_I16); field.value.i16 = v
-        case .uint16(let v): kind(AMQP_FIELD_KIND_U16); field.value.u16 = v
-        case .int32(let v): kind(AMQP_FIELD_KIND_I32); field.value.i32 = v
-        case .uint32(let v): kind(AMQP_FIELD_KIND_U32); field.value.u32 = v
-        case .int64(let v): kind(AMQP_FIELD_KIND_I64); field.value.i64 = v
-        case .uint64(let v): kind(AMQP_FIELD_KIND_U64); field.value.u64 = v
-        case .float(let v): kind(AMQP_FIELD_KIND_F32); field.value.f32 = v
-        case .double(let v): kind(AMQP_FIELD_KIND_F64); field.value.f64 = v
+        case .bool(let v):
+            kind(AMQP_FIELD_KIND_BOOLEAN)
+            field.value.boolean = v ? 1 : 0
+        case .int8(let v):
+            kind(AMQP_FIELD_KIND_I8)
+            field.value.i8 = v
+        case .uint8(let v):
+            kind(AMQP_FIELD_KIND_U8)
+            field.value.u8 = v
+        case .int16(let v):
+            kind(AMQP_FIELD_KIND_I16)
+            field.value.i16 = v
+        case .uint16(let v):
+            kind(AMQP_FIELD_KIND_U16)
+            field.value.u16 = v
+        case .int32(let v):
+            kind(AMQP_FIELD_KIND_I32)
+            field.value.i32 = v
+        case .uint32(let v):
+            kind(AMQP_FIELD_KIND_U32)
+            field.value.u32 = v
+        case .int64(let v):
+            kind(AMQP_FIELD_KIND_I64)
+            field.value.i64 = v
+        case .uint64(let v):
+            kind(AMQP_FIELD_KIND_U64)
+            field.value.u64 = v
+        case .float(let v):
+            kind(AMQP_FIELD_KIND_F32)
+            field.value.f32 = v
+        case .double(let v):
+            kind(AMQP_FIELD_KIND_F64)
+            field.value.f64 = v
         case .decimal(let scale, let v):
             kind(AMQP_FIELD_KIND_DECIMAL)
             field.value.decimal = amqp_decimal_t(decimals: scale, value: v)
-        case .string(let v): kind(AMQP_FIELD_KIND_UTF8); field.value.bytes = bytes(v)
-        case .bytes(let v): kind(AMQP_FIELD_KIND_BYTES); field.value.bytes = bytes(v)
+        case .string(let v):
+            kind(AMQP_FIELD_KIND_UTF8)
+            field.value.bytes = bytes(v)
+        case .bytes(let v):
+            kind(AMQP_FIELD_KIND_BYTES)
+            field.value.bytes = bytes(v)
         case .array(let values):
             kind(AMQP_FIELD_KIND_ARRAY)
             if values.isEmpty {
@@ -90,8 +116,12 @@ final class CArena {
                 for (index, element) in values.enumerated() { (entries + index).initialize(to: self.value(element)) }
                 field.value.array = amqp_array_t(num_entries: Int32(values.count), entries: entries)
             }
-        case .table(let t): kind(AMQP_FIELD_KIND_TABLE); field.value.table = table(t)
-        case .timestamp(let v): kind(AMQP_FIELD_KIND_TIMESTAMP); field.value.u64 = v
+        case .table(let t):
+            kind(AMQP_FIELD_KIND_TABLE)
+            field.value.table = table(t)
+        case .timestamp(let v):
+            kind(AMQP_FIELD_KIND_TIMESTAMP)
+            field.value.u64 = v
         case .void: kind(AMQP_FIELD_KIND_VOID)
         }
         return field

@@ -1,5 +1,5 @@
-import Synchronization
 internal import CRabbitMQ
+import Synchronization
 
 extension ConnectionCore {
     /// Reads and dispatches every frame that is available without waiting. Also where heartbeats

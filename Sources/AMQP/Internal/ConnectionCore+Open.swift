@@ -1,9 +1,9 @@
-import Synchronization
 internal import CRabbitMQ
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension ConnectionCore {

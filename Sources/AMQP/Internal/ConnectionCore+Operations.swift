@@ -1,5 +1,5 @@
-import Synchronization
 internal import CRabbitMQ
+import Synchronization
 
 /// Every operation, as run on the owner thread. Callers reach these through ``ConnectionCore/perform(_:)``
 /// or ``ConnectionCore/submit(_:)``.
@@ -88,8 +88,9 @@ extension ConnectionCore {
             return
         }
         _ = channel.confirms.published(
-            .init(token: confirmation, mandatory: mandatory, exchange: exchange, routingKey: routingKey,
-                  messageId: properties.messageId, returned: nil)
+            .init(
+                token: confirmation, mandatory: mandatory, exchange: exchange, routingKey: routingKey,
+                messageId: properties.messageId, returned: nil)
         )
         shared.pendingConfirms.store(channel.confirms.outstandingCount, ordering: .relaxed)
     }
@@ -174,7 +175,9 @@ extension ConnectionCore {
         let ok = decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
         let exchange = String(copyingText: ok.exchange)
         let routingKey = String(copyingText: ok.routing_key)
-        guard let content = readContent(channel: channel.number) else { throw terminal.withLock({ $0 }) ?? shared.closedBecause ?? .connectionLost("content missing") }
+        guard let content = readContent(channel: channel.number) else {
+            throw terminal.withLock({ $0 }) ?? shared.closedBecause ?? .connectionLost("content missing")
+        }
         return Delivery(
             body: content.body, properties: content.properties,
             tag: DeliveryTag(value: ok.delivery_tag, channelIncarnation: shared.incarnation),

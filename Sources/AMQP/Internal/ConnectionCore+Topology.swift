@@ -1,5 +1,5 @@
-import Synchronization
 internal import CRabbitMQ
+import Synchronization
 
 /// Declarations and queue management on the owner thread.
 extension ConnectionCore {
@@ -8,8 +8,9 @@ extension ConnectionCore {
         arguments: FieldTable
     ) throws(AMQPError) {
         _ = try rpc(shared) { state, number in
-            amqp_exchange_declare(state, number, arena.bytes(name), arena.bytes(type), passive ? 1 : 0, durable ? 1 : 0,
-                                  autoDelete ? 1 : 0, isInternal ? 1 : 0, arena.table(arguments))
+            amqp_exchange_declare(
+                state, number, arena.bytes(name), arena.bytes(type), passive ? 1 : 0, durable ? 1 : 0,
+                autoDelete ? 1 : 0, isInternal ? 1 : 0, arena.table(arguments))
         }
     }
 
@@ -21,8 +22,9 @@ extension ConnectionCore {
         _ shared: ChannelShared, _ name: String, passive: Bool, durable: Bool, exclusive: Bool, autoDelete: Bool, arguments: FieldTable
     ) throws(AMQPError) -> QueueInfo {
         let ok = try rpc(shared) { state, number in
-            amqp_queue_declare(state, number, arena.bytes(name), passive ? 1 : 0, durable ? 1 : 0, exclusive ? 1 : 0,
-                               autoDelete ? 1 : 0, arena.table(arguments))
+            amqp_queue_declare(
+                state, number, arena.bytes(name), passive ? 1 : 0, durable ? 1 : 0, exclusive ? 1 : 0,
+                autoDelete ? 1 : 0, arena.table(arguments))
         }
         return QueueInfo(name: String(copyingText: ok.queue), messageCount: ok.message_count, consumerCount: ok.consumer_count)
     }

@@ -5,7 +5,7 @@ import Synchronization
 import WorkModeDomain
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The completion journal of CONTRACT.md section 4: an append-only file that remembers, per command
@@ -203,7 +203,8 @@ public final class CompletionJournal: Sendable {
     /// new file at `path`. Checked at most once a second, from the append path.
     private func checkIdentity(_ state: inout State, now: Date) -> CompactionJob? {
         state.nextIdentityCheck = ContinuousClock.now + .seconds(1)
-        var open = stat(), named = stat()
+        var open = stat()
+        var named = stat()
         guard fstat(state.fd, &open) == 0 else { return nil }
         let same = stat(path, &named) == 0 && named.st_ino == open.st_ino && named.st_dev == open.st_dev
         if same {

@@ -4,7 +4,7 @@ import Synchronization
 import WorkModeDomain
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a compaction starts from: the index and the file as they were when it was triggered.
@@ -72,7 +72,8 @@ extension CompletionJournal {
         }
         do {
             var writer = BlockWriter(fd: fd, path: temporary)
-            let now = job.now.timeIntervalSince1970, ttl = ttl.timeInterval
+            let now = job.now.timeIntervalSince1970
+            let ttl = ttl.timeInterval
             var entries = job.entries
             for position in entries.indices {
                 guard now - entries[position].at <= ttl else {

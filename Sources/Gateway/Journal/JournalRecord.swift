@@ -36,7 +36,10 @@ struct JournalRecord: Codable {
     let completion: JournalCompletion?
 
     private enum CodingKeys: String, CodingKey {
-        case kind = "k", id = "i", at = "t", completion = "c"
+        case kind = "k"
+        case id = "i"
+        case at = "t"
+        case completion = "c"
     }
 
     init(kind: Kind, id: String, at: Date, completion: JournalCompletion?) {
@@ -92,7 +95,9 @@ struct JournalRecord: Codable {
         headers.reserveCapacity(items.count)
         for item in items {
             guard case .object(let members) = item else { return nil }
-            var key: String?, string: String?, int: Int64?
+            var key: String?
+            var string: String?
+            var int: Int64?
             for member in members {
                 switch (member.key, member.value) {
                 case ("key", .string(let value)): key = value

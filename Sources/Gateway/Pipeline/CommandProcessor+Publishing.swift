@@ -1,6 +1,6 @@
-import GatewayConfig
 import AMQP
 import Foundation
+import GatewayConfig
 import Logging
 import WorkModeDomain
 
@@ -32,7 +32,11 @@ extension CommandProcessor {
             timestamp: UInt64(Date().timeIntervalSince1970)
         )
         // Results go out without `mandatory`: an event nobody subscribed to is not an error.
-        var owed = [Owed(body: event, exchange: topology.resultsExchange, routingKey: status.rawValue, mandatory: false, properties: properties, what: "result event")]
+        var owed = [
+            Owed(
+                body: event, exchange: topology.resultsExchange, routingKey: status.rawValue, mandatory: false, properties: properties,
+                what: "result event")
+        ]
         if let replyTo = received.delivery.properties.replyTo, !replyTo.isEmpty {
             properties.messageId = UUID().uuidString.lowercased()
             owed.append(Owed(body: event, exchange: "", routingKey: replyTo, mandatory: false, properties: properties, what: "reply_to copy"))
@@ -41,14 +45,19 @@ extension CommandProcessor {
             var original = received.delivery.properties
             var headers = original.headers ?? FieldTable()
             for header in deadLetter {
-                if let text = header.string { headers[header.key] = .string(text) } else if let number = header.int { headers[header.key] = .int64(number) }
+                if let text = header.string {
+                    headers[header.key] = .string(text)
+                } else if let number = header.int {
+                    headers[header.key] = .int64(number)
+                }
             }
             original.headers = headers
             // Dead letters must route somewhere: with `mandatory`, one that routes nowhere comes back.
-            owed.append(Owed(
-                body: received.delivery.body, exchange: topology.deadLetterExchange, routingKey: failureClass, mandatory: true,
-                properties: original, what: "dead letter"
-            ))
+            owed.append(
+                Owed(
+                    body: received.delivery.body, exchange: topology.deadLetterExchange, routingKey: failureClass, mandatory: true,
+                    properties: original, what: "dead letter"
+                ))
         }
         return owed
     }
@@ -71,14 +80,18 @@ extension CommandProcessor {
             case .confirmed:
                 return true
             case .lost(let why):
-                logger.warning("publishing the result failed; the command goes back to the queue", metadata: ["commandId": "\(received.commandId)", "error": "\(why)"])
+                logger.warning(
+                    "publishing the result failed; the command goes back to the queue",
+                    metadata: ["commandId": "\(received.commandId)", "error": "\(why)"])
                 return false
             case .refused(let why):
                 refusals += 1
                 if !paused {
                     paused = true
                     pauses.enter(.publish, detail: why)
-                    logger.error("the broker refused a publish; holding the command and publishing again", metadata: ["commandId": "\(received.commandId)", "refused": "\(why)"])
+                    logger.error(
+                        "the broker refused a publish; holding the command and publishing again",
+                        metadata: ["commandId": "\(received.commandId)", "refused": "\(why)"])
                 }
                 do { try await Task.sleep(for: Self.pauseDelay(failures: refusals)) } catch { return false }
                 guard session.isOpen else { return false }
@@ -95,9 +108,14 @@ extension CommandProcessor {
             for message in owed {
                 var properties = message.properties
                 if message.exchange != configuration.topology.deadLetterExchange { properties.timestamp = UInt64(Date().timeIntervalSince1970) }
-                pending.append((message, try channel.publish(
-                    message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory, properties: properties
-                )))
+                pending.append(
+                    (
+                        message,
+                        try channel.publish(
+                            message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory,
+                            properties: properties
+                        )
+                    ))
             }
             var refused: [Owed] = []
             var why = ""
@@ -135,7 +153,8 @@ extension CommandProcessor {
             }
             try session.consumerChannel.nack(received.delivery, requeue: true)
         } catch {
-            logger.debug("delivery not settled: its connection has ended; the broker will redeliver", metadata: ["commandId": "\(received.commandId)"])
+            logger.debug(
+                "delivery not settled: its connection has ended; the broker will redeliver", metadata: ["commandId": "\(received.commandId)"])
         }
         return .requeued
     }

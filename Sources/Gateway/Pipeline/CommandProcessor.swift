@@ -1,7 +1,7 @@
-import GatewayConfig
 import AMQP
 import CoreMetrics
 import Foundation
+import GatewayConfig
 import Logging
 import OIFDEClient
 import WorkModeDomain
@@ -220,7 +220,10 @@ struct CommandProcessor: Sendable {
                     outcome.reason = "still failing after \(outcome.attempts) attempts; last: \(why)"
                     return outcome
                 }
-                guard let delay = backoff.delay(afterAttempt: outcome.attempts, retryAfter: retryAfter, now: Date(), deadline: deadline.date, using: &random) else {
+                guard
+                    let delay = backoff.delay(
+                        afterAttempt: outcome.attempts, retryAfter: retryAfter, now: Date(), deadline: deadline.date, using: &random)
+                else {
                     outcome.status = .expired
                     outcome.reason = "the deadline leaves no time for another attempt after \(outcome.attempts); last: \(why)"
                     return outcome
@@ -277,7 +280,9 @@ struct CommandProcessor: Sendable {
                 failures += 1
                 if failures == 1 {
                     pauses.enter(.journal, detail: "\(error)")
-                    logger.error("cannot write the completion journal; holding the command and trying again", metadata: Self.adding(metadata, ["error": "\(error)"]))
+                    logger.error(
+                        "cannot write the completion journal; holding the command and trying again",
+                        metadata: Self.adding(metadata, ["error": "\(error)"]))
                 }
                 do { try await Task.sleep(for: Self.pauseDelay(failures: failures)) } catch { return false }
                 guard session.isOpen else { return false }

@@ -1,7 +1,7 @@
-import GatewayConfig
 import AMQP
 import CoreMetrics
 import Foundation
+import GatewayConfig
 import Logging
 import OIFDEClient
 import ServiceLifecycle
@@ -110,7 +110,8 @@ public final class Gateway: Service, Sendable {
             state.draining = true
             return state.drainRequested
         }
-        logger.info("stopping: no new commands; finishing those in flight", metadata: ["drainTimeout": "\(DurationText.format(configuration.drainTimeout))"])
+        logger.info(
+            "stopping: no new commands; finishing those in flight", metadata: ["drainTimeout": "\(DurationText.format(configuration.drainTimeout))"])
         // The handler is synchronous: the session's own task cancels the consumer (one broker
         // round trip), logged either way.
         request?.yield()
@@ -236,7 +237,8 @@ public final class Gateway: Service, Sendable {
                         try await session.consumerChannel.cancel(consumer)
                         self.logger.info("consumer cancelled: the broker sends no more commands")
                     } catch {
-                        self.logger.warning("cancelling the consumer failed; deliveries that still arrive go back to the queue", metadata: ["error": "\(error)"])
+                        self.logger.warning(
+                            "cancelling the consumer failed; deliveries that still arrive go back to the queue", metadata: ["error": "\(error)"])
                     }
                     break
                 }

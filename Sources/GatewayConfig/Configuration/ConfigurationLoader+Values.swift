@@ -29,7 +29,8 @@ extension ConfigurationLoader {
         try reader.int("topology.deliveryLimit", &c.topology.deliveryLimit)
         try reader.url("oifde.baseURL", &c.oifde.baseURL) { text throws(ConfigurationError) in
             guard text.hasPrefix("https://") || text.hasPrefix("http://"), URL(string: text)?.host != nil else {
-                throw ConfigurationError(key: "oifde.baseURL", problem: "must be an https:// (or http://) URL with a host", source: values["oifde.baseURL"]?.source)
+                throw ConfigurationError(
+                    key: "oifde.baseURL", problem: "must be an https:// (or http://) URL with a host", source: values["oifde.baseURL"]?.source)
             }
         }
         try reader.duration("oifde.timeout", &c.oifde.timeout)
@@ -59,7 +60,9 @@ extension ConfigurationLoader {
             || (FileManager.default.fileExists(atPath: c.dedupe.path, isDirectory: &isDirectory) && isDirectory.boolValue)
         {
             throw ConfigurationError(
-                key: "dedupe.path", problem: "\(c.dedupe.path) is a directory; name the journal file in it (e.g. \(c.dedupe.path.hasSuffix("/") ? c.dedupe.path : c.dedupe.path + "/")completions.journal)",
+                key: "dedupe.path",
+                problem:
+                    "\(c.dedupe.path) is a directory; name the journal file in it (e.g. \(c.dedupe.path.hasSuffix("/") ? c.dedupe.path : c.dedupe.path + "/")completions.journal)",
                 source: values["dedupe.path"]?.source
             )
         }
@@ -94,7 +97,8 @@ extension ConfigurationLoader {
             case (_?, _?):
                 throw ConfigurationError(key: key, problem: "set appSecret or appSecretFile, not both", source: inline?.source)
             default:
-                throw ConfigurationError(key: key, problem: "the tenant has no secret (appSecret or appSecretFile)", source: inline?.source ?? file?.source)
+                throw ConfigurationError(
+                    key: key, problem: "the tenant has no secret (appSecret or appSecretFile)", source: inline?.source ?? file?.source)
             }
         }
         return result
@@ -157,7 +161,9 @@ extension ConfigurationLoader {
 
         mutating func duration(_ key: String, _ target: inout Duration) throws(ConfigurationError) {
             guard let text = try required(key) else { return }
-            guard let value = DurationText.parse(text) else { throw fail(key, "must be a duration such as 250ms, 5s, 2m or a number of seconds; got \(text)") }
+            guard let value = DurationText.parse(text) else {
+                throw fail(key, "must be a duration such as 250ms, 5s, 2m or a number of seconds; got \(text)")
+            }
             target = value
         }
 

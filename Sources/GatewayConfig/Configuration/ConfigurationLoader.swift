@@ -107,7 +107,8 @@ public struct ConfigurationLoader {
             for (fieldNode, valueNode) in fields {
                 guard case .scalar(let field) = fieldNode, ConfigurationSchema.tenantFields.contains(field.string) else {
                     let name: String = fieldNode.scalar?.string ?? "?"
-                    throw ConfigurationError(key: tenantKey + "." + name, problem: "unknown key (use appSecret or appSecretFile)", source: tenantSource)
+                    throw ConfigurationError(
+                        key: tenantKey + "." + name, problem: "unknown key (use appSecret or appSecretFile)", source: tenantSource)
                 }
                 entry[field.string] = try leaf(valueNode, key: tenantKey + "." + field.string, source: tenantSource)
             }

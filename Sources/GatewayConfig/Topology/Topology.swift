@@ -40,7 +40,8 @@ public struct Topology: Sendable {
             Entity(kind: .exchange, name: section.deadLetterExchange, details: "topic, durable"),
             Entity(kind: .queue, name: section.commandsQueue, details: "durable, " + Self.describe(commandsQueueArguments)),
             Entity(kind: .queue, name: section.deadLetterQueue, details: "durable, " + Self.describe(deadLetterQueueArguments)),
-            Entity(kind: .binding, name: "\(section.commandsExchange) → \(section.commandsQueue)", details: "routing key \(section.commandsRoutingKey)"),
+            Entity(
+                kind: .binding, name: "\(section.commandsExchange) → \(section.commandsQueue)", details: "routing key \(section.commandsRoutingKey)"),
             Entity(kind: .binding, name: "\(section.deadLetterExchange) → \(section.deadLetterQueue)", details: "routing key #"),
         ]
     }
@@ -80,7 +81,10 @@ public struct Topology: Sendable {
             try await channel.declareQueue(name, durable: true, arguments: arguments)
         } catch {
             guard error.replyCode == 406 else { throw error }
-            throw Problem(description: "queue \(name) exists with other arguments (\(error)); delete it, or set topology.declare: false to use it as it is after a passive check")
+            throw Problem(
+                description:
+                    "queue \(name) exists with other arguments (\(error)); delete it, or set topology.declare: false to use it as it is after a passive check"
+            )
         }
     }
 
@@ -155,13 +159,15 @@ public struct Topology: Sendable {
                 report.append(CheckLine(line: "queue \(queue): ok (durable, \(Self.describe(arguments))), \(counts)", ok: true))
             } catch {
                 guard error.replyCode == 406 else { throw error }
-                report.append(CheckLine(
-                    line: "queue \(queue): DIFFERS from durable, \(Self.describe(arguments)) (\(error)), \(counts)", ok: false
-                ))
+                report.append(
+                    CheckLine(
+                        line: "queue \(queue): DIFFERS from durable, \(Self.describe(arguments)) (\(error)), \(counts)", ok: false
+                    ))
             }
         }
         for binding in entities where binding.kind == .binding {
-            report.append(CheckLine(line: "binding \(binding.name) (\(binding.details)): not inspectable over AMQP; `topology declare` makes it", ok: true))
+            report.append(
+                CheckLine(line: "binding \(binding.name) (\(binding.details)): not inspectable over AMQP; `topology declare` makes it", ok: true))
         }
         return report
     }

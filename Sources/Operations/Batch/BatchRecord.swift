@@ -52,13 +52,16 @@ public struct BatchRecord: Sendable, Hashable {
         let fields = rawFields.enumerated().map { index, bytes -> String in
             if let text = String(validating: bytes, as: UTF8.self) { return text }
             let column = index < header.count ? header[index] : "column\(index + 1)"
-            let pointer = column.hasPrefix("callTransferRequest.") || transferFields.contains(column)
-                ? "/callTransferRequest/" + (column.hasPrefix("callTransferRequest.") ? String(column.dropFirst("callTransferRequest.".count)) : column)
+            let pointer =
+                column.hasPrefix("callTransferRequest.") || transferFields.contains(column)
+                ? "/callTransferRequest/"
+                    + (column.hasPrefix("callTransferRequest.") ? String(column.dropFirst("callTransferRequest.".count)) : column)
                 : "/" + column
-            problems.append(ValidationError(
-                pointer: column == messageIdField ? "" : pointer, code: .invalidUTF8,
-                message: "column \(column) (field \(index + 1)) holds bytes that are not valid UTF-8"
-            ))
+            problems.append(
+                ValidationError(
+                    pointer: column == messageIdField ? "" : pointer, code: .invalidUTF8,
+                    message: "column \(column) (field \(index + 1)) holds bytes that are not valid UTF-8"
+                ))
             return ""
         }
         let record = csvRow(header: header, fields: fields, line: line)

@@ -58,9 +58,10 @@ public struct DeadLetterAnnotation: Sendable, Hashable {
 
     /// One line (line breaks become spaces), at most `maxBytes` of UTF-8, cut on a character boundary.
     public static func oneLine(_ text: String, maxBytes: Int) -> String {
-        let flattened = String(text.unicodeScalars.map { scalar -> Character in
-            scalar.value < 0x20 || scalar.value == 0x7F ? " " : Character(scalar)
-        })
+        let flattened = String(
+            text.unicodeScalars.map { scalar -> Character in
+                scalar.value < 0x20 || scalar.value == 0x7F ? " " : Character(scalar)
+            })
         return TextRules.truncated(flattened, maxBytes: maxBytes)
     }
 

@@ -66,7 +66,9 @@ public struct ResultEvent: Sendable, Hashable {
         writer.member("receivedAt", RFC3339.format(receivedAt))
         writer.member("completedAt", RFC3339.format(completedAt))
         writer.member("durationMs", tenths: durationMs)
-        if status != .succeeded { writer.member("reason", reason.map { DeadLetterAnnotation.oneLine($0, maxBytes: DeadLetterAnnotation.maxReasonBytes) }) }
+        if status != .succeeded {
+            writer.member("reason", reason.map { DeadLetterAnnotation.oneLine($0, maxBytes: DeadLetterAnnotation.maxReasonBytes) })
+        }
         if inDoubt { writer.member("inDoubt", true) }
         writer.endObject()
         return writer.bytes

@@ -45,15 +45,18 @@ public struct CommandDeadline: Sendable, Hashable {
                 if !text.isEmpty, text.utf8.count <= 16, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let milliseconds = Int64(text) {
                     return .success(.init(date: Date(timeIntervalSince1970: Double(milliseconds) / 1000), source: .header))
                 }
-                return .failure(ValidationError(
-                    pointer: "", code: .invalidHeader,
-                    message: "header x-deadline must be an RFC 3339 time or epoch milliseconds; got \(TextRules.quotedExcerpt(text))"
-                ))
+                return .failure(
+                    ValidationError(
+                        pointer: "", code: .invalidHeader,
+                        message: "header x-deadline must be an RFC 3339 time or epoch milliseconds; got \(TextRules.quotedExcerpt(text))"
+                    ))
             case .unsupported(let type):
-                return .failure(ValidationError(
-                    pointer: "", code: .invalidHeader,
-                    message: "header x-deadline must be a string (RFC 3339 or epoch milliseconds) or an integer (epoch milliseconds); got a \(type)"
-                ))
+                return .failure(
+                    ValidationError(
+                        pointer: "", code: .invalidHeader,
+                        message:
+                            "header x-deadline must be a string (RFC 3339 or epoch milliseconds) or an integer (epoch milliseconds); got a \(type)"
+                    ))
             }
         }
         let window = retryDeadline.timeInterval

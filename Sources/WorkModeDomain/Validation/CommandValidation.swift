@@ -22,14 +22,16 @@ struct CommandValidation {
         let token = authToken(fields["authToken"])
 
         guard errors.isEmpty, let tenantId, let callId, let agentId, let workMode else {
-            return .failure(ValidationFailure(
-                errors: errors, tenantId: readableString(fields["tenantId"]), callId: readableString(fields["callId"]),
-                agentId: readableString(fields["agentId"]), workMode: readableScalar(fields["workMode"])
-            ))
+            return .failure(
+                ValidationFailure(
+                    errors: errors, tenantId: readableString(fields["tenantId"]), callId: readableString(fields["callId"]),
+                    agentId: readableString(fields["agentId"]), workMode: readableScalar(fields["workMode"])
+                ))
         }
-        return .success(WorkModeCommand(
-            tenantId: tenantId, callId: callId, agentId: agentId, workMode: workMode, callTransferRequest: transfer, authToken: token
-        ))
+        return .success(
+            WorkModeCommand(
+                tenantId: tenantId, callId: callId, agentId: agentId, workMode: workMode, callTransferRequest: transfer, authToken: token
+            ))
     }
 
     // MARK: - fields
@@ -77,7 +79,9 @@ struct CommandValidation {
             return nil
         }
         guard let number = raw.number, let mode = WorkMode(rawValue: number) else {
-            report("/workMode", .notAllowed, "workMode must be one of 0 (common), 1 (supervision), 2 (insertion), 3 (transfer); got \(TextRules.quotedExcerpt(raw.text))")
+            report(
+                "/workMode", .notAllowed,
+                "workMode must be one of 0 (common), 1 (supervision), 2 (insertion), 3 (transfer); got \(TextRules.quotedExcerpt(raw.text))")
             return nil
         }
         return mode
@@ -110,8 +114,9 @@ struct CommandValidation {
             fields["callTransferNumber"], pointer: pointer + "/callTransferNumber", name: "callTransferNumber", maxLength: 32
         )
         if let callingNumber, !callingNumber.isEmpty, !TextRules.isPhoneNumber(callingNumber) {
-            report(pointer + "/callTransferNumber", .invalidPhoneNumber,
-                   "callTransferNumber must be a phone number ('+' optional, then 1 to 32 digits); got \(TextRules.quotedExcerpt(callingNumber))")
+            report(
+                pointer + "/callTransferNumber", .invalidPhoneNumber,
+                "callTransferNumber must be a phone number ('+' optional, then 1 to 32 digits); got \(TextRules.quotedExcerpt(callingNumber))")
         }
         guard let type else { return nil }
         return CallTransferRequest(
@@ -157,8 +162,10 @@ struct CommandValidation {
         guard let checked = checkedText(text, pointer: pointer, name: name, maxLength: CommandDecoder.maxRouteValueLength, allowEmpty: false)
         else { return nil }
         if type == .thirdPartyNumber, !TextRules.isPhoneNumber(checked) {
-            report(pointer, .invalidPhoneNumber,
-                   "for callTransferType 5 the route value must be a phone number ('+' optional, then 1 to 32 digits); got \(TextRules.quotedExcerpt(checked))")
+            report(
+                pointer, .invalidPhoneNumber,
+                "for callTransferType 5 the route value must be a phone number ('+' optional, then 1 to 32 digits); got \(TextRules.quotedExcerpt(checked))"
+            )
             return nil
         }
         return checked
@@ -196,7 +203,9 @@ struct CommandValidation {
                 return nil
             }
             guard !token.isEmpty, token.utf8.count <= CommandDecoder.maxAuthTokenLength, !TextRules.containsControlCharacter(token) else {
-                report("/authToken", .notAllowed, "authToken must be a non-empty string of at most \(CommandDecoder.maxAuthTokenLength) bytes without control characters")
+                report(
+                    "/authToken", .notAllowed,
+                    "authToken must be a non-empty string of at most \(CommandDecoder.maxAuthTokenLength) bytes without control characters")
                 return nil
             }
             return token
