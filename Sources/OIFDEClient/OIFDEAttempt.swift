@@ -24,6 +24,7 @@ public struct OIFDEAttempt: Sendable, Hashable {
     /// The token was refused (900001/900002), renewed, and the request sent again within this attempt.
     public var refreshedToken: Bool
 
+    /// An attempt as the client saw it; its verdict is derived from `exchange`.
     public init(exchange: Exchange, duration: Duration, refreshedToken: Bool) {
         self.exchange = exchange
         self.duration = duration

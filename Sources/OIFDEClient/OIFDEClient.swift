@@ -28,6 +28,7 @@ public final class OIFDEClient: Sendable {
     private let changeWorkModeURL: String
     private let getTokenURL: String
 
+    /// A client with its own connection pool. Throws ``SetupError`` for a base URL that is not http(s) or a CA file that cannot be read.
     public init(configuration: OIFDEConfiguration, logger: Logger) throws {
         let base = configuration.baseURL.hasSuffix("/") ? String(configuration.baseURL.dropLast()) : configuration.baseURL
         guard base.hasPrefix("https://") || base.hasPrefix("http://"), URL(string: base)?.host != nil else {

@@ -10,6 +10,7 @@ public struct OIFDEConfiguration: Sendable {
         /// the client logs a warning when it starts.
         public var verifyPeer: Bool
 
+        /// Trust `caFile` (else the system store) and verify the peer unless told not to.
         public init(caFile: String? = nil, verifyPeer: Bool = true) {
             self.caFile = caFile
             self.verifyPeer = verifyPeer
@@ -19,6 +20,7 @@ public struct OIFDEConfiguration: Sendable {
     /// A tenant's API password, kept out of every description and log line.
     public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
         let value: String
+        /// Wraps a password so that no description, log line or error can show it.
         public init(_ value: String) { self.value = value }
         public var description: String { "<secret>" }
         public var debugDescription: String { "<secret>" }
@@ -37,6 +39,7 @@ public struct OIFDEConfiguration: Sendable {
     /// Response bodies larger than this are an error, not a crash.
     public var maxResponseBytes: Int
 
+    /// The client's settings; `maxConnections` bounds the keep-alive pool per host.
     public init(
         baseURL: String = "https://127.0.0.1:18443", timeout: Duration = .seconds(5), tls: TLS = TLS(),
         authMode: CommandDecoder.AuthMode = .token, tenants: [String: Secret] = [:], maxConnections: Int = 64,

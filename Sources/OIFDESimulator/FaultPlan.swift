@@ -33,6 +33,7 @@ public struct FaultPlan: Sendable, Hashable, Codable {
     /// Which endpoint the fault applies to; default `changeWorkMode`.
     public var target: Target?
 
+    /// A fault; unset fields do not apply. See `PUT /simulator/faults`.
     public init(
         latencyMs: Int? = nil, httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil, retryAfterSeconds: Int? = nil,
         hangSeconds: Int? = nil, closeConnection: Bool? = nil, rawBody: String? = nil, location: String? = nil,

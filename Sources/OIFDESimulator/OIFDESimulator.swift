@@ -12,6 +12,7 @@ public struct OIFDESimulator: Sendable {
     public let state: SimulatorState
     let logger: Logger
 
+    /// A simulator that serves until its task is cancelled (see `run`).
     public init(configuration: SimulatorConfiguration, logger: Logger = Logger(label: "oifde-simulator")) {
         self.configuration = configuration
         self.state = SimulatorState(configuration: configuration)

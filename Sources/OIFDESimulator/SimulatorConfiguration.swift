@@ -16,6 +16,7 @@ public struct SimulatorConfiguration: Sendable {
     /// The request log keeps at most this many entries (oldest dropped).
     public var requestLogCapacity: Int
 
+    /// A simulator for `tenants` (tenantId → appSecret) on a port chosen by the system unless set.
     public init(
         host: String = "127.0.0.1", port: Int = 18443, tlsCertificateFile: String? = nil, tlsKeyFile: String? = nil,
         tenants: [String: String] = [:], tokenTTLSeconds: Int = 3600, autoSessions: Bool = false, latency: Duration = .zero,

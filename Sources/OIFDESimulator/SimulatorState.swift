@@ -54,6 +54,7 @@ public final class SimulatorState: Sendable {
     let configuration: SimulatorConfiguration
     private let storage = Mutex(Storage())
 
+    /// Empty state: no sessions, no requests, no fault.
     public init(configuration: SimulatorConfiguration) { self.configuration = configuration }
 
     // MARK: - gettoken
@@ -159,6 +160,7 @@ public final class SimulatorState: Sendable {
 
     // MARK: - control
 
+    /// Puts a session in `workMode`, as if the call had moved there (a test's starting point).
     public func setSession(tenantId: String, callId: String, workMode: WorkMode) {
         storage.withLock { storage in
             let key = WorkModeCommand(tenantId: tenantId, callId: callId, agentId: "", workMode: workMode).laneKey
@@ -168,6 +170,7 @@ public final class SimulatorState: Sendable {
         }
     }
 
+    /// A session's mode and the history of changes applied to it; nil when unknown.
     public func session(tenantId: String, callId: String) -> Session? {
         let key = WorkModeCommand(tenantId: tenantId, callId: callId, agentId: "", workMode: .common).laneKey
         return storage.withLock { $0.sessions[key] }
@@ -175,8 +178,10 @@ public final class SimulatorState: Sendable {
 
     public var requests: [RequestRecord] { storage.withLock { $0.requests } }
 
+    /// Forgets the requests received so far.
     public func clearRequests() { storage.withLock { $0.requests.removeAll() } }
 
+    /// Replaces the fault plan; nil answers normally again.
     public func setFault(_ plan: FaultPlan?) { storage.withLock { $0.fault = plan } }
 
     /// The fault for this request, if one applies; counts it down.

@@ -27,13 +27,16 @@ public struct BatchPublisher {
         /// Set by SIGINT/SIGTERM: stop reading, settle what is out, record how far it got.
         public var interruption = Interruption()
 
+        /// Defaults: every line validated, published as fast as confirmed, 1,000 awaiting confirms.
         public init() {}
     }
 
     /// A request to stop, from a signal handler to the publishing loop.
     public final class Interruption: Sendable {
         private let signal = Mutex<Int32?>(nil)
+        /// No stop requested yet.
         public init() {}
+        /// Asks the publish to stop after the current record; the first signal wins.
         public func stop(_ number: Int32) { signal.withLock { if $0 == nil { $0 = number } } }
         public var requested: Int32? { signal.withLock { $0 } }
     }
@@ -61,11 +64,14 @@ public struct BatchPublisher {
     /// How long a stopped publish waits for the confirms of what it had sent.
     static let interruptedConfirmWait: Duration = .seconds(10)
 
+    /// A publisher with the operator's configuration and options.
     public init(context: OperatorContext, options: Options) {
         self.context = context
         self.options = options
     }
 
+    /// Validates `file`, publishes it (after the lines an earlier run confirmed, with `--resume`), records progress, and waits for results when
+    /// asked. Throws ``OperatorError`` for invalid input or a broker failure (after recording progress).
     public func run(_ file: CommandFile, say: @escaping (String) -> Void) async throws -> Summary {
         let decoder = context.decoder
         let validation = try BatchValidation(decoder: decoder, correlationPrefix: options.correlationPrefix).run(file) { say($0) }

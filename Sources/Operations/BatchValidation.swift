@@ -25,6 +25,7 @@ public struct BatchValidation {
     /// `publish --correlation-prefix`: correlation IDs are checked against the short-string limit too.
     let correlationPrefix: String?
 
+    /// Validation by the daemon's rules; with `correlationPrefix`, the correlation IDs `publish` would set are checked too.
     public init(decoder: CommandDecoder, correlationPrefix: String? = nil) {
         self.decoder = decoder
         self.correlationPrefix = correlationPrefix
@@ -83,6 +84,7 @@ public struct BatchValidation {
         "line \(line): \(error.pointer.isEmpty ? "(document)" : error.pointer) \(error.code): \(error.message)"
     }
 
+    /// `checked N commands: V valid, I invalid`, for the last line of `validate`.
     public static func summaryLine(_ summary: Summary) -> String {
         var line = "checked \(summary.records) commands: \(summary.valid) valid, \(summary.invalid) invalid"
         if summary.duplicateMessageIds > 0 { line += " (\(summary.duplicateMessageIds) of them repeat an earlier messageId)" }

@@ -98,6 +98,7 @@ public final class CommandFile {
         while let record = try records.next() { try body(record) }
     }
 
+    /// A reader of the records in file order.
     public func makeRecordReader() throws(OperatorError) -> RecordReader {
         RecordReader(lines: try LineReader(path: path), format: format)
     }
@@ -113,6 +114,7 @@ public final class CommandFile {
             self.format = format
         }
 
+        /// The next record, or nil at the end. Throws for broken CSV quoting or a header that is not UTF-8.
         public func next() throws(OperatorError) -> BatchRecord? {
             while let (number, first) = lines.next() {
                 guard !CommandFile.isBlank(first) else { continue }

@@ -94,6 +94,7 @@ public struct DeadLetterFilter: Sendable {
     public var tenantId: String?
     public var since: Date?
 
+    /// Matches dead letters of `failureClass` (any when nil), `tenantId`, and dead-lettered at or after `since`.
     public init(failureClass: String? = nil, tenantId: String? = nil, since: Date? = nil) {
         self.failureClass = failureClass
         self.tenantId = tenantId

@@ -12,6 +12,7 @@ public struct DeadLetterTools {
     let context: OperatorContext
     let filter: DeadLetterFilter
 
+    /// The tools over the configured dead-letter queue, limited to what `filter` matches.
     public init(context: OperatorContext, filter: DeadLetterFilter) {
         self.context = context
         self.filter = filter

@@ -8,6 +8,7 @@ import WorkModeDomain
 public struct OperatorContext: Sendable {
     public let configuration: GatewayConfiguration
 
+    /// Loads the configuration the daemon would use (file, then `WMG_` variables).
     public init(configPath: String?) throws(OperatorError) {
         let path = configPath ?? ProcessInfo.processInfo.environment["WMG_CONFIG"]
         do {
@@ -22,6 +23,7 @@ public struct OperatorContext: Sendable {
         CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)
     }
 
+    /// A broker connection named after the tool, so the broker's tools show who it is.
     public func connect(as tool: String) async throws(OperatorError) -> AMQPConnection {
         do {
             return try await AMQPConnection.connect(configuration.amqp.connection(role: tool))

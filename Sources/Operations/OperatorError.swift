@@ -10,6 +10,7 @@ public struct OperatorError: Error, CustomStringConvertible {
     public let status: Status
     public let description: String
 
+    /// A failure with the exit status it ends the command with.
     public init(_ status: Status, _ description: String) {
         self.status = status
         self.description = description

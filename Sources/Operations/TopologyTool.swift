@@ -5,8 +5,10 @@ import GatewayConfig
 public struct TopologyTool {
     let context: OperatorContext
 
+    /// The tool for the configuration's topology.
     public init(context: OperatorContext) { self.context = context }
 
+    /// Declares every exchange, queue and binding (idempotent); a queue with other arguments is refused in one line.
     public func declare(say: (String) -> Void) async throws {
         let connection = try await context.connect(as: "topology declare")
         do {

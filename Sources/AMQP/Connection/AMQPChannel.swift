@@ -37,6 +37,7 @@ public final class AMQPChannel: Sendable {
 
     // MARK: - exchanges
 
+    /// Declares an exchange (`exchange.declare`); the broker closes the channel with 406 when it exists with other settings.
     public func declareExchange(
         _ name: String, type: ExchangeType, durable: Bool = true, autoDelete: Bool = false, internal isInternal: Bool = false,
         arguments: FieldTable = [:]
@@ -62,6 +63,7 @@ public final class AMQPChannel: Sendable {
         }
     }
 
+    /// Deletes an exchange; with `ifUnused`, only when no queue is bound to it.
     public func deleteExchange(_ name: String, ifUnused: Bool = false) async throws(AMQPError) {
         let shared = self.shared
         try await core.perform { core throws(AMQPError) in
@@ -96,6 +98,7 @@ public final class AMQPChannel: Sendable {
         }
     }
 
+    /// Binds `queue` to `exchange` with `routingKey` (`queue.bind`).
     public func bindQueue(_ queue: String, exchange: String, routingKey: String, arguments: FieldTable = [:]) async throws(AMQPError) {
         let shared = self.shared
         try await core.perform { core throws(AMQPError) in
@@ -103,6 +106,7 @@ public final class AMQPChannel: Sendable {
         }
     }
 
+    /// Removes a binding (`queue.unbind`).
     public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: FieldTable = [:]) async throws(AMQPError) {
         let shared = self.shared
         try await core.perform { core throws(AMQPError) in
@@ -179,6 +183,7 @@ public final class AMQPChannel: Sendable {
         try acknowledge(delivery.tag, .nack(multiple: multiple, requeue: requeue))
     }
 
+    /// Rejects one delivery (`basic.reject`); requeued or, when not, dead-lettered by the queue's policy.
     public func reject(_ delivery: Delivery, requeue: Bool) throws(AMQPError) {
         try acknowledge(delivery.tag, .reject(requeue: requeue))
     }

@@ -11,6 +11,7 @@ public struct AMQPConfiguration: Sendable, Hashable {
         /// exposes credentials to anyone on the path.
         public var verifyPeer: Bool
 
+        /// TLS settings; `certFile` and `keyFile` go together, for mutual TLS.
         public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, verifyPeer: Bool = true) {
             self.caFile = caFile
             self.certFile = certFile
@@ -35,6 +36,7 @@ public struct AMQPConfiguration: Sendable, Hashable {
     /// Bound on every synchronous request (declare, bind, qos, close...).
     public var rpcTimeoutSeconds: Int
 
+    /// Settings for one connection; ``init(url:)`` reads them from an `amqp://` or `amqps://` URL.
     public init(
         host: String = "127.0.0.1",
         port: Int = 5672,

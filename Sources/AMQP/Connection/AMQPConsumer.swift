@@ -6,6 +6,7 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     public let tag: String
     let stream: AsyncThrowingStream<Delivery, any Error>
 
+    /// The deliveries, until the consumer is cancelled or its channel or connection ends (then the iteration throws).
     public func makeAsyncIterator() -> AsyncThrowingStream<Delivery, any Error>.AsyncIterator {
         stream.makeAsyncIterator()
     }

@@ -6,6 +6,7 @@ public struct FieldTable: Sendable, Hashable, ExpressibleByDictionaryLiteral, Ra
         public var key: String
         public var value: FieldValue
 
+        /// One entry; keys may repeat on the wire, and order is kept.
         public init(key: String, value: FieldValue) {
             self.key = key
             self.value = value
@@ -14,10 +15,13 @@ public struct FieldTable: Sendable, Hashable, ExpressibleByDictionaryLiteral, Ra
 
     public private(set) var entries: [Entry]
 
+    /// An empty table.
     public init() { self.entries = [] }
 
+    /// A table with these entries, in this order.
     public init(_ entries: [Entry]) { self.entries = entries }
 
+    /// `["x-deadline": .string("…")]`, in the written order.
     public init(dictionaryLiteral elements: (String, FieldValue)...) {
         self.entries = elements.map { Entry(key: $0.0, value: $0.1) }
     }

@@ -17,6 +17,7 @@ public struct MessageProperties: Sendable, Hashable {
     public var appId: String?
     public var clusterId: String?
 
+    /// Basic properties; every one is optional on the wire and nil leaves it unset.
     public init(
         contentType: String? = nil,
         contentEncoding: String? = nil,
@@ -53,6 +54,7 @@ public struct MessageProperties: Sendable, Hashable {
 /// Whether the broker writes a message to disk.
 public struct DeliveryMode: Sendable, Hashable, CustomStringConvertible {
     public let rawValue: UInt8
+    /// A delivery mode by its wire value (1 transient, 2 persistent).
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     public static let transient = DeliveryMode(rawValue: 1)

@@ -20,6 +20,7 @@ public struct QueueInfo: Sendable, Hashable {
 /// Exchange kinds RabbitMQ ships; any other name is allowed through ``init(rawValue:)``.
 public struct ExchangeType: Sendable, Hashable, CustomStringConvertible {
     public let rawValue: String
+    /// An exchange type by name (a plugin's, such as `x-consistent-hash`).
     public init(rawValue: String) { self.rawValue = rawValue }
 
     public static let direct = ExchangeType(rawValue: "direct")

@@ -89,6 +89,8 @@ public final class CompletionJournal: Sendable {
         try self.init(compaction: .background, path: path, capacity: capacity, ttl: ttl, now: now, logger: logger)
     }
 
+    /// Opens (creating folders and file as needed) and loads the journal, choosing how compaction runs and how IDs are keyed (tests force
+    /// collisions with `key`).
     public init(
         compaction: CompactionMode, path: String, capacity: Int, ttl: Duration, now: Date = Date(),
         key: @escaping @Sendable (String) -> UInt64 = CompletionJournal.hashKey, logger: Logger? = nil
@@ -139,6 +141,7 @@ public final class CompletionJournal: Sendable {
 
     public var count: Int { state.withLock { $0.index.count } }
 
+    /// What the journal knows of `id` within `ttl`: nothing, an in-doubt forward, or the stored outcome (confirmed by reading the record back).
     public func lookup(_ id: String, now: Date = Date()) -> Lookup {
         state.withLock { state in
             guard let entry = state.index[key(id)], now.timeIntervalSince1970 - entry.at <= ttl.timeInterval else { return .unknown }

@@ -16,6 +16,7 @@ public struct JournalCompletion: Sendable, Hashable, Codable {
         public var int: Int64?
     }
 
+    /// A completed command's stored result event and dead-letter headers, re-published as they are on a redelivery.
     public init(status: String, event: [UInt8], deadLetter: [DeadLetterHeader]?) {
         self.status = status
         self.event = event

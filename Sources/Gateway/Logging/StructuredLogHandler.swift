@@ -12,6 +12,7 @@ public struct StructuredLogHandler: LogHandler {
     let label: String
     let format: Format
 
+    /// A handler writing one line per event (JSON or text) at `level` or above.
     public init(label: String, format: Format, level: Logger.Level) {
         self.label = label
         self.format = format
@@ -25,6 +26,7 @@ public struct StructuredLogHandler: LogHandler {
 
     static let reserved: Set<String> = ["level", "logger", "message", "time"]
 
+    /// Writes the event as one line, with `write(2)` so lines from many threads never interleave.
     public func log(event: LogEvent) {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }

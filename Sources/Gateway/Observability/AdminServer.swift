@@ -11,6 +11,7 @@ import WorkModeDomain
 public enum AdminServer {
     static let jsonHeaders: HTTPFields = [.contentType: "application/json"]
 
+    /// The Hummingbird application serving `/health/live`, `/health/ready` and `/metrics` on `listen`.
     public static func application(
         listen: ListenAddress, gateway: Gateway, registry: PrometheusCollectorRegistry, logger: Logger
     ) -> some ApplicationProtocol {

@@ -16,6 +16,8 @@ public enum Daemon {
         .seconds(30), .seconds(60), .seconds(120),
     ]
 
+    /// Runs the gateway, the admin listener and the memory trimmer until SIGTERM or SIGINT; returns after the drain. Throws when a service fails
+    /// (the admin port taken, a refused topology).
     public static func run(configuration: GatewayConfiguration, logger: Logger) async throws {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)

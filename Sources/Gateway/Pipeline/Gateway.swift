@@ -38,6 +38,8 @@ public final class Gateway: Service, Sendable {
 
     let runState = Mutex(RunState())
 
+    /// Takes the journal's lock, opens the journal and builds the OIFDE client. Throws when the journal is locked by another process or cannot be
+    /// opened.
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
@@ -86,6 +88,7 @@ public final class Gateway: Service, Sendable {
     /// True from the start of `run()` until it returns.
     public var isRunning: Bool { runState.withLock { $0.running } }
 
+    /// Consumes until a graceful shutdown (SIGTERM/SIGINT) has drained, reconnecting after broker losses; throws when the topology is refused.
     public func run() async throws {
         runState.withLock { $0.running = true }
         defer { runState.withLock { $0.running = false } }

@@ -5,6 +5,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     /// Where it came from: `FILE:LINE`, or the environment variable's name.
     public let source: String?
 
+    /// A mistake under `key`; `source` names the file and line, or the environment variable.
     public init(key: String, problem: String, source: String? = nil) {
         self.key = key
         self.problem = problem

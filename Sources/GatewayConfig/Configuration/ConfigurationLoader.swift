@@ -18,6 +18,7 @@ public struct ConfigurationLoader {
 
     public let environment: [String: String]
 
+    /// A loader that reads `environment` (the process's by default) for `WMG_` overrides.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.environment = environment
     }

@@ -4,6 +4,7 @@ import WorkModeDomain
 
 /// The configuration as start-up logs it: every value, secrets masked.
 public enum EffectiveConfiguration {
+    /// The effective configuration as log metadata, with passwords and secrets masked (the start line).
     public static func metadata(_ c: GatewayConfiguration) -> Logger.Metadata {
         let amqp: String = (try? AMQPConfiguration(url: c.amqp.url))?.description ?? "(invalid)"
         let tenants: String = c.oifde.tenants.keys.sorted().map { $0 + "=<secret>" }.joined(separator: ",")

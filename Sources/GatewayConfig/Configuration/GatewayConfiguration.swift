@@ -59,6 +59,7 @@ public struct GatewayConfiguration: Sendable {
     /// A tenant's API password, kept out of every description and log line.
     public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
         private let value: String
+        /// Defaults of section 8; the loader sets what the file and environment say.
         public init(_ value: String) { self.value = value }
         public var description: String { "<secret>" }
         public var debugDescription: String { "<secret>" }
@@ -73,6 +74,7 @@ public struct GatewayConfiguration: Sendable {
 
     public struct RetrySection: Sendable {
         public var maxAttempts = 5
+        /// The ceiling after the first failed attempt (`retry.initialBackoff`).
         public var initialBackoff: Duration = .milliseconds(200)
         public var maxBackoff: Duration = .seconds(5)
         public var deadline: Duration = .seconds(120)
@@ -99,5 +101,6 @@ public struct GatewayConfiguration: Sendable {
     public var adminListen = ListenAddress(host: "127.0.0.1", port: 9090)
     public var log = LogSection()
 
+    /// Every default of the contract.
     public init() {}
 }

@@ -4,6 +4,7 @@ import AMQP
 public struct Topology: Sendable {
     public let section: GatewayConfiguration.TopologySection
 
+    /// The topology named by the configuration's `topology` section.
     public init(_ section: GatewayConfiguration.TopologySection) { self.section = section }
 
     /// The commands queue: quorum, with the broker's own delivery limit and at-least-once

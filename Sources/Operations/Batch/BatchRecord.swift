@@ -11,6 +11,7 @@ public struct BatchRecord: Sendable, Hashable {
     /// UTF-8): reported with the body's own problems, never silently repaired.
     public let problems: [ValidationError]
 
+    /// A record as it goes on the queue; `problems` are what the file's bytes already break.
     public init(line: Int, body: [UInt8], messageId: String?, problems: [ValidationError] = []) {
         self.line = line
         self.body = body
@@ -68,6 +69,7 @@ public struct BatchRecord: Sendable, Hashable {
         return BatchRecord(line: line, body: record.body, messageId: problems.isEmpty ? record.messageId : nil, problems: problems)
     }
 
+    /// A CSV row already decoded as text (tests, and rows known to be UTF-8).
     public static func csvRow(header: [String], fields: [String], line: Int) -> BatchRecord {
         var writer = JSONWriter(capacity: 256)
         var messageId: String?

@@ -21,6 +21,7 @@ public struct DeadLetterAnnotation: Sendable, Hashable {
     public var originalExchange: String
     public var originalRoutingKey: String
 
+    /// What the gateway adds to a dead letter; the reason and errors are cut to their header limits when written.
     public init(
         failureClass: DeadLetterClass, reason: String, errorCode: String? = nil, httpStatus: Int? = nil,
         validationErrors: [ValidationError] = [], attempts: Int, deadLetteredAt: Date, originalExchange: String,

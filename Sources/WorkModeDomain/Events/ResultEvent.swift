@@ -21,6 +21,7 @@ public struct ResultEvent: Sendable, Hashable {
     /// Why a command did not succeed, in one line (the dead letter's `x-failure-reason`).
     public var reason: String?
 
+    /// A result event; `reason` is set separately, for every status but `succeeded`.
     public init(
         commandId: String, correlationId: String? = nil, status: CommandStatus, tenantId: String? = nil, callId: String? = nil,
         agentId: String? = nil, workMode: String? = nil, errorCode: String? = nil, errorMsg: String? = nil, httpStatus: Int? = nil,

@@ -5,19 +5,23 @@ public struct JSONWriter {
     /// A member name was just written; the next value belongs to it and takes no comma.
     private var afterKey = false
 
+    /// An empty document, with room for `capacity` bytes before it grows.
     public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
+    /// Opens an object (at the top, as a member after `key(_:)`, or in an array).
     public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
         needsComma.append(false)
     }
 
+    /// Closes the innermost object.
     public mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
         needsComma.removeLast()
     }
 
+    /// Opens an array as the member `key`.
     public mutating func beginArray(_ key: String) {
         self.key(key)
         afterKey = false
@@ -25,11 +29,13 @@ public struct JSONWriter {
         needsComma.append(false)
     }
 
+    /// Closes the innermost array.
     public mutating func endArray() {
         bytes.append(UInt8(ascii: "]"))
         needsComma.removeLast()
     }
 
+    /// Writes a member name; the next value written is its value.
     public mutating func key(_ key: String) {
         separate()
         string(key)
@@ -37,6 +43,7 @@ public struct JSONWriter {
         afterKey = true
     }
 
+    /// A string member; nil leaves the member out.
     public mutating func member(_ key: String, _ value: String?) {
         guard let value else { return }
         self.key(key)
@@ -44,6 +51,7 @@ public struct JSONWriter {
         string(value)
     }
 
+    /// An integer member; nil leaves the member out.
     public mutating func member(_ key: String, _ value: Int?) {
         guard let value else { return }
         self.key(key)
@@ -51,6 +59,7 @@ public struct JSONWriter {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// A boolean member.
     public mutating func member(_ key: String, _ value: Bool) {
         self.key(key)
         afterKey = false
@@ -84,6 +93,7 @@ public struct JSONWriter {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// A string value, escaped as RFC 8259 requires (control characters as `\\u00XX`).
     public mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         // Runs of bytes that need no escape are copied whole: byte by byte, writing the result

@@ -8,6 +8,7 @@ public struct CallTransferRequest: Sendable, Hashable {
     /// The calling number presented on a transfer to a third-party number.
     public var callingNumber: String?
 
+    /// A transfer target; `routeValue` is nil for the types that take none (7 and 31).
     public init(type: CallTransferType, routeValue: String?, transData: String? = nil, callingNumber: String? = nil) {
         self.type = type
         self.routeValue = routeValue
@@ -26,6 +27,7 @@ public struct WorkModeCommand: Sendable, Hashable {
     /// Only in passthrough mode, where the publisher owns the credentials. Never logged.
     public var authToken: String?
 
+    /// A command as validated; `authToken` only in passthrough mode.
     public init(
         tenantId: String, callId: String, agentId: String, workMode: WorkMode, callTransferRequest: CallTransferRequest? = nil,
         authToken: String? = nil

@@ -4,6 +4,7 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     public let host: String
     public let port: Int
 
+    /// An address already known to be valid (a default, a test).
     public init(host: String, port: Int) {
         self.host = host
         self.port = port

@@ -10,14 +10,17 @@ import Foundation
 /// The wait is uniform in [0, ceiling] ("full jitter", so retries of many commands spread out
 /// instead of arriving together). A server's Retry-After replaces the jittered wait.
 public struct Backoff: Sendable, Hashable {
+    /// The ceiling after the first failed attempt.
     public let initial: Duration
     public let maximum: Duration
 
+    /// Doubling from `initial` up to `maximum` (raised to `initial` if smaller).
     public init(initial: Duration, maximum: Duration) {
         self.initial = initial
         self.maximum = max(initial, maximum)
     }
 
+    /// The upper bound of the jittered wait after attempt number `attempt` (1-based) failed.
     public func ceiling(afterAttempt attempt: Int) -> Duration {
         // Cap the exponent before multiplying so large attempt counts cannot overflow.
         let exponent = min(max(attempt - 1, 0), 30)

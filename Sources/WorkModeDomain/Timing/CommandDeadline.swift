@@ -69,8 +69,10 @@ public struct CommandDeadline: Sendable, Hashable {
         return .success(.init(date: firstReceipt.addingTimeInterval(window), source: .firstReceipt))
     }
 
+    /// Whether the deadline is at or before `now`: a command past it is never forwarded.
     public func hasPassed(at now: Date) -> Bool { now >= date }
 
+    /// The time left at `now`, zero once passed.
     public func remaining(at now: Date) -> Duration { .seconds(max(0, date.timeIntervalSince(now))) }
 }
 

@@ -1,5 +1,6 @@
 /// Durations as operators write them: `250ms`, `5s`, `2m`, `1h`, or a plain number of seconds.
 public enum DurationText {
+    /// `250ms`, `5s`, `2m`, `1h`, or a number of seconds; nil for anything else.
     public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingWhitespace()
         let units: [(suffix: String, scale: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]

@@ -38,6 +38,7 @@ public struct AttemptResult: Sendable, Hashable {
     /// The `Location` of a 3xx answer, without its query.
     public var location: String?
 
+    /// What changeWorkMode answered (or the transport error instead of an answer).
     public init(
         httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil, retryAfter: Duration? = nil,
         transportError: TransportError? = nil, bodyProblem: String? = nil, location: String? = nil
@@ -72,6 +73,7 @@ public enum AttemptVerdict: Sendable, Hashable {
     /// Refused for good.
     case rejected(reason: String)
 
+    /// The same decision, for an attempt that could not succeed.
     public init(_ failure: FailureVerdict) {
         switch failure {
         case .retry(let retryAfter): self = .retry(retryAfter: retryAfter)
@@ -103,6 +105,7 @@ public struct TokenFailure: Sendable, Hashable {
 
     public var problem: Problem
 
+    /// A token failure of the given kind.
     public init(_ problem: Problem) { self.problem = problem }
 
     /// Codes that say the tenant's credentials are wrong or locked: asking again cannot help until
@@ -156,6 +159,8 @@ public enum AttemptClassifier {
     public static let tokenErrorCodes: Set<String> = ["900001", "900002"]
     public static let internalErrorCodes: Set<String> = ["10000001", "200900002"]
 
+    /// The decision for one changeWorkMode answer, by CONTRACT section 4's rules (transport errors, token codes, internal-error codes, then the
+    /// HTTP status).
     public static func classify(_ result: AttemptResult) -> AttemptVerdict {
         if result.transportError != nil { return .retry(retryAfter: nil) }
         let code = result.errorCode.map(normalised)

@@ -28,6 +28,7 @@ public struct CommandDecoder: Sendable {
     public let maxMessageBytes: Int
     public let authMode: AuthMode
 
+    /// A decoder with the limits of `pipeline.maxMessageBytes` and the rules of `oifde.auth.mode`.
     public init(maxMessageBytes: Int = 65536, authMode: AuthMode = .token) {
         self.maxMessageBytes = maxMessageBytes
         self.authMode = authMode
@@ -38,6 +39,7 @@ public struct CommandDecoder: Sendable {
         "callTransferType", "callTransferRouteValue", "callTransferTransData", "callTransferNumber",
     ]
 
+    /// The command in `body`, or every problem with it (each with a JSON pointer and a stable code).
     public func decode(_ body: [UInt8]) -> Result<WorkModeCommand, ValidationFailure> {
         func fail(_ error: ValidationError) -> Result<WorkModeCommand, ValidationFailure> {
             .failure(ValidationFailure(errors: [error], tenantId: nil, callId: nil, agentId: nil, workMode: nil))

@@ -6,6 +6,7 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
     public let code: Code
     public let message: String
 
+    /// One problem: where (`pointer`, RFC 6901), what (`code`), and a message for people.
     public init(pointer: String, code: Code, message: String) {
         self.pointer = pointer
         self.code = code
@@ -15,6 +16,7 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
     /// Stable codes that publishers may branch on.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         public let rawValue: String
+        /// A code by its wire name (`not_allowed`); the known ones are the static members.
         public init(_ rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
 
