@@ -290,63 +290,79 @@ final class ResultWatcher: Sendable {
     private struct Seen {
         var expected = Set<String>()
         var statuses: [String: String] = [:]
+        /// Expected IDs without a result yet.
+        var remaining = 0
+
+        /// Statuses counted over the expected IDs, and how many have no result yet.
+        var tally: ([String: Int], missing: Int) {
+            var counts: [String: Int] = [:]
+            var missing = 0
+            for id in expected {
+                if let status = statuses[id] { counts[status, default: 0] += 1 } else { missing += 1 }
+            }
+            return (counts, missing)
+        }
     }
 
-    private let seen: Mutex<Seen>
+    private let seen = Mutex(Seen())
     private let channel: AMQPChannel
     private let consumer: AMQPConsumer
-    private let reader = Mutex<Task<Void, Never>?>(nil)
 
     private init(channel: AMQPChannel, consumer: AMQPConsumer) {
         self.channel = channel
         self.consumer = consumer
-        self.seen = Mutex(Seen())
     }
 
+    /// Binds an exclusive queue to the results exchange before anything is published, so no result
+    /// is missed; the events wait there (a thousand at most on their way to this process) until
+    /// `wait` reads them.
     static func start(connection: AMQPConnection, exchange: String) async throws -> ResultWatcher {
         let channel = try await connection.openChannel()
+        try await channel.qos(prefetchCount: 1000)
         let queue = "workmode-gateway.publish-results-" + UUID().uuidString.lowercased()
         try await channel.declareQueue(queue, durable: false, exclusive: true, autoDelete: true)
         try await channel.bindQueue(queue, exchange: exchange, routingKey: "#")
-        let watcher = ResultWatcher(channel: channel, consumer: try await channel.consume(queue: queue))
-        watcher.reader.withLock { $0 = Task { await watcher.read() } }
-        return watcher
+        return ResultWatcher(channel: channel, consumer: try await channel.consume(queue: queue))
     }
 
-    private func read() async {
+    func expect(_ id: String) { seen.withLock { if $0.expected.insert(id).inserted { $0.remaining += 1 } } }
+
+    /// Reads result events until every expected ID has one or `timeout` passes; returns the
+    /// statuses counted over the expected IDs and how many had none. Structured: the reading stops
+    /// with this call.
+    func wait(timeout: Duration) async -> ([String: Int], Int) {
+        if seen.withLock({ $0.remaining }) > 0 {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.readUntilComplete() }
+                group.addTask { try? await Task.sleep(for: timeout) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        return seen.withLock { $0.tally }
+    }
+
+    private func readUntilComplete() async {
         do {
             for try await delivery in consumer {
                 try? channel.ack(delivery)
                 guard let event = FlatJSONObject(parsing: delivery.body), let id = event.string("commandId"),
                     let status = event.string("status")
                 else { continue }
-                // The first result counts; a re-published copy says the same.
-                seen.withLock { if $0.statuses[id] == nil { $0.statuses[id] = status } }
+                let complete = seen.withLock { seen -> Bool in
+                    // The first result counts; a re-published copy says the same.
+                    if seen.statuses[id] == nil, seen.expected.contains(id) {
+                        seen.statuses[id] = status
+                        seen.remaining -= 1
+                    }
+                    return seen.remaining == 0
+                }
+                if complete { return }
             }
         } catch {}
     }
 
-    func expect(_ id: String) { seen.withLock { _ = $0.expected.insert(id) } }
-
-    /// Statuses counted over the expected IDs, and how many had no result by the timeout.
-    func wait(timeout: Duration) async -> ([String: Int], Int) {
-        let end = ContinuousClock.now + timeout
-        while true {
-            let (counts, missing) = seen.withLock { seen -> ([String: Int], Int) in
-                var counts: [String: Int] = [:]
-                var missing = 0
-                for id in seen.expected {
-                    if let status = seen.statuses[id] { counts[status, default: 0] += 1 } else { missing += 1 }
-                }
-                return (counts, missing)
-            }
-            if missing == 0 || ContinuousClock.now >= end { return (counts, missing) }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-    }
-
     func stop() async {
-        reader.withLock { $0?.cancel() }
         try? await channel.close()
     }
 }
