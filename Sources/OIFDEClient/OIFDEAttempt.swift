@@ -7,6 +7,7 @@ import WorkModeDomain
 /// `changeWorkMode` itself) can yield `.succeeded`; a token that could not be obtained or a
 /// command that could not be sent carries a ``FailureVerdict``, which has no success case.
 public struct OIFDEAttempt: Sendable, Hashable {
+    /// What the attempt exchanged with OIFDE, by origin.
     public enum Exchange: Sendable, Hashable {
         /// `changeWorkMode` was sent; what came back (or the transport error).
         case answered(AttemptResult)
@@ -19,7 +20,9 @@ public struct OIFDEAttempt: Sendable, Hashable {
         case notSent(reason: String)
     }
 
+    /// What happened.
     public var exchange: Exchange
+    /// How long the attempt took, token fetch included.
     public var duration: Duration
     /// The token was refused (900001/900002), renewed, and the request sent again within this attempt.
     public var refreshedToken: Bool
@@ -31,6 +34,7 @@ public struct OIFDEAttempt: Sendable, Hashable {
         self.refreshedToken = refreshedToken
     }
 
+    /// What the pipeline does next: derived, so only a changeWorkMode answer can be `.succeeded`.
     public var verdict: AttemptVerdict {
         switch exchange {
         case .answered(let result): return AttemptClassifier.classify(result)

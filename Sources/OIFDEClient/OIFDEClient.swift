@@ -10,9 +10,11 @@ import WorkModeDomain
 /// Sends `changeWorkMode` to OIFDE over HTTP/1.1 keep-alive with a bounded pool, and manages the
 /// tokens it needs. Never lets a token or secret reach a log line, an error or a result.
 public final class OIFDEClient: Sendable {
+    /// A configuration the client cannot start with.
     public enum SetupError: Error, CustomStringConvertible {
         case invalidBaseURL(String)
         case caFile(String)
+        /// One line naming the key and the problem.
         public var description: String {
             switch self {
             case .invalidBaseURL(let url): return "oifde.baseURL is not an http(s) URL: \(url)"
@@ -21,6 +23,7 @@ public final class OIFDEClient: Sendable {
         }
     }
 
+    /// The settings it was made with.
     public let configuration: OIFDEConfiguration
     private let http: HTTPClient
     private let tokens = TokenCache()

@@ -2,6 +2,7 @@ import WorkModeDomain
 
 /// Where OIFDE is and how to authenticate (the `oifde` section of the configuration).
 public struct OIFDEConfiguration: Sendable {
+    /// How OIFDE's certificate is checked.
     public struct TLS: Sendable {
         /// PEM bundle of the certificate authorities to trust instead of the system store
         /// (OIFDE deployments often use a private CA).
@@ -22,7 +23,9 @@ public struct OIFDEConfiguration: Sendable {
         let value: String
         /// Wraps a password so that no description, log line or error can show it.
         public init(_ value: String) { self.value = value }
+        /// Always `<secret>`.
         public var description: String { "<secret>" }
+        /// Always `<secret>`.
         public var debugDescription: String { "<secret>" }
     }
 
@@ -30,7 +33,9 @@ public struct OIFDEConfiguration: Sendable {
     public var baseURL: String
     /// Bound on one HTTP exchange, connect included.
     public var timeout: Duration
+    /// Trust for OIFDE's certificate.
     public var tls: TLS
+    /// Who provides tokens: the gateway (`token`) or each command (`passthrough`).
     public var authMode: CommandDecoder.AuthMode
     /// tenantId → appSecret, for token mode.
     public var tenants: [String: Secret]

@@ -1,5 +1,6 @@
 /// A failure the simulator injects, set through `PUT /simulator/faults`.
 public struct FaultPlan: Sendable, Hashable, Codable {
+    /// Which endpoint a fault applies to.
     public enum Target: String, Sendable, Hashable, Codable {
         case changeWorkMode, gettoken, all
     }
@@ -12,6 +13,7 @@ public struct FaultPlan: Sendable, Hashable, Codable {
     public var httpStatus: Int?
     /// Answer HTTP 200 (or `httpStatus`) with this errorCode.
     public var errorCode: String?
+    /// The `errorMsg` of an injected errorCode answer.
     public var errorMsg: String?
     /// Sent as `Retry-After` (seconds).
     public var retryAfterSeconds: Int?

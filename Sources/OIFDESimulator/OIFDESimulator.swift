@@ -8,7 +8,9 @@ import NIOSSL
 /// An OIFDE stand-in serving `gettoken` and `changeWorkMode` as documented, with a per-session state
 /// machine and fault injection (CONTRACT.md section 10).
 public struct OIFDESimulator: Sendable {
+    /// How it was started.
     public let configuration: SimulatorConfiguration
+    /// Its sessions, received requests and fault plan (for tests).
     public let state: SimulatorState
     let logger: Logger
 
@@ -19,8 +21,10 @@ public struct OIFDESimulator: Sendable {
         self.logger = logger
     }
 
+    /// A simulator that cannot start.
     public enum SetupError: Error, CustomStringConvertible {
         case tls(String)
+        /// One line naming the option and the problem.
         public var description: String {
             switch self {
             case .tls(let why): return "cannot set up TLS: \(why)"

@@ -1,13 +1,16 @@
 /// How the simulator behaves (the `simulate` command's options).
 public struct SimulatorConfiguration: Sendable {
+    /// The address to listen on.
     public var host: String
     /// 0 picks a free port; ``OIFDESimulator/run(onListening:)`` reports the real one.
     public var port: Int
     /// PEM files; both set means HTTPS.
     public var tlsCertificateFile: String?
+    /// The TLS key (with `tlsCertificateFile`).
     public var tlsKeyFile: String?
     /// tenantId → API password, for `gettoken`.
     public var tenants: [String: String]
+    /// `expireTime` of the tokens it issues.
     public var tokenTTLSeconds: Int
     /// An unknown session starts in supervision instead of being refused.
     public var autoSessions: Bool

@@ -6,34 +6,57 @@ import WorkModeDomain
 /// the active fault. One lock, held only for map updates, so it serves tens of thousands of
 /// requests per second on loopback.
 public final class SimulatorState: Sendable {
+    /// One change applied to a session.
     public struct HistoryEntry: Sendable, Hashable, Codable {
+        /// The mode it changed to.
         public let workMode: String
+        /// The agent that asked.
         public let agentId: String?
+        /// The transfer type, for a transfer.
         public let transferType: String?
+        /// The command ID from `X-Command-Id`.
         public let commandId: String?
+        /// When (RFC 3339).
         public let at: String
     }
 
+    /// A call's state in the simulated engine.
     public struct Session: Sendable, Hashable, Codable {
+        /// The tenant.
         public var tenantId: String
+        /// The call.
         public var callId: String
+        /// Its current mode.
         public var workMode: String
+        /// Every change applied, oldest first.
         public var history: [HistoryEntry]
     }
 
+    /// One request the simulator received, tokens masked.
     public struct RequestRecord: Sendable, Hashable, Codable {
+        /// Its number, from 1.
         public let sequence: Int
+        /// `gettoken` or `changeWorkMode`.
         public let endpoint: String
+        /// When (RFC 3339).
         public let at: String
+        /// The tenant, when the body named one.
         public let tenantId: String?
+        /// The call, for changeWorkMode.
         public let callId: String?
+        /// The agent, for changeWorkMode.
         public let agentId: String?
+        /// The requested mode, for changeWorkMode.
         public let workMode: String?
+        /// The transfer type, for a transfer.
         public let transferType: String?
+        /// `X-Command-Id`.
         public let commandId: String?
+        /// The `traceparent` header.
         public let traceparent: String?
         /// Always masked: the simulator's log is as careful with tokens as the gateway.
         public let authToken: String?
+        /// What it answered (`0`, a code, `hang`, `closed`, `raw`).
         public let errorCode: String
     }
 
@@ -59,10 +82,15 @@ public final class SimulatorState: Sendable {
 
     // MARK: - gettoken
 
+    /// A gettoken answer.
     public struct TokenAnswer: Sendable {
+        /// 0 or the refusal's code (an integer, as documented).
         public let errorCode: Int
+        /// The message.
         public let errorMsg: String
+        /// The token, when issued.
         public let authToken: String?
+        /// Its lifetime in seconds, when issued.
         public let expireTime: Int?
     }
 
@@ -89,8 +117,11 @@ public final class SimulatorState: Sendable {
 
     // MARK: - changeWorkMode
 
+    /// A changeWorkMode answer.
     public struct ChangeAnswer: Sendable, Hashable {
+        /// `0` or the refusal's code (a string, as documented).
         public let errorCode: String
+        /// The message.
         public let errorMsg: String
     }
 
@@ -176,6 +207,7 @@ public final class SimulatorState: Sendable {
         return storage.withLock { $0.sessions[key] }
     }
 
+    /// Every request received so far, oldest first.
     public var requests: [RequestRecord] { storage.withLock { $0.requests } }
 
     /// Forgets the requests received so far.

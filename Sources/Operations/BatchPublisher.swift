@@ -8,7 +8,9 @@ import WorkModeDomain
 /// from a file with a bad line unless asked), then publishes with pipelined confirms, optionally
 /// paced, and optionally waits for the result events of what it published.
 public struct BatchPublisher {
+    /// How `publish` runs.
     public struct Options: Sendable {
+        /// `--skip-invalid`: publish the valid lines of a file with invalid ones.
         public var skipInvalid = false
         /// Messages per second; nil is as fast as the broker confirms.
         public var rate: Double?
@@ -16,7 +18,9 @@ public struct BatchPublisher {
         public var deadline: String?
         /// correlation_id = prefix + "-" + the record's line number.
         public var correlationPrefix: String?
+        /// `--wait-results`.
         public var waitResults = false
+        /// `--results-timeout`.
         public var resultsTimeout: Duration = .seconds(300)
         /// Publishes awaiting their confirm at most.
         public var window = 1000
@@ -38,16 +42,25 @@ public struct BatchPublisher {
         public init() {}
         /// Asks the publish to stop after the current record; the first signal wins.
         public func stop(_ number: Int32) { signal.withLock { if $0 == nil { $0 = number } } }
+        /// The signal that asked to stop, if any.
         public var requested: Int32? { signal.withLock { $0 } }
     }
 
+    /// What a run did.
     public struct Summary: Sendable {
+        /// Commands sent.
         public var published = 0
+        /// Commands the broker confirmed.
         public var confirmed = 0
+        /// Commands returned as unroutable.
         public var returned = 0
+        /// Commands the broker refused.
         public var nacked = 0
+        /// Invalid lines skipped (`--skip-invalid`).
         public var skippedInvalid = 0
+        /// Result statuses counted (`--wait-results`).
         public var results: [String: Int] = [:]
+        /// Commands without a result at the timeout.
         public var missingResults = 0
         /// Every line up to this one is on the queue (or was skipped as invalid).
         public var confirmedThroughLine = 0
@@ -55,7 +68,9 @@ public struct BatchPublisher {
         public var lastLine = 0
         /// The signal that stopped the run early.
         public var interruptedBy: Int32?
+        /// Where progress is kept, if anywhere.
         public var progressPath: String?
+        /// True when every line of the file is on the queue.
         public var complete: Bool { interruptedBy == nil && returned == 0 && nacked == 0 && confirmedThroughLine >= lastLine }
     }
 

@@ -4,9 +4,13 @@ import WorkModeDomain
 /// as the daemon, plus what the broker would refuse (AMQP short strings), plus repeated message
 /// IDs; every problem of every bad record reported with its line and JSON pointer.
 public struct BatchValidation {
+    /// What a validation pass found.
     public struct Summary: Sendable, Hashable {
+        /// Records read.
         public var records = 0
+        /// Records with at least one problem.
         public var invalid = 0
+        /// Records without any.
         public var valid: Int { records - invalid }
         /// Records whose messageId an earlier record already has: invalid, because the daemon would
         /// answer the second from its journal and never forward it.

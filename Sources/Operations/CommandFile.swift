@@ -9,6 +9,7 @@ import WorkModeDomain
 /// one record. Standard input (`-`) is spooled to a temporary file first, because `publish` reads
 /// the file twice (validate everything, then publish).
 public final class CommandFile {
+    /// JSON lines or CSV.
     public enum Format: String, Sendable, CaseIterable {
         case jsonLines = "jsonl"
         case csv
@@ -16,6 +17,7 @@ public final class CommandFile {
 
     /// Where the records are read from: the file, or the spool of standard input.
     public let path: String
+    /// The format it is read as.
     public let format: Format
     /// The spool's descriptor, kept open: the spool itself is unlinked as soon as it is written.
     private let spool: Int32?

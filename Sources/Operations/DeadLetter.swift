@@ -90,8 +90,11 @@ struct DeadLetter {
 
 /// Which dead letters a command acts on.
 public struct DeadLetterFilter: Sendable {
+    /// `--class`.
     public var failureClass: String?
+    /// `--tenant`.
     public var tenantId: String?
+    /// `--since`.
     public var since: Date?
 
     /// Matches dead letters of `failureClass` (any when nil), `tenantId`, and dead-lettered at or after `since`.

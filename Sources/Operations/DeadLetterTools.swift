@@ -22,8 +22,11 @@ public struct DeadLetterTools {
 
     // MARK: - list
 
+    /// What `list` found.
     public struct Listing: Sendable {
+        /// Dead letters read.
         public var scanned = 0
+        /// Dead letters that matched the filter.
         public var matched = 0
         /// "class: reason" → count.
         public var groups: [String: Int] = [:]
@@ -84,10 +87,15 @@ public struct DeadLetterTools {
 
     // MARK: - replay
 
+    /// What `replay` did.
     public struct Replay: Sendable {
+        /// Dead letters read.
         public var scanned = 0
+        /// Republished and confirmed (then acked).
         public var replayed = 0
+        /// Left at `--max-redrives`.
         public var refused = 0
+        /// Could not be published; left in the queue.
         public var failed = 0
     }
 

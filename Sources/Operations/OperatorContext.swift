@@ -6,6 +6,7 @@ import WorkModeDomain
 /// What every operator command shares with `run`: the same `--config` file and `WMG_`
 /// environment, and a broker connection named after the tool.
 public struct OperatorContext: Sendable {
+    /// The configuration the daemon would use.
     public let configuration: GatewayConfiguration
 
     /// Loads the configuration the daemon would use (file, then `WMG_` variables).

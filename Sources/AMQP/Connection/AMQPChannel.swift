@@ -20,6 +20,7 @@ public final class AMQPChannel: Sendable {
     /// `nil` while open; afterwards, why it closed.
     public var closeReason: AMQPError? { shared.closedBecause ?? core.terminal.withLock { $0 } }
 
+    /// False once the broker or the client closed the channel; a closed channel is never reused.
     public var isOpen: Bool { closeReason == nil }
 
     /// Publishes not yet answered by the broker.

@@ -1,11 +1,13 @@
 /// Everything needed to open a connection. Build it from a URL with ``init(url:)``.
 public struct AMQPConfiguration: Sendable, Hashable {
+    /// TLS for `amqps://` connections.
     public struct TLS: Sendable, Hashable {
         /// PEM file of the certificate authorities to trust. librabbitmq 0.11 has no default trust
         /// store, so without one a verifying connection fails.
         public var caFile: String?
         /// PEM client certificate and key, for brokers that require mutual TLS.
         public var certFile: String?
+        /// The client certificate's key (PEM); goes with `certFile`.
         public var keyFile: String?
         /// Verify the broker's certificate chain and host name. On by default; turning it off
         /// exposes credentials to anyone on the path.
@@ -20,10 +22,15 @@ public struct AMQPConfiguration: Sendable, Hashable {
         }
     }
 
+    /// The broker's host name; with TLS, the name its certificate must carry (librabbitmq 0.11 checks DNS names only).
     public var host: String
+    /// The broker's port: 5672 for `amqp://`, 5671 for `amqps://` unless the URL names one.
     public var port: Int
+    /// The login user.
     public var user: String
+    /// The login password; never shown by `description`.
     public var password: String
+    /// The virtual host (`/` for the URL's `%2f`).
     public var virtualHost: String
     /// `nil` for plain TCP.
     public var tls: TLS?

@@ -13,6 +13,7 @@ import Synchronization
 public final class AMQPConnection: Sendable {
     let core: ConnectionCore
 
+    /// The settings it connected with.
     public var configuration: AMQPConfiguration { core.configuration }
 
     private init(core: ConnectionCore) { self.core = core }
@@ -47,6 +48,7 @@ public final class AMQPConnection: Sendable {
     /// `nil` while the connection is up; afterwards, why it ended.
     public var terminationReason: AMQPError? { core.terminal.withLock { $0 } }
 
+    /// False once the connection ended, by a close or a loss.
     public var isOpen: Bool { terminationReason == nil }
 
     /// Returns when the connection has ended, with the reason: the broker closed it, the transport

@@ -1,5 +1,6 @@
 /// The deliveries of one consumer, in the order the broker sent them.
 public struct AMQPConsumer: AsyncSequence, Sendable {
+    /// Each element is one delivery, to be acked, nacked or rejected on its channel.
     public typealias Element = Delivery
 
     /// The consumer tag the broker assigned.

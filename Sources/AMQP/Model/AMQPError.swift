@@ -23,6 +23,7 @@ public enum AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The caller passed something the protocol cannot carry.
     case invalidArgument(String)
 
+    /// One line for logs; never contains the password.
     public var description: String {
         switch self {
         case .invalidURL(let why): return "invalid AMQP URL: \(why)"

@@ -2,11 +2,17 @@
 ///
 /// Acknowledge it through the channel it came from: ``AMQPChannel/ack(_:multiple:)``.
 public struct Delivery: Sendable {
+    /// The message body as the publisher sent it.
     public let body: [UInt8]
+    /// The message's basic properties and headers.
     public let properties: MessageProperties
+    /// The tag to settle it with; void once its channel or connection has ended.
     public let tag: DeliveryTag
+    /// Set when the broker delivered it before (a lost consumer, a requeue).
     public let redelivered: Bool
+    /// The exchange it was published to (empty for the default exchange).
     public let exchange: String
+    /// The routing key it was published with.
     public let routingKey: String
     /// Empty for `basic.get`.
     public let consumerTag: String
@@ -25,5 +31,6 @@ public struct DeliveryTag: Sendable, Hashable, CustomStringConvertible {
     /// Identifies the channel incarnation; never reused within the process.
     let channelIncarnation: UInt64
 
+    /// `tag@incarnation`, for logs.
     public var description: String { "\(value)@\(channelIncarnation)" }
 }

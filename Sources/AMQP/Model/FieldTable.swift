@@ -2,8 +2,11 @@
 ///
 /// Order is kept as received; lookups by key return the first match.
 public struct FieldTable: Sendable, Hashable, ExpressibleByDictionaryLiteral, RandomAccessCollection {
+    /// A name and its value.
     public struct Entry: Sendable, Hashable {
+        /// The field name (an AMQP short string, at most 255 bytes).
         public var key: String
+        /// The field value.
         public var value: FieldValue
 
         /// One entry; keys may repeat on the wire, and order is kept.
@@ -13,6 +16,7 @@ public struct FieldTable: Sendable, Hashable, ExpressibleByDictionaryLiteral, Ra
         }
     }
 
+    /// The entries in wire order.
     public private(set) var entries: [Entry]
 
     /// An empty table.
@@ -26,8 +30,11 @@ public struct FieldTable: Sendable, Hashable, ExpressibleByDictionaryLiteral, Ra
         self.entries = elements.map { Entry(key: $0.0, value: $0.1) }
     }
 
+    /// The first entry's position.
     public var startIndex: Int { entries.startIndex }
+    /// One past the last entry's position.
     public var endIndex: Int { entries.endIndex }
+    /// The entry at `position`.
     public subscript(position: Int) -> Entry { entries[position] }
 
     /// The value of the first entry with this key; setting replaces it in place, or appends.

@@ -7,27 +7,37 @@ public enum PublishOutcome: Sendable, Hashable {
     /// A `mandatory` message that no queue took; the broker sent it back.
     case returned(replyCode: UInt16, replyText: String)
 
+    /// True for `.acked`.
     public var isAcked: Bool { self == .acked }
 }
 
 /// The broker's side of `queue.declare-ok`.
 public struct QueueInfo: Sendable, Hashable {
+    /// The queue's name (the broker's, for a server-named queue).
     public let name: String
+    /// Messages ready in it.
     public let messageCount: UInt32
+    /// Consumers on it.
     public let consumerCount: UInt32
 }
 
 /// Exchange kinds RabbitMQ ships; any other name is allowed through ``init(rawValue:)``.
 public struct ExchangeType: Sendable, Hashable, CustomStringConvertible {
+    /// The type's name as the broker knows it.
     public let rawValue: String
     /// An exchange type by name (a plugin's, such as `x-consistent-hash`).
     public init(rawValue: String) { self.rawValue = rawValue }
 
+    /// Routes by exact routing key.
     public static let direct = ExchangeType(rawValue: "direct")
+    /// Routes by routing-key pattern (`*`, `#`).
     public static let topic = ExchangeType(rawValue: "topic")
+    /// Routes to every bound queue.
     public static let fanout = ExchangeType(rawValue: "fanout")
+    /// Routes by header values.
     public static let headers = ExchangeType(rawValue: "headers")
 
+    /// The type's name.
     public var description: String { rawValue }
 }
 

@@ -26,6 +26,7 @@ import WorkModeDomain
 /// command (60 MB at the default capacity of 100,000); keeping the ID strings as keys about 200
 /// (20 MB); the hashed index about 100, most of it the dictionary's spare buckets.
 public final class CompletionJournal: Sendable {
+    /// What the journal knows about a command ID.
     public enum Lookup: Sendable, Equatable {
         case unknown
         /// A forward started and no outcome was recorded: OIFDE may or may not have applied it.
@@ -74,8 +75,11 @@ public final class CompletionJournal: Sendable {
         case backgroundPausing(@Sendable () -> Void)
     }
 
+    /// The journal file (`dedupe.path`).
     public let path: String
+    /// How many commands it remembers at most (`dedupe.capacity`).
     public let capacity: Int
+    /// How long it remembers a command (`dedupe.ttl`).
     public let ttl: Duration
     let state: Mutex<State>
     let compactionMode: CompactionMode
@@ -123,10 +127,12 @@ public final class CompletionJournal: Sendable {
 
     deinit { state.withLock { _ = close($0.fd) } }
 
+    /// Why the journal could not be opened, written or read (with the errno text).
     public enum JournalError: Error, CustomStringConvertible {
         case open(String, Int32)
         case write(String, Int32)
         case read(Int32)
+        /// One line naming the file and the system's error.
         public var description: String {
             switch self {
             case .open(let path, let code): return "cannot open the journal \(path): \(String(cString: strerror(code)))"
@@ -139,6 +145,7 @@ public final class CompletionJournal: Sendable {
     /// Records dropped at load because they were torn or corrupt.
     public var droppedAtLoad: Int { state.withLock { $0.droppedAtLoad } }
 
+    /// Commands remembered now.
     public var count: Int { state.withLock { $0.index.count } }
 
     /// What the journal knows of `id` within `ttl`: nothing, an in-doubt forward, or the stored outcome (confirmed by reading the record back).

@@ -4,15 +4,20 @@ import WorkModeDomain
 /// What the journal keeps about a completed command: enough to publish its result again, and its
 /// dead letter when it had one.
 public struct JournalCompletion: Sendable, Hashable, Codable {
+    /// The command's status (`succeeded`, `rejected`, …).
     public var status: String
     /// The result event body as first published.
     public var event: [UInt8]
     /// The dead-letter headers, when the command was dead-lettered.
     public var deadLetter: [DeadLetterHeader]?
 
+    /// One dead-letter header as journaled: a text or an integer value.
     public struct DeadLetterHeader: Sendable, Hashable, Codable {
+        /// The header name.
         public var key: String
+        /// Its text value.
         public var string: String?
+        /// Its integer value.
         public var int: Int64?
     }
 

@@ -5,9 +5,12 @@ import WorkModeDomain
 /// Log lines for log pipelines: one JSON object per line (`log.format: json`) or plain text.
 /// Every line has level, time and message; metadata (command ID, tenant, call…) follows as fields.
 public struct StructuredLogHandler: LogHandler {
+    /// JSON lines (the default) or text for people.
     public enum Format: String, Sendable { case json, text }
 
+    /// Metadata added to every line of this logger.
     public var metadata: Logger.Metadata = [:]
+    /// Events below this level are dropped.
     public var logLevel: Logger.Level
     let label: String
     let format: Format
@@ -19,6 +22,7 @@ public struct StructuredLogHandler: LogHandler {
         self.logLevel = level
     }
 
+    /// One metadata value of this logger.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }

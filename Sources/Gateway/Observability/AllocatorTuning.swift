@@ -11,7 +11,9 @@
 /// big buffers land in arenas too. With two arenas and a fixed 1 MiB threshold the same soak stays
 /// flat once the index is full (README, "Benchmark").
 public enum AllocatorTuning {
+    /// glibc malloc arenas the daemon allows itself unless `MALLOC_ARENA_MAX` says otherwise.
     public static let arenaLimit: Int32 = 2
+    /// Allocations above this many bytes are mapped, not taken from the heap (`MALLOC_MMAP_THRESHOLD_` overrides).
     public static let mmapThreshold: Int32 = 1 << 20
 
     // <malloc.h> is not in Swift's Glibc module; these values are part of glibc's stable ABI.

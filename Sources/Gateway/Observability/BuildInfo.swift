@@ -6,6 +6,7 @@ public enum BuildInfo {
     /// The release. Raised with each release; the commit says the rest.
     public static let version = "0.2.0"
 
+    /// The git commit the build comes from (`unknown` outside a checkout; `-modified` with uncommitted changes).
     public static var commit: String { BuildCommit.commit }
 
     /// `0.2.0 (commit 1a2b3c4d5e6f)`.

@@ -11,6 +11,7 @@ import WorkModeDomain
 /// The daemon: consumes commands, runs each to its end, and keeps going across broker losses until
 /// told to stop. A `Service`, so SIGTERM and SIGINT start the drain of CONTRACT.md section 4.
 public final class Gateway: Service, Sendable {
+    /// The configuration it runs with.
     public let configuration: GatewayConfiguration
     let logger: Logger
     let client: OIFDEClient

@@ -16,6 +16,7 @@ public struct ConfigurationLoader {
         var source: String
     }
 
+    /// The variables `WMG_` overrides are read from.
     public let environment: [String: String]
 
     /// A loader that reads `environment` (the process's by default) for `WMG_` overrides.

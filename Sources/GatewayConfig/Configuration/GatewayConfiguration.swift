@@ -4,17 +4,28 @@ import WorkModeDomain
 /// The daemon's configuration, typed and validated (CONTRACT.md section 8). Defaults are the
 /// contract's.
 public struct GatewayConfiguration: Sendable {
+    /// The `amqp` section.
     public struct AMQPSection: Sendable {
+        /// `amqp.url`: the broker, `amqp://` or `amqps://`.
         public var url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+        /// `amqp.heartbeat`: how often each side proves it is alive.
         public var heartbeat: Duration = .seconds(30)
+        /// `amqp.prefetch`: unacked deliveries the broker sends ahead.
         public var prefetch = 512
+        /// `amqp.connectionName`: shown by the broker's tools (with `-consumer` or `-publisher`).
         public var connectionName = "workmode-gateway"
+        /// `amqp.tls`.
         public var tls = TLS()
 
+        /// `amqp.tls`: trust and client certificate for `amqps://`.
         public struct TLS: Sendable {
+            /// `amqp.tls.caFile`: the CA bundle to trust (librabbitmq 0.11 has no default store).
             public var caFile: String?
+            /// `amqp.tls.certFile`: a client certificate, for mutual TLS.
             public var certFile: String?
+            /// `amqp.tls.keyFile`: its key.
             public var keyFile: String?
+            /// `amqp.tls.verifyPeer`: check the broker's certificate and name.
             public var verifyPeer = true
         }
 
@@ -30,18 +41,29 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
+    /// The `topology` section: names and limits of CONTRACT section 7.
     public struct TopologySection: Sendable {
+        /// `topology.declare`: declare at start (else check passively).
         public var declare = true
+        /// `topology.commandsExchange`.
         public var commandsExchange = "workmode.commands"
+        /// `topology.commandsQueue`.
         public var commandsQueue = "workmode.commands"
+        /// `topology.commandsRoutingKey`.
         public var commandsRoutingKey = "change"
+        /// `topology.resultsExchange`.
         public var resultsExchange = "workmode.results"
+        /// `topology.deadLetterExchange`.
         public var deadLetterExchange = "workmode.dead"
+        /// `topology.deadLetterQueue`.
         public var deadLetterQueue = "workmode.dead"
+        /// `topology.deliveryLimit`: the commands queue's `x-delivery-limit`.
         public var deliveryLimit = 20
     }
 
+    /// The `oifde` section.
     public struct OIFDESection: Sendable {
+        /// `oifde.tls`: trust for OIFDE's certificate.
         public struct TLS: Sendable {
             /// PEM bundle of the certificate authorities to trust instead of the system store.
             public var caFile: String?
@@ -49,10 +71,15 @@ public struct GatewayConfiguration: Sendable {
             public var verifyPeer = true
         }
 
+        /// `oifde.baseURL`: where OIFDE is; the interface paths are appended.
         public var baseURL = "https://127.0.0.1:18443"
+        /// `oifde.timeout`: bound on one exchange, connect to last byte.
         public var timeout: Duration = .seconds(5)
+        /// `oifde.tls`.
         public var tls = TLS()
+        /// `oifde.auth.mode`: `token` (the gateway fetches tokens) or `passthrough`.
         public var authMode: CommandDecoder.AuthMode = .token
+        /// `oifde.auth.tenants`: tenantId to appSecret.
         public var tenants: [String: Secret] = [:]
     }
 
@@ -61,44 +88,69 @@ public struct GatewayConfiguration: Sendable {
         private let value: String
         /// Defaults of section 8; the loader sets what the file and environment say.
         public init(_ value: String) { self.value = value }
+        /// Always `<secret>`.
         public var description: String { "<secret>" }
+        /// Always `<secret>`.
         public var debugDescription: String { "<secret>" }
         /// The password itself: only for handing it to the OIFDE client.
         public func reveal() -> String { value }
     }
 
+    /// The `pipeline` section.
     public struct PipelineSection: Sendable {
+        /// `pipeline.maxInFlight`: commands talking to OIFDE at once.
         public var maxInFlight = 256
+        /// `pipeline.maxMessageBytes`: the largest command body accepted.
         public var maxMessageBytes = 65536
     }
 
+    /// The `retry` section.
     public struct RetrySection: Sendable {
+        /// `retry.maxAttempts`: attempts before a command ends `failed`.
         public var maxAttempts = 5
         /// The ceiling after the first failed attempt (`retry.initialBackoff`).
         public var initialBackoff: Duration = .milliseconds(200)
+        /// `retry.maxBackoff`: the longest wait between attempts.
         public var maxBackoff: Duration = .seconds(5)
+        /// `retry.deadline`: a command's life from its timestamp or receipt.
         public var deadline: Duration = .seconds(120)
     }
 
+    /// The `dedupe` section: the completion journal.
     public struct DedupeSection: Sendable {
+        /// `dedupe.path`: the journal file.
         public var path = "./data/completions.journal"
+        /// `dedupe.capacity`: commands remembered at most.
         public var capacity = 100_000
+        /// `dedupe.ttl`: how long a command is remembered.
         public var ttl: Duration = .seconds(600)
     }
 
+    /// The `log` section.
     public struct LogSection: Sendable {
+        /// `log.level`: `trace` … `critical`.
         public var level = "info"
+        /// `log.format`: `json` or `text`.
         public var format = "json"
     }
 
+    /// `amqp.*`.
     public var amqp = AMQPSection()
+    /// `topology.*`.
     public var topology = TopologySection()
+    /// `oifde.*`.
     public var oifde = OIFDESection()
+    /// `pipeline.*`.
     public var pipeline = PipelineSection()
+    /// `retry.*`.
     public var retry = RetrySection()
+    /// `dedupe.*`.
     public var dedupe = DedupeSection()
+    /// `shutdown.drainTimeout`: how long a stop lets commands in flight finish.
     public var drainTimeout: Duration = .seconds(15)
+    /// `admin.listen`: the admin listener's address.
     public var adminListen = ListenAddress(host: "127.0.0.1", port: 9090)
+    /// `log.*`.
     public var log = LogSection()
 
     /// Every default of the contract.

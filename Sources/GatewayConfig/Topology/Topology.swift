@@ -2,6 +2,7 @@ import AMQP
 
 /// The exchanges, queues and bindings of CONTRACT.md section 7.
 public struct Topology: Sendable {
+    /// The names and limits it declares and checks.
     public let section: GatewayConfiguration.TopologySection
 
     /// The topology named by the configuration's `topology` section.
@@ -20,20 +21,28 @@ public struct Topology: Sendable {
         return arguments
     }
 
+    /// The dead-letter queue's arguments: a quorum queue.
     public var deadLetterQueueArguments: FieldTable { ["x-queue-type": .string("quorum")] }
 
+    /// A topology the gateway cannot use as it is (a queue with other arguments, a missing entity).
     public struct Problem: Error, CustomStringConvertible {
+        /// One line saying what and how to go on.
         public let description: String
     }
 
     /// One exchange, queue or binding, with what section 7 wants of it.
     public struct Entity: Sendable {
+        /// What an entity is.
         public enum Kind: String, Sendable { case exchange, queue, binding }
+        /// Exchange, queue or binding.
         public let kind: Kind
+        /// Its name (a binding's: source → destination).
         public let name: String
+        /// Its type and arguments, as declared.
         public let details: String
     }
 
+    /// Every exchange, queue and binding of CONTRACT section 7, in declaration order.
     public var entities: [Entity] {
         [
             Entity(kind: .exchange, name: section.commandsExchange, details: "direct, durable"),
@@ -98,8 +107,11 @@ public struct Topology: Sendable {
         return lines.map(\.line)
     }
 
+    /// One line of `topology check`.
     public struct CheckLine: Sendable {
+        /// What was found.
         public let line: String
+        /// False when the entity is missing or differs.
         public let ok: Bool
     }
 

@@ -5,7 +5,9 @@ import WorkModeDomain
 public struct BatchRecord: Sendable, Hashable {
     /// The file's line number where the record starts (1-based), for error messages.
     public let line: Int
+    /// The command body as it goes on the queue (`messageId` taken out).
     public let body: [UInt8]
+    /// The file's `messageId` for it, if any.
     public let messageId: String?
     /// What is wrong with the record before its body is even a command (a CSV cell that is not
     /// UTF-8): reported with the body's own problems, never silently repaired.

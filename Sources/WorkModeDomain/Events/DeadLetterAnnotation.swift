@@ -8,17 +8,28 @@ public enum HeaderValue: Sendable, Hashable {
 
 /// What a dead letter carries besides the original body and properties (CONTRACT.md section 6).
 public struct DeadLetterAnnotation: Sendable, Hashable {
+    /// `x-failure-reason` is cut to this many bytes.
     public static let maxReasonBytes = 512
+    /// `x-validation-errors` is cut to this many bytes.
     public static let maxValidationErrorsBytes = 4096
 
+    /// `x-failure-class`, also the routing key.
     public var failureClass: DeadLetterClass
+    /// `x-failure-reason`.
     public var reason: String
+    /// `x-failure-error-code`: OIFDE's errorCode, when there was one.
     public var errorCode: String?
+    /// `x-failure-http-status`.
     public var httpStatus: Int?
+    /// `x-validation-errors`.
     public var validationErrors: [ValidationError]
+    /// `x-attempts`.
     public var attempts: Int
+    /// `x-dead-lettered-at`.
     public var deadLetteredAt: Date
+    /// `x-original-exchange`.
     public var originalExchange: String
+    /// `x-original-routing-key`.
     public var originalRoutingKey: String
 
     /// What the gateway adds to a dead letter; the reason and errors are cut to their header limits when written.

@@ -2,19 +2,33 @@ import Foundation
 
 /// The one event announcing how a command ended (CONTRACT.md section 5).
 public struct ResultEvent: Sendable, Hashable {
+    /// The command's ID (its `message_id`, or a UUID when it had none).
     public var commandId: String
+    /// The command's `correlation_id`.
     public var correlationId: String?
+    /// How it ended (also the routing key).
     public var status: CommandStatus
+    /// From the command, when it could be read.
     public var tenantId: String?
+    /// From the command, when it could be read.
     public var callId: String?
+    /// From the command, when it could be read.
     public var agentId: String?
+    /// The requested mode as on the wire (`"0"`…`"3"`).
     public var workMode: String?
+    /// changeWorkMode's errorCode.
     public var errorCode: String?
+    /// changeWorkMode's errorMsg.
     public var errorMsg: String?
+    /// The last HTTP status of changeWorkMode.
     public var httpStatus: Int?
+    /// Attempts made.
     public var attempts: Int
+    /// Validation problems (empty unless `invalid`).
     public var errors: [ValidationError]
+    /// When the gateway received it.
     public var receivedAt: Date
+    /// When it ended.
     public var completedAt: Date
     /// OIFDE may or may not have applied an earlier attempt: the process died while it was in flight.
     public var inDoubt: Bool
@@ -44,6 +58,7 @@ public struct ResultEvent: Sendable, Hashable {
         self.inDoubt = inDoubt
     }
 
+    /// `completedAt` − `receivedAt`, in milliseconds.
     public var durationMs: Double { completedAt.timeIntervalSince(receivedAt) * 1000 }
 
     /// The event body. Fields that do not apply are omitted; `errors` is always present.

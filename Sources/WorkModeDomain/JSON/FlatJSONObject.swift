@@ -2,6 +2,7 @@
 /// with the domain's own parser: Foundation's `JSONSerialization` and its dictionary bridging cost
 /// more than the rest of an HTTP exchange on loopback.
 public struct FlatJSONObject: Sendable, Hashable {
+    /// A member's value, scalars only.
     public enum Scalar: Sendable, Hashable {
         case string(String)
         /// The number's text as written, so an integer is never rounded through `Double`.
@@ -12,6 +13,7 @@ public struct FlatJSONObject: Sendable, Hashable {
         case nested
     }
 
+    /// The members by name.
     public let members: [String: Scalar]
 
     /// nil when the bytes are not one JSON object (or nest deeper than `maxDepth`).
@@ -31,6 +33,7 @@ public struct FlatJSONObject: Sendable, Hashable {
         self.members = members
     }
 
+    /// The member `key`, if present.
     public subscript(key: String) -> Scalar? { members[key] }
 
     /// A string member's value.

@@ -7,6 +7,7 @@
 public struct JSONParser {
     /// Why a document could not be parsed.
     public struct Failure: Error, Hashable {
+        /// What kind of problem.
         public enum Kind: Hashable {
             case syntax
             case tooDeep

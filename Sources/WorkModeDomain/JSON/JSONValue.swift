@@ -3,7 +3,9 @@
 public enum JSONValue: Sendable, Hashable {
     /// One member of an object, in document order.
     public struct Member: Sendable, Hashable {
+        /// The member's name.
         public let key: String
+        /// Its value.
         public let value: JSONValue
     }
 

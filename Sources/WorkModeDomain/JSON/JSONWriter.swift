@@ -1,5 +1,6 @@
 /// Writes compact JSON objects in a fixed member order, straight to bytes.
 public struct JSONWriter {
+    /// The document so far.
     public internal(set) var bytes: [UInt8] = []
     private var needsComma: [Bool] = []
     /// A member name was just written; the next value belongs to it and takes no comma.

@@ -15,6 +15,7 @@ public enum CallTransferType: Int, Sendable, Hashable, CaseIterable, CustomStrin
     case multimediaMessageSkillQueue = 32
     case multimediaMessageAgent = 33
 
+    /// As OIFDE wants it: the number as a string.
     public var wireValue: String { String(rawValue) }
 
     /// Types 7 and 31 route by themselves; their route value must be absent or empty.
@@ -37,5 +38,6 @@ public enum CallTransferType: Int, Sendable, Hashable, CaseIterable, CustomStrin
         }
     }
 
+    /// `5 (third-party number)`.
     public var description: String { "\(rawValue) (\(routeValueMeaning))" }
 }

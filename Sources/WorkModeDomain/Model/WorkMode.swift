@@ -12,6 +12,7 @@ public enum WorkMode: Int, Sendable, Hashable, CaseIterable, CustomStringConvert
     /// The wire form: OIFDE takes every value as a string.
     public var wireValue: String { String(rawValue) }
 
+    /// `2 (insertion)`.
     public var description: String {
         switch self {
         case .common: return "common"

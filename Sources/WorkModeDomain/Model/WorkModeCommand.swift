@@ -1,5 +1,6 @@
 /// Transfer parameters, present exactly when the work mode is ``WorkMode/transfer``.
 public struct CallTransferRequest: Sendable, Hashable {
+    /// `callTransferType`.
     public var type: CallTransferType
     /// `nil` for the types that take none (7, 31).
     public var routeValue: String?
@@ -19,10 +20,15 @@ public struct CallTransferRequest: Sendable, Hashable {
 
 /// A validated work-mode change command, as consumed from the queue.
 public struct WorkModeCommand: Sendable, Hashable {
+    /// The tenant (also the appKey for gettoken).
     public var tenantId: String
+    /// The call's session ID.
     public var callId: String
+    /// The (silent) agent.
     public var agentId: String
+    /// The mode to switch to.
     public var workMode: WorkMode
+    /// The transfer target, exactly when `workMode` is transfer.
     public var callTransferRequest: CallTransferRequest?
     /// Only in passthrough mode, where the publisher owns the credentials. Never logged.
     public var authToken: String?

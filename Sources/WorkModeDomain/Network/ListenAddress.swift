@@ -1,7 +1,9 @@
 /// `HOST:PORT` for a listener (`admin.listen`, `simulate --listen`), parsed in one place: an IPv4
 /// address or a name, or an IPv6 address in brackets (`[::1]:9090`), and a port from 0 to 65535.
 public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    /// A name, an IPv4 address, or an IPv6 address without brackets.
     public let host: String
+    /// 0-65535 (0: any free port).
     public let port: Int
 
     /// An address already known to be valid (a default, a test).
@@ -29,6 +31,7 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
+    /// `HOST:PORT`, an IPv6 host in brackets.
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Whether only this machine can reach it (the loopback range or `localhost`).

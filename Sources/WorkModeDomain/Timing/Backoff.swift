@@ -12,6 +12,7 @@ import Foundation
 public struct Backoff: Sendable, Hashable {
     /// The ceiling after the first failed attempt.
     public let initial: Duration
+    /// The longest wait.
     public let maximum: Duration
 
     /// Doubling from `initial` up to `maximum` (raised to `initial` if smaller).

@@ -2,6 +2,7 @@ import Foundation
 
 /// When a command stops being worth applying (CONTRACT.md sections 3 and 4).
 public struct CommandDeadline: Sendable, Hashable {
+    /// Where a deadline came from.
     public enum Source: String, Sendable, Hashable {
         /// The `x-deadline` header.
         case header
@@ -11,7 +12,9 @@ public struct CommandDeadline: Sendable, Hashable {
         case firstReceipt
     }
 
+    /// When the command stops being worth applying.
     public let date: Date
+    /// Which rule set it.
     public let source: Source
 
     /// The `x-deadline` header as it arrived. Only text (RFC 3339, or epoch milliseconds as

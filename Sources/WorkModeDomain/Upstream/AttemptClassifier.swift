@@ -3,6 +3,7 @@ import Foundation
 /// What `changeWorkMode` answered on one attempt, as the client saw it. Only this type can make a
 /// command succeed: a token that could not be obtained is a ``TokenFailure``, which cannot.
 public struct AttemptResult: Sendable, Hashable {
+    /// Why no answer came.
     public enum TransportError: String, Error, Sendable, Hashable {
         /// No connection could be made: the request never left, so OIFDE cannot have applied it.
         case connect
@@ -26,11 +27,15 @@ public struct AttemptResult: Sendable, Hashable {
         }
     }
 
+    /// The HTTP status, when an answer came.
     public var httpStatus: Int?
     /// OIFDE's errorCode, normalised to text (it is an integer in gettoken, a string elsewhere).
     public var errorCode: String?
+    /// OIFDE's errorMsg.
     public var errorMsg: String?
+    /// A `Retry-After` the server sent.
     public var retryAfter: Duration?
+    /// Set when no (complete) answer came.
     public var transportError: TransportError?
     /// What was wrong with the body of an answer that carried no usable JSON (empty, not JSON,
     /// too large), so a reason can say it instead of a bare "bad response".
@@ -91,6 +96,7 @@ public enum FailureVerdict: Sendable, Hashable {
 /// Why `gettoken` gave no usable token. Whatever it carries, a command cannot succeed on it: the
 /// change was never sent.
 public struct TokenFailure: Sendable, Hashable {
+    /// What was wrong with the gettoken exchange.
     public enum Problem: Sendable, Hashable {
         case transport(AttemptResult.TransportError)
         /// An HTTP status other than 2xx.
@@ -103,6 +109,7 @@ public struct TokenFailure: Sendable, Hashable {
         case noToken(errorCode: String?, problem: String)
     }
 
+    /// What was wrong.
     public var problem: Problem
 
     /// A token failure of the given kind.
@@ -112,6 +119,7 @@ public struct TokenFailure: Sendable, Hashable {
     /// an operator fixes the secret.
     public static let credentialErrorCodes: Set<String> = ["200800001", "200800002", "200800003"]
 
+    /// Retry, or reject for good (wrong credentials, a 4xx); never a success.
     public var verdict: FailureVerdict {
         switch problem {
         case .transport, .unreadable, .noToken: return .retry(retryAfter: nil)
@@ -147,6 +155,7 @@ public struct TokenFailure: Sendable, Hashable {
         }
     }
 
+    /// gettoken's HTTP status, when one came.
     public var httpStatus: Int? {
         switch problem {
         case .httpStatus(let status, _, _), .unreadable(let status, _): return status
@@ -155,8 +164,11 @@ public struct TokenFailure: Sendable, Hashable {
     }
 }
 
+/// CONTRACT section 4's rules for one changeWorkMode answer.
 public enum AttemptClassifier {
+    /// Token missing or expired, token check failed: renew and send again.
     public static let tokenErrorCodes: Set<String> = ["900001", "900002"]
+    /// OIFDE's internal errors: retried.
     public static let internalErrorCodes: Set<String> = ["10000001", "200900002"]
 
     /// The decision for one changeWorkMode answer, by CONTRACT section 4's rules (transport errors, token codes, internal-error codes, then the

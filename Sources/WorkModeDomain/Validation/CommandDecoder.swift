@@ -1,10 +1,15 @@
 /// Why a command is invalid: every problem found, plus whatever identifying fields could still be
 /// read, so the result event can name the call.
 public struct ValidationFailure: Error, Sendable, Hashable {
+    /// Every problem found.
     public let errors: [ValidationError]
+    /// The tenant, when readable (for the result event).
     public let tenantId: String?
+    /// The call, when readable.
     public let callId: String?
+    /// The agent, when readable.
     public let agentId: String?
+    /// The mode, when readable.
     public let workMode: String?
 }
 
@@ -12,6 +17,7 @@ public struct ValidationFailure: Error, Sendable, Hashable {
 /// (CONTRACT.md section 3). Pure and total: whatever the bytes, it returns, and never echoes an
 /// auth token.
 public struct CommandDecoder: Sendable {
+    /// `oifde.auth.mode`: where tokens come from.
     public enum AuthMode: String, Sendable, Hashable {
         /// The gateway obtains tokens; a body must not carry one.
         case token
@@ -19,13 +25,20 @@ public struct CommandDecoder: Sendable {
         case passthrough
     }
 
+    /// How deep a body may nest.
     public static let maxNestingDepth = 8
+    /// tenantId, callId and agentId are at most this many characters.
     public static let maxIdentifierLength = 64
+    /// callTransferRouteValue is at most this many characters.
     public static let maxRouteValueLength = 256
+    /// callTransferTransData is at most this many characters.
     public static let maxTransDataLength = 4096
+    /// A passthrough authToken is at most this many characters.
     public static let maxAuthTokenLength = 4096
 
+    /// The largest body accepted, in bytes.
     public let maxMessageBytes: Int
+    /// Where tokens come from.
     public let authMode: AuthMode
 
     /// A decoder with the limits of `pipeline.maxMessageBytes` and the rules of `oifde.auth.mode`.
