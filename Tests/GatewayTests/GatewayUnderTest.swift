@@ -21,6 +21,8 @@ final class GatewayUnderTest: @unchecked Sendable {
     private final class ResultBuffer: Sendable {
         struct Contents {
             var bodies: [[UInt8]] = []
+            /// Every event the tap saw, for the schema check at the end.
+            var seen: [[UInt8]] = []
             var ended = false
         }
         let contents = Mutex(Contents())
@@ -112,7 +114,10 @@ final class GatewayUnderTest: @unchecked Sendable {
             do {
                 for try await delivery in consumer {
                     try? tapChannel.ack(delivery)
-                    buffer.withLock { $0.bodies.append(delivery.body) }
+                    buffer.withLock {
+                        $0.bodies.append(delivery.body)
+                        $0.seen.append(delivery.body)
+                    }
                 }
             } catch {}
             buffer.withLock { $0.ended = true }
@@ -268,7 +273,32 @@ final class GatewayUnderTest: @unchecked Sendable {
         return info.messageCount
     }
 
+    /// Every result event this test received must match `docs/schemas/result-event.schema.json`.
+    func checkResultSchema() async {
+        let seen = resultBuffer.withLock { $0.seen }
+        guard !seen.isEmpty else { return }
+        let path = directory + "/results-seen.jsonl"
+        FileManager.default.createFile(atPath: path, contents: Data(seen.map { $0 + [0x0A] }.joined()))
+        guard
+            let run = try? await Subprocess.run(
+                "/usr/bin/python3",
+                [Harness.packageRoot + "/deploy/schemas/validate.py", Harness.packageRoot + "/docs/schemas/result-event.schema.json", path],
+                mergeErrors: true)
+        else {
+            Issue.record("could not run the schema check")
+            return
+        }
+        let lines = run.output.split(separator: "\n")
+        let bad = zip(seen, lines).filter { $0.1 != "valid" }.map { String(decoding: $0.0, as: UTF8.self) + " → " + $0.1 }
+        if run.status != 0 || lines.count != seen.count || !bad.isEmpty {
+            Issue.record(
+                "result events that do not match the schema (\(bad.count) of \(seen.count)):\n\(bad.prefix(3).joined(separator: "\n"))\n\(run.output.prefix(300))"
+            )
+        }
+    }
+
     func stop() async {
+        await checkResultSchema()
         await gateway.stop()
         await simulator.child.stop()
         let cleanup = try? await connection.openChannel()

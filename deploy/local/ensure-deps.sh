@@ -13,6 +13,8 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v amqp-publish >/dev/null 2>&1 || missing+=(amqp-tools)
 # The tests check /metrics with Prometheus's own Python parser (Debian's python3, not a pyenv one).
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=(python3-prometheus-client)
+# The published JSON Schemas are checked against the gateway with Python's jsonschema (draft 2020-12).
+/usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || missing+=(python3-jsonschema)
 # Extra tools a script asks for by name (a Debian package that installs a command of that name),
 # e.g. `ensure-deps.sh wrk` from the benchmarks.
 for extra in "$@"; do command -v "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
