@@ -361,9 +361,7 @@ final class ResultWatcher: Sendable {
         do {
             for try await delivery in consumer {
                 try? channel.ack(delivery)
-                guard let event = FlatJSONObject(parsing: delivery.body), let id = event.string("commandId"),
-                    let status = event.string("status")
-                else { continue }
+                guard let (id, status) = Self.commandAndStatus(delivery.body) else { continue }
                 let complete = seen.withLock { seen -> Bool in
                     // The first result counts; a re-published copy says the same.
                     if seen.statuses[id] == nil, seen.expected.contains(id) {
@@ -379,5 +377,24 @@ final class ResultWatcher: Sendable {
 
     func stop() async {
         try? await channel.close()
+    }
+
+    /// The command ID and status of a result event, native or CloudEvents (where the native event
+    /// is the `data` member).
+    static func commandAndStatus(_ body: [UInt8]) -> (String, String)? {
+        if let event = FlatJSONObject(parsing: body), let id = event.string("commandId"), let status = event.string("status") {
+            return (id, status)
+        }
+        guard case .success(.object(let members)) = JSONParser.parse(body, maxDepth: 8),
+            case .object(let data)? = members.first(where: { $0.key == "data" })?.value
+        else { return nil }
+        var id: String?
+        var status: String?
+        for member in data {
+            if member.key == "commandId", case .string(let text) = member.value { id = text }
+            if member.key == "status", case .string(let text) = member.value { status = text }
+        }
+        guard let id, let status else { return nil }
+        return (id, status)
     }
 }

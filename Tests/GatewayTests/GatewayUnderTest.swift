@@ -21,8 +21,8 @@ final class GatewayUnderTest: @unchecked Sendable {
     private final class ResultBuffer: Sendable {
         struct Contents {
             var bodies: [[UInt8]] = []
-            /// Every event the tap saw, for the schema check at the end.
-            var seen: [[UInt8]] = []
+            /// Every event the tap saw (body, content type, headers), for the schema check at the end.
+            var seen: [Delivery] = []
             var ended = false
         }
         let contents = Mutex(Contents())
@@ -116,7 +116,7 @@ final class GatewayUnderTest: @unchecked Sendable {
                     try? tapChannel.ack(delivery)
                     buffer.withLock {
                         $0.bodies.append(delivery.body)
-                        $0.seen.append(delivery.body)
+                        $0.seen.append(delivery)
                     }
                 }
             } catch {}
@@ -275,7 +275,8 @@ final class GatewayUnderTest: @unchecked Sendable {
 
     /// Every result event this test received must match `docs/schemas/result-event.schema.json`.
     func checkResultSchema() async {
-        let seen = resultBuffer.withLock { $0.seen }
+        // CloudEvents envelopes are checked by their own test (their `data` is the native event).
+        let seen = resultBuffer.withLock { $0.seen }.map(\.body).filter { !$0.starts(with: Array(#"{"specversion""#.utf8)) }
         guard !seen.isEmpty else { return }
         let path = directory + "/results-seen.jsonl"
         FileManager.default.createFile(atPath: path, contents: Data(seen.map { $0 + [0x0A] }.joined()))
@@ -296,6 +297,9 @@ final class GatewayUnderTest: @unchecked Sendable {
             )
         }
     }
+
+    /// Every result event the tap has seen so far, as delivered.
+    var seenResults: [Delivery] { resultBuffer.withLock { $0.seen } }
 
     func stop() async {
         await checkResultSchema()

@@ -27,6 +27,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The CloudEvents test reads result events with the CloudEvents SDK for Python (PyPI), with the
+# python3 on PATH.
+if ! python3 -c 'import cloudevents.v1.http, jsonschema' >/dev/null 2>&1; then
+  echo "ensure-deps: installing cloudevents and jsonschema for $(command -v python3)" >&2
+  python3 -m pip install -q --disable-pip-version-check cloudevents jsonschema 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages cloudevents jsonschema
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
   echo "ensure-deps: no swift toolchain on PATH (Swift 6.1 or later is needed)" >&2
   exit 1

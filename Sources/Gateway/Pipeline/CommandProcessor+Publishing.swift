@@ -26,8 +26,16 @@ extension CommandProcessor {
 
     func owedMessages(event: [UInt8], status: CommandStatus, deadLetter: [JournalCompletion.DeadLetterHeader]?, received: Received) -> [Owed] {
         let topology = configuration.topology
+        var headers: FieldTable = ["x-command-id": .string(received.commandId)]
+        var contentType = "application/json"
+        // A CloudEvents event (new, or stored in the journal when that was the format) carries its
+        // attributes as the AMQP binding's application properties too.
+        if let attributes = Self.cloudEventAttributes(event) {
+            contentType = CloudEventEnvelope.contentType
+            for (key, value) in attributes { headers[key] = .string(value) }
+        }
         var properties = MessageProperties(
-            contentType: "application/json", headers: ["x-command-id": .string(received.commandId)], deliveryMode: .persistent,
+            contentType: contentType, headers: headers, deliveryMode: .persistent,
             correlationId: received.delivery.properties.correlationId, messageId: UUID().uuidString.lowercased(),
             timestamp: UInt64(Date().timeIntervalSince1970)
         )
@@ -60,6 +68,15 @@ extension CommandProcessor {
                 ))
         }
         return owed
+    }
+
+    /// The `cloudEvents:` application properties of a structured-mode CloudEvents body; nil for a
+    /// native event.
+    static func cloudEventAttributes(_ event: [UInt8]) -> [(String, String)]? {
+        guard event.starts(with: Array(#"{"specversion":"#.utf8)), let object = FlatJSONObject(parsing: event) else { return nil }
+        return ["specversion", "type", "source", "id", "subject", "time"].compactMap { name in
+            object.string(name).map { ("cloudEvents:" + name, $0) }
+        }
     }
 
     /// Publishes what the command owes and waits for the confirms. What the broker refuses is kept

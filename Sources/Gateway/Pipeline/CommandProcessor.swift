@@ -58,9 +58,11 @@ struct CommandProcessor: Sendable {
         /// would answer with the stored failure instead of trying again. Redeliveries of the same
         /// life still share a key, so a replayed command is still never applied twice.
         var journalKey: String {
-            let redrives = delivery.properties.headers?["x-redrive-count"]?.intValue ?? 0
-            return redrives > 0 ? commandId + "#redrive-" + String(redrives) : commandId
+            redrives > 0 ? commandId + "#redrive-" + String(redrives) : commandId
         }
+
+        /// How many times an operator replayed this command (`x-redrive-count`).
+        var redrives: Int { Int(delivery.properties.headers?["x-redrive-count"]?.intValue ?? 0) }
     }
 
     func receive(_ delivery: Delivery, decoder: CommandDecoder) -> Received {
@@ -105,7 +107,10 @@ struct CommandProcessor: Sendable {
                 originalExchange: received.delivery.exchange, originalRoutingKey: received.delivery.routingKey
             )
         }
-        let eventBytes = event.jsonBytes()
+        let eventBytes =
+            configuration.results.format == "cloudevents"
+            ? CloudEventEnvelope(event: event, source: configuration.results.source, redrives: received.redrives).body(data: event.jsonBytes())
+            : event.jsonBytes()
         let headers = deadLetter.map { $0.headers().map(Self.journalHeader) }
         if received.hasMessageId {
             let completion = JournalCompletion(status: outcome.status.rawValue, event: eventBytes, deadLetter: headers)

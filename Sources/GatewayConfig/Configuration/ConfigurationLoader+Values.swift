@@ -52,6 +52,8 @@ extension ConfigurationLoader {
         try reader.listen("admin.listen", &c.adminListen)
         try reader.choice("log.level", &c.log.level)
         try reader.choice("log.format", &c.log.format)
+        try reader.choice("results.format", &c.results.format)
+        try reader.string("results.source", &c.results.source)
         if c.dedupe.path.isEmpty {
             throw ConfigurationError(key: "dedupe.path", problem: "must name the journal file", source: values["dedupe.path"]?.source)
         }

@@ -28,6 +28,7 @@ enum ConfigurationSchema {
         "admin.listen": .listen,
         "log.level": .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         "log.format": .choice(["json", "text"]),
+        "results.format": .choice(["native", "cloudevents"]), "results.source": .string,
     ]
 
     /// The map of tenants and their secrets; its keys are tenant IDs, not schema keys.

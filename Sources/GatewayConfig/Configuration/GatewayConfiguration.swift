@@ -152,6 +152,16 @@ public struct GatewayConfiguration: Sendable {
     public var adminListen = ListenAddress(host: "127.0.0.1", port: 9090)
     /// `log.*`.
     public var log = LogSection()
+    /// `results.*`.
+    public var results = ResultsSection()
+
+    /// The `results` section: how result events are written.
+    public struct ResultsSection: Sendable {
+        /// `results.format`: `native` (the contract's event) or `cloudevents` (CloudEvents 1.0, structured mode).
+        public var format = "native"
+        /// `results.source`: the CloudEvents `source` attribute (a URI reference).
+        public var source = "/workmode-gateway"
+    }
 
     /// Every default of the contract.
     public init() {}

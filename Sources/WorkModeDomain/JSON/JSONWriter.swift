@@ -60,6 +60,14 @@ public struct JSONWriter {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// A member whose value is a JSON document already written (a nested event): the bytes are
+    /// copied as they are, so they must be valid JSON.
+    public mutating func member(_ key: String, json: [UInt8]) {
+        self.key(key)
+        afterKey = false
+        bytes.append(contentsOf: json)
+    }
+
     /// A boolean member.
     public mutating func member(_ key: String, _ value: Bool) {
         self.key(key)
