@@ -92,3 +92,24 @@ import Testing
         #expect(bodies.count > 500)
     }
 }
+
+/// `docs/asyncapi.yaml` loads as an AsyncAPI 3.0 document (the `asyncapi3` object model from PyPI),
+/// its schema files are valid, and every message example matches its schemas.
+@Suite struct AsyncAPIDocumentTests {
+    @Test func theDocumentParsesAndItsExamplesMatchTheSchemas() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", SchemaAgreementTests.root + "/Tests/Scripts/check_asyncapi.py", SchemaAgreementTests.root + "/docs/asyncapi.yaml",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("asyncapi 3.0 document: ok"), "\(text)")
+        #expect(text.split(separator: "\n").filter { $0.hasSuffix(": ok") }.count >= 7, "\(text)")
+    }
+}

@@ -27,12 +27,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The CloudEvents test reads result events with the CloudEvents SDK for Python (PyPI), with the
-# python3 on PATH.
-if ! python3 -c 'import cloudevents.v1.http, jsonschema' >/dev/null 2>&1; then
-  echo "ensure-deps: installing cloudevents and jsonschema for $(command -v python3)" >&2
-  python3 -m pip install -q --disable-pip-version-check cloudevents jsonschema 2>/dev/null \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages cloudevents jsonschema
+# The interoperability tests use, with the python3 on PATH, the CloudEvents SDK (result events),
+# the asyncapi3 object model (docs/asyncapi.yaml), jsonschema and PyYAML, from PyPI.
+if ! python3 -c 'import cloudevents.v1.http, jsonschema, asyncapi3, yaml' >/dev/null 2>&1; then
+  echo "ensure-deps: installing cloudevents, jsonschema, asyncapi3 and pyyaml for $(command -v python3)" >&2
+  python3 -m pip install -q --disable-pip-version-check cloudevents jsonschema asyncapi3 pyyaml 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages cloudevents jsonschema asyncapi3 pyyaml
 fi
 
 if ! command -v swift >/dev/null 2>&1; then
