@@ -5,6 +5,7 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Tracing
 import WorkModeDomain
 
 /// Sends `changeWorkMode` to OIFDE over HTTP/1.1 keep-alive with a bounded pool, and manages the
@@ -60,9 +61,9 @@ public final class OIFDEClient: Sendable {
         // handle it) instead of waiting out the timeout and reporting a timeout, which reads as
         // "may have been applied".
         httpConfiguration.connectionPool.retryConnectionEstablishment = false
-        // The gateway propagates `traceparent` itself; AHC's own spans (a no-op tracer by default)
-        // still cost attribute building on every request.
-        httpConfiguration.tracing.tracer = nil
+        // Without tracing the gateway forwards the command's `traceparent` itself, and AHC's own
+        // spans (a no-op tracer) would still cost attribute building on every request.
+        httpConfiguration.tracing.tracer = configuration.tracing ? InstrumentationSystem.tracer : nil
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         self.configuration = configuration
         self.logger = logger
@@ -144,7 +145,8 @@ public final class OIFDEClient: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json; charset=UTF-8")
         request.headers.add(name: "X-Command-Id", value: commandId)
-        if let traceparent { request.headers.add(name: "traceparent", value: traceparent) }
+        // With tracing on, the HTTP span's context goes out instead (a child of the command's).
+        if let traceparent, !configuration.tracing { request.headers.add(name: "traceparent", value: traceparent) }
         request.body = .bytes(ByteBuffer(bytes: OIFDERequestBody.encode(command, authToken: token)))
         switch await exchange(request, deadline: deadline) {
         case .failure(let kind):

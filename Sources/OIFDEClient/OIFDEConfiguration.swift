@@ -43,13 +43,17 @@ public struct OIFDEConfiguration: Sendable {
     public var maxConnections: Int
     /// Response bodies larger than this are an error, not a crash.
     public var maxResponseBytes: Int
+    /// A span per HTTP request (the process's tracer), which also carries the trace context to
+    /// OIFDE; off, the command's own `traceparent` is forwarded as it came.
+    public var tracing: Bool
 
     /// The client's settings; `maxConnections` bounds the keep-alive pool per host.
     public init(
         baseURL: String = "https://127.0.0.1:18443", timeout: Duration = .seconds(5), tls: TLS = TLS(),
         authMode: CommandDecoder.AuthMode = .token, tenants: [String: Secret] = [:], maxConnections: Int = 64,
-        maxResponseBytes: Int = 64 * 1024
+        maxResponseBytes: Int = 64 * 1024, tracing: Bool = false
     ) {
+        self.tracing = tracing
         self.baseURL = baseURL
         self.timeout = timeout
         self.tls = tls

@@ -12,11 +12,11 @@ final class ChildProcess: @unchecked Sendable {
     private let outputPath: String
     /// `@unchecked Sendable`: `process` is only started once and then only queried or signalled.
 
-    init(arguments: [String], environment: [String: String] = [:], outputPath: String) throws {
+    init(executable: String = Harness.binary, arguments: [String], environment: [String: String] = [:], outputPath: String) throws {
         self.outputPath = outputPath
         FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.executableURL = URL(fileURLWithPath: Harness.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WMG_") || $0.key.hasPrefix("WMG_TEST_") }
         env.merge(environment) { $1 }

@@ -28,11 +28,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The interoperability tests use, with the python3 on PATH, the CloudEvents SDK (result events),
-# the asyncapi3 object model (docs/asyncapi.yaml), jsonschema and PyYAML, from PyPI.
-if ! python3 -c 'import cloudevents.v1.http, jsonschema, asyncapi3, yaml' >/dev/null 2>&1; then
-  echo "ensure-deps: installing cloudevents, jsonschema, asyncapi3 and pyyaml for $(command -v python3)" >&2
-  python3 -m pip install -q --disable-pip-version-check cloudevents jsonschema asyncapi3 pyyaml 2>/dev/null \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages cloudevents jsonschema asyncapi3 pyyaml
+# the asyncapi3 object model (docs/asyncapi.yaml), opentelemetry-proto (the OTLP test receiver),
+# jsonschema and PyYAML, from PyPI.
+python_packages=(cloudevents jsonschema asyncapi3 pyyaml opentelemetry-proto)
+if ! python3 -c 'import cloudevents.v1.http, jsonschema, asyncapi3, yaml, opentelemetry.proto.collector.trace.v1' >/dev/null 2>&1; then
+  echo "ensure-deps: installing ${python_packages[*]} for $(command -v python3)" >&2
+  python3 -m pip install -q --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "${python_packages[@]}"
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

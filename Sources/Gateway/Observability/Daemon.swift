@@ -1,13 +1,37 @@
 import GatewayConfig
 import Logging
 import Metrics
+import OTel
 import Prometheus
 import ServiceLifecycle
+import Tracing
 import UnixSignals
 
 /// `workmode-gateway run` put together: the Prometheus metrics backend, the pipeline and the admin
 /// listener in one service group that stops on SIGTERM or SIGINT.
 public enum Daemon {
+    /// Bootstraps the process's tracer with an OTLP/HTTP exporter when `tracing.otlp.endpoint` is
+    /// set; returns the exporter's service, which must run for spans to leave. The `OTEL_*`
+    /// variables of the OpenTelemetry specification (sampler, headers, …) still apply.
+    static func bootstrapTracing(_ configuration: GatewayConfiguration, logger: Logger) throws -> (any Service)? {
+        guard let endpoint = configuration.tracing.otlpEndpoint else { return nil }
+        var otel = OTel.Configuration.default
+        otel.serviceName = "workmode-gateway"
+        otel.resourceAttributes["service.version"] = BuildInfo.version
+        otel.logs.enabled = false
+        otel.metrics.enabled = false
+        otel.traces.enabled = true
+        otel.traces.exporter = .otlp
+        otel.traces.otlpExporter.endpoint = endpoint
+        otel.traces.otlpExporter.protocol = .httpProtobuf
+        otel.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
+        otel.diagnosticLogger = .custom(logger)
+        let backend = try OTel.makeTracingBackend(configuration: otel)
+        InstrumentationSystem.bootstrap(backend.factory)
+        logger.info("tracing: spans go to \(endpoint) over OTLP/HTTP")
+        return backend.service
+    }
+
     /// Buckets for the duration histograms: OIFDE answers in milliseconds when healthy, and a
     /// command may wait for retries up to its deadline.
     static let durationBuckets: [Duration] = [
@@ -25,13 +49,18 @@ public enum Daemon {
         MetricsSystem.bootstrap(factory)
         BuildInfo.record()
 
+        // Tracing first: the OIFDE client takes the process's tracer when it is made.
+        let tracing = try Self.bootstrapTracing(configuration, logger: logger)
         let gateway = try Gateway(configuration: configuration, logger: logger)
         let admin = AdminServer.application(listen: configuration.adminListen, gateway: gateway, registry: registry, logger: logger)
         // Services stop in reverse order: the pipeline drains first while the admin listener still
         // answers (ready says "draining"); the listener goes when the pipeline has finished.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: admin), .init(service: MemoryTrimmer()), .init(service: gateway)],
+                // Services stop in reverse order: the exporter last, so the drain's spans go out.
+                services: (tracing.map { [.init(service: $0)] } ?? []) + [
+                    .init(service: admin), .init(service: MemoryTrimmer()), .init(service: gateway),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
             )
         )

@@ -4,6 +4,7 @@ import Foundation
 import GatewayConfig
 import Logging
 import OIFDEClient
+import Tracing
 import WorkModeDomain
 
 /// Takes one delivered command to its end: validate, deduplicate, forward with retries, record,
@@ -18,12 +19,15 @@ struct CommandProcessor: Sendable {
     let backoff: Backoff
     let metrics: GatewayMetrics
     let pauses: Pauses
+    /// Spans for each command (`tracing.otlp.endpoint` is set).
+    let tracing: Bool
 
     init(
         configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, limiter: InFlightLimiter, logger: Logger,
         metrics: GatewayMetrics = GatewayMetrics(), pauses: Pauses
     ) {
         self.pauses = pauses
+        self.tracing = configuration.tracing.otlpEndpoint != nil
         self.configuration = configuration
         self.client = client
         self.journal = journal
@@ -52,6 +56,9 @@ struct CommandProcessor: Sendable {
         let commandId: String
         let hasMessageId: Bool
         let receivedAt: Date
+        /// When decoding and validation started and ended, for the trace's validation span.
+        let decodeStarted: DefaultTracerClock.Instant
+        let decodeEnded: DefaultTracerClock.Instant
 
         /// The completion journal's key. A dead letter replayed by an operator (`x-redrive-count`
         /// N) is a new life of the command: keyed apart from its earlier lives, or the journal
@@ -68,9 +75,12 @@ struct CommandProcessor: Sendable {
     func receive(_ delivery: Delivery, decoder: CommandDecoder) -> Received {
         let messageId = delivery.properties.messageId.flatMap { $0.isEmpty ? nil : $0 }
         metrics.received.increment()
+        let receivedAt = Date()
+        let decodeStarted = DefaultTracerClock.now
+        let decoded = decoder.decode(delivery.body)
         return Received(
-            delivery: delivery, decoded: decoder.decode(delivery.body), commandId: messageId ?? UUID().uuidString.lowercased(),
-            hasMessageId: messageId != nil, receivedAt: Date()
+            delivery: delivery, decoded: decoded, commandId: messageId ?? UUID().uuidString.lowercased(),
+            hasMessageId: messageId != nil, receivedAt: receivedAt, decodeStarted: decodeStarted, decodeEnded: DefaultTracerClock.now
         )
     }
 
@@ -79,9 +89,36 @@ struct CommandProcessor: Sendable {
     }
 
     /// Processes one command and settles its delivery. Cancellation (a drain that ran out of time)
-    /// requeues it without a result or dead letter.
+    /// requeues it without a result or dead letter. With tracing on, the command is one span
+    /// (receipt to settlement) whose parent is the command's own `traceparent`.
     @discardableResult
     func process(_ received: Received, session: BrokerSession) async -> Disposition {
+        guard tracing else { return await run(received, session: session, span: nil) }
+        var parent = InstrumentationContext.topLevel
+        if let headers = received.delivery.properties.headers {
+            InstrumentationSystem.instrument.extract(headers, into: &parent, using: FieldTableExtractor())
+        }
+        return await withSpan("workmode.command", context: parent, ofKind: .consumer, at: received.decodeStarted) { span in
+            span.attributes["messaging.message.id"] = received.commandId
+            if case .success(let command) = received.decoded {
+                span.attributes["workmode.tenant"] = command.tenantId
+                span.attributes["workmode.call"] = command.callId
+                span.attributes["workmode.work_mode"] = command.workMode.wireValue
+            }
+            let validation = startSpan("workmode.validate", at: received.decodeStarted)
+            if case .failure(let failure) = received.decoded { validation.attributes["workmode.validation.errors"] = failure.errors.count }
+            validation.end(at: received.decodeEnded)
+            return await run(received, session: session, span: span)
+        }
+    }
+
+    /// Runs `operation` in a child span when tracing is on.
+    func traced<T>(_ name: String, kind: SpanKind = .internal, _ operation: ((any Span)?) async -> T) async -> T {
+        guard tracing else { return await operation(nil) }
+        return await withSpan(name, ofKind: kind) { span in await operation(span) }
+    }
+
+    private func run(_ received: Received, session: BrokerSession, span: (any Span)?) async -> Disposition {
         let id = received.commandId
         var metadata: Logger.Metadata = ["commandId": "\(id)"]
         if case .success(let command) = received.decoded {
@@ -90,7 +127,9 @@ struct CommandProcessor: Sendable {
         }
         // A command already completed within dedupe.ttl is never sent again: its result is re-published.
         if received.hasMessageId, case .completed(let stored) = journal.lookup(received.journalKey) {
-            let published = await republish(stored, received: received, session: session)
+            span?.attributes["workmode.status"] = stored.status
+            span?.attributes["workmode.republished"] = true
+            let published = await traced("workmode.publish") { _ in await republish(stored, received: received, session: session) }
             logger.info("command already completed; result re-published", metadata: Self.adding(metadata, ["status": "\(stored.status)"]))
             if published { metrics.republished.increment() }
             return settle(received, session: session, published: published)
@@ -121,7 +160,13 @@ struct CommandProcessor: Sendable {
             // be written: the start record makes the redelivery an in-doubt forward.
             guard written else { return settle(received, session: session, published: false) }
         }
-        let published = await publish(event: eventBytes, status: outcome.status, deadLetter: headers, received: received, session: session)
+        span?.attributes["workmode.status"] = outcome.status.rawValue
+        span?.attributes["workmode.attempts"] = outcome.attempts
+        span?.attributes["workmode.in_doubt"] = outcome.inDoubt
+        let published = await traced("workmode.publish") { publishSpan in
+            publishSpan?.attributes["workmode.dead_lettered"] = outcome.status.deadLetterClass != nil
+            return await publish(event: eventBytes, status: outcome.status, deadLetter: headers, received: received, session: session)
+        }
         if published {
             metrics.outcome(outcome.status)
             if let failureClass = outcome.status.deadLetterClass { metrics.deadLettered(failureClass.rawValue) }
@@ -188,10 +233,17 @@ struct CommandProcessor: Sendable {
             }
             outcome.attempts += 1
             if outcome.attempts > 1 { metrics.retries.increment() }
-            let attempt = await client.changeWorkMode(
-                command, commandId: received.commandId, traceparent: traceparent,
-                deadline: ContinuousClock.now + deadline.remaining(at: Date())
-            )
+            let number = outcome.attempts
+            let attempt = await traced("workmode.oifde.attempt", kind: .client) { attemptSpan in
+                attemptSpan?.attributes["workmode.attempt"] = number
+                let attempt = await client.changeWorkMode(
+                    command, commandId: received.commandId, traceparent: traceparent,
+                    deadline: ContinuousClock.now + deadline.remaining(at: Date())
+                )
+                attemptSpan?.attributes["workmode.attempt.result"] = attempt.summary
+                if attempt.verdict != .succeeded { attemptSpan?.setStatus(SpanStatus(code: .error, message: attempt.summary)) }
+                return attempt
+            }
             switch attempt.exchange {
             case .answered(let result), .answeredButRefused(let result, _):
                 metrics.attempts.increment()
@@ -350,4 +402,9 @@ struct CommandProcessor: Sendable {
         case .int(let number): return .init(key: header.key, string: nil, int: number)
         }
     }
+}
+
+/// Reads a command's trace context (`traceparent`, `tracestate`) from its AMQP headers.
+struct FieldTableExtractor: Extractor {
+    func extract(key: String, from carrier: FieldTable) -> String? { carrier[key]?.stringValue }
 }

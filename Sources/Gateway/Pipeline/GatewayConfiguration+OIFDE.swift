@@ -7,7 +7,7 @@ extension GatewayConfiguration {
         OIFDEConfiguration(
             baseURL: oifde.baseURL, timeout: oifde.timeout, tls: .init(caFile: oifde.tls.caFile, verifyPeer: oifde.tls.verifyPeer),
             authMode: oifde.authMode, tenants: oifde.tenants.mapValues { OIFDEConfiguration.Secret($0.reveal()) },
-            maxConnections: max(1, min(pipeline.maxInFlight, 512))
+            maxConnections: max(1, min(pipeline.maxInFlight, 512)), tracing: tracing.otlpEndpoint != nil
         )
     }
 }

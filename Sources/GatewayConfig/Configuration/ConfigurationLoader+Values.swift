@@ -54,6 +54,15 @@ extension ConfigurationLoader {
         try reader.choice("log.format", &c.log.format)
         try reader.choice("results.format", &c.results.format)
         try reader.string("results.source", &c.results.source)
+        try reader.optionalText("tracing.otlp.endpoint", &c.tracing.otlpEndpoint)
+        if let endpoint = c.tracing.otlpEndpoint,
+            !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) || URL(string: endpoint)?.host == nil
+        {
+            throw ConfigurationError(
+                key: "tracing.otlp.endpoint",
+                problem: "must be the collector's OTLP/HTTP URL, e.g. http://127.0.0.1:4318/v1/traces; got \(endpoint)",
+                source: values["tracing.otlp.endpoint"]?.source)
+        }
         if c.dedupe.path.isEmpty {
             throw ConfigurationError(key: "dedupe.path", problem: "must name the journal file", source: values["dedupe.path"]?.source)
         }
@@ -131,6 +140,12 @@ extension ConfigurationLoader {
             guard let text = try required(key) else { return }
             try check(text)
             target = text
+        }
+
+        /// A text that may be absent, null or empty (all three: nil).
+        mutating func optionalText(_ key: String, _ target: inout String?) throws(ConfigurationError) {
+            guard let raw = raw(key) else { return }
+            target = raw.text.flatMap { $0.isEmpty ? nil : $0 }
         }
 
         mutating func path(_ key: String, _ target: inout String?) throws(ConfigurationError) {

@@ -29,6 +29,7 @@ enum ConfigurationSchema {
         "log.level": .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         "log.format": .choice(["json", "text"]),
         "results.format": .choice(["native", "cloudevents"]), "results.source": .string,
+        "tracing.otlp.endpoint": .optionalPath,
     ]
 
     /// The map of tenants and their secrets; its keys are tenant IDs, not schema keys.

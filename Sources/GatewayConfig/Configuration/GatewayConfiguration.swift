@@ -154,6 +154,15 @@ public struct GatewayConfiguration: Sendable {
     public var log = LogSection()
     /// `results.*`.
     public var results = ResultsSection()
+    /// `tracing.*`.
+    public var tracing = TracingSection()
+
+    /// The `tracing` section: OpenTelemetry traces, off unless an endpoint is set.
+    public struct TracingSection: Sendable {
+        /// `tracing.otlp.endpoint`: the OTLP/HTTP traces URL (used as it is, `/v1/traces` included);
+        /// nil turns tracing off.
+        public var otlpEndpoint: String?
+    }
 
     /// The `results` section: how result events are written.
     public struct ResultsSection: Sendable {
