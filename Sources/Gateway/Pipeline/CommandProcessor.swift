@@ -202,7 +202,11 @@ struct CommandProcessor: Sendable {
         case .failure(let error): return Outcome(status: .invalid, errors: [error], reason: error.message)
         case .success(let value): deadline = value
         }
-        let inDoubt = received.hasMessageId && journal.lookup(received.journalKey) == .inDoubt
+        // In doubt: this journal saw the forward start and no outcome, or the broker redelivers a
+        // command this journal does not know (another replica, or an earlier process, may have
+        // forwarded it).
+        let known = received.hasMessageId ? journal.lookup(received.journalKey) : .unknown
+        let inDoubt = known == .inDoubt || (received.delivery.redelivered && known == .unknown)
         var outcome = Outcome(status: .expired, reason: "", inDoubt: inDoubt)
         let traceparent = headers?["traceparent"]?.stringValue
         var random = SystemRandomNumberGenerator()

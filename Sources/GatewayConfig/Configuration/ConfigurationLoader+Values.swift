@@ -27,6 +27,7 @@ extension ConfigurationLoader {
         try reader.string("topology.deadLetterExchange", &c.topology.deadLetterExchange)
         try reader.string("topology.deadLetterQueue", &c.topology.deadLetterQueue)
         try reader.int("topology.deliveryLimit", &c.topology.deliveryLimit)
+        try reader.bool("topology.singleActiveConsumer", &c.topology.singleActiveConsumer)
         try reader.url("oifde.baseURL", &c.oifde.baseURL) { text throws(ConfigurationError) in
             guard text.hasPrefix("https://") || text.hasPrefix("http://"), URL(string: text)?.host != nil else {
                 throw ConfigurationError(

@@ -18,6 +18,7 @@ enum ConfigurationSchema {
         "topology.declare": .bool, "topology.commandsExchange": .string, "topology.commandsQueue": .string,
         "topology.commandsRoutingKey": .string, "topology.resultsExchange": .string, "topology.deadLetterExchange": .string,
         "topology.deadLetterQueue": .string, "topology.deliveryLimit": .int(Self.range(1, 100_000)),
+        "topology.singleActiveConsumer": .bool,
         "oifde.baseURL": .url, "oifde.timeout": .duration, "oifde.tls.caFile": .optionalPath, "oifde.tls.verifyPeer": .bool,
         "oifde.auth.mode": .choice(["token", "passthrough"]),
         "pipeline.maxInFlight": .int(Self.range(1, 65535)), "pipeline.maxMessageBytes": .int(Self.range(256, 134_217_728)),

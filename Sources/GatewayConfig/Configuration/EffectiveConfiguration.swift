@@ -13,6 +13,7 @@ public enum EffectiveConfiguration {
             ("amqp.url", "\(amqp)"), ("amqp.heartbeat", "\(DurationText.format(c.amqp.heartbeat))"), ("amqp.prefetch", "\(c.amqp.prefetch)"),
             ("amqp.tls.verifyPeer", "\(c.amqp.tls.verifyPeer)"),
             ("topology.declare", "\(c.topology.declare)"), ("topology.commandsQueue", "\(c.topology.commandsQueue)"),
+            ("topology.singleActiveConsumer", "\(c.topology.singleActiveConsumer)"),
             ("oifde.baseURL", "\(c.oifde.baseURL)"), ("oifde.timeout", "\(DurationText.format(c.oifde.timeout))"),
             ("oifde.tls.verifyPeer", "\(c.oifde.tls.verifyPeer)"), ("oifde.auth.mode", "\(c.oifde.authMode.rawValue)"),
             ("oifde.auth.tenants", tenants),

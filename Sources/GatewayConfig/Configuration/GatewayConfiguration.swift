@@ -59,6 +59,9 @@ public struct GatewayConfiguration: Sendable {
         public var deadLetterQueue = "workmode.dead"
         /// `topology.deliveryLimit`: the commands queue's `x-delivery-limit`.
         public var deliveryLimit = 20
+        /// `topology.singleActiveConsumer`: declare the commands queue with
+        /// `x-single-active-consumer`, so replicas on it keep per-call order.
+        public var singleActiveConsumer = false
     }
 
     /// The `oifde` section.

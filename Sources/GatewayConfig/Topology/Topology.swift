@@ -18,6 +18,8 @@ public struct Topology: Sendable {
         arguments["x-dead-letter-routing-key"] = FieldValue.string("poison")
         arguments["x-dead-letter-strategy"] = FieldValue.string("at-least-once")
         arguments["x-overflow"] = FieldValue.string("reject-publish")
+        // Replicas on one queue: the broker keeps one consumer active and hands over in order.
+        if section.singleActiveConsumer { arguments["x-single-active-consumer"] = FieldValue.bool(true) }
         return arguments
     }
 

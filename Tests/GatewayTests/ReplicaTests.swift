@@ -1,0 +1,95 @@
+import AMQP
+import Foundation
+import Testing
+
+/// Replicas on one single-active-consumer queue (CONTRACT section 11): one consumes, the other
+/// stands by; when the active one is killed, the broker hands its unacked commands, in order, to
+/// the standby, whose journal does not know them, so each it forwards again is flagged in doubt.
+@Suite(.serialized) struct ReplicaTests {
+    @Test func killingTheActiveReplicaLosesNothingKeepsCallOrderAndFlagsRepeats() async throws {
+        try await withGateway(environment: ["WMG_TOPOLOGY_SINGLEACTIVECONSUMER": "true", "WMG_PIPELINE_MAXINFLIGHT": "16"]) { gut in
+            let standbyDirectory = try Harness.temporaryDirectory()
+            let standby = try ChildProcess(
+                arguments: ["run", "--config", gut.configPath],
+                environment: gut.environment.merging([
+                    "WMG_DEDUPE_PATH": standbyDirectory + "/completions.journal",
+                    "WMG_ADMIN_LISTEN": "127.0.0.1:\(Harness.freePort(in: 61000...64999))",
+                ]) { $1 },
+                outputPath: standbyDirectory + "/standby.log")
+            defer { standby.signal(SIGKILL) }
+            #expect(await standby.waitForOutput("consuming"), "\(standby.output)")
+
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":15,"latencyJitterMs":10,"fraction":1.0}"#)
+            let calls = 20
+            let perCall = 20
+            var messages: [(body: String, messageId: String)] = []
+            for step in 0..<perCall {
+                for call in 0..<calls {
+                    messages.append((ResilienceTests.commandBody(call: "sac-\(call)", mode: step % 2 == 0 ? 2 : 1), "sac-\(call)-\(step)"))
+                }
+            }
+            try await gut.publishAll(messages)
+            // Kill the active replica (the first to consume) a quarter of the way through.
+            var seen: [String: [[String: Any]]] = [:]
+            while seen.count < messages.count / 4 {
+                for result in try await gut.nextResults(1, within: 60) { seen[result["commandId"] as? String ?? "", default: []].append(result) }
+            }
+            gut.gateway.signal(SIGKILL)
+            let killedAt = ContinuousClock.now
+            var firstAfter: ContinuousClock.Instant?
+            while seen.count < messages.count {
+                for result in try await gut.nextResults(1, within: 90) {
+                    if firstAfter == nil, ContinuousClock.now - killedAt > .milliseconds(200) { firstAfter = ContinuousClock.now }
+                    seen[result["commandId"] as? String ?? "", default: []].append(result)
+                }
+            }
+            // Nothing lost, every command ended succeeded.
+            #expect(seen.count == messages.count)
+            #expect(seen.values.allSatisfy { $0.contains { $0["status"] as? String == "succeeded" } })
+            #expect(standby.output.contains("\"status\":\"succeeded\""), "the standby took over")
+
+            // Per-call order at OIFDE, collapsing the in-doubt repeats of one command.
+            let requests = try await gut.simulator.requests().filter {
+                $0["endpoint"] as? String == "changeWorkMode" && $0["errorCode"] as? String == "0"
+            }
+            var forwards: [String: Int] = [:]
+            for request in requests { forwards[request["commandId"] as? String ?? "", default: 0] += 1 }
+            for call in 0..<calls {
+                let data = try await gut.simulator.control("GET", "/simulator/sessions/t1/sac-\(call)")
+                let session = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                let history = (session["history"] as? [[String: Any]] ?? []).compactMap { $0["commandId"] as? String }
+                let collapsed = history.enumerated().filter { $0.offset == 0 || history[$0.offset - 1] != $0.element }.map(\.element)
+                #expect(collapsed == (0..<perCall).map { "sac-\(call)-\($0)" }, "call \(call): \(history)")
+            }
+            // Every command that reached OIFDE twice says so in its last result.
+            let repeated = forwards.filter { $0.value > 1 }.map(\.key)
+            for id in repeated {
+                #expect(seen[id]?.last?["inDoubt"] as? Bool == true, "\(id) was forwarded twice")
+            }
+            print(
+                "replica failover: \(repeated.count) commands forwarded twice; first result \(firstAfter.map { "\($0 - killedAt)" } ?? "-") after the kill"
+            )
+        }
+    }
+
+    /// A delivery marked redelivered that this journal does not know may have been forwarded by
+    /// another replica: forwarded, and flagged in doubt. One it knows as started is flagged as before.
+    @Test func aRedeliveredCommandUnknownToTheJournalIsInDoubt() async throws {
+        try await withGateway { gut in
+            await gut.gateway.stop()
+            try await gut.publish(ResilienceTests.commandBody(call: "redelivered", mode: 2), messageId: "redelivered-1")
+            try await gut.publish(ResilienceTests.commandBody(call: "fresh", mode: 2), messageId: "fresh-1")
+            // Someone else took the first and gave it back without settling it.
+            let other = try await gut.connection.openChannel()
+            let taken = try #require(try await other.get(queue: gut.prefix + ".commands"))
+            #expect(taken.properties.messageId == "redelivered-1")
+            try await other.close()
+            try await gut.restart()
+            let results = try await gut.nextResults(2)
+            let byId = Dictionary(results.map { ($0["commandId"] as? String ?? "", $0) }, uniquingKeysWith: { first, _ in first })
+            #expect(byId["redelivered-1"]?["status"] as? String == "succeeded")
+            #expect(byId["redelivered-1"]?["inDoubt"] as? Bool == true)
+            #expect(byId["fresh-1"]?["inDoubt"] == nil, "a first delivery is not in doubt")
+        }
+    }
+}
