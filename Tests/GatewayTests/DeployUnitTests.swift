@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+/// The deploy units, each checked by the tool made for it: the systemd unit by
+/// `systemd-analyze verify`, the Containerfile by hadolint, the Kubernetes manifests by
+/// kubernetes-validate (strict, offline schemas).
+@Suite struct DeployUnitTests {
+    @Test func theSystemdUnitVerifiesWithoutAWarning() async throws {
+        let directory = try Harness.temporaryDirectory()
+        let unit = try String(contentsOfFile: Harness.packageRoot + "/deploy/systemd/workmode-gateway.service", encoding: .utf8)
+        #expect(unit.contains("StateDirectory=workmode-gateway") && unit.contains("LoadCredential=") && unit.contains("NoNewPrivileges=yes"))
+        #expect(unit.contains("ProtectSystem=strict") && unit.contains("PrivateTmp=yes") && unit.contains("RestrictAddressFamilies="))
+        #expect(unit.contains("RestartPreventExitStatus=78"), "a configuration error is not restarted in a loop")
+        // systemd checks that the program exists: point it at the one just built.
+        let local = unit.replacingOccurrences(of: "/usr/local/bin/workmode-gateway", with: Harness.binary)
+        try local.write(toFile: directory + "/workmode-gateway.service", atomically: true, encoding: .utf8)
+        let verified = try await Subprocess.run("/usr/bin/systemd-analyze", ["verify", directory + "/workmode-gateway.service"], mergeErrors: true)
+        #expect(verified.status == 0, "\(verified.output)")
+        // It only warns about unknown or wrong keys: any line is a failure here.
+        #expect(verified.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(verified.output)")
+    }
+
+    @Test func theContainerfilePassesHadolint() async throws {
+        let linted = try await Subprocess.run(
+            "/usr/bin/env", ["hadolint", "--no-color", Harness.packageRoot + "/deploy/container/Containerfile"], mergeErrors: true)
+        #expect(linted.status == 0, "\(linted.output)")
+        #expect(linted.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(linted.output)")
+    }
+
+    @Test func theKubernetesManifestsValidate() async throws {
+        let directory = Harness.packageRoot + "/deploy/kubernetes"
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(
+            Set(files).isSuperset(of: [
+                "statefulset.yaml", "configmap.yaml", "secret.example.yaml", "service.yaml", "pdb.yaml", "servicemonitor.yaml",
+                "keda-scaledobject.yaml",
+            ]))
+        let validated = try await Subprocess.run(
+            "/usr/bin/env", ["kubernetes-validate", "--strict", "--quiet"] + files.map { directory + "/" + $0 }, mergeErrors: true)
+        #expect(validated.status == 0, "\(validated.output)")
+        // Custom resources (Prometheus Operator, KEDA) have no built-in schema: the only lines allowed.
+        let unexpected = validated.output.split(separator: "\n").filter { !$0.contains("Couldn't find schema for kind") }
+        #expect(unexpected.isEmpty, "\(validated.output)")
+        let statefulSet = try String(contentsOfFile: directory + "/statefulset.yaml", encoding: .utf8)
+        #expect(statefulSet.contains("/health/live") && statefulSet.contains("/health/ready") && statefulSet.contains("volumeClaimTemplates"))
+    }
+}
