@@ -151,7 +151,8 @@ import WorkModeDomain
                 await warmUp(client)
                 simulator.state.setFault(FaultPlan(hangSeconds: 30, count: 1))
                 let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
-                #expect(attempt.result.transportError == .timeout)
+                // Cut by the time limit, whichever exchange it fell on (on a starved machine, the token's).
+                #expect(attempt.summary.contains("timeout: no complete answer"), "\(attempt.summary)")
                 #expect(attempt.verdict == .retry(retryAfter: nil))
                 #expect(attempt.duration < .seconds(20))
             }

@@ -57,7 +57,8 @@ import WorkModeDomain
                 let started = ContinuousClock.now
                 let attempt = await client.changeWorkMode(command(.insertion), commandId: "m")
                 let elapsed = ContinuousClock.now - started
-                #expect(attempt.result.transportError == .timeout)
+                // Cut by the time limit, whichever exchange it fell on (on a starved machine, the token's).
+                #expect(attempt.summary.contains("timeout: no complete answer"), "\(attempt.summary)")
                 #expect(attempt.verdict == .retry(retryAfter: nil))
                 // 3 s plus slack for a loaded machine; the trickle alone takes about 29 s.
                 #expect(elapsed < .seconds(15), "took \(elapsed)")
@@ -73,7 +74,8 @@ import WorkModeDomain
                 simulator.state.setFault(FaultPlan(hangSeconds: 60, count: 1))
                 let started = ContinuousClock.now
                 let attempt = await client.changeWorkMode(command(.insertion), commandId: "m", deadline: .now + .seconds(3))
-                #expect(attempt.result.transportError == .timeout)
+                // Cut by the time limit, whichever exchange it fell on (on a starved machine, the token's).
+                #expect(attempt.summary.contains("timeout: no complete answer"), "\(attempt.summary)")
                 #expect(ContinuousClock.now - started < .seconds(20))
             }
         }

@@ -58,7 +58,9 @@ func withSimulator<T: Sendable>(
 
 func makeClient(
     port: Int, https: Bool = false, caFile: String? = nil, tenants: [String: String] = ["t1": "s1"],
-    timeout: Duration = .seconds(5), authMode: CommandDecoder.AuthMode = .token
+    // Generous: the timeout bounds each whole exchange, and this process also runs the CPU-bound
+    // property tests on the same two cores; the tests about timeouts set their own.
+    timeout: Duration = .seconds(30), authMode: CommandDecoder.AuthMode = .token
 ) throws -> OIFDEClient {
     let configuration = OIFDEConfiguration(
         baseURL: "\(https ? "https" : "http")://\(https ? "localhost" : "127.0.0.1"):\(port)", timeout: timeout,
