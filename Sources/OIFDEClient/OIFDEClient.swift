@@ -153,15 +153,11 @@ public final class OIFDEClient: Sendable {
             return AttemptResult(transportError: kind)
         case .success(let response):
             let base = AttemptResult(httpStatus: response.status, retryAfter: response.retryAfter, location: response.location)
-            let decoded =
-                response.oversized
-                ? .failure(ResponseDecoding.BodyProblem("a body over \(configuration.maxResponseBytes) bytes"))
-                : ResponseDecoding.decode(response.body)
-            switch decoded {
+            switch decoded(response) {
             case .failure(let problem):
                 var result = base
                 // A 2xx must carry the documented JSON; other statuses speak for themselves.
-                if (200...299).contains(response.status) { result.bodyProblem = response.status == 204 ? "no content" : problem.text }
+                if (200...299).contains(response.status) { result.bodyProblem = problem.text }
                 return result
             case .success(let answer):
                 var result = base
@@ -170,6 +166,13 @@ public final class OIFDEClient: Sendable {
                 return result
             }
         }
+    }
+
+    /// The answer's JSON, or what is wrong with its body ("no content" for a 204).
+    private func decoded(_ response: Answer) -> Result<ResponseDecoding.Answer, ResponseDecoding.BodyProblem> {
+        if response.oversized { return .failure(ResponseDecoding.BodyProblem("a body over \(configuration.maxResponseBytes) bytes")) }
+        if response.status == 204 { return .failure(ResponseDecoding.BodyProblem("no content")) }
+        return ResponseDecoding.decode(response.body)
     }
 
     struct Answer: Sendable {
@@ -237,15 +240,11 @@ public final class OIFDEClient: Sendable {
         case .failure(let kind):
             failure = TokenFailure(.transport(kind))
         case .success(let response):
-            let decoded =
-                response.oversized
-                ? .failure(ResponseDecoding.BodyProblem("a body over \(configuration.maxResponseBytes) bytes"))
-                : ResponseDecoding.decode(response.body)
-            switch decoded {
+            switch decoded(response) {
             case .failure(let problem):
                 failure =
                     (200...299).contains(response.status)
-                    ? TokenFailure(.unreadable(status: response.status, problem: response.status == 204 ? "no content" : problem.text))
+                    ? TokenFailure(.unreadable(status: response.status, problem: problem.text))
                     : TokenFailure(.httpStatus(response.status, errorCode: nil, errorMsg: nil))
             case .success(let answer):
                 if !(200...299).contains(response.status) {
