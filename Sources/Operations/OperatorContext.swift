@@ -26,10 +26,13 @@ public struct OperatorContext: Sendable {
 
     /// A broker connection named after the tool, so the broker's tools show who it is.
     public func connect(as tool: String) async throws(OperatorError) -> AMQPConnection {
-        do {
-            return try await AMQPConnection.connect(configuration.amqp.connection(role: tool))
-        } catch {
-            throw OperatorError(.runtime, "\(error)")
+        let addresses: [AMQPConfiguration]
+        do { addresses = try configuration.amqp.connections(role: tool) } catch { throw OperatorError(.configuration, "amqp.url: \(error)") }
+        // The first broker of the list that answers.
+        var failures: [String] = []
+        for address in addresses {
+            do { return try await AMQPConnection.connect(address) } catch { failures.append("\(address): \(error)") }
         }
+        throw OperatorError(.runtime, failures.joined(separator: "; "))
     }
 }

@@ -52,3 +52,22 @@ import Testing
         }
     }
 }
+
+@Suite struct ClusterURLTests {
+    @Test func aURLMayNameSeveralNodes() throws {
+        let nodes = try AMQPConfiguration.cluster(url: "amqps://gate%40way:p%2Fss@rabbit-0:5671,rabbit-1,[::1]:5673/contact-center")
+        #expect(nodes.map(\.host) == ["rabbit-0", "rabbit-1", "::1"])
+        #expect(nodes.map(\.port) == [5671, 5671, 5673])
+        #expect(nodes.allSatisfy { $0.user == "gate@way" && $0.password == "p/ss" && $0.virtualHost == "contact-center" && $0.tls != nil })
+        #expect(try AMQPConfiguration.cluster(url: "amqp://guest:guest@127.0.0.1:5672/%2f").count == 1)
+    }
+
+    @Test func anEmptyNodeIsRefusedWithoutThePassword() {
+        #expect(throws: AMQPError.self) { _ = try AMQPConfiguration.cluster(url: "amqp://u:secret-pw@h1,,h2/") }
+        do {
+            _ = try AMQPConfiguration.cluster(url: "amqp://u:secret-pw@h1,,h2/")
+        } catch {
+            #expect(!"\(error)".contains("secret-pw"))
+        }
+    }
+}

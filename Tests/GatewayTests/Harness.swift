@@ -76,6 +76,9 @@ enum Harness {
         ProcessInfo.processInfo.environment["WMG_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5673/%2f"
     }
 
+    /// The shared test broker's port.
+    static var sharedBrokerPort: Int { (try? AMQPConfiguration(url: amqpURL))?.port ?? 5673 }
+
     static var node: String { ProcessInfo.processInfo.environment["WMG_TEST_RABBITMQ_NODE"] ?? "wmg5673@localhost" }
 
     static func temporaryDirectory() throws -> String {

@@ -68,6 +68,27 @@ public struct AMQPConfiguration: Sendable, Hashable {
         self.rpcTimeoutSeconds = rpcTimeoutSeconds
     }
 
+    /// Parses a URL that may name several brokers of one cluster,
+    /// `amqp://user:pass@h1:5672,h2:5672,h3/vhost`: one configuration per host, in order, sharing
+    /// the credentials and virtual host. A single-host URL gives one.
+    ///
+    /// - Throws: ``AMQPError/invalidURL(_:)`` naming the problem, never echoing the password.
+    public static func cluster(url: String) throws -> [AMQPConfiguration] {
+        let scheme = url.hasPrefix("amqps://") ? "amqps://" : url.hasPrefix("amqp://") ? "amqp://" : nil
+        guard let scheme else { return [try AMQPConfiguration(url: url)] }
+        let rest = url.dropFirst(scheme.count)
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = rest[rest.startIndex..<authorityEnd]
+        let userInfo = authority.lastIndex(of: "@").map { String(authority[...$0]) } ?? ""
+        let hosts = authority[(authority.lastIndex(of: "@").map { authority.index(after: $0) } ?? authority.startIndex)...]
+        let parts = hosts.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count > 1 else { return [try AMQPConfiguration(url: url)] }
+        guard !parts.contains(where: \.isEmpty) else { throw AMQPError.invalidURL("an empty host in the list of hosts") }
+        let prefix = scheme + userInfo
+        let path = String(rest[authorityEnd...])
+        return try parts.map { try AMQPConfiguration(url: prefix + $0 + path) }
+    }
+
     /// Parses `amqp://user:pass@host:port/vhost` or `amqps://…`.
     ///
     /// User, password and virtual host are percent-decoded (`%2f` is the default vhost `/`). An empty

@@ -35,6 +35,8 @@ public final class Gateway: Service, Sendable {
         var running = false
         /// Tells the session's drain task to cancel the consumer.
         var drainRequested: AsyncStream<Void>.Continuation?
+        /// Which of `amqp.url`'s nodes to try first.
+        var nextAddress = 0
     }
 
     let runState = Mutex(RunState())
@@ -144,7 +146,11 @@ public final class Gateway: Service, Sendable {
             }
             let began = ContinuousClock.now
             let consumed = await serve(session)
-            if !draining { metrics.reconnects.increment() }
+            if !draining {
+                metrics.reconnects.increment()
+                // The node that lost the session is tried last next time.
+                runState.withLock { $0.nextAddress += 1 }
+            }
             runState.withLock {
                 $0.session = nil
                 $0.consumer = nil
@@ -183,10 +189,35 @@ public final class Gateway: Service, Sendable {
         }
     }
 
+    /// Opens a session on the first broker that answers, starting with the one after the node the
+    /// last session lost (`amqp.url` may list several nodes of a cluster).
     private func openSession() async throws -> BrokerSession {
-        let consumerConnection = try await AMQPConnection.connect(configuration.amqp.connection(role: "consumer"))
+        let consumers = try configuration.amqp.connections(role: "consumer")
+        let publishers = try configuration.amqp.connections(role: "publisher")
+        let start = runState.withLock { $0.nextAddress } % max(1, consumers.count)
+        var lastError: (any Error)?
+        for offset in 0..<consumers.count {
+            let index = (start + offset) % consumers.count
+            do {
+                let session = try await openSession(consumer: consumers[index], publisher: publishers[index])
+                runState.withLock { $0.nextAddress = index }
+                return session
+            } catch let problem as Topology.Problem {
+                throw problem
+            } catch {
+                lastError = error
+                if consumers.count > 1 {
+                    logger.warning("broker node unavailable; trying the next", metadata: ["amqp": "\(consumers[index])", "error": "\(error)"])
+                }
+            }
+        }
+        throw lastError ?? CancellationError()
+    }
+
+    private func openSession(consumer: AMQPConfiguration, publisher: AMQPConfiguration) async throws -> BrokerSession {
+        let consumerConnection = try await AMQPConnection.connect(consumer)
         do {
-            let publisherConnection = try await AMQPConnection.connect(configuration.amqp.connection(role: "publisher"))
+            let publisherConnection = try await AMQPConnection.connect(publisher)
             let topology = Topology(configuration.topology)
             if configuration.topology.declare {
                 try await topology.declare(on: publisherConnection)

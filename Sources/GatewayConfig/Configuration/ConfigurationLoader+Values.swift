@@ -8,7 +8,7 @@ extension ConfigurationLoader {
         var c = GatewayConfiguration()
         var reader = Reader(values: values)
         try reader.url("amqp.url", &c.amqp.url) { text throws(ConfigurationError) in
-            do { _ = try AMQPConfiguration(url: text) } catch {
+            do { _ = try AMQPConfiguration.cluster(url: text) } catch {
                 throw ConfigurationError(key: "amqp.url", problem: String(describing: error), source: values["amqp.url"]?.source)
             }
         }

@@ -6,7 +6,7 @@ import WorkModeDomain
 public enum EffectiveConfiguration {
     /// The effective configuration as log metadata, with passwords and secrets masked (the start line).
     public static func metadata(_ c: GatewayConfiguration) -> Logger.Metadata {
-        let amqp: String = (try? AMQPConfiguration(url: c.amqp.url))?.description ?? "(invalid)"
+        let amqp: String = (try? AMQPConfiguration.cluster(url: c.amqp.url))?.map(\.description).joined(separator: ", ") ?? "(invalid)"
         let tenants: String = c.oifde.tenants.keys.sorted().map { $0 + "=<secret>" }.joined(separator: ",")
         var metadata: Logger.Metadata = [:]
         let pairs: [(String, String)] = [

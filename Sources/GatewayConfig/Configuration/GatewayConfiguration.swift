@@ -29,15 +29,18 @@ public struct GatewayConfiguration: Sendable {
             public var verifyPeer = true
         }
 
-        /// The connection settings for librabbitmq, with TLS applied for `amqps://`.
-        public func connection(role: String) throws -> AMQPConfiguration {
-            var configuration = try AMQPConfiguration(url: url)
-            configuration.heartbeatSeconds = Int(heartbeat.timeInterval.rounded())
-            configuration.connectionName = "\(connectionName) \(role)"
-            if configuration.tls != nil {
-                configuration.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, verifyPeer: tls.verifyPeer)
+        /// The connection settings for librabbitmq, with TLS applied for `amqps://`: one per broker
+        /// address the URL names (`amqp://u:p@h1,h2,h3/vhost`), to be tried in turn.
+        public func connections(role: String) throws -> [AMQPConfiguration] {
+            try AMQPConfiguration.cluster(url: url).map { parsed in
+                var configuration = parsed
+                configuration.heartbeatSeconds = Int(heartbeat.timeInterval.rounded())
+                configuration.connectionName = "\(connectionName) \(role)"
+                if configuration.tls != nil {
+                    configuration.tls = .init(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, verifyPeer: tls.verifyPeer)
+                }
+                return configuration
             }
-            return configuration
         }
     }
 
