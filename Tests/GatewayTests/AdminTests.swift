@@ -118,17 +118,11 @@ import Testing
     /// gateway reconnected without end and the broker dead-lettered each command at its
     /// delivery limit.
     @Test func anAdminPortInUseStopsTheGatewayInsteadOfLooping() async throws {
-        let port = Int32(Harness.freePort(in: 61000...64999))
+        let port = Harness.freePort(in: 61000...64999)
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0 && listen(listener, 1) == 0, "the test holds port \(port)")
+        let bound = Harness.bindLoopback(listener, port: port)
+        try #require(bound && listen(listener, 1) == 0, "the test holds port \(port)")
         try await withGateway(environment: ["WMG_ADMIN_LISTEN": "127.0.0.1:\(port)"], waitUntilConsuming: false) { gut in
             let status = await gut.gateway.waitForExit(timeout: .seconds(30))
             #expect(status == 1, "\(gut.gateway.output.suffix(1500))")

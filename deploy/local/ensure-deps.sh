@@ -13,6 +13,9 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v amqp-publish >/dev/null 2>&1 || missing+=(amqp-tools)
 # The deploy units are checked by the tools made for them (hadolint and kubernetes-validate below).
 [ -x /usr/bin/systemd-analyze ] || missing+=(systemd)
+# The Python packages below are installed with pip (a bare Debian python3 has none).
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 # The tests check /metrics with Prometheus's own Python parser (Debian's python3, not a pyenv one).
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=(python3-prometheus-client)
 # The published JSON Schemas are checked against the gateway with Python's jsonschema (draft 2020-12).

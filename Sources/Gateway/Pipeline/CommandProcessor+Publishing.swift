@@ -70,10 +70,13 @@ extension CommandProcessor {
         return owed
     }
 
+    /// How every structured-mode body the gateway writes begins.
+    static let cloudEventPrefix = Array(#"{"specversion":"#.utf8)
+
     /// The `cloudEvents:` application properties of a structured-mode CloudEvents body; nil for a
     /// native event.
     static func cloudEventAttributes(_ event: [UInt8]) -> [(String, String)]? {
-        guard event.starts(with: Array(#"{"specversion":"#.utf8)), let object = FlatJSONObject(parsing: event) else { return nil }
+        guard event.starts(with: cloudEventPrefix), let object = FlatJSONObject(parsing: event) else { return nil }
         return ["specversion", "type", "source", "id", "subject", "time"].compactMap { name in
             object.string(name).map { ("cloudEvents:" + name, $0) }
         }

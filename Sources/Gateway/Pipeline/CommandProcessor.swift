@@ -126,7 +126,9 @@ struct CommandProcessor: Sendable {
             metadata["call"] = "\(command.callId)"
         }
         // A command already completed within dedupe.ttl is never sent again: its result is re-published.
-        if received.hasMessageId, case .completed(let stored) = journal.lookup(received.journalKey) {
+        // Read once: the answer also says whether a forward is in doubt.
+        let known: CompletionJournal.Lookup = received.hasMessageId ? journal.lookup(received.journalKey) : .unknown
+        if case .completed(let stored) = known {
             span?.attributes["workmode.status"] = stored.status
             span?.attributes["workmode.republished"] = true
             let published = await traced("workmode.publish") { _ in await republish(stored, received: received, session: session) }
@@ -134,7 +136,7 @@ struct CommandProcessor: Sendable {
             if published { metrics.republished.increment() }
             return settle(received, session: session, published: published)
         }
-        guard let outcome = await decide(received, session: session, metadata: metadata) else {
+        guard let outcome = await decide(received, known: known, session: session, metadata: metadata) else {
             return settle(received, session: session, published: false)
         }
         let completedAt = Date()
@@ -184,7 +186,9 @@ struct CommandProcessor: Sendable {
     // MARK: - deciding
 
     /// Returns nil when the command must go back to the queue (cancelled while draining).
-    private func decide(_ received: Received, session: BrokerSession, metadata: Logger.Metadata) async -> Outcome? {
+    private func decide(
+        _ received: Received, known: CompletionJournal.Lookup, session: BrokerSession, metadata: Logger.Metadata
+    ) async -> Outcome? {
         let command: WorkModeCommand
         switch received.decoded {
         case .failure(let failure):
@@ -205,7 +209,6 @@ struct CommandProcessor: Sendable {
         // In doubt: this journal saw the forward start and no outcome, or the broker redelivers a
         // command this journal does not know (another replica, or an earlier process, may have
         // forwarded it).
-        let known = received.hasMessageId ? journal.lookup(received.journalKey) : .unknown
         let inDoubt = known == .inDoubt || (received.delivery.redelivered && known == .unknown)
         var outcome = Outcome(status: .expired, reason: "", inDoubt: inDoubt)
         let traceparent = headers?["traceparent"]?.stringValue
