@@ -6,9 +6,10 @@ import Testing
 @Suite struct BrokerRestartTests {
     static func script(_ arguments: [String], port: Int) async throws -> String {
         let (status, output) = try await Subprocess.run(
-            "/bin/bash", [Harness.packageRoot + "/deploy/local/broker.sh"] + arguments, environment: ["WMG_BROKER_PORT": String(port)]
+            "/bin/bash", [Harness.packageRoot + "/deploy/local/broker.sh"] + arguments, environment: ["WMG_BROKER_PORT": String(port)],
+            mergeErrors: true
         )
-        guard status == 0 else { throw HarnessError("broker.sh \(arguments) failed with status \(status)") }
+        guard status == 0 else { throw HarnessError("broker.sh \(arguments) failed with status \(status): \(output)") }
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

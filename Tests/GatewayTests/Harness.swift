@@ -99,7 +99,9 @@ struct SimulatorProcess {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     static func start(directory: String, tenants: [String: String], extra: [String] = []) async throws -> SimulatorProcess {
-        let port = Harness.freePort(in: 20000...29999)
+        // Below 25000: test brokers take 25000 + their AMQP port for Erlang distribution, and a
+        // node whose distribution port is taken never starts.
+        let port = Harness.freePort(in: 20000...24999)
         var arguments = ["simulate", "--listen", "127.0.0.1:\(port)", "--auto-sessions"] + extra
         for (tenant, secret) in tenants { arguments += ["--tenant", "\(tenant):\(secret)"] }
         let child = try ChildProcess(arguments: arguments, outputPath: directory + "/simulator.log")

@@ -24,6 +24,9 @@ tls_port=$((port + 10000))
 
 ctl() { rabbitmqctl -q -n "$node" "$@"; }
 
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:(([^)]*' | head -n 1 | cut -c9- || echo unknown; }
+
 node_env() {
   export RABBITMQ_NODENAME="$node"
   export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
@@ -40,6 +43,14 @@ node_env() {
 
 start() {
   if status >/dev/null 2>&1; then echo "broker: $node already runs on 127.0.0.1:$port"; return 0; fi
+  # A node whose listener or distribution port is taken does not fail: it hangs. Say so at once.
+  local taken
+  for taken in "$port" "$dist_port"; do
+    if port_in_use "$taken"; then
+      echo "broker: 127.0.0.1:$taken is in use (by $(port_owner "$taken")); $node cannot start" >&2
+      exit 1
+    fi
+  done
   rm -rf "$base"
   mkdir -p "$base/mnesia" "$base/log"
   echo "[]." > "$base/enabled_plugins"
