@@ -172,7 +172,7 @@ public struct BatchPublisher {
                 continue
             }
             // The validation pass saw this file; a file rewritten since would be caught here.
-            if case .failure = decoder.decode(record.body) { continue }
+            guard case .success(let command) = decoder.decode(record.body) else { continue }
             if let rate = options.rate {
                 let due = started + .milliseconds(Int64(Double(summary.published) / rate * 1000))
                 if due > ContinuousClock.now { try await Task.sleep(until: due) }
@@ -180,8 +180,9 @@ public struct BatchPublisher {
             let id = record.messageId ?? BatchIdentity.messageId(contentHash: contentHash, line: record.line)
             var headers = FieldTable()
             if let deadlineHeader { headers["x-deadline"] = .string(deadlineHeader) }
+            headers[Topology.callKeyHeader] = .string(command.callKey)
             let properties = MessageProperties(
-                contentType: "application/json", headers: headers.isEmpty ? nil : headers, deliveryMode: .persistent,
+                contentType: "application/json", headers: headers, deliveryMode: .persistent,
                 correlationId: options.correlationPrefix.map { BatchIdentity.correlationId(prefix: $0, line: record.line) }, messageId: id,
                 timestamp: timestamp, appId: "workmode-gateway publish"
             )

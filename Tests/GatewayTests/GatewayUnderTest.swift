@@ -157,13 +157,15 @@ final class GatewayUnderTest: @unchecked Sendable {
 
     /// Publishes every (body, messageId) pipelined, in order, then waits for all confirms: a
     /// sequential publish-and-wait would pace the test slower than the gateway works.
-    func publishAll(_ messages: [(body: String, messageId: String)]) async throws {
+    /// - Parameter callKey: the `x-call-key` header for a message (partitioned topologies), or nil.
+    func publishAll(_ messages: [(body: String, messageId: String)], callKey: (String) -> String? = { _ in nil }) async throws {
         let timestamp = UInt64(Date().timeIntervalSince1970)
         var confirmations: [PublishConfirmation] = []
         confirmations.reserveCapacity(messages.count)
         for message in messages {
             let properties = MessageProperties(
-                contentType: "application/json", deliveryMode: .persistent, messageId: message.messageId, timestamp: timestamp
+                contentType: "application/json", headers: callKey(message.messageId).map { ["x-call-key": .string($0)] },
+                deliveryMode: .persistent, messageId: message.messageId, timestamp: timestamp
             )
             confirmations.append(
                 try channel.publish(Array(message.body.utf8), exchange: commandsExchange, routingKey: "change", properties: properties))
@@ -306,8 +308,12 @@ final class GatewayUnderTest: @unchecked Sendable {
         await gateway.stop()
         await simulator.child.stop()
         let cleanup = try? await connection.openChannel()
-        for queue in [prefix + ".commands", prefix + ".dead"] { _ = try? await cleanup?.deleteQueue(queue) }
-        for exchange in [prefix + ".commands", prefix + ".results", prefix + ".dead"] { try? await cleanup?.deleteExchange(exchange) }
+        // Partition queues and exchanges too, when the test used topology.partitions.
+        let partitions = (0..<8).map { prefix + ".commands.p\($0)" }
+        for queue in [prefix + ".commands", prefix + ".dead"] + partitions { _ = try? await cleanup?.deleteQueue(queue) }
+        for exchange in ["commands", "results", "dead", "commands.partitioned", "commands.unkeyed"] {
+            try? await cleanup?.deleteExchange(prefix + "." + exchange)
+        }
         await connection.close()
         resultReader?.cancel()
     }

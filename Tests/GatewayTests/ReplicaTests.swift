@@ -75,6 +75,90 @@ import Testing
         }
     }
 
+    /// Partitions K=4 over two replicas (CONTRACT section 11): each replica is active on its own
+    /// share, per-call order holds, a command without `x-call-key` still arrives, and when one
+    /// replica is killed its partitions move to the other, which stood by on them.
+    @Test func partitionsShareTheCallsAndMoveWhenAReplicaDies() async throws {
+        let partitioned = [
+            "WMG_TOPOLOGY_PARTITIONS": "4", "WMG_REPLICAS_COUNT": "2", "WMG_REPLICAS_ORDINAL": "0", "WMG_REPLICAS_STANDBYDELAY": "1s",
+            "WMG_PIPELINE_MAXINFLIGHT": "16",
+        ]
+        try await withGateway(environment: partitioned) { gut in
+            let otherDirectory = try Harness.temporaryDirectory()
+            let other = try ChildProcess(
+                arguments: ["run", "--config", gut.configPath],
+                environment: gut.environment.merging([
+                    "WMG_DEDUPE_PATH": otherDirectory + "/completions.journal",
+                    "WMG_ADMIN_LISTEN": "127.0.0.1:\(Harness.freePort(in: 61000...64999))",
+                    // As a StatefulSet sets it from the pod's name.
+                    "WMG_REPLICAS_ORDINAL": "workmode-gateway-1",
+                ]) { $1 },
+                outputPath: otherDirectory + "/replica-1.log")
+            defer { other.signal(SIGKILL) }
+            #expect(await other.waitForOutput("standby for the other replicas' partitions"), "\(other.output)")
+            #expect(gut.gateway.output.contains(#""queue":"\#(gut.prefix).commands.p0,\#(gut.prefix).commands.p2""#), "replica 0 owns p0 and p2")
+            #expect(other.output.contains(#""queue":"\#(gut.prefix).commands.p1,\#(gut.prefix).commands.p3""#), "replica 1 owns p1 and p3")
+
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":10,"latencyJitterMs":10,"fraction":1.0}"#)
+            let calls = 40
+            let perCall = 16
+            var messages: [(body: String, messageId: String)] = []
+            for step in 0..<perCall {
+                for call in 0..<calls {
+                    messages.append((ResilienceTests.commandBody(call: "part-\(call)", mode: step % 2 == 0 ? 2 : 1), "part-\(call)-\(step)"))
+                }
+            }
+            let unkeyed = (0..<10).map { (ResilienceTests.commandBody(call: "unkeyed-\($0)", mode: 2), "unkeyed-\($0)") }
+            try await gut.publishAll(messages + unkeyed) { id in
+                id.hasPrefix("unkeyed") ? nil : "t1/" + id.split(separator: "-").prefix(2).joined(separator: "-")
+            }
+            var seen: [String: [[String: Any]]] = [:]
+            while seen.count < messages.count / 3 {
+                for result in try await gut.nextResults(1, within: 60) { seen[result["commandId"] as? String ?? "", default: []].append(result) }
+            }
+            func handled(_ log: String) -> Int { log.components(separatedBy: "\"status\":\"succeeded\"").count - 1 }
+            let beforeKill = (handled(gut.gateway.output), handled(other.output))
+            // The calls replica 1 was active for: their partitions are the ones that must move.
+            let movedCalls = Set(
+                other.output.split(separator: "\n").filter { $0.contains("\"status\":\"succeeded\"") }.compactMap { line -> String? in
+                    guard let range = line.range(of: #""commandId":"part-\d+-"#, options: .regularExpression) else { return nil }
+                    return String(line[range].dropFirst(#""commandId":""#.count).dropLast())
+                })
+            other.signal(SIGKILL)
+            let killedAt = ContinuousClock.now
+            var failover: Duration?
+            let total = messages.count + unkeyed.count
+            while seen.count < total {
+                for result in try await gut.nextResults(1, within: 90) {
+                    let id = result["commandId"] as? String ?? ""
+                    let call = id.split(separator: "-").prefix(2).joined(separator: "-")
+                    // Results replica 1 published just before the kill still arrive: count replica 0's own.
+                    if failover == nil, movedCalls.contains(call), gut.gateway.output.contains(#""commandId":"\#(id)""#) {
+                        failover = ContinuousClock.now - killedAt
+                    }
+                    seen[id, default: []].append(result)
+                }
+            }
+            #expect(!movedCalls.isEmpty && failover != nil, "replica 0 took over replica 1's calls")
+            #expect(seen.count == total, "nothing lost")
+            #expect(seen.values.allSatisfy { $0.contains { $0["status"] as? String == "succeeded" } })
+            // Each replica worked a real share before the kill.
+            let share = Double(beforeKill.1) / Double(max(1, beforeKill.0 + beforeKill.1))
+            #expect(share > 0.2 && share < 0.8, "replica 1 handled \(beforeKill.1), replica 0 \(beforeKill.0)")
+
+            for call in 0..<calls {
+                let data = try await gut.simulator.control("GET", "/simulator/sessions/t1/part-\(call)")
+                let session = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                let history = (session["history"] as? [[String: Any]] ?? []).compactMap { $0["commandId"] as? String }
+                var applied = Set<String>()
+                #expect(history.filter { applied.insert($0).inserted } == (0..<perCall).map { "part-\(call)-\($0)" }, "call \(call): \(history)")
+            }
+            print(
+                "partitions: replica 0 handled \(beforeKill.0), replica 1 \(beforeKill.1) before the kill; the first of its \(movedCalls.count) calls ended on replica 0 \(failover.map { "\($0)" } ?? "-") after it"
+            )
+        }
+    }
+
     /// A delivery marked redelivered that this journal does not know may have been forwarded by
     /// another replica: forwarded, and flagged in doubt. One it knows as started is flagged as before.
     @Test func aRedeliveredCommandUnknownToTheJournalIsInDoubt() async throws {

@@ -53,7 +53,8 @@ start() {
   done
   rm -rf "$base"
   mkdir -p "$base/mnesia" "$base/log"
-  echo "[]." > "$base/enabled_plugins"
+  # The consistent-hash exchange carries topology.partitions (CONTRACT.md section 11).
+  echo "[rabbitmq_consistent_hash_exchange]." > "$base/enabled_plugins"
   # Loopback only; guest may log in from there. A small disk limit keeps CI machines with
   # little free space from raising a disk alarm that would block every publisher.
   cat > "$base/rabbitmq.conf" <<CONF

@@ -107,6 +107,15 @@ public final class AMQPChannel: Sendable {
         }
     }
 
+    /// Binds exchange `destination` to exchange `source` with `routingKey` (`exchange.bind`, a
+    /// RabbitMQ extension): what `source` routes with that key also goes through `destination`.
+    public func bindExchange(_ destination: String, to source: String, routingKey: String, arguments: FieldTable = [:]) async throws(AMQPError) {
+        let shared = self.shared
+        try await core.perform { core throws(AMQPError) in
+            try core.bindExchange(shared, destination: destination, source: source, routingKey: routingKey, arguments: arguments)
+        }
+    }
+
     /// Removes a binding (`queue.unbind`).
     public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: FieldTable = [:]) async throws(AMQPError) {
         let shared = self.shared
@@ -150,18 +159,36 @@ public final class AMQPChannel: Sendable {
     /// it, so set it first. The sequence ends with ``AMQPError/consumerCancelled(consumerTag:)`` when the
     /// broker cancels the consumer, and with the connection's or channel's error when either closes.
     public func consume(queue: String, exclusive: Bool = false, arguments: FieldTable = [:]) async throws(AMQPError) -> AMQPConsumer {
-        let (stream, sink) = AsyncThrowingStream.makeStream(of: Delivery.self, throwing: (any Error).self)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Delivery.self, throwing: (any Error).self)
+        let sink = ConsumerSink(continuation: continuation, channel: ObjectIdentifier(shared))
         let shared = self.shared
         let tag = try await core.perform { core throws(AMQPError) in
             try core.consume(shared, queue: queue, exclusive: exclusive, arguments: arguments, sink: sink)
         }
-        return AMQPConsumer(tag: tag, stream: stream)
+        return AMQPConsumer(tag: tag, stream: stream, sink: sink)
+    }
+
+    /// Starts one more consumer, on `queue`, whose deliveries join `consumer`'s sequence (no task
+    /// or buffer between them: the connection thread yields each into the one sequence).
+    /// ``cancel(_:)`` then stops them all; a broker's cancel of any of them ends the sequence.
+    /// - Throws: ``AMQPError/invalidArgument(_:)`` when `consumer` belongs to another channel.
+    public func consume(queue: String, joining consumer: AMQPConsumer, exclusive: Bool = false, arguments: FieldTable = [:]) async throws(AMQPError) {
+        guard consumer.sink.channel == ObjectIdentifier(shared) else {
+            throw .invalidArgument("a consumer can only be joined on the channel it was started on")
+        }
+        let shared = self.shared
+        let sink = consumer.sink
+        _ = try await core.perform { core throws(AMQPError) in
+            try core.consume(shared, queue: queue, exclusive: exclusive, arguments: arguments, sink: sink)
+        }
     }
 
     /// Stops a consumer; its sequence finishes normally.
     public func cancel(_ consumer: AMQPConsumer) async throws(AMQPError) {
         let shared = self.shared
-        try await core.perform { core throws(AMQPError) in try core.cancel(shared, consumerTag: consumer.tag) }
+        for tag in consumer.tags {
+            try await core.perform { core throws(AMQPError) in try core.cancel(shared, consumerTag: tag) }
+        }
     }
 
     /// `basic.get` with manual acknowledgement; `nil` when the queue is empty.

@@ -35,7 +35,8 @@ final class ChannelState {
     let shared: ChannelShared
     var confirms = ConfirmTracker<PublishConfirmation>()
     var acknowledgements = AckCoalescer()
-    var consumers: [String: AsyncThrowingStream<Delivery, any Error>.Continuation] = [:]
+    /// By consumer tag; several tags share one sink when their deliveries form one sequence.
+    var consumers: [String: ConsumerSink] = [:]
 
     init(shared: ChannelShared) { self.shared = shared }
 
@@ -46,7 +47,7 @@ final class ChannelState {
         shared.markClosed(error)
         for confirmation in confirms.drain() { confirmation.resolve(.failure(error)) }
         shared.pendingConfirms.store(0, ordering: .relaxed)
-        for consumer in consumers.values { consumer.finish(throwing: error) }
+        for consumer in consumers.values { consumer.continuation.finish(throwing: error) }
         consumers.removeAll()
     }
 }

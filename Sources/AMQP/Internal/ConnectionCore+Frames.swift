@@ -50,8 +50,11 @@ extension ConnectionCore {
         case AMQP_BASIC_CANCEL_METHOD:
             let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = String(copyingText: cancel.consumer_tag)
-            if let consumer = channels[channel]?.consumers.removeValue(forKey: tag) {
-                consumer.finish(throwing: AMQPError.consumerCancelled(consumerTag: tag))
+            // Every consumer that shares the sequence ends with it: its owner reconnects and
+            // starts them all again, rather than going on with some queues unconsumed.
+            if let open = channels[channel], let sink = open.consumers[tag] {
+                open.consumers = open.consumers.filter { $0.value !== sink }
+                sink.continuation.finish(throwing: AMQPError.consumerCancelled(consumerTag: tag))
             }
         case AMQP_CHANNEL_CLOSE_METHOD:
             let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
@@ -88,7 +91,7 @@ extension ConnectionCore {
             redelivered: deliver.redelivered != 0, exchange: exchange, routingKey: routingKey,
             consumerTag: consumerTag, messageCount: nil
         )
-        consumer.yield(delivery)
+        consumer.continuation.yield(delivery)
     }
 
     private func handleReturn(_ returned: amqp_basic_return_t, channel: UInt16) {

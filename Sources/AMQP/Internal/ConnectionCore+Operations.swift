@@ -144,7 +144,7 @@ extension ConnectionCore {
 
     func consume(
         _ shared: ChannelShared, queue: String, exclusive: Bool, arguments: FieldTable,
-        sink: AsyncThrowingStream<Delivery, any Error>.Continuation
+        sink: ConsumerSink
     ) throws(AMQPError) -> String {
         let ok = try rpc(shared) { state, number in
             amqp_basic_consume(state, number, arena.bytes(queue), amqp_bytes_t(len: 0, bytes: nil), 0, 0, exclusive ? 1 : 0, arena.table(arguments))
@@ -155,13 +155,15 @@ extension ConnectionCore {
         // once with no error, which reads as a consumer that simply stopped: say why instead.
         guard channels[shared.number] != nil else { throw shared.closedBecause ?? .connectionLost("the channel closed while consuming began") }
         channels[shared.number]?.consumers[tag] = sink
+        sink.tags.withLock { $0.append(tag) }
         return tag
     }
 
     func cancel(_ shared: ChannelShared, consumerTag: String) throws(AMQPError) {
         let channel = try openChannelState(shared)
         guard let sink = channel.consumers.removeValue(forKey: consumerTag) else { return }
-        sink.finish()
+        sink.tags.withLock { $0.removeAll { $0 == consumerTag } }
+        if !channel.consumers.values.contains(where: { $0 === sink }) { sink.continuation.finish() }
         _ = try rpc(shared) { state, number in amqp_basic_cancel(state, number, arena.bytes(consumerTag)) }
     }
 

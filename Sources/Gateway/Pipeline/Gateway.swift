@@ -242,9 +242,16 @@ public final class Gateway: Service, Sendable {
     /// in flight: within the drain timeout when stopping, at once when the connection is gone.
     /// - Returns: false when the broker refused the consumer.
     private func serve(_ session: BrokerSession) async -> Bool {
+        var (initial, standby) = subscriptions()
+        if initial.isEmpty {
+            // More replicas than partitions: this one owns none and waits as a standby for all.
+            await sleepUnlessDraining(configuration.replicas.standbyDelay)
+            (initial, standby) = (standby, [])
+        }
         let consumer: AMQPConsumer
         do {
-            consumer = try await session.consumerChannel.consume(queue: configuration.topology.commandsQueue)
+            consumer = try await session.consumerChannel.consume(queue: initial[0])
+            for queue in initial.dropFirst() { try await session.consumerChannel.consume(queue: queue, joining: consumer) }
         } catch {
             logger.warning("the consumer could not start; retrying", metadata: ["error": "\(error)"])
             return false
@@ -261,13 +268,16 @@ public final class Gateway: Service, Sendable {
             return state.draining
         }
         if stopAlready { drainRequest.yield() }
-        logger.info("consuming", metadata: ["queue": "\(configuration.topology.commandsQueue)", "prefetch": "\(configuration.amqp.prefetch)"])
+        logger.info("consuming", metadata: ["queue": "\(initial.joined(separator: ","))", "prefetch": "\(configuration.amqp.prefetch)"])
 
         await withDiscardingTaskGroup { group in
+            let standbyTask = Task { [standby] in await self.subscribeAsStandby(standby, joining: consumer, session: session) }
             // A drain cancels the consumer first, so the broker sends nothing more; what it had
             // already sent is returned by the consumer loop below.
             group.addTask {
                 for await _ in drainRequests {
+                    standbyTask.cancel()
+                    _ = await standbyTask.value
                     do {
                         try await session.consumerChannel.cancel(consumer)
                         self.logger.info("consumer cancelled: the broker sends no more commands")
@@ -349,10 +359,38 @@ public final class Gateway: Service, Sendable {
                 group.cancelAll()
             }
             // Ends the drain task and the watchers.
+            standbyTask.cancel()
             drainRequest.finish()
             runState.withLock { $0.drainRequested = nil }
             await session.close()
         }
         return true
+    }
+
+    /// The queues to consume at once and, after `replicas.standbyDelay`, as a standby
+    /// (CONTRACT.md section 11): with partitions, this replica's share first.
+    func subscriptions() -> (initial: [String], standby: [String]) {
+        let topology = Topology(configuration.topology)
+        let partitions = configuration.topology.partitions
+        guard partitions > 0 else { return (topology.commandQueues, []) }
+        return (
+            configuration.replicas.ownPartitions(of: partitions).map(topology.partitionQueue),
+            configuration.replicas.standbyPartitions(of: partitions).map(topology.partitionQueue)
+        )
+    }
+
+    /// Joins the other replicas' partitions as a standby consumer: the broker makes it active on
+    /// a partition only when that partition's active consumer is gone.
+    private func subscribeAsStandby(_ queues: [String], joining consumer: AMQPConsumer, session: BrokerSession) async {
+        guard !queues.isEmpty else { return }
+        try? await Task.sleep(for: configuration.replicas.standbyDelay)
+        guard !Task.isCancelled, !draining, session.isOpen else { return }
+        do {
+            for queue in queues { try await session.consumerChannel.consume(queue: queue, joining: consumer) }
+            logger.info("standby for the other replicas' partitions", metadata: ["queue": "\(queues.joined(separator: ","))"])
+        } catch {
+            // The session is ending (its connection failed); the next one subscribes again.
+            logger.warning("the standby subscription failed", metadata: ["error": "\(error)"])
+        }
     }
 }

@@ -28,6 +28,15 @@ extension ConfigurationLoader {
         try reader.string("topology.deadLetterQueue", &c.topology.deadLetterQueue)
         try reader.int("topology.deliveryLimit", &c.topology.deliveryLimit)
         try reader.bool("topology.singleActiveConsumer", &c.topology.singleActiveConsumer)
+        try reader.int("topology.partitions", &c.topology.partitions)
+        try reader.int("replicas.count", &c.replicas.count)
+        try reader.ordinal("replicas.ordinal", &c.replicas.ordinal)
+        try reader.duration("replicas.standbyDelay", &c.replicas.standbyDelay)
+        if c.replicas.ordinal >= c.replicas.count {
+            throw ConfigurationError(
+                key: "replicas.ordinal", problem: "must be below replicas.count (\(c.replicas.count)); got \(c.replicas.ordinal)",
+                source: values["replicas.ordinal"]?.source)
+        }
         try reader.url("oifde.baseURL", &c.oifde.baseURL) { text throws(ConfigurationError) in
             guard text.hasPrefix("https://") || text.hasPrefix("http://"), URL(string: text)?.host != nil else {
                 throw ConfigurationError(
@@ -174,6 +183,17 @@ extension ConfigurationLoader {
                 throw fail(key, "must be a whole number; got \(text)")
             }
             guard range.contains(value) else { throw fail(key, "must be from \(range.lowerBound) to \(range.upperBound); got \(value)") }
+            target = value
+        }
+
+        /// A replica's ordinal: a number, or a StatefulSet pod name whose last `-` part is one
+        /// (`workmode-gateway-2` is 2), so `WMG_REPLICAS_ORDINAL` can be set from the pod's name.
+        mutating func ordinal(_ key: String, _ target: inout Int) throws(ConfigurationError) {
+            guard let text = try required(key) else { return }
+            let digits = text.split(separator: "-").last.map(String.init) ?? text
+            guard let value = Int(digits), value >= 0, value < 1024 else {
+                throw fail(key, "must be a number from 0 to 1023 or a pod name ending in one (workmode-gateway-2); got \(text)")
+            }
             target = value
         }
 

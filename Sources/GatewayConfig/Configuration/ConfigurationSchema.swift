@@ -4,7 +4,7 @@ import Foundation
 /// is an error: a typo must not silently fall back to a default.
 enum ConfigurationSchema {
     enum Kind {
-        case string, optionalPath, bool, duration, listen, url
+        case string, optionalPath, bool, duration, listen, url, ordinal
         case int(ClosedRange<Int>)
         case choice([String])
     }
@@ -18,7 +18,8 @@ enum ConfigurationSchema {
         "topology.declare": .bool, "topology.commandsExchange": .string, "topology.commandsQueue": .string,
         "topology.commandsRoutingKey": .string, "topology.resultsExchange": .string, "topology.deadLetterExchange": .string,
         "topology.deadLetterQueue": .string, "topology.deliveryLimit": .int(Self.range(1, 100_000)),
-        "topology.singleActiveConsumer": .bool,
+        "topology.singleActiveConsumer": .bool, "topology.partitions": .int(Self.range(0, 1024)),
+        "replicas.count": .int(Self.range(1, 1024)), "replicas.ordinal": .ordinal, "replicas.standbyDelay": .duration,
         "oifde.baseURL": .url, "oifde.timeout": .duration, "oifde.tls.caFile": .optionalPath, "oifde.tls.verifyPeer": .bool,
         "oifde.auth.mode": .choice(["token", "passthrough"]),
         "pipeline.maxInFlight": .int(Self.range(1, 65535)), "pipeline.maxMessageBytes": .int(Self.range(256, 134_217_728)),

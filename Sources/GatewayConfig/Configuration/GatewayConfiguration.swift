@@ -65,6 +65,25 @@ public struct GatewayConfiguration: Sendable {
         /// `topology.singleActiveConsumer`: declare the commands queue with
         /// `x-single-active-consumer`, so replicas on it keep per-call order.
         public var singleActiveConsumer = false
+        /// `topology.partitions`: 0 for the single commands queue; K for K queues behind a
+        /// consistent-hash exchange on `x-call-key` (CONTRACT.md section 11).
+        public var partitions = 0
+    }
+
+    /// The `replicas` section: how partitions are shared among the replicas.
+    public struct ReplicasSection: Sendable {
+        /// `replicas.count`: how many replicas run.
+        public var count = 1
+        /// `replicas.ordinal`: this replica's number, 0 ..< count.
+        public var ordinal = 0
+        /// `replicas.standbyDelay`: how long a replica waits before it subscribes, as a standby,
+        /// to the partitions that are not its own.
+        public var standbyDelay: Duration = .seconds(5)
+
+        /// Partitions of `total` this replica subscribes to at once: `p mod count == ordinal`.
+        public func ownPartitions(of total: Int) -> [Int] { (0..<total).filter { $0 % count == ordinal } }
+        /// The others, to which it subscribes after ``standbyDelay``.
+        public func standbyPartitions(of total: Int) -> [Int] { (0..<total).filter { $0 % count != ordinal } }
     }
 
     /// The `oifde` section.
@@ -144,6 +163,8 @@ public struct GatewayConfiguration: Sendable {
     public var amqp = AMQPSection()
     /// `topology.*`.
     public var topology = TopologySection()
+    /// `replicas.*`.
+    public var replicas = ReplicasSection()
     /// `oifde.*`.
     public var oifde = OIFDESection()
     /// `pipeline.*`.

@@ -1,12 +1,16 @@
 import AMQP
 
-/// The exchanges, queues and bindings of CONTRACT.md section 7.
+/// The exchanges, queues and bindings of CONTRACT.md section 7, and with `topology.partitions`
+/// the partitioned form of section 11.
 public struct Topology: Sendable {
     /// The names and limits it declares and checks.
     public let section: GatewayConfiguration.TopologySection
 
     /// The topology named by the configuration's `topology` section.
     public init(_ section: GatewayConfiguration.TopologySection) { self.section = section }
+
+    /// The header publishers set to `<tenantId>/<callId>`, on which partitions are chosen.
+    public static let callKeyHeader = "x-call-key"
 
     /// The commands queue: quorum, with the broker's own delivery limit and at-least-once
     /// dead-lettering of crash-looping commands to the dead-letter exchange as `poison`.
@@ -23,8 +27,27 @@ public struct Topology: Sendable {
         return arguments
     }
 
+    /// A partition queue: the commands queue's arguments, always with a single active consumer.
+    public var partitionQueueArguments: FieldTable {
+        var arguments = commandsQueueArguments
+        arguments["x-single-active-consumer"] = FieldValue.bool(true)
+        return arguments
+    }
+
     /// The dead-letter queue's arguments: a quorum queue.
     public var deadLetterQueueArguments: FieldTable { ["x-queue-type": .string("quorum")] }
+
+    /// `<commandsExchange>.partitioned`: the consistent-hash exchange on ``callKeyHeader``.
+    public var partitionedExchange: String { section.commandsExchange + ".partitioned" }
+    /// `<commandsExchange>.unkeyed`: where a command without ``callKeyHeader`` goes (to `.p0`).
+    public var unkeyedExchange: String { section.commandsExchange + ".unkeyed" }
+    /// `<commandsQueue>.p<index>`.
+    public func partitionQueue(_ index: Int) -> String { section.commandsQueue + ".p\(index)" }
+
+    /// The queues the gateway consumes: the commands queue, or every partition queue.
+    public var commandQueues: [String] {
+        section.partitions == 0 ? [section.commandsQueue] : (0..<section.partitions).map(partitionQueue)
+    }
 
     /// A topology the gateway cannot use as it is (a queue with other arguments, a missing entity).
     public struct Problem: Error, CustomStringConvertible {
@@ -44,53 +67,133 @@ public struct Topology: Sendable {
         public let details: String
     }
 
-    /// Every exchange, queue and binding of CONTRACT section 7, in declaration order.
-    public var entities: [Entity] {
-        [
-            Entity(kind: .exchange, name: section.commandsExchange, details: "direct, durable"),
-            Entity(kind: .exchange, name: section.resultsExchange, details: "topic, durable"),
-            Entity(kind: .exchange, name: section.deadLetterExchange, details: "topic, durable"),
-            Entity(kind: .queue, name: section.commandsQueue, details: "durable, " + Self.describe(commandsQueueArguments)),
-            Entity(kind: .queue, name: section.deadLetterQueue, details: "durable, " + Self.describe(deadLetterQueueArguments)),
-            Entity(
-                kind: .binding, name: "\(section.commandsExchange) → \(section.commandsQueue)", details: "routing key \(section.commandsRoutingKey)"),
-            Entity(kind: .binding, name: "\(section.deadLetterExchange) → \(section.deadLetterQueue)", details: "routing key #"),
+    struct ExchangeSpec {
+        let name: String
+        let type: ExchangeType
+        var arguments: FieldTable = [:]
+    }
+
+    struct QueueSpec {
+        let name: String
+        let arguments: FieldTable
+    }
+
+    struct BindingSpec {
+        let source: String
+        let destination: String
+        let routingKey: String
+        /// An exchange-to-exchange binding (`exchange.bind`).
+        let toExchange: Bool
+    }
+
+    var exchanges: [ExchangeSpec] {
+        var list = [
+            ExchangeSpec(name: section.commandsExchange, type: .direct), ExchangeSpec(name: section.resultsExchange, type: .topic),
+            ExchangeSpec(name: section.deadLetterExchange, type: .topic),
         ]
+        if section.partitions > 0 {
+            list.append(ExchangeSpec(name: unkeyedExchange, type: .fanout))
+            list.append(
+                ExchangeSpec(
+                    name: partitionedExchange, type: ExchangeType(rawValue: "x-consistent-hash"),
+                    arguments: ["hash-header": .string(Self.callKeyHeader), "alternate-exchange": .string(unkeyedExchange)]))
+        }
+        return list
+    }
+
+    var queues: [QueueSpec] {
+        let commands =
+            section.partitions == 0
+            ? [QueueSpec(name: section.commandsQueue, arguments: commandsQueueArguments)]
+            : (0..<section.partitions).map { QueueSpec(name: partitionQueue($0), arguments: partitionQueueArguments) }
+        return commands + [QueueSpec(name: section.deadLetterQueue, arguments: deadLetterQueueArguments)]
+    }
+
+    var bindings: [BindingSpec] {
+        var list: [BindingSpec]
+        if section.partitions == 0 {
+            list = [
+                BindingSpec(
+                    source: section.commandsExchange, destination: section.commandsQueue, routingKey: section.commandsRoutingKey, toExchange: false)
+            ]
+        } else {
+            list = [
+                BindingSpec(
+                    source: section.commandsExchange, destination: partitionedExchange, routingKey: section.commandsRoutingKey, toExchange: true)
+            ]
+            // The consistent-hash exchange reads a binding's routing key as its weight.
+            list += (0..<section.partitions).map {
+                BindingSpec(source: partitionedExchange, destination: partitionQueue($0), routingKey: "1", toExchange: false)
+            }
+            list.append(BindingSpec(source: unkeyedExchange, destination: partitionQueue(0), routingKey: "", toExchange: false))
+        }
+        list.append(BindingSpec(source: section.deadLetterExchange, destination: section.deadLetterQueue, routingKey: "#", toExchange: false))
+        return list
+    }
+
+    /// Every exchange, queue and binding, in declaration order.
+    public var entities: [Entity] {
+        exchanges.map { exchange in
+            let arguments = exchange.arguments.isEmpty ? "" : ", " + Self.describe(exchange.arguments)
+            return Entity(kind: .exchange, name: exchange.name, details: "\(exchange.type), durable\(arguments)")
+        }
+            + queues.map { Entity(kind: .queue, name: $0.name, details: "durable, " + Self.describe($0.arguments)) }
+            + bindings.map { binding in
+                let key = binding.source == partitionedExchange ? "weight \(binding.routingKey)" : "routing key \(binding.routingKey)"
+                return Entity(
+                    kind: .binding, name: "\(binding.source) → \(binding.destination)",
+                    details: binding.routingKey.isEmpty ? "fanout" : key + (binding.toExchange ? ", exchange to exchange" : ""))
+            }
     }
 
     static func describe(_ arguments: FieldTable) -> String {
         arguments.map { entry in
             switch entry.value {
             case .string(let text): return "\(entry.key)=\(text)"
+            case .bool(let flag): return "\(entry.key)=\(flag)"
             default: return "\(entry.key)=\(entry.value.intValue.map(String.init) ?? "\(entry.value)")"
             }
         }.joined(separator: ", ")
     }
 
     /// Declares everything (idempotent when it already exists as specified); one line per entity.
-    /// - Throws: ``Problem`` naming the entity that exists with other arguments.
+    /// - Throws: ``Problem`` naming the entity that exists with other arguments, or the missing
+    ///   consistent-hash plugin.
     @discardableResult
     public func declare(on connection: AMQPConnection) async throws -> [String] {
         let channel = try await connection.openChannel()
-        do {
-            try await channel.declareExchange(section.commandsExchange, type: .direct)
-            try await channel.declareExchange(section.resultsExchange, type: .topic)
-            try await channel.declareExchange(section.deadLetterExchange, type: .topic)
-        } catch {
-            guard error.replyCode == 406 else { throw error }
-            throw Problem(description: "an exchange exists with other settings: \(error)")
+        for exchange in exchanges {
+            do {
+                try await channel.declareExchange(exchange.name, type: exchange.type, arguments: exchange.arguments)
+            } catch {
+                if error.replyCode == 503, exchange.name == partitionedExchange {
+                    throw Problem(description: Self.pluginMissing(error))
+                }
+                guard error.replyCode == 406 else { throw error }
+                throw Problem(description: "exchange \(exchange.name) exists with other settings: \(error)")
+            }
         }
-        try await declareQueue(section.commandsQueue, arguments: commandsQueueArguments, on: connection, channel: channel)
-        try await declareQueue(section.deadLetterQueue, arguments: deadLetterQueueArguments, on: connection, channel: channel)
-        try await channel.bindQueue(section.commandsQueue, exchange: section.commandsExchange, routingKey: section.commandsRoutingKey)
-        try await channel.bindQueue(section.deadLetterQueue, exchange: section.deadLetterExchange, routingKey: "#")
+        for queue in queues {
+            try await declareQueue(queue.name, arguments: queue.arguments, channel: channel)
+        }
+        for binding in bindings {
+            if binding.toExchange {
+                try await channel.bindExchange(binding.destination, to: binding.source, routingKey: binding.routingKey)
+            } else {
+                try await channel.bindQueue(binding.destination, exchange: binding.source, routingKey: binding.routingKey)
+            }
+        }
         try? await channel.close()
         return entities.map { "\($0.kind.rawValue) \($0.name): declared (\($0.details))" }
     }
 
-    private func declareQueue(_ name: String, arguments: FieldTable, on connection: AMQPConnection, channel: AMQPChannel) async throws {
+    static func pluginMissing(_ error: AMQPError) -> String {
+        "topology.partitions needs RabbitMQ's consistent-hash exchange: run `rabbitmq-plugins enable rabbitmq_consistent_hash_exchange` on every node (\(error))"
+    }
+
+    private func declareQueue(_ name: String, arguments: FieldTable, channel: AMQPChannel) async throws {
         do {
-            try await channel.declareQueue(name, durable: true, arguments: arguments)
+            _ = try await channel.declareQueue(name, durable: true, arguments: arguments)
         } catch {
             guard error.replyCode == 406 else { throw error }
             throw Problem(
@@ -118,65 +221,62 @@ public struct Topology: Sendable {
     }
 
     /// The operator's check: existence passively, then, with `verifyArguments`, whether each
-    /// exchange and queue has the type and arguments of section 7. AMQP 0-9-1 cannot read an
+    /// exchange and queue has the type and arguments specified. AMQP 0-9-1 cannot read an
     /// entity's arguments back, so the check re-declares an entity that already exists with the
     /// wanted arguments: the broker answers 406 when they differ and changes nothing either way.
     /// Bindings cannot be inspected over AMQP at all; they are listed as such.
     /// A missing entity is a line that is not ok; the check goes on, so one run names them all.
     public func check(on connection: AMQPConnection, verifyArguments: Bool) async throws -> [CheckLine] {
         var report: [CheckLine] = []
-        let exchanges: [(String, ExchangeType)] = [
-            (section.commandsExchange, .direct), (section.resultsExchange, .topic), (section.deadLetterExchange, .topic),
-        ]
-        for (exchange, type) in exchanges {
+        for exchange in exchanges {
             let channel = try await connection.openChannel()
             do {
-                try await channel.checkExchange(exchange)
+                try await channel.checkExchange(exchange.name)
                 try? await channel.close()
             } catch {
-                report.append(CheckLine(line: "exchange \(exchange) is missing (\(error))", ok: false))
+                report.append(CheckLine(line: "exchange \(exchange.name) is missing (\(error))", ok: false))
                 continue
             }
+            let wanted = "\(exchange.type), durable" + (exchange.arguments.isEmpty ? "" : ", " + Self.describe(exchange.arguments))
             guard verifyArguments else {
-                report.append(CheckLine(line: "exchange \(exchange): ok", ok: true))
+                report.append(CheckLine(line: "exchange \(exchange.name): ok", ok: true))
                 continue
             }
             let verifier = try await connection.openChannel()
             do {
-                try await verifier.declareExchange(exchange, type: type)
+                try await verifier.declareExchange(exchange.name, type: exchange.type, arguments: exchange.arguments)
                 try? await verifier.close()
-                report.append(CheckLine(line: "exchange \(exchange): ok (\(type), durable)", ok: true))
+                report.append(CheckLine(line: "exchange \(exchange.name): ok (\(wanted))", ok: true))
             } catch {
                 guard error.replyCode == 406 else { throw error }
-                report.append(CheckLine(line: "exchange \(exchange): DIFFERS, not \(type) and durable (\(error))", ok: false))
+                report.append(CheckLine(line: "exchange \(exchange.name): DIFFERS, not \(wanted) (\(error))", ok: false))
             }
         }
-        let queues = [(section.commandsQueue, commandsQueueArguments), (section.deadLetterQueue, deadLetterQueueArguments)]
-        for (queue, arguments) in queues {
+        for queue in queues {
             let channel = try await connection.openChannel()
             let info: QueueInfo
             do {
-                info = try await channel.checkQueue(queue)
+                info = try await channel.checkQueue(queue.name)
                 try? await channel.close()
             } catch {
-                report.append(CheckLine(line: "queue \(queue) is missing (\(error))", ok: false))
+                report.append(CheckLine(line: "queue \(queue.name) is missing (\(error))", ok: false))
                 continue
             }
             let counts = "\(info.messageCount) messages, \(info.consumerCount) consumers"
             guard verifyArguments else {
-                report.append(CheckLine(line: "queue \(queue): ok, \(counts)", ok: true))
+                report.append(CheckLine(line: "queue \(queue.name): ok, \(counts)", ok: true))
                 continue
             }
             let verifier = try await connection.openChannel()
             do {
-                try await verifier.declareQueue(queue, durable: true, arguments: arguments)
+                _ = try await verifier.declareQueue(queue.name, durable: true, arguments: queue.arguments)
                 try? await verifier.close()
-                report.append(CheckLine(line: "queue \(queue): ok (durable, \(Self.describe(arguments))), \(counts)", ok: true))
+                report.append(CheckLine(line: "queue \(queue.name): ok (durable, \(Self.describe(queue.arguments))), \(counts)", ok: true))
             } catch {
                 guard error.replyCode == 406 else { throw error }
                 report.append(
                     CheckLine(
-                        line: "queue \(queue): DIFFERS from durable, \(Self.describe(arguments)) (\(error)), \(counts)", ok: false
+                        line: "queue \(queue.name): DIFFERS from durable, \(Self.describe(queue.arguments)) (\(error)), \(counts)", ok: false
                     ))
             }
         }

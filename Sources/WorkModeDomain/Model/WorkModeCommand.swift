@@ -48,6 +48,10 @@ public struct WorkModeCommand: Sendable, Hashable {
 
     /// Commands with the same lane key are applied strictly in order.
     public var laneKey: String { "\(tenantId)\u{1F}\(callId)" }
+
+    /// The `x-call-key` header's value (`<tenantId>/<callId>`): a call's commands hash to one
+    /// partition, so one consumer applies them in order.
+    public var callKey: String { "\(tenantId)/\(callId)" }
 }
 
 extension WorkModeCommand: CustomStringConvertible {
