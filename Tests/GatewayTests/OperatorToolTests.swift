@@ -68,6 +68,13 @@ import Testing
             #expect(arrived.allSatisfy { !String(decoding: $0.body, as: UTF8.self).contains("messageId") })
             #expect(arrived.allSatisfy { $0.properties.deliveryMode == .persistent && $0.properties.timestamp != nil })
             #expect(arrived.allSatisfy { $0.properties.headers?["x-deadline"]?.stringValue != nil })
+            // The partition key of CONTRACT section 11, set whether or not the topology is partitioned.
+            #expect(
+                arrived.allSatisfy { delivery in
+                    let body = String(decoding: delivery.body, as: UTF8.self)
+                    guard let key = delivery.properties.headers?["x-call-key"]?.stringValue, key.hasPrefix("t1/") else { return false }
+                    return body.contains(#""callId":"\#(key.dropFirst(3))""#)
+                })
             #expect(arrived.first?.properties.correlationId == "job-1")
 
             let csv = gut.directory + "/batch.csv"
