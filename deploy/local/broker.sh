@@ -3,6 +3,8 @@
 # clashes with a system broker.
 #
 #   deploy/local/broker.sh start     start it and wait until it accepts connections
+#   deploy/local/broker.sh resume    start it again with the data it had (after kill or stop_app)
+#   deploy/local/broker.sh kill      kill -9 the node, keeping its data (a crash, for tests)
 #   deploy/local/broker.sh stop      stop it and remove its folder
 #   deploy/local/broker.sh status    exit 0 when it runs
 #   deploy/local/broker.sh ctl ARGS  rabbitmqctl against this node
@@ -24,6 +26,17 @@ tls_port=$((port + 10000))
 
 ctl() { rabbitmqctl -q -n "$node" "$@"; }
 
+# A node whose listener or distribution port is taken does not fail: it hangs. Say so at once.
+ports_free() {
+  local taken
+  for taken in "$port" "$dist_port"; do
+    if port_in_use "$taken"; then
+      echo "broker: 127.0.0.1:$taken is in use (by $(port_owner "$taken")); $node cannot start" >&2
+      exit 1
+    fi
+  done
+}
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:(([^)]*' | head -n 1 | cut -c9- || echo unknown; }
 
@@ -43,14 +56,7 @@ node_env() {
 
 start() {
   if status >/dev/null 2>&1; then echo "broker: $node already runs on 127.0.0.1:$port"; return 0; fi
-  # A node whose listener or distribution port is taken does not fail: it hangs. Say so at once.
-  local taken
-  for taken in "$port" "$dist_port"; do
-    if port_in_use "$taken"; then
-      echo "broker: 127.0.0.1:$taken is in use (by $(port_owner "$taken")); $node cannot start" >&2
-      exit 1
-    fi
-  done
+  ports_free
   rm -rf "$base"
   mkdir -p "$base/mnesia" "$base/log"
   # The consistent-hash exchange carries topology.partitions (CONTRACT.md section 11).
@@ -76,6 +82,11 @@ ssl_options.verify = verify_none
 ssl_options.fail_if_no_peer_cert = false
 CONF
   fi
+  launch
+}
+
+# Starts the node on its folder as it is and waits until it accepts connections.
+launch() {
   # Started as root, the server drops to the rabbitmq user: it must own its folders.
   if id rabbitmq >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then chown -R rabbitmq:rabbitmq "$base"; fi
   node_env
@@ -115,10 +126,29 @@ stop() {
   rm -rf "$base"
 }
 
+resume() {
+  if status >/dev/null 2>&1; then echo "broker: $node already runs on 127.0.0.1:$port"; return 0; fi
+  [ -d "$base/mnesia" ] || { echo "broker: $node has no data folder $base; use start" >&2; exit 1; }
+  ports_free
+  launch
+}
+
+kill_node() {
+  local pid
+  pid=$(cat "$base/rabbit.pid" 2>/dev/null) || { echo "broker: $node has no pid file" >&2; exit 1; }
+  kill -KILL "$pid"
+  # Its port mapper registration and listener go with the process; wait until the port is free.
+  local deadline=$((SECONDS + 20))
+  while port_in_use "$port" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  echo "broker: $node killed"
+}
+
 status() { ctl status >/dev/null 2>&1 && echo "broker: $node runs on 127.0.0.1:$port"; }
 
 case "${1:-}" in
   start) start ;;
+  resume) resume ;;
+  kill) kill_node ;;
   stop) stop ;;
   status) status ;;
   ctl) shift; ctl "$@" ;;
@@ -126,5 +156,5 @@ case "${1:-}" in
   url-tls) echo "amqps://guest:guest@localhost:$tls_port/%2f" ;;
   node) echo "$node" ;;
   pid) cat "$base/rabbit.pid" ;;
-  *) echo "usage: $0 start|stop|status|ctl ARGS|url|url-tls|node|pid" >&2; exit 64 ;;
+  *) echo "usage: $0 start|resume|kill|stop|status|ctl ARGS|url|url-tls|node|pid" >&2; exit 64 ;;
 esac
