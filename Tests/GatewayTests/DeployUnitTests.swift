@@ -1,4 +1,5 @@
 import Foundation
+import GatewayConfig
 import Testing
 
 /// The deploy units, each checked by the tool made for it: the systemd unit by
@@ -43,5 +44,27 @@ import Testing
         #expect(unexpected.isEmpty, "\(validated.output)")
         let statefulSet = try String(contentsOfFile: directory + "/statefulset.yaml", encoding: .utf8)
         #expect(statefulSet.contains("/health/live") && statefulSet.contains("/health/ready") && statefulSet.contains("volumeClaimTemplates"))
+    }
+
+    /// The ConfigMap's gateway.yaml is a configuration the gateway accepts, as each pod sees it
+    /// (its ordinal from the pod name), and its replicas.count is the StatefulSet's spec.replicas.
+    @Test func theConfigMapIsAValidConfigurationForEveryPod() throws {
+        let directory = Harness.packageRoot + "/deploy/kubernetes"
+        let configMap = try String(contentsOfFile: directory + "/configmap.yaml", encoding: .utf8)
+        let lines = configMap.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0.contains("gateway.yaml: |") })
+        let yaml = lines[(start + 1)...].prefix { $0.isEmpty || $0.hasPrefix("    ") }.map { $0.dropFirst(min(4, $0.count)) }.joined(separator: "\n")
+        let path = try Harness.temporaryDirectory() + "/gateway.yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let statefulSet = try String(contentsOfFile: directory + "/statefulset.yaml", encoding: .utf8)
+        let replicasLine = try #require(statefulSet.split(separator: "\n").first { $0.hasPrefix("  replicas:") })
+        let podCount = try #require(Int(replicasLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)))
+        #expect(statefulSet.contains("- name: WMG_REPLICAS_ORDINAL"), "the ordinal comes from the pod's name")
+        for ordinal in 0..<podCount {
+            let configuration = try ConfigurationLoader(environment: ["WMG_REPLICAS_ORDINAL": "workmode-gateway-\(ordinal)"]).load(path: path)
+            #expect(configuration.replicas.count == podCount, "replicas.count matches spec.replicas")
+            #expect(configuration.replicas.ordinal == ordinal)
+            #expect(configuration.topology.partitions >= podCount, "every pod owns a partition")
+        }
     }
 }
