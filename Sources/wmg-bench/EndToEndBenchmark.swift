@@ -93,8 +93,10 @@ struct EndToEndBenchmark {
             // Stamped when sent: the gateway derives each command's deadline (retry.deadline, 2
             // minutes) from it, and one stamp for the whole run expired every command of a soak
             // after its second minute.
+            // The partition key (CONTRACT.md section 11), as `publish` sets it; unused without partitions.
             let properties = MessageProperties(
-                contentType: "application/json", deliveryMode: .persistent, messageId: "e2e-\(index)",
+                contentType: "application/json", headers: ["x-call-key": .string("bench/call-\(index)")], deliveryMode: .persistent,
+                messageId: "e2e-\(index)",
                 timestamp: UInt64(Date().timeIntervalSince1970)
             )
             arrivals.sent.withLock { $0[index] = ContinuousClock.now }

@@ -14,6 +14,12 @@
 #   deploy/local/bench.sh row LATENCY_MS MAX_IN_FLIGHT [COUNT] [RATE]
 #                                            one gateway row only (for profiling), JSON printed
 #   deploy/local/bench.sh ceiling [COUNT]   the C ceiling row only
+#   deploy/local/bench.sh replicas [COUNT] [MAX_IN_FLIGHT]
+#                                            partitions (4) at 50 ms simulator latency, maxInFlight
+#                                            per replica (default 32): one replica, then two
+#                                            (target: two >= 1.8x one); COUNT commands per row
+#                                            (default 20000). Everything shares this machine's
+#                                            cores: the machine's CPU use is printed beside it
 #   deploy/local/bench.sh soak [COUNT] [RATE]  COUNT commands (default 2000000) at RATE per second
 #                                            (default 1000, below what the gateway sustains here,
 #                                            so a backlog does not pass for growth), RSS every 10 s
@@ -28,7 +34,8 @@ mode=rows
 if [ "${1:-}" = soak ]; then mode=soak; shift; fi
 if [ "${1:-}" = row ]; then mode=row; shift; row_args=("$@"); set -- "${3:-20000}"; fi
 if [ "${1:-}" = ceiling ]; then mode=ceiling; shift; fi
-count=${1:-$([ $mode = soak ] && echo 2000000 || echo 200000)}
+if [ "${1:-}" = replicas ]; then mode=replicas; shift; replica_slots=${2:-32}; fi
+count=${1:-$(case $mode in soak) echo 2000000 ;; replicas) echo 20000 ;; *) echo 200000 ;; esac)}
 soak_rate=${2:-1000}
 
 bash deploy/local/ensure-deps.sh
@@ -67,6 +74,7 @@ echo -n "bench-secret" > "$work/bench.secret"
 clk_tck=$(getconf CLK_TCK)
 
 wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+machine_busy_seconds() { awk -v t="$clk_tck" '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8) / t}' /proc/stat; }
 cpu_seconds() { awk -v t="$clk_tck" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -190,6 +198,65 @@ if len(rows) >= 5:
     at20 = rows[len(rows) // 5]["rssKiB"]; end = rows[-1]["rssKiB"]
     growth = 100 * (end - at20) / at20
     print(f"RSS at 20%: {at20/1024:.1f} MiB, at 100%: {end/1024:.1f} MiB, growth {growth:+.1f}% (target < 5%); peak {max(r['rssKiB'] for r in rows)/1024:.1f} MiB (target < 64 MiB)")
+PY
+  echo "results: $results"
+  exit 0
+fi
+
+# Partitions shared by REPLICAS gateways, each with its own journal and admin port; the simulator
+# and the driver as in gateway_row. Every replica is started before the driver publishes.
+replicas_row() {  # REPLICAS LATENCY_MS MAX_IN_FLIGHT COUNT LABEL
+  local prefix=bench-$RANDOM$RANDOM replicas=$1 pids=() ordinal
+  config "$prefix" "$3"
+  cat >> "$work/$prefix.yaml" <<YAML
+replicas:
+  count: $replicas
+  standbyDelay: 1s
+YAML
+  sed -i "s/^topology:$/topology:\n  partitions: 4/" "$work/$prefix.yaml"
+  start_simulator "${2}ms"
+  for ordinal in $(seq 0 $((replicas - 1))); do
+    WMG_REPLICAS_ORDINAL=$ordinal WMG_DEDUPE_PATH="$work/$prefix-$ordinal.journal" WMG_ADMIN_LISTEN=127.0.0.1:$((19650 + ordinal)) \
+      "$gateway" run --config "$work/$prefix.yaml" > "$work/$prefix-$ordinal.log" 2>&1 &
+    pids+=($!)
+  done
+  for ordinal in $(seq 0 $((replicas - 1))); do
+    for _ in $(seq 100); do grep -q '"consuming"' "$work/$prefix-$ordinal.log" 2>/dev/null && break; sleep 0.1; done
+  done
+  sleep 1.5  # every replica subscribed as a standby too, as in production
+  local machine_before; machine_before=$(machine_busy_seconds)
+  local cpu_before=0 pid
+  for pid in "${pids[@]}"; do cpu_before=$(awk -v a="$cpu_before" -v b="$(cpu_seconds "$pid")" 'BEGIN { print a + b }'); done
+  local line; line=$("$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$4" 0 "$2" "$5")
+  local cpu_after=0
+  for pid in "${pids[@]}"; do cpu_after=$(awk -v a="$cpu_after" -v b="$(cpu_seconds "$pid")" 'BEGIN { print a + b }'); done
+  local machine_after; machine_after=$(machine_busy_seconds)
+  for pid in "${pids[@]}"; do stop "$pid"; done
+  stop $sim_pid; sim_pid=
+  /usr/bin/python3 - "$line" "$cpu_before" "$cpu_after" "$3" "$2" "$1" "$machine_before" "$machine_after" "$(nproc)" >> "$results" <<'PY'
+import json, sys
+row = json.loads(sys.argv[1])
+row["machineBusyPercent"] = 100 * (float(sys.argv[8]) - float(sys.argv[7])) / row["seconds"] / int(sys.argv[9])
+row["gatewayCpuSeconds"] = float(sys.argv[3]) - float(sys.argv[2])
+row["maxInFlight"] = int(sys.argv[4])
+row["simulatorLatencyMs"] = float(sys.argv[5])
+row["replicas"] = int(sys.argv[6])
+print(json.dumps(row, sort_keys=True))
+PY
+}
+
+if [ $mode = replicas ]; then
+  echo "partitions: 4 partitions, ${count} commands per row at 50 ms, maxInFlight $replica_slots per replica" >&2
+  replicas_row 1 50 "$replica_slots" "$count" "4 partitions, 1 replica"
+  replicas_row 2 50 "$replica_slots" "$count" "4 partitions, 2 replicas"
+  /usr/bin/python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for r in rows:
+    print(f"{r['label']:<26} {r['commandsPerSecond']:>8.0f} commands/s ({r['commandsPerSecond'] / (r['replicas'] * r['maxInFlight'] / 0.05):.0%} of Little's law)  gateways' CPU {1000 * r['gatewayCpuSeconds'] / r['commands']:.2f} ms per command  machine {r['machineBusyPercent']:.0f}% busy")
+if len(rows) == 2:
+    ratio = rows[1]["commandsPerSecond"] / rows[0]["commandsPerSecond"]
+    print(f"two replicas / one: {ratio:.2f}x (target >= 1.8x)")
 PY
   echo "results: $results"
   exit 0
