@@ -4,9 +4,10 @@ import Testing
 
 /// A broker restart mid-stream, on a private node so the other suites' broker is untouched.
 @Suite struct BrokerRestartTests {
-    static func script(_ arguments: [String], port: Int) async throws -> String {
+    static func script(_ arguments: [String], port: Int, environment: [String: String] = [:]) async throws -> String {
         let (status, output) = try await Subprocess.run(
-            "/bin/bash", [Harness.packageRoot + "/deploy/local/broker.sh"] + arguments, environment: ["WMG_BROKER_PORT": String(port)],
+            "/bin/bash", [Harness.packageRoot + "/deploy/local/broker.sh"] + arguments,
+            environment: environment.merging(["WMG_BROKER_PORT": String(port)]) { $1 },
             mergeErrors: true
         )
         guard status == 0 else { throw HarnessError("broker.sh \(arguments) failed with status \(status): \(output)") }

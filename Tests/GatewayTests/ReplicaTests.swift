@@ -20,7 +20,7 @@ import Testing
             #expect(await standby.waitForOutput("consuming"), "\(standby.output)")
 
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":15,"latencyJitterMs":10,"fraction":1.0}"#)
-            let calls = 20
+            let calls = 50
             let perCall = 20
             var messages: [(body: String, messageId: String)] = []
             for step in 0..<perCall {
@@ -98,6 +98,12 @@ import Testing
             #expect(await other.waitForOutput("standby for the other replicas' partitions"), "\(other.output)")
             #expect(gut.gateway.output.contains(#""queue":"\#(gut.prefix).commands.p0,\#(gut.prefix).commands.p2""#), "replica 0 owns p0 and p2")
             #expect(other.output.contains(#""queue":"\#(gut.prefix).commands.p1,\#(gut.prefix).commands.p3""#), "replica 1 owns p1 and p3")
+
+            let checked = try await gut.tool(["topology", "check"], environment: partitioned)
+            #expect(checked.status == 0, "\(checked.output)")
+            #expect(checked.output.contains("exchange \(gut.prefix).commands.partitioned: ok (x-consistent-hash, durable"), "\(checked.output)")
+            #expect(checked.output.contains("queue \(gut.prefix).commands.p3: ok"), "\(checked.output)")
+            #expect(checked.output.contains("binding \(gut.prefix).commands.unkeyed → \(gut.prefix).commands.p0"), "\(checked.output)")
 
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":10,"latencyJitterMs":10,"fraction":1.0}"#)
             let calls = 40

@@ -58,4 +58,26 @@ import Testing
             #expect(gut.gateway.output.contains("\(gut.prefix).commands"), "\(gut.gateway.output)")
         }
     }
+
+    /// A broker without the consistent-hash plugin cannot carry partitions: one line says how to
+    /// enable it, and the gateway exits instead of reconnecting forever.
+    @Test func partitionsWithoutTheConsistentHashPluginAreRefusedInOneLine() async throws {
+        let port = 5696
+        _ = try await BrokerRestartTests.script(["start"], port: port, environment: ["WMG_BROKER_PLUGINS": ""])
+        do {
+            let url = try await BrokerRestartTests.script(["url"], port: port)
+            try await withGateway(environment: ["WMG_TOPOLOGY_PARTITIONS": "2"], amqpURL: url, waitUntilConsuming: false) { gut in
+                let status = await gut.gateway.waitForExit(timeout: .seconds(30))
+                #expect(status == 1, "\(gut.gateway.output)")
+                let refusals = gut.gateway.output.split(separator: "\n").filter {
+                    $0.contains("rabbitmq-plugins enable rabbitmq_consistent_hash_exchange")
+                }
+                #expect(refusals.count == 1, "\(gut.gateway.output)")
+            }
+        } catch {
+            _ = try? await BrokerRestartTests.script(["stop"], port: port)
+            throw error
+        }
+        _ = try await BrokerRestartTests.script(["stop"], port: port)
+    }
 }

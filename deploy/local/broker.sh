@@ -13,6 +13,7 @@
 #   deploy/local/broker.sh pid       the node's OS process id (for CPU accounting)
 #
 # Environment: WMG_BROKER_PORT (default 5673), WMG_BROKER_DIR (default $TMPDIR/wmg-broker-PORT),
+# WMG_BROKER_PLUGINS (comma-separated plugins to enable; default rabbitmq_consistent_hash_exchange),
 # WMG_BROKER_ERL_ARGS (extra Erlang VM flags, e.g. the benchmark's scheduler settings),
 # WMG_BROKER_TLS_DIR (a folder made by make-certs.sh: adds a TLS listener on PORT+10000 with its
 # server.pem and server.key, made by its ca.pem).
@@ -60,7 +61,7 @@ start() {
   rm -rf "$base"
   mkdir -p "$base/mnesia" "$base/log"
   # The consistent-hash exchange carries topology.partitions (CONTRACT.md section 11).
-  echo "[rabbitmq_consistent_hash_exchange]." > "$base/enabled_plugins"
+  echo "[${WMG_BROKER_PLUGINS-rabbitmq_consistent_hash_exchange}]." > "$base/enabled_plugins"
   # Loopback only; guest may log in from there. A small disk limit keeps CI machines with
   # little free space from raising a disk alarm that would block every publisher.
   cat > "$base/rabbitmq.conf" <<CONF
