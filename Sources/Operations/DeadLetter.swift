@@ -20,6 +20,14 @@ struct DeadLetter {
 
     var messageId: String { delivery.properties.messageId ?? "" }
 
+    /// What selects this dead letter: its message ID, or for one without, a hash of its body.
+    var key: String {
+        if !messageId.isEmpty { return messageId }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in delivery.body { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return "body-" + String(hash, radix: 16)
+    }
+
     var tenantId: String? { FlatJSONObject(parsing: delivery.body)?.string("tenantId") }
     var callId: String? { FlatJSONObject(parsing: delivery.body)?.string("callId") }
 
@@ -96,6 +104,11 @@ public struct DeadLetterFilter: Sendable {
     public var tenantId: String?
     /// `--since`.
     public var since: Date?
+    /// Free text, matched case-insensitively against the message ID, class, reason, tenant, call
+    /// and body (the console's search box).
+    public var text: String?
+    /// Only these dead letters, by message ID (or `body-…` key): a selection made in the console.
+    public var keys: Set<String>?
 
     /// Matches dead letters of `failureClass` (any when nil), `tenantId`, and dead-lettered at or after `since`.
     public init(failureClass: String? = nil, tenantId: String? = nil, since: Date? = nil) {
@@ -121,10 +134,16 @@ public struct DeadLetterFilter: Sendable {
     }
 
     func matches(_ letter: DeadLetter) -> Bool {
+        if let keys, !keys.contains(letter.key) { return false }
         if let failureClass, letter.failureClass != failureClass { return false }
         if let tenantId, letter.tenantId != tenantId { return false }
         if let since {
             guard let at = letter.deadLetteredAt, at >= since else { return false }
+        }
+        if let text, !text.isEmpty {
+            let haystack = [letter.messageId, letter.failureClass, letter.reason, letter.tenantId ?? "", letter.callId ?? ""]
+                + [String(decoding: letter.delivery.body, as: UTF8.self)]
+            guard haystack.contains(where: { $0.localizedCaseInsensitiveContains(text) }) else { return false }
         }
         return true
     }
