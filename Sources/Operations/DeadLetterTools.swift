@@ -78,6 +78,36 @@ public struct DeadLetterTools {
         return listing
     }
 
+    /// What `browse` found: the counts over every match, and the first matches in full.
+    public struct Browse: Sendable {
+        /// Dead letters read.
+        public var scanned = 0
+        /// Dead letters that matched the filter.
+        public var matched = 0
+        /// Matches by class and reason group, most first.
+        public var groups: [(failureClass: String, reason: String, count: Int)] = []
+        /// The first `limit` matches, in queue order.
+        public var records: [DeadLetterRecord] = []
+    }
+
+    /// `list` for the console: the same reading, leaving the queue as it was, with each match as
+    /// a record (credentials masked) instead of a printed line.
+    public func browse(limit: Int) async throws -> Browse {
+        var browse = Browse()
+        var groups: [String: (String, String, Int)] = [:]
+        try await scan(as: "dead-letter console", describe: { "cannot read \(queue): \($0)" }) { delivery, _ in
+            browse.scanned += 1
+            let letter = DeadLetter(delivery: delivery)
+            guard filter.matches(letter) else { return }
+            browse.matched += 1
+            let reason = Self.reasonGroup(letter.reason)
+            groups["\(letter.failureClass)\u{1F}\(reason)", default: (letter.failureClass, reason, 0)].2 += 1
+            if browse.records.count < limit { browse.records.append(DeadLetterRecord(letter)) }
+        }
+        browse.groups = groups.values.sorted { $0.2 != $1.2 ? $0.2 > $1.2 : ($0.0, $0.1) < ($1.0, $1.1) }.map { ($0.0, $0.1, $0.2) }
+        return browse
+    }
+
     /// Reasons carry per-command detail (numbers, IDs); grouping uses the text before the first
     /// colon, which names the kind of failure.
     static func reasonGroup(_ reason: String) -> String {
@@ -97,6 +127,12 @@ public struct DeadLetterTools {
         public var refused = 0
         /// Could not be published; left in the queue.
         public var failed = 0
+        /// The keys of those replayed, refused and failed, in that order of fields.
+        public var replayedKeys: [String] = []
+        /// Left at the redrive cap.
+        public var refusedKeys: [String] = []
+        /// Could not be published.
+        public var failedKeys: [String] = []
     }
 
     /// Moves matching dead letters back where they came from, one at a time: republish, wait for
@@ -121,6 +157,7 @@ public struct DeadLetterTools {
             guard filter.matches(letter) else { return }
             guard letter.redriveCount < maxRedrives else {
                 replay.refused += 1
+                replay.refusedKeys.append(letter.key)
                 say("refused \(letter.messageId): replayed \(letter.redriveCount) times already (--max-redrives \(maxRedrives))")
                 return
             }
@@ -152,11 +189,13 @@ public struct DeadLetterTools {
             }
             guard outcome.isEmpty else {
                 replay.failed += 1
+                replay.failedKeys.append(letter.key)
                 say("could not replay \(letter.messageId) to \(exchange) / \(routingKey): \(outcome); it stays dead-lettered")
                 return
             }
             try reader.ack(delivery)
             replay.replayed += 1
+            replay.replayedKeys.append(letter.key)
         }
         say(
             "\(dryRun ? "would replay" : "replayed") \(replay.replayed), refused \(replay.refused) at the redrive limit, \(replay.failed) could not be published, \(replay.scanned) scanned"
@@ -177,13 +216,19 @@ public struct DeadLetterTools {
 
     /// Deletes the matching dead letters; the others stay.
     public func purge(say: (String) -> Void) async throws -> Int {
-        var deleted = 0
-        try await scan(as: "dead-letters purge", describe: { "purge stopped after \(deleted) deleted: \($0)" }) { delivery, reader in
-            guard filter.matches(DeadLetter(delivery: delivery)) else { return }
+        try await purgeMatching(say: say).count
+    }
+
+    /// Deletes the matching dead letters and returns their keys; the others stay.
+    public func purgeMatching(say: (String) -> Void) async throws -> [String] {
+        var deleted: [String] = []
+        try await scan(as: "dead-letters purge", describe: { "purge stopped after \(deleted.count) deleted: \($0)" }) { delivery, reader in
+            let letter = DeadLetter(delivery: delivery)
+            guard filter.matches(letter) else { return }
             try reader.ack(delivery)
-            deleted += 1
+            deleted.append(letter.key)
         }
-        say("deleted \(deleted) dead letters from \(queue)")
+        say("deleted \(deleted.count) dead letters from \(queue)")
         return deleted
     }
 }

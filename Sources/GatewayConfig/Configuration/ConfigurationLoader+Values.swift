@@ -60,6 +60,7 @@ extension ConfigurationLoader {
         try reader.duration("dedupe.ttl", &c.dedupe.ttl)
         try reader.duration("shutdown.drainTimeout", &c.drainTimeout)
         try reader.listen("admin.listen", &c.adminListen)
+        c.adminToken = try adminToken(values)
         try reader.choice("log.level", &c.log.level)
         try reader.choice("log.format", &c.log.format)
         try reader.choice("results.format", &c.results.format)
@@ -97,6 +98,31 @@ extension ConfigurationLoader {
         }
         c.oifde.tenants = try secrets(tenants)
         return c
+    }
+
+    /// `admin.token` or `admin.tokenFile` (one of them); nil when neither is set.
+    private func adminToken(_ values: [String: Raw]) throws(ConfigurationError) -> GatewayConfiguration.Secret? {
+        let inline = values["admin.token"]
+        let file = values["admin.tokenFile"]
+        switch (inline?.text.flatMap { $0.isEmpty ? nil : $0 }, file?.text.flatMap { $0.isEmpty ? nil : $0 }) {
+        case (nil, nil):
+            return nil
+        case (_?, _?):
+            throw ConfigurationError(key: "admin.token", problem: "set admin.token or admin.tokenFile, not both", source: inline?.source)
+        case (let token?, nil):
+            guard token.count >= 16 else {
+                throw ConfigurationError(key: "admin.token", problem: "must be at least 16 characters", source: inline?.source)
+            }
+            return .init(token)
+        case (nil, let path?):
+            guard let data = FileManager.default.contents(atPath: path),
+                let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), text.count >= 16
+            else {
+                throw ConfigurationError(
+                    key: "admin.tokenFile", problem: "cannot read a token of at least 16 characters from \(path)", source: file?.source)
+            }
+            return .init(text)
+        }
     }
 
     private func secrets(_ tenants: [String: [String: Raw]]) throws(ConfigurationError) -> [String: GatewayConfiguration.Secret] {

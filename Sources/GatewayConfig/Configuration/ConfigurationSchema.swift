@@ -27,7 +27,7 @@ enum ConfigurationSchema {
         "retry.deadline": .duration,
         "dedupe.path": .string, "dedupe.capacity": .int(Self.range(1, 100_000_000)), "dedupe.ttl": .duration,
         "shutdown.drainTimeout": .duration,
-        "admin.listen": .listen,
+        "admin.listen": .listen, "admin.token": .string, "admin.tokenFile": .optionalPath,
         "log.level": .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         "log.format": .choice(["json", "text"]),
         "results.format": .choice(["native", "cloudevents"]), "results.source": .string,

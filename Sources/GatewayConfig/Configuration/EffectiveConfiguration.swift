@@ -22,6 +22,7 @@ public enum EffectiveConfiguration {
             ("retry.deadline", "\(DurationText.format(c.retry.deadline))"), ("dedupe.path", "\(c.dedupe.path)"),
             ("dedupe.capacity", "\(c.dedupe.capacity)"), ("dedupe.ttl", "\(DurationText.format(c.dedupe.ttl))"),
             ("shutdown.drainTimeout", "\(DurationText.format(c.drainTimeout))"), ("admin.listen", "\(c.adminListen)"),
+            ("admin.token", c.adminToken == nil ? "not set" : "<secret>"),
             ("results.format", "\(c.results.format)"), ("tracing.otlp.endpoint", c.tracing.otlpEndpoint ?? "off"),
         ]
         for (key, value) in pairs { metadata[key] = .string(value) }

@@ -177,6 +177,8 @@ public struct GatewayConfiguration: Sendable {
     public var drainTimeout: Duration = .seconds(15)
     /// `admin.listen`: the admin listener's address.
     public var adminListen = ListenAddress(host: "127.0.0.1", port: 9090)
+    /// `admin.token` or `admin.tokenFile`: what the dead-letter console and its API require.
+    public var adminToken: Secret?
     /// `log.*`.
     public var log = LogSection()
     /// `results.*`.
