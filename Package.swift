@@ -93,6 +93,19 @@ let package = Package(
             dependencies: ["AMQP", "WorkModeDomain", "GatewayConfig"],
             swiftSettings: strict
         ),
+        // The dead-letter console on the admin listener: a page and a JSON API over the operator tools.
+        .target(
+            name: "DeadLetterConsole",
+            dependencies: [
+                "Operations", "GatewayConfig", "WorkModeDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // The OIFDE simulator, for tests, demos and benchmarks. Its own target: the gateway never depends on it.
         .target(
             name: "OIFDESimulator",
@@ -110,7 +123,8 @@ let package = Package(
         .executableTarget(
             name: "workmode-gateway",
             dependencies: [
-                "Gateway", "GatewayConfig", "Operations", "OIFDESimulator",
+                "Gateway", "GatewayConfig", "Operations", "OIFDESimulator", "DeadLetterConsole",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "WorkModeDomain",

@@ -110,11 +110,14 @@ public struct DeadLetterFilter: Sendable {
     /// Only these dead letters, by message ID (or `body-…` key): a selection made in the console.
     public var keys: Set<String>?
 
-    /// Matches dead letters of `failureClass` (any when nil), `tenantId`, and dead-lettered at or after `since`.
-    public init(failureClass: String? = nil, tenantId: String? = nil, since: Date? = nil) {
+    /// Matches dead letters of `failureClass` (any when nil), `tenantId`, dead-lettered at or after
+    /// `since`, containing `text`, and among `keys`.
+    public init(failureClass: String? = nil, tenantId: String? = nil, since: Date? = nil, text: String? = nil, keys: Set<String>? = nil) {
         self.failureClass = failureClass
         self.tenantId = tenantId
         self.since = since
+        self.text = text
+        self.keys = keys
     }
 
     /// The classes a dead letter can have: the gateway's four and the broker's `poison`.

@@ -19,6 +19,11 @@ public struct OperatorContext: Sendable {
         }
     }
 
+    /// The context of a running daemon: its configuration as loaded (the dead-letter console).
+    public init(configuration: GatewayConfiguration) {
+        self.configuration = configuration
+    }
+
     /// The daemon's own validation rules, with this configuration's size limit and auth mode.
     public var decoder: CommandDecoder {
         CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)

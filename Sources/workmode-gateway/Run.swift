@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeadLetterConsole
 import Foundation
 import Gateway
 import GatewayConfig
@@ -29,9 +30,11 @@ struct Run: AsyncParsableCommand {
         for (key, value) in allocator { startMetadata[key] = "\(value)" }
         startMetadata["version"] = "\(BuildInfo.version)"
         startMetadata["commit"] = "\(BuildInfo.commit)"
+        let console = DeadLetterConsole(configuration: configuration, logger: logger)
+        startMetadata["console"] = "\(console.access.startLine)"
         logger.info("starting", metadata: startMetadata)
         do {
-            try await Daemon.run(configuration: configuration, logger: logger)
+            try await Daemon.run(configuration: configuration, logger: logger) { router in console.register(on: router) }
         } catch {
             logger.critical("stopped by an error: \(error)")
             throw ExitCode(1)

@@ -11,11 +11,14 @@ import WorkModeDomain
 public enum AdminServer {
     static let jsonHeaders: HTTPFields = [.contentType: "application/json"]
 
-    /// The Hummingbird application serving `/health/live`, `/health/ready` and `/metrics` on `listen`.
+    /// The Hummingbird application serving `/health/live`, `/health/ready` and `/metrics` on `listen`,
+    /// and whatever `extraRoutes` adds (the dead-letter console).
     public static func application(
-        listen: ListenAddress, gateway: Gateway, registry: PrometheusCollectorRegistry, logger: Logger
+        listen: ListenAddress, gateway: Gateway, registry: PrometheusCollectorRegistry, logger: Logger,
+        extraRoutes: (Router<BasicRequestContext>) -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
+        extraRoutes(router)
         router.get("health/live") { _, _ -> Response in
             // Answering at all shows the event loops are alive; the pipeline's own loop is checked
             // by whether the daemon is still running.

@@ -1,4 +1,5 @@
 import GatewayConfig
+import Hummingbird
 import Logging
 import Metrics
 import OTel
@@ -42,7 +43,10 @@ public enum Daemon {
 
     /// Runs the gateway, the admin listener and the memory trimmer until SIGTERM or SIGINT; returns after the drain. Throws when a service fails
     /// (the admin port taken, a refused topology).
-    public static func run(configuration: GatewayConfiguration, logger: Logger) async throws {
+    /// - Parameter adminRoutes: adds routes to the admin listener (the dead-letter console).
+    public static func run(
+        configuration: GatewayConfiguration, logger: Logger, adminRoutes: (Router<BasicRequestContext>) -> Void = { _ in }
+    ) async throws {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = durationBuckets
@@ -52,7 +56,8 @@ public enum Daemon {
         // Tracing first: the OIFDE client takes the process's tracer when it is made.
         let tracing = try Self.bootstrapTracing(configuration, logger: logger)
         let gateway = try Gateway(configuration: configuration, logger: logger)
-        let admin = AdminServer.application(listen: configuration.adminListen, gateway: gateway, registry: registry, logger: logger)
+        let admin = AdminServer.application(
+            listen: configuration.adminListen, gateway: gateway, registry: registry, logger: logger, extraRoutes: adminRoutes)
         // Services stop in reverse order: the pipeline drains first while the admin listener still
         // answers (ready says "draining"); the listener goes when the pipeline has finished.
         let group = ServiceGroup(
