@@ -73,7 +73,10 @@ public struct DeadLetterConsole: Sendable {
 
     private func guardAPI(_ request: Request, changing: Bool) -> Response? {
         if access.mode == .off { return ConsoleResponse.off(access) }
-        if !access.authorizes(request) { return ConsoleResponse.json(["error": "unauthorized: send the admin token as a bearer token, or log in at /console/login"], status: .unauthorized) }
+        if !access.authorizes(request) {
+            return ConsoleResponse.json(
+                ["error": "unauthorized: send the admin token as a bearer token, or log in at /console/login"], status: .unauthorized)
+        }
         if changing, !access.isSameOrigin(request) { return ConsoleResponse.crossOrigin() }
         return nil
     }
@@ -104,7 +107,8 @@ public struct DeadLetterConsole: Sendable {
             do {
                 let browse = try await DeadLetterTools(context: context, filter: filter).browse(limit: 1)
                 guard let record = browse.records.first else {
-                    return ConsoleResponse.json(["error": "no dead letter \(key) in \(context.configuration.topology.deadLetterQueue)"], status: .notFound)
+                    return ConsoleResponse.json(
+                        ["error": "no dead letter \(key) in \(context.configuration.topology.deadLetterQueue)"], status: .notFound)
                 }
                 return ConsoleResponse.json(ConsoleJSON.detail(record))
             } catch {
@@ -140,7 +144,9 @@ public struct DeadLetterConsole: Sendable {
                 let deleted = try await DeadLetterTools(context: context, filter: DeadLetterFilter(keys: Set(selection.ids))).purgeMatching { _ in }
                 Self.count("purge")
                 logger.info("console: purge", metadata: ["deleted": "\(deleted.count)"])
-                return ConsoleResponse.json(["deleted": deleted.count, "deletedIds": deleted, "notFound": selection.ids.filter { !deleted.contains($0) }])
+                return ConsoleResponse.json([
+                    "deleted": deleted.count, "deletedIds": deleted, "notFound": selection.ids.filter { !deleted.contains($0) },
+                ])
             } catch {
                 return ConsoleResponse.json(["error": "\(error)"], status: .serviceUnavailable)
             }

@@ -144,7 +144,8 @@ public struct DeadLetterFilter: Sendable {
             guard let at = letter.deadLetteredAt, at >= since else { return false }
         }
         if let text, !text.isEmpty {
-            let haystack = [letter.messageId, letter.failureClass, letter.reason, letter.tenantId ?? "", letter.callId ?? ""]
+            let haystack =
+                [letter.messageId, letter.failureClass, letter.reason, letter.tenantId ?? "", letter.callId ?? ""]
                 + [String(decoding: letter.delivery.body, as: UTF8.self)]
             guard haystack.contains(where: { $0.localizedCaseInsensitiveContains(text) }) else { return false }
         }
