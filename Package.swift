@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "AMQP", "Gateway", "GatewayConfig", "Operations", "WorkModeDomain",
+                "AMQP", "Gateway", "GatewayConfig", "Operations", "WorkModeDomain", "DeadLetterConsole",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict

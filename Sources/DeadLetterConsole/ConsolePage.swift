@@ -8,7 +8,7 @@ enum ConsolePage {
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
-        <meta name="referrer" content="no-referrer">
+        <meta name="referrer" content="same-origin">
         <title>Dead letters · workmode-gateway</title>
         <link rel="stylesheet" href="/console/app.css">
         </head>

