@@ -119,22 +119,23 @@ import WorkModeDomain
     @Test func expiredTokenIsRenewed() async throws {
         var configuration = base
         // The client renews a tenth of the lifetime early, counting from when the answer arrived:
-        // with 30 s that leaves 3 s for the answer's delivery and a request's trip to the engine,
-        // even on a machine busy with the rest of the suite.
-        configuration.tokenTTLSeconds = 30
+        // with 60 s that leaves 6 s for the answer's delivery and a request's trip to the engine,
+        // even on a machine busy with the rest of the suite (3 s was once not enough with a
+        // browser and a three-node cluster running beside it).
+        configuration.tokenTTLSeconds = 60
         try await withSimulator(configuration) { simulator, port in
             try await withClient(makeClient(port: port)) { client in
                 #expect(await client.changeWorkMode(command(.insertion), commandId: "a").verdict == .succeeded)
                 // Commands keep coming until the client has renewed the token (past its refresh
-                // point, 30 s less a tenth); each must go through without the engine refusing the old
+                // point, 60 s less a tenth); each must go through without the engine refusing the old
                 // token, wherever on a loaded machine it lands.
                 var step = 0
-                let end = ContinuousClock.now + .seconds(45)
+                let end = ContinuousClock.now + .seconds(90)
                 while await client.tokenFetches(for: "t1") < 2, ContinuousClock.now < end {
                     step += 1
                     let mode: WorkMode = step % 2 == 0 ? .insertion : .supervision
                     #expect(await client.changeWorkMode(command(mode), commandId: "b-\(step)").verdict == .succeeded)
-                    try await Task.sleep(for: .milliseconds(200))
+                    try await Task.sleep(for: .milliseconds(500))
                 }
                 let fetches = await client.tokenFetches(for: "t1")
                 let refused = simulator.state.requests.filter { $0.errorCode == "900001" }.count
