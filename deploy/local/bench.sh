@@ -39,6 +39,7 @@ count=${1:-$(case $mode in soak) echo 2000000 ;; replicas) echo 20000 ;; *) echo
 soak_rate=${2:-1000}
 
 bash deploy/local/ensure-deps.sh
+[ -x /usr/sbin/nginx ] || bash deploy/local/ensure-deps.sh nginx-light
 export WMG_BROKER_PORT=${WMG_BENCH_BROKER_PORT:-5681}
 work=$(mktemp -d)
 sim_pid= gw_pid= aux_pid=
@@ -56,6 +57,7 @@ echo "building (release)..." >&2
 swift build -c release --product workmode-gateway >/dev/null 2>&1
 swift build -c release --product wmg-bench >/dev/null 2>&1
 gcc -O2 -Wall -o "$work/ceiling" deploy/bench/ceiling.c $(pkg-config --cflags --libs librabbitmq)
+gcc -O2 -Wall -o "$work/relay" deploy/bench/relay.c $(pkg-config --cflags --libs librabbitmq)
 gateway=$root/.build/release/workmode-gateway
 bench=$root/.build/release/wmg-bench
 mkdir -p bench-results
@@ -78,6 +80,22 @@ machine_busy_seconds() { awk -v t="$clk_tck" '/^cpu / {printf "%.2f", ($2 + $3 +
 cpu_seconds() { awk -v t="$clk_tck" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# The OIFDE stand-in: nginx for plain-HTTP 0 ms rows (it answers at once for a few microseconds of
+# CPU), the simulator otherwise (latency, TLS) or with WMG_BENCH_STANDIN=simulator.
+standin=simulator
+start_standin() {  # LATENCY
+  if [ "$1" = 0ms ] && [ "$scheme" = http ] && [ "${WMG_BENCH_STANDIN:-nginx}" = nginx ]; then
+    sed "s|@WORK@|$work|g; s|@PORT@|$sim_port|g" deploy/bench/nginx.conf.template > "$work/nginx.conf"
+    /usr/sbin/nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" > "$work/nginx.log" 2>&1 &
+    sim_pid=$!
+    standin=nginx
+    wait_port $sim_port
+  else
+    start_simulator "$1"
+    standin=simulator
+  fi
+}
 
 start_simulator() {  # LATENCY
   "$gateway" simulate --listen 127.0.0.1:$sim_port "${sim_tls[@]}" --tenant bench:bench-secret --auto-sessions --latency "$1" \
@@ -121,7 +139,7 @@ YAML
 gateway_row() {  # LATENCY_MS MAX_IN_FLIGHT COUNT RATE LABEL
   local prefix=bench-$RANDOM$RANDOM
   config "$prefix" "$2"
-  start_simulator "${1}ms"
+  start_standin "${1}ms"
   "$gateway" run --config "$work/$prefix.yaml" > "$work/$prefix.log" 2>&1 &
   gw_pid=$!
   for _ in $(seq 100); do grep -q '"consuming"\|consuming' "$work/$prefix.log" 2>/dev/null && break; sleep 0.1; done
@@ -134,7 +152,7 @@ gateway_row() {  # LATENCY_MS MAX_IN_FLIGHT COUNT RATE LABEL
   stop $gw_pid; gw_pid=
   stop $sim_pid; sim_pid=
   if [ -n "${WMG_BENCH_LOGS:-}" ]; then mkdir -p "$WMG_BENCH_LOGS"; cp "$work/$prefix.log" "$WMG_BENCH_LOGS/$prefix.log"; fi
-  /usr/bin/python3 - "$line" "$cpu_before" "$cpu_after" "$rss" "$2" "$1" "$others_before" "$others_after" >> "$results" <<'PY'
+  /usr/bin/python3 - "$line" "$cpu_before" "$cpu_after" "$rss" "$2" "$1" "$others_before" "$others_after" "$standin" >> "$results" <<'PY'
 import json, sys
 row = json.loads(sys.argv[1])
 before, after = [float(x) for x in sys.argv[7].split()], [float(x) for x in sys.argv[8].split()]
@@ -145,6 +163,38 @@ row["gatewayCpuPercent"] = 100 * row["gatewayCpuSeconds"] / row["seconds"]
 row["gatewayPeakRssMiB"] = int(sys.argv[4]) / 1024
 row["maxInFlight"] = int(sys.argv[5])
 row["simulatorLatencyMs"] = float(sys.argv[6])
+row["standin"] = sys.argv[9]
+print(json.dumps(row, sort_keys=True))
+PY
+  relay_row "$1" "$2" "$3" "$4" "C relay $5"
+}
+
+# The same row's work done by deploy/bench/relay.c (single-threaded C: consume, POST, publish the
+# result with confirms, ack after the confirm), against the same stand-in, timed by the same driver.
+relay_row() {  # LATENCY_MS SLOTS COUNT RATE LABEL
+  local prefix=bench-relay-$RANDOM$RANDOM
+  config "$prefix" "$2"
+  "$gateway" topology declare --config "$work/$prefix.yaml" >/dev/null
+  start_standin "${1}ms"
+  "$work/relay" 127.0.0.1 "$WMG_BROKER_PORT" "$prefix.commands" "$prefix.results" "$3" 512 1000 127.0.0.1 "$sim_port" \
+    /oifde/rest/api/flow/changeWorkMode "$2" > "$work/relay.cpu" &
+  aux_pid=$!
+  local others_before; others_before="$(cpu_seconds $broker_pid) $(cpu_seconds $sim_pid)"
+  local line; line=$("$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$3" "$4" "$1" "$5")
+  local others_after; others_after="$(cpu_seconds $broker_pid) $(cpu_seconds $sim_pid)"
+  wait $aux_pid; aux_pid=
+  stop $sim_pid; sim_pid=
+  /usr/bin/python3 - "$line" "$others_before" "$others_after" "$(cat "$work/relay.cpu")" "$2" "$1" "$standin" >> "$results" <<'PY'
+import json, sys
+row = json.loads(sys.argv[1])
+before, after = [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
+row["brokerCpuSeconds"] = after[0] - before[0]
+row["simulatorCpuSeconds"] = after[1] - before[1]
+row["gatewayCpuSeconds"] = float(sys.argv[4])
+row["maxInFlight"] = int(sys.argv[5])
+row["simulatorLatencyMs"] = float(sys.argv[6])
+row["standin"] = sys.argv[7]
+row["relay"] = True
 print(json.dumps(row, sort_keys=True))
 PY
 }
@@ -172,7 +222,7 @@ PY
 if [ $mode = soak ]; then
   prefix=bench-soak
   config $prefix 256
-  start_simulator 0ms
+  start_standin 0ms
   "$gateway" run --config "$work/$prefix.yaml" > /dev/null 2>&1 &
   gw_pid=$!
   sleep 2
