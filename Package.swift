@@ -70,11 +70,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Layer 4a': the pipeline's rules as state machines: no I/O, no clock, no broker or HTTP types.
+        .target(name: "PipelineCore", dependencies: ["WorkModeDomain"], swiftSettings: strict),
         // Layer 4b: the gateway pipeline: lanes, retries, journal, drain, admin listener.
         .target(
             name: "Gateway",
             dependencies: [
-                "AMQP", "WorkModeDomain", "OIFDEClient", "GatewayConfig",
+                "AMQP", "WorkModeDomain", "OIFDEClient", "GatewayConfig", "PipelineCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -177,6 +179,11 @@ let package = Package(
                 "Operations", "WorkModeDomain",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PipelineCoreTests",
+            dependencies: ["PipelineCore", "WorkModeDomain"],
             swiftSettings: strict
         ),
         .testTarget(

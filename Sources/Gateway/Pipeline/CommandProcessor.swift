@@ -4,6 +4,7 @@ import Foundation
 import GatewayConfig
 import Logging
 import OIFDEClient
+import PipelineCore
 import Tracing
 import WorkModeDomain
 
@@ -210,109 +211,70 @@ struct CommandProcessor: Sendable {
         // command this journal does not know (another replica, or an earlier process, may have
         // forwarded it).
         let inDoubt = known == .inDoubt || (received.delivery.redelivered && known == .unknown)
-        var outcome = Outcome(status: .expired, reason: "", inDoubt: inDoubt)
         let traceparent = headers?["traceparent"]?.stringValue
         var random = SystemRandomNumberGenerator()
+        // The rules live in the pure state machine; this loop only does what it answers.
+        var attempts = CommandAttempts(
+            deadline: deadline, maxAttempts: configuration.retry.maxAttempts, backoff: backoff, journaled: received.hasMessageId)
 
         // Cancelled while waiting for a slot (a drain out of time): back to the queue, untouched.
         var holdsSlot = await limiter.acquire()
         defer { if holdsSlot { limiter.release() } }
         guard holdsSlot else { return nil }
+        var action = attempts.start(at: Date())
         while true {
             if Task.isCancelled { return nil }
-            guard !deadline.hasPassed(at: Date()) else {
-                outcome.status = .expired
-                if outcome.attempts == 0 {
-                    let when: String = RFC3339.format(deadline.date)
-                    let source: String = deadline.source.rawValue
-                    outcome.reason = "the deadline (\(when), from \(source)) passed before the command could be forwarded"
-                } else {
-                    let last: String = Self.lastError(outcome)
-                    outcome.reason = "the deadline passed after \(outcome.attempts) attempts\(last)"
-                }
-                return outcome
-            }
-            if outcome.attempts == 0, received.hasMessageId {
+            switch action {
+            case .finish(let ending):
+                return Outcome(
+                    status: ending.status, attempts: ending.attempts, httpStatus: ending.httpStatus, errorCode: ending.errorCode,
+                    errorMsg: ending.errorMsg, reason: ending.reason, inDoubt: inDoubt)
+            case .recordStart:
                 let written = await writeJournal(session: session, metadata: metadata) { try journal.recordStart(received.journalKey) }
                 guard written else { return nil }
-                // The wait may have been long.
-                if deadline.hasPassed(at: Date()) { continue }
-            }
-            outcome.attempts += 1
-            if outcome.attempts > 1 { metrics.retries.increment() }
-            let number = outcome.attempts
-            let attempt = await traced("workmode.oifde.attempt", kind: .client) { attemptSpan in
-                attemptSpan?.attributes["workmode.attempt"] = number
-                let attempt = await client.changeWorkMode(
-                    command, commandId: received.commandId, traceparent: traceparent,
-                    deadline: ContinuousClock.now + deadline.remaining(at: Date())
-                )
-                attemptSpan?.attributes["workmode.attempt.result"] = attempt.summary
-                if attempt.verdict != .succeeded { attemptSpan?.setStatus(SpanStatus(code: .error, message: attempt.summary)) }
-                return attempt
-            }
-            switch attempt.exchange {
-            case .answered(let result), .answeredButRefused(let result, _):
-                metrics.attempts.increment()
-                metrics.request(attempt.verdict, duration: attempt.duration)
-                outcome.httpStatus = result.httpStatus ?? outcome.httpStatus
-                outcome.errorCode = result.errorCode ?? outcome.errorCode
-                outcome.errorMsg = result.errorMsg ?? outcome.errorMsg
-            case .tokenFailed(let failure):
-                // gettoken's own code only when it says something ("0" would read as a success).
-                outcome.errorCode = failure.errorCode ?? outcome.errorCode
-            case .notSent:
-                break
-            }
-            switch attempt.verdict {
-            case .succeeded:
-                outcome.status = .succeeded
-                outcome.reason = "applied"
-                return outcome
-            case .rejected(let reason):
-                // No secret or no token: nothing reached OIFDE, so it does not count as an attempt.
-                if !attempt.sentRequest { outcome.attempts -= 1 }
-                outcome.status = .rejected
-                outcome.reason = reason
-                return outcome
-            case .retry(let retryAfter):
-                if Task.isCancelled { return nil }
-                let why: String = attempt.summary
-                logger.debug("attempt failed; will retry", metadata: Self.adding(metadata, ["attempt": "\(outcome.attempts)", "why": "\(why)"]))
-                guard outcome.attempts < configuration.retry.maxAttempts else {
-                    outcome.status = .failed
-                    outcome.reason = "still failing after \(outcome.attempts) attempts; last: \(why)"
-                    return outcome
+                action = attempts.startRecorded(at: Date())
+            case .attempt(let number):
+                if number > 1 { metrics.retries.increment() }
+                let attempt = await traced("workmode.oifde.attempt", kind: .client) { attemptSpan in
+                    attemptSpan?.attributes["workmode.attempt"] = number
+                    let attempt = await client.changeWorkMode(
+                        command, commandId: received.commandId, traceparent: traceparent,
+                        deadline: ContinuousClock.now + deadline.remaining(at: Date())
+                    )
+                    attemptSpan?.attributes["workmode.attempt.result"] = attempt.summary
+                    if attempt.verdict != .succeeded { attemptSpan?.setStatus(SpanStatus(code: .error, message: attempt.summary)) }
+                    return attempt
                 }
-                guard
-                    let delay = backoff.delay(
-                        afterAttempt: outcome.attempts, retryAfter: retryAfter, now: Date(), deadline: deadline.date, using: &random)
-                else {
-                    outcome.status = .expired
-                    outcome.reason = "the deadline leaves no time for another attempt after \(outcome.attempts); last: \(why)"
-                    return outcome
+                var report = CommandAttempts.Report(verdict: attempt.verdict, sentRequest: attempt.sentRequest, summary: attempt.summary)
+                switch attempt.exchange {
+                case .answered(let result), .answeredButRefused(let result, _):
+                    metrics.attempts.increment()
+                    metrics.request(attempt.verdict, duration: attempt.duration)
+                    report.httpStatus = result.httpStatus
+                    report.errorCode = result.errorCode
+                    report.errorMsg = result.errorMsg
+                case .tokenFailed(let failure):
+                    // gettoken's own code only when it says something ("0" would read as a success).
+                    report.errorCode = failure.errorCode
+                case .notSent:
+                    break
                 }
+                if case .retry = attempt.verdict {
+                    if Task.isCancelled { return nil }
+                    let why: String = attempt.summary
+                    logger.debug("attempt failed; will retry", metadata: Self.adding(metadata, ["attempt": "\(number)", "why": "\(why)"]))
+                }
+                action = attempts.attemptFinished(report, at: Date(), random: &random)
+            case .wait(let delay):
                 // Waiting for a retry holds this command's lane only, not an in-flight slot.
                 limiter.release()
                 holdsSlot = false
                 do { try await Task.sleep(for: delay) } catch { return nil }
                 holdsSlot = await limiter.acquire()
                 guard holdsSlot else { return nil }
-            case .refreshTokenAndRetry:
-                // The client already renewed the token once in this attempt; count it as a failure.
-                guard outcome.attempts < configuration.retry.maxAttempts else {
-                    outcome.status = .failed
-                    outcome.reason = "OIFDE kept refusing fresh tokens (errorCode \(attempt.result.errorCode ?? ""))"
-                    return outcome
-                }
+                action = attempts.waited(at: Date())
             }
         }
-    }
-
-    private static func lastError(_ outcome: Outcome) -> String {
-        if let code = outcome.errorCode { return "; last errorCode \(code)" }
-        if let status = outcome.httpStatus { return "; last HTTP \(status)" }
-        return ""
     }
 
     static func reason(for errors: [ValidationError]) -> String {

@@ -1,0 +1,179 @@
+import Foundation
+import WorkModeDomain
+
+/// The rules that take one valid command from its first attempt to its outcome (CONTRACT.md
+/// section 4), as a value-type state machine: the shell tells it what happened, with the time it
+/// happened, and does what it answers. It reads no clock, sleeps never, and draws jitter only from
+/// the generator it is handed, so every rule is testable in virtual time.
+///
+/// The shell's loop: `start(at:)`, then per action: `.recordStart` → journal the start, then
+/// `startRecorded(at:)`; `.attempt` → call OIFDE, then `attemptFinished(_:at:random:)`;
+/// `.wait(for:)` → release the in-flight slot, sleep, take a slot again, then `waited(at:)`;
+/// `.finish` → the outcome, exactly once.
+public struct CommandAttempts: Sendable {
+    /// What the shell does next.
+    public enum Action: Sendable, Hashable {
+        /// Journal that a forward is starting (the command has a message ID), then `startRecorded`.
+        case recordStart
+        /// Send attempt `number` (1-based) to OIFDE, within the deadline.
+        case attempt(number: Int)
+        /// Wait this long before the next attempt, holding the call's lane but no in-flight slot.
+        case wait(for: Duration)
+        /// The command's outcome; nothing more happens.
+        case finish(Ending)
+    }
+
+    /// How a command ended, with what the last answer said.
+    public struct Ending: Sendable, Hashable {
+        /// succeeded, rejected, failed or expired.
+        public var status: CommandStatus
+        /// One line saying why.
+        public var reason: String
+        /// Attempts that reached OIFDE (a refusal before sending does not count).
+        public var attempts: Int
+        /// The last HTTP status any attempt saw.
+        public var httpStatus: Int?
+        /// The last errorCode any attempt saw.
+        public var errorCode: String?
+        /// The last errorMsg any attempt saw.
+        public var errorMsg: String?
+    }
+
+    /// What one attempt came to, as the OIFDE client classified it.
+    public struct Report: Sendable, Hashable {
+        /// The classifier's decision.
+        public var verdict: AttemptVerdict
+        /// False when nothing reached OIFDE's changeWorkMode (no secret, no token).
+        public var sentRequest: Bool
+        /// One line for reasons: "HTTP 503, errorCode 10000001".
+        public var summary: String
+        /// The answer's HTTP status, when changeWorkMode answered; nil leaves the last one.
+        public var httpStatus: Int?
+        /// The answer's errorCode (or gettoken's, when it says something); nil leaves the last one.
+        public var errorCode: String?
+        /// The answer's errorMsg.
+        public var errorMsg: String?
+
+        /// A report of one attempt.
+        public init(
+            verdict: AttemptVerdict, sentRequest: Bool, summary: String, httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil
+        ) {
+            self.verdict = verdict
+            self.sentRequest = sentRequest
+            self.summary = summary
+            self.httpStatus = httpStatus
+            self.errorCode = errorCode
+            self.errorMsg = errorMsg
+        }
+    }
+
+    private enum State: Sendable, Hashable {
+        case idle
+        case recordingStart
+        case attempting
+        case waiting
+        case finished
+    }
+
+    let deadline: CommandDeadline
+    let maxAttempts: Int
+    let backoff: Backoff
+    let journaled: Bool
+    private var state = State.idle
+    private var ending: Ending
+
+    /// - Parameters:
+    ///   - journaled: the command has a message ID, so its start is journaled before the first attempt.
+    public init(deadline: CommandDeadline, maxAttempts: Int, backoff: Backoff, journaled: Bool) {
+        self.deadline = deadline
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.journaled = journaled
+        self.ending = Ending(status: .expired, reason: "", attempts: 0)
+    }
+
+    /// Attempts counted so far.
+    public var attempts: Int { ending.attempts }
+
+    /// The command was taken up (it holds an in-flight slot).
+    public mutating func start(at now: Date) -> Action {
+        precondition(state == .idle, "start(at:) once, first")
+        return next(at: now)
+    }
+
+    /// The journal holds the start record. The write may have waited (a full disk): the deadline
+    /// is checked again.
+    public mutating func startRecorded(at now: Date) -> Action {
+        precondition(state == .recordingStart, "startRecorded(at:) answers .recordStart")
+        return next(at: now, startRecorded: true)
+    }
+
+    /// The wait before a retry is over and the command holds an in-flight slot again.
+    public mutating func waited(at now: Date) -> Action {
+        precondition(state == .waiting, "waited(at:) answers .wait")
+        return next(at: now)
+    }
+
+    /// An attempt ended; `random` jitters the backoff.
+    public mutating func attemptFinished(_ report: Report, at now: Date, random: inout some RandomNumberGenerator) -> Action {
+        precondition(state == .attempting, "attemptFinished answers .attempt")
+        ending.httpStatus = report.httpStatus ?? ending.httpStatus
+        ending.errorCode = report.errorCode ?? ending.errorCode
+        ending.errorMsg = report.errorMsg ?? ending.errorMsg
+        switch report.verdict {
+        case .succeeded:
+            return finish(.succeeded, "applied")
+        case .rejected(let reason):
+            // No secret or no token: nothing reached OIFDE, so it does not count as an attempt.
+            if !report.sentRequest { ending.attempts -= 1 }
+            return finish(.rejected, reason)
+        case .retry(let retryAfter):
+            guard ending.attempts < maxAttempts else {
+                return finish(.failed, "still failing after \(ending.attempts) attempts; last: \(report.summary)")
+            }
+            guard let delay = backoff.delay(afterAttempt: ending.attempts, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random)
+            else {
+                return finish(.expired, "the deadline leaves no time for another attempt after \(ending.attempts); last: \(report.summary)")
+            }
+            state = .waiting
+            return .wait(for: delay)
+        case .refreshTokenAndRetry:
+            // The client already renewed the token once in this attempt; it counts as a failure.
+            guard ending.attempts < maxAttempts else {
+                return finish(.failed, "OIFDE kept refusing fresh tokens (errorCode \(report.errorCode ?? ""))")
+            }
+            return next(at: now)
+        }
+    }
+
+    private mutating func next(at now: Date, startRecorded: Bool = false) -> Action {
+        guard !deadline.hasPassed(at: now) else {
+            if ending.attempts == 0 {
+                return finish(
+                    .expired,
+                    "the deadline (\(RFC3339.format(deadline.date)), from \(deadline.source.rawValue)) passed before the command could be forwarded")
+            }
+            return finish(.expired, "the deadline passed after \(ending.attempts) attempts\(lastError)")
+        }
+        if ending.attempts == 0, journaled, !startRecorded {
+            state = .recordingStart
+            return .recordStart
+        }
+        ending.attempts += 1
+        state = .attempting
+        return .attempt(number: ending.attempts)
+    }
+
+    private var lastError: String {
+        if let code = ending.errorCode { return "; last errorCode \(code)" }
+        if let status = ending.httpStatus { return "; last HTTP \(status)" }
+        return ""
+    }
+
+    private mutating func finish(_ status: CommandStatus, _ reason: String) -> Action {
+        state = .finished
+        ending.status = status
+        ending.reason = reason
+        return .finish(ending)
+    }
+}
