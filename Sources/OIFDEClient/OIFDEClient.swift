@@ -75,7 +75,7 @@ public final class OIFDEClient: Sendable {
     public func shutdown() async throws { try await http.shutdown() }
 
     /// How many `gettoken` requests this client made for `tenant`.
-    public func tokenFetches(for tenant: String) async -> Int { await tokens.fetches(for: tenant) }
+    public func tokenFetches(for tenant: String) async -> Int { tokens.fetches(for: tenant) }
 
     /// One attempt: obtains a token (token mode), sends the command, and when OIFDE refuses the token
     /// (900001/900002) fetches a new one and sends again at once, once.
@@ -125,7 +125,7 @@ public final class OIFDEClient: Sendable {
                 guard !refreshed, AttemptClassifier.classify(result) == .refreshTokenAndRetry else {
                     return finish(.answered(result), refreshed: refreshed)
                 }
-                await tokens.invalidate(tenant: command.tenantId, token: token)
+                tokens.invalidate(tenant: command.tenantId, token: token)
                 refreshed = true
                 // Tenants are the configured ones only (token mode), so the label stays bounded.
                 Counter(label: "wmg_token_refreshes_total", dimensions: [("tenant", command.tenantId)]).increment()
