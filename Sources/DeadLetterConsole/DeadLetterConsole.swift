@@ -81,6 +81,20 @@ public struct DeadLetterConsole: Sendable {
         return nil
     }
 
+    /// A refusal that is already an answer.
+    struct Refusal: Error {
+        let response: Response
+    }
+
+    /// The `{"ids": …}` body of a replay or purge, or the 400 that says what is wrong with it.
+    private func selection(of request: Request) async -> Result<ConsoleSelection, Refusal> {
+        do {
+            return .success(try ConsoleSelection.parse(try await ConsoleResponse.bodyText(request)))
+        } catch {
+            return .failure(Refusal(response: ConsoleResponse.json(["error": "\(error)"], status: .badRequest)))
+        }
+    }
+
     private func registerAPI(on router: Router<BasicRequestContext>) {
         router.get("api/dead-letters") { request, _ -> Response in
             if let refusal = guardAPI(request, changing: false) { return refusal }
@@ -117,10 +131,10 @@ public struct DeadLetterConsole: Sendable {
         }
         router.post("api/dead-letters/replay") { request, _ -> Response in
             if let refusal = guardAPI(request, changing: true) { return refusal }
-            let text = try await ConsoleResponse.bodyText(request)
             let selection: ConsoleSelection
-            do { selection = try ConsoleSelection.parse(text) } catch {
-                return ConsoleResponse.json(["error": "\(error)"], status: .badRequest)
+            switch await self.selection(of: request) {
+            case .success(let parsed): selection = parsed
+            case .failure(let refusal): return refusal.response
             }
             do {
                 let tools = DeadLetterTools(context: context, filter: DeadLetterFilter(keys: Set(selection.ids)))
@@ -135,10 +149,10 @@ public struct DeadLetterConsole: Sendable {
         }
         router.post("api/dead-letters/purge") { request, _ -> Response in
             if let refusal = guardAPI(request, changing: true) { return refusal }
-            let text = try await ConsoleResponse.bodyText(request)
             let selection: ConsoleSelection
-            do { selection = try ConsoleSelection.parse(text) } catch {
-                return ConsoleResponse.json(["error": "\(error)"], status: .badRequest)
+            switch await self.selection(of: request) {
+            case .success(let parsed): selection = parsed
+            case .failure(let refusal): return refusal.response
             }
             do {
                 let deleted = try await DeadLetterTools(context: context, filter: DeadLetterFilter(keys: Set(selection.ids))).purgeMatching { _ in }

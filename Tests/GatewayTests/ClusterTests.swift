@@ -54,12 +54,7 @@ import Testing
         _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":5,"latencyJitterMs":5,"fraction":1.0}"#)
         let calls = 50
         let perCall = 40
-        var messages: [(body: String, messageId: String)] = []
-        for step in 0..<perCall {
-            for call in 0..<calls {
-                messages.append((ResilienceTests.commandBody(call: "cl-\(call)", mode: step % 2 == 0 ? 2 : 1), "cl-\(call)-\(step)"))
-            }
-        }
+        let messages = CallOrder.commands(prefix: "cl", calls: calls, perCall: perCall)
         try await gut.publishAll(messages)
         var seen: [String: [[String: Any]]] = [:]
         var lastBefore = ContinuousClock.now
@@ -88,13 +83,7 @@ import Testing
         }
         #expect(seen.count == messages.count, "nothing lost")
         #expect(seen.values.allSatisfy { $0.contains { $0["status"] as? String == "succeeded" } })
-        for call in 0..<calls {
-            let data = try await gut.simulator.control("GET", "/simulator/sessions/t1/cl-\(call)")
-            let session = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-            let history = (session["history"] as? [[String: Any]] ?? []).compactMap { $0["commandId"] as? String }
-            var applied = Set<String>()
-            #expect(history.filter { applied.insert($0).inserted } == (0..<perCall).map { "cl-\(call)-\($0)" }, "call \(call): \(history)")
-        }
+        try await CallOrder.expectKept(gut, prefix: "cl", calls: calls, perCall: perCall)
         let gap = (firstAfter ?? ContinuousClock.now) - lastBefore
         print(
             "cluster failover (\(label)): \(gap) from the last result before the kill to the first after; longest silence after it \(longestSilence)"

@@ -22,12 +22,7 @@ import Testing
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":15,"latencyJitterMs":10,"fraction":1.0}"#)
             let calls = 50
             let perCall = 20
-            var messages: [(body: String, messageId: String)] = []
-            for step in 0..<perCall {
-                for call in 0..<calls {
-                    messages.append((ResilienceTests.commandBody(call: "sac-\(call)", mode: step % 2 == 0 ? 2 : 1), "sac-\(call)-\(step)"))
-                }
-            }
+            let messages = CallOrder.commands(prefix: "sac", calls: calls, perCall: perCall)
             try await gut.publishAll(messages)
             // Kill the active replica (the first to consume) a quarter of the way through.
             var seen: [String: [[String: Any]]] = [:]
@@ -54,16 +49,9 @@ import Testing
             }
             var forwards: [String: Int] = [:]
             for request in requests { forwards[request["commandId"] as? String ?? "", default: 0] += 1 }
-            for call in 0..<calls {
-                let data = try await gut.simulator.control("GET", "/simulator/sessions/t1/sac-\(call)")
-                let session = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-                let history = (session["history"] as? [[String: Any]] ?? []).compactMap { $0["commandId"] as? String }
-                // The standby forwards again, in order, what the killed replica had sent but not
-                // settled (5, 6, 5, 6, 7, …): keep each command's first application.
-                var applied = Set<String>()
-                let collapsed = history.filter { applied.insert($0).inserted }
-                #expect(collapsed == (0..<perCall).map { "sac-\(call)-\($0)" }, "call \(call): \(history)")
-            }
+            // The standby forwards again, in order, what the killed replica had sent but not
+            // settled (5, 6, 5, 6, 7, …): each command's first application counts.
+            try await CallOrder.expectKept(gut, prefix: "sac", calls: calls, perCall: perCall)
             // Every command that reached OIFDE twice says so in its last result.
             let repeated = forwards.filter { $0.value > 1 }.map(\.key)
             for id in repeated {
@@ -108,12 +96,7 @@ import Testing
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":10,"latencyJitterMs":10,"fraction":1.0}"#)
             let calls = 40
             let perCall = 16
-            var messages: [(body: String, messageId: String)] = []
-            for step in 0..<perCall {
-                for call in 0..<calls {
-                    messages.append((ResilienceTests.commandBody(call: "part-\(call)", mode: step % 2 == 0 ? 2 : 1), "part-\(call)-\(step)"))
-                }
-            }
+            let messages = CallOrder.commands(prefix: "part", calls: calls, perCall: perCall)
             let unkeyed = (0..<10).map { (ResilienceTests.commandBody(call: "unkeyed-\($0)", mode: 2), "unkeyed-\($0)") }
             try await gut.publishAll(messages + unkeyed) { id in
                 id.hasPrefix("unkeyed") ? nil : "t1/" + id.split(separator: "-").prefix(2).joined(separator: "-")
@@ -152,13 +135,7 @@ import Testing
             let share = Double(beforeKill.1) / Double(max(1, beforeKill.0 + beforeKill.1))
             #expect(share > 0.2 && share < 0.8, "replica 1 handled \(beforeKill.1), replica 0 \(beforeKill.0)")
 
-            for call in 0..<calls {
-                let data = try await gut.simulator.control("GET", "/simulator/sessions/t1/part-\(call)")
-                let session = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-                let history = (session["history"] as? [[String: Any]] ?? []).compactMap { $0["commandId"] as? String }
-                var applied = Set<String>()
-                #expect(history.filter { applied.insert($0).inserted } == (0..<perCall).map { "part-\(call)-\($0)" }, "call \(call): \(history)")
-            }
+            try await CallOrder.expectKept(gut, prefix: "part", calls: calls, perCall: perCall)
             print(
                 "partitions: replica 0 handled \(beforeKill.0), replica 1 \(beforeKill.1) before the kill; the first of its \(movedCalls.count) calls ended on replica 0 \(failover.map { "\($0)" } ?? "-") after it"
             )

@@ -10,31 +10,12 @@
  * the result events, exactly as it does for the gateway. Prints its own CPU seconds at the end
  * (the benchmark's CPU budget), since it may be gone before anyone could read /proc.
  */
-#include <amqp.h>
-#include <amqp_framing.h>
-#include <amqp_tcp_socket.h>
+#include "bench_broker.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
-
-static void check(amqp_rpc_reply_t r, const char *what) {
-  if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-    fprintf(stderr, "ceiling: %s failed (reply type %d)\n", what, r.reply_type);
-    exit(1);
-  }
-}
-
-static amqp_connection_state_t connect_to(const char *host, int port) {
-  amqp_connection_state_t conn = amqp_new_connection();
-  amqp_socket_t *socket = amqp_tcp_socket_new(conn);
-  if (amqp_socket_open(socket, host, port) != AMQP_STATUS_OK) { fprintf(stderr, "ceiling: connect failed\n"); exit(1); }
-  check(amqp_login(conn, "/", 0, 131072, 30, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login");
-  amqp_channel_open(conn, 1);
-  check(amqp_get_rpc_reply(conn), "channel.open");
-  return conn;
-}
 
 int main(int argc, char **argv) {
   if (argc != 8) {
@@ -49,8 +30,8 @@ int main(int argc, char **argv) {
   int prefetch = atoi(argv[6]);
   long window = atol(argv[7]);
 
-  amqp_connection_state_t consumer = connect_to(host, port);
-  amqp_connection_state_t publisher = connect_to(host, port);
+  amqp_connection_state_t consumer = connect_broker(host, port, 30);
+  amqp_connection_state_t publisher = connect_broker(host, port, 30);
   amqp_confirm_select(publisher, 1);
   check(amqp_get_rpc_reply(publisher), "confirm.select");
   amqp_basic_qos(consumer, 1, 0, (uint16_t)prefetch, 0);

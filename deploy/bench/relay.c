@@ -12,9 +12,7 @@
  * the result events, as it does for the gateway. Prints its CPU seconds at the end.
  */
 #define _GNU_SOURCE  /* memmem */
-#include <amqp.h>
-#include <amqp_framing.h>
-#include <amqp_tcp_socket.h>
+#include "bench_broker.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,24 +24,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static void check(amqp_rpc_reply_t r, const char *what) {
-  if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-    fprintf(stderr, "relay: %s failed (reply type %d)\n", what, r.reply_type);
-    exit(1);
-  }
-}
-
-static amqp_connection_state_t connect_broker(const char *host, int port) {
-  amqp_connection_state_t conn = amqp_new_connection();
-  amqp_socket_t *socket = amqp_tcp_socket_new(conn);
-  if (amqp_socket_open(socket, host, port) != AMQP_STATUS_OK) { fprintf(stderr, "relay: broker connect failed\n"); exit(1); }
-  /* No heartbeat: the relay blocks in poll() and sends none; its runs are short. */
-  check(amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login");
-  amqp_channel_open(conn, 1);
-  check(amqp_get_rpc_reply(conn), "channel.open");
-  return conn;
-}
 
 static int connect_http(const char *host, int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -90,8 +70,8 @@ int main(int argc, char **argv) {
   const char *path = argv[10];
   int slots_count = atoi(argv[11]);
 
-  amqp_connection_state_t consumer = connect_broker(argv[1], atoi(argv[2]));
-  amqp_connection_state_t publisher = connect_broker(argv[1], atoi(argv[2]));
+  amqp_connection_state_t consumer = connect_broker(argv[1], atoi(argv[2]), 0);
+  amqp_connection_state_t publisher = connect_broker(argv[1], atoi(argv[2]), 0);
   amqp_confirm_select(publisher, 1);
   check(amqp_get_rpc_reply(publisher), "confirm.select");
   amqp_basic_qos(consumer, 1, 0, (uint16_t)prefetch, 0);
