@@ -112,7 +112,7 @@ enum ConsolePage {
         "use strict";
         const $ = (id) => document.getElementById(id);
         const filterNames = ["class", "tenant", "since", "q"];
-        const state = { letters: [], selected: new Set(), action: null };
+        const state = { letters: [], selected: new Set(), action: null, applied: "", loads: 0, loading: false };
 
         function el(tag, text, className) {
           const node = document.createElement(tag);
@@ -212,11 +212,17 @@ enum ConsolePage {
             : data.matched + " shown.";
         }
 
+        // The filters as applied by the last load: the counts refresh for those, not for what is
+        // typed but not yet applied, and an older answer never overwrites a newer one.
         async function load() {
           const query = filterQuery();
+          state.applied = query.toString();
           query.set("limit", "500");
+          const load = ++state.loads;
+          state.loading = true;
           try {
             const data = await api("/api/dead-letters?" + query);
+            if (load !== state.loads) return;
             showProblem(null);
             state.letters = data.letters;
             const present = new Set(data.letters.map((letter) => letter.id));
@@ -224,14 +230,22 @@ enum ConsolePage {
             renderCounts(data);
             renderTable(data);
             renderSelection();
-          } catch (error) { showProblem(error); }
+          } catch (error) {
+            if (load === state.loads) showProblem(error);
+          } finally {
+            if (load === state.loads) state.loading = false;
+          }
         }
 
         async function refreshCounts() {
-          if (document.hidden || state.action) return;
-          const query = filterQuery();
+          if (document.hidden || state.action || state.loading) return;
+          const query = new URLSearchParams(state.applied);
           query.set("limit", "0");
-          try { renderCounts(await api("/api/dead-letters?" + query)); } catch (error) { showProblem(error); }
+          const load = state.loads;
+          try {
+            const data = await api("/api/dead-letters?" + query);
+            if (load === state.loads && !state.loading) renderCounts(data);
+          } catch (error) { showProblem(error); }
         }
 
         function pretty(text) {

@@ -37,7 +37,7 @@ import Testing
     /// a fraction of a second).
     @Test func liveAndReadyFollowStartBrokerLossAndDrain() async throws {
         let port = 5691
-        _ = try await BrokerRestartTests.script(["start"], port: port)
+        _ = try await BrokerRestartTests.script(["fresh"], port: port)
         do {
             let url = try await BrokerRestartTests.script(["url"], port: port)
             try await withGateway(amqpURL: url) { gut in try await Self.healthAcrossLifecycle(gut, port: port, url: url) }

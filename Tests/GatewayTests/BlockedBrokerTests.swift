@@ -7,7 +7,7 @@ import Testing
 @Suite struct BlockedBrokerTests {
     @Test func aMemoryAlarmMakesReadySayWhyAndLosesNothing() async throws {
         let port = 5694
-        _ = try await BrokerRestartTests.script(["start"], port: port)
+        _ = try await BrokerRestartTests.script(["fresh"], port: port)
         do {
             let url = try await BrokerRestartTests.script(["url"], port: port)
             try await withGateway(environment: ["WMG_OIFDE_TIMEOUT": "20s"], amqpURL: url) { gut in try await Self.alarmScenario(gut, port: port) }

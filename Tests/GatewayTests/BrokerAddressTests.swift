@@ -7,7 +7,7 @@ import Testing
 @Suite struct BrokerAddressTests {
     @Test func aGatewayThatLosesItsNodeMovesToTheNextOne() async throws {
         let port = 5695
-        _ = try await BrokerRestartTests.script(["start"], port: port)
+        _ = try await BrokerRestartTests.script(["fresh"], port: port)
         do {
             // The private node first, the shared test broker (where the test's tap is) second.
             let nodes = "amqp://guest:guest@127.0.0.1:\(port),127.0.0.1:\(Harness.sharedBrokerPort)/%2f"

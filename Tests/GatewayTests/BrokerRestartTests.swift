@@ -16,7 +16,7 @@ import Testing
 
     @Test func gatewayRecoversFromABrokerRestart() async throws {
         let port = 5690
-        _ = try await Self.script(["start"], port: port)
+        _ = try await Self.script(["fresh"], port: port)
         do {
             try await Self.restartScenario(port: port)
         } catch {

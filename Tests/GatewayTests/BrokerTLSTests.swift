@@ -19,7 +19,7 @@ import Testing
         let certificates = try await Self.makeCertificates()
         let environment = ["WMG_BROKER_PORT": String(Self.port), "WMG_BROKER_TLS_DIR": certificates]
         let script = Harness.packageRoot + "/deploy/local/broker.sh"
-        let started = try await Subprocess.run("/bin/bash", [script, "start"], environment: environment, mergeErrors: true)
+        let started = try await Subprocess.run("/bin/bash", [script, "fresh"], environment: environment, mergeErrors: true)
         try #require(started.status == 0, "\(started.output)")
         do {
             try await Self.scenario(script: script, environment: environment, certificates: certificates)

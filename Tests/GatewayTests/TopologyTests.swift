@@ -63,7 +63,7 @@ import Testing
     /// enable it, and the gateway exits instead of reconnecting forever.
     @Test func partitionsWithoutTheConsistentHashPluginAreRefusedInOneLine() async throws {
         let port = 5696
-        _ = try await BrokerRestartTests.script(["start"], port: port, environment: ["WMG_BROKER_PLUGINS": ""])
+        _ = try await BrokerRestartTests.script(["fresh"], port: port, environment: ["WMG_BROKER_PLUGINS": ""])
         do {
             let url = try await BrokerRestartTests.script(["url"], port: port)
             try await withGateway(environment: ["WMG_TOPOLOGY_PARTITIONS": "2"], amqpURL: url, waitUntilConsuming: false) { gut in

@@ -3,6 +3,7 @@
 # clashes with a system broker.
 #
 #   deploy/local/broker.sh start     start it and wait until it accepts connections
+#   deploy/local/broker.sh fresh     stop a node left running (say, by a crashed test run) and start anew
 #   deploy/local/broker.sh resume    start it again with the data it had (after kill or stop_app)
 #   deploy/local/broker.sh kill      kill -9 the node, keeping its data (a crash, for tests)
 #   deploy/local/broker.sh stop      stop it and remove its folder
@@ -120,11 +121,15 @@ stop() {
   fi
   # Last resort, also for a node whose pid file is gone: its Erlang processes carry the node name.
   pkill -KILL -f "beam.*${node}" 2>/dev/null || true
-  # Erlang's port mapper is started on demand; remove it when no other node still uses it.
+  rm -rf "$base"
+}
+
+# Erlang's port mapper is started on demand; remove it when no other node still uses it. Not
+# before a start (fresh): nodes booting beside it would lose their registration.
+stop_epmd_if_unused() {
   if command -v epmd >/dev/null 2>&1 && ! epmd -names 2>/dev/null | grep -q '^name '; then
     epmd -kill >/dev/null 2>&1 || true
   fi
-  rm -rf "$base"
 }
 
 resume() {
@@ -148,14 +153,15 @@ status() { ctl status >/dev/null 2>&1 && echo "broker: $node runs on 127.0.0.1:$
 
 case "${1:-}" in
   start) start ;;
+  fresh) stop >/dev/null 2>&1 || true; start ;;
   resume) resume ;;
   kill) kill_node ;;
-  stop) stop ;;
+  stop) stop; stop_epmd_if_unused ;;
   status) status ;;
   ctl) shift; ctl "$@" ;;
   url) echo "amqp://guest:guest@127.0.0.1:$port/%2f" ;;
   url-tls) echo "amqps://guest:guest@localhost:$tls_port/%2f" ;;
   node) echo "$node" ;;
   pid) cat "$base/rabbit.pid" ;;
-  *) echo "usage: $0 start|resume|kill|stop|status|ctl ARGS|url|url-tls|node|pid" >&2; exit 64 ;;
+  *) echo "usage: $0 start|fresh|resume|kill|stop|status|ctl ARGS|url|url-tls|node|pid" >&2; exit 64 ;;
 esac

@@ -36,7 +36,8 @@ any_ctl() {
 start() {
   # Three nodes boot in parallel: a third of the time of one after the other.
   local n pids=()
-  for n in 1 2 3; do broker "$n" start & pids+=($!); done
+  # fresh: a node left running by a crashed run would otherwise be joined as it is.
+  for n in 1 2 3; do broker "$n" fresh & pids+=($!); done
   local failed=0
   for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
   if [ "$failed" -ne 0 ]; then echo "cluster: a node did not start" >&2; stop >/dev/null 2>&1; exit 1; fi
