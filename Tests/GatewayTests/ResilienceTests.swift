@@ -8,8 +8,11 @@ import Testing
     }
 
     @Test func perCallOrderHoldsWhileCallsRunInParallel() async throws {
-        // Random latency per request; 200 calls × 20 alternating commands with maxInFlight 64.
-        try await withGateway(environment: ["WMG_PIPELINE_MAXINFLIGHT": "64"]) { gut in
+        // Random latency per request; 200 calls × 20 alternating commands with maxInFlight 64. A
+        // generous OIFDE timeout: on a loaded machine (a clean-clone CI run with a browser and a
+        // three-node cluster beside it) answers took over the default 2 s, and the retry of a timed
+        // out request, forwarded again as the contract wants, showed up as a repeat in the history.
+        try await withGateway(environment: ["WMG_PIPELINE_MAXINFLIGHT": "64", "WMG_OIFDE_TIMEOUT": "20s"]) { gut in
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":50,"latencyJitterMs":30,"fraction":1.0}"#)
             let calls = 200
             let perCall = 20
