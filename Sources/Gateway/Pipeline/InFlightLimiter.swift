@@ -1,14 +1,15 @@
+import PipelineCore
 import Synchronization
 
 /// At most `limit` commands talk to OIFDE at once (`pipeline.maxInFlight`). Waiters are served in
 /// arrival order; a waiter whose task is cancelled (a drain that ran out of time) leaves the line
-/// at once instead of waiting for a slot it no longer wants.
+/// at once instead of waiting for a slot it no longer wants. The rules are `SlotBook`'s
+/// (PipelineCore); this class parks and wakes the tasks.
 final class InFlightLimiter: Sendable {
     private struct State {
-        var available: Int
-        /// Waiters in arrival order; a cancelled one leaves a hole that `release` skips.
-        var waiters: [(id: UInt64, continuation: CheckedContinuation<Bool, Never>)?] = []
-        var waiterHead = 0
+        var book: SlotBook<UInt64>
+        /// The parked tasks of the waiters in `book`.
+        var parked: [UInt64: CheckedContinuation<Bool, Never>] = [:]
         var nextId: UInt64 = 0
         /// Asked for a slot and not answered yet.
         var unanswered: Set<UInt64> = []
@@ -21,7 +22,7 @@ final class InFlightLimiter: Sendable {
 
     init(limit: Int) {
         self.limit = limit
-        self.state = Mutex(State(available: limit))
+        self.state = Mutex(State(book: SlotBook(limit: limit)))
     }
 
     /// Takes a slot. False when the task was cancelled while waiting: no slot is held then, so the
@@ -39,25 +40,22 @@ final class InFlightLimiter: Sendable {
                         state.unanswered.remove(id)
                         return false
                     }
-                    if state.available > 0 {
-                        state.available -= 1
+                    if state.book.request(id) {
                         state.unanswered.remove(id)
                         return true
                     }
-                    state.waiters.append((id, continuation))
+                    state.parked[id] = continuation
                     return nil
                 }
                 if let answer { continuation.resume(returning: answer) }
             }
         } onCancel: {
             let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-                for index in state.waiterHead..<state.waiters.count where state.waiters[index]?.id == id {
-                    let continuation = state.waiters[index]?.continuation
-                    state.waiters[index] = nil
+                if state.book.withdraw(id) {
                     state.unanswered.remove(id)
-                    return continuation
+                    return state.parked.removeValue(forKey: id)
                 }
-                // Not stored yet: the operation sees this mark. (Already answered: nothing to do.)
+                // Not in line yet: the operation sees this mark. (Already answered: nothing to do.)
                 if state.unanswered.contains(id) { state.cancelledEarly.insert(id) }
                 return nil
             }
@@ -67,26 +65,15 @@ final class InFlightLimiter: Sendable {
 
     func release() {
         let next = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-            while state.waiterHead < state.waiters.count {
-                let waiter = state.waiters[state.waiterHead]
-                state.waiterHead += 1
-                if state.waiterHead > 1024 {
-                    state.waiters.removeFirst(state.waiterHead)
-                    state.waiterHead = 0
-                }
-                if let waiter {
-                    state.unanswered.remove(waiter.id)
-                    return waiter.continuation
-                }
-            }
-            state.available += 1
-            return nil
+            guard let waiter = state.book.release() else { return nil }
+            state.unanswered.remove(waiter)
+            return state.parked.removeValue(forKey: waiter)
         }
         next?.resume(returning: true)
     }
 
-    var inUse: Int { state.withLock { limit - $0.available } }
+    var inUse: Int { state.withLock { $0.book.inUse } }
 
     /// Waiters still in line (for tests).
-    var waitingCount: Int { state.withLock { state in state.waiters[state.waiterHead...].filter { $0 != nil }.count } }
+    var waitingCount: Int { state.withLock { $0.book.waiting } }
 }

@@ -1,3 +1,4 @@
+import PipelineCore
 import Synchronization
 
 /// Per-call ordering: commands with the same lane key (tenantId + callId) run one after another,
@@ -6,7 +7,11 @@ import Synchronization
 /// The consumer registers each command synchronously as it is delivered, so lane order is
 /// delivery order however the processing tasks are later scheduled.
 final class Lanes: Sendable {
-    final class Ticket: Sendable {
+    /// Identity is the ticket: two commands with equal keys are two tickets.
+    final class Ticket: Sendable, Hashable {
+        static func == (lhs: Ticket, rhs: Ticket) -> Bool { lhs === rhs }
+        func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+
         let key: String
         fileprivate let state = Mutex<TicketState>(.waiting(nil))
 
@@ -55,34 +60,21 @@ final class Lanes: Sendable {
         case cancelled
     }
 
-    private let queues = Mutex<[String: [Ticket]]>([:])
+    /// The rules (PipelineCore); this class only parks and wakes the tasks.
+    private let book = Mutex(LaneBook<Ticket>())
 
     /// Takes a place at the end of the lane.
     func register(_ key: String) -> Ticket {
         let ticket = Ticket(key: key)
-        let first = queues.withLock { queues -> Bool in
-            queues[key, default: []].append(ticket)
-            return queues[key]?.count == 1
-        }
-        if first { ticket.makeReady() }
+        if book.withLock({ $0.join(ticket, lane: key) }) { ticket.makeReady() }
         return ticket
     }
 
     /// Leaves the lane; the next command of the lane may start.
     func leave(_ ticket: Ticket) {
-        let next = queues.withLock { queues -> Ticket? in
-            guard var queue = queues[ticket.key], let index = queue.firstIndex(where: { $0 === ticket }) else { return nil }
-            queue.remove(at: index)
-            if queue.isEmpty {
-                queues.removeValue(forKey: ticket.key)
-                return nil
-            }
-            queues[ticket.key] = queue
-            return index == 0 ? queue.first : nil
-        }
-        next?.makeReady()
+        book.withLock { $0.leave(ticket, lane: ticket.key) }?.makeReady()
     }
 
     /// Lanes with a command waiting behind another (for metrics).
-    var waitingLanes: Int { queues.withLock { $0.values.filter { $0.count > 1 }.count } }
+    var waitingLanes: Int { book.withLock { $0.lanesWithWaiters } }
 }
