@@ -1,6 +1,7 @@
 import CoreFoundation
 import Foundation
 import Logging
+import PipelineCore
 import Synchronization
 import WorkModeDomain
 
@@ -32,6 +33,15 @@ public final class CompletionJournal: Sendable {
         /// A forward started and no outcome was recorded: OIFDE may or may not have applied it.
         case inDoubt
         case completed(JournalCompletion)
+
+        /// The lookup as the pipeline core's journal decision reads it.
+        var entry: JournalDecision.Entry {
+            switch self {
+            case .unknown: return .unknown
+            case .inDoubt: return .started
+            case .completed: return .completed
+            }
+        }
     }
 
     /// Where the record that decides a lookup sits: the completion once there is one, else the

@@ -129,15 +129,22 @@ struct CommandProcessor: Sendable {
         // A command already completed within dedupe.ttl is never sent again: its result is re-published.
         // Read once: the answer also says whether a forward is in doubt.
         let known: CompletionJournal.Lookup = received.hasMessageId ? journal.lookup(received.journalKey) : .unknown
-        if case .completed(let stored) = known {
+        let inDoubt: Bool
+        switch (JournalDecision.decide(known.entry, redelivered: received.delivery.redelivered), known) {
+        case (.republishStored, .completed(let stored)):
             span?.attributes["workmode.status"] = stored.status
             span?.attributes["workmode.republished"] = true
             let published = await traced("workmode.publish") { _ in await republish(stored, received: received, session: session) }
             logger.info("command already completed; result re-published", metadata: Self.adding(metadata, ["status": "\(stored.status)"]))
             if published { metrics.republished.increment() }
             return settle(received, session: session, published: published)
+        case (.forward(let doubt), _):
+            inDoubt = doubt
+        case (.republishStored, _):
+            // Only a recorded completion decides a re-publish; forwarding is the safe answer.
+            inDoubt = true
         }
-        guard let outcome = await decide(received, known: known, session: session, metadata: metadata) else {
+        guard let outcome = await decide(received, inDoubt: inDoubt, session: session, metadata: metadata) else {
             return settle(received, session: session, published: false)
         }
         let completedAt = Date()
@@ -188,7 +195,7 @@ struct CommandProcessor: Sendable {
 
     /// Returns nil when the command must go back to the queue (cancelled while draining).
     private func decide(
-        _ received: Received, known: CompletionJournal.Lookup, session: BrokerSession, metadata: Logger.Metadata
+        _ received: Received, inDoubt: Bool, session: BrokerSession, metadata: Logger.Metadata
     ) async -> Outcome? {
         let command: WorkModeCommand
         switch received.decoded {
@@ -207,10 +214,7 @@ struct CommandProcessor: Sendable {
         case .failure(let error): return Outcome(status: .invalid, errors: [error], reason: error.message)
         case .success(let value): deadline = value
         }
-        // In doubt: this journal saw the forward start and no outcome, or the broker redelivers a
-        // command this journal does not know (another replica, or an earlier process, may have
-        // forwarded it).
-        let inDoubt = known == .inDoubt || (received.delivery.redelivered && known == .unknown)
+
         let traceparent = headers?["traceparent"]?.stringValue
         var random = SystemRandomNumberGenerator()
         // The rules live in the pure state machine; this loop only does what it answers.
