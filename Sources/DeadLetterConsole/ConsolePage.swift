@@ -2,72 +2,81 @@
 /// anywhere but this listener. The script writes message content only with `textContent`, never
 /// as markup, and the Content-Security-Policy runs no script but this one.
 enum ConsolePage {
-    static let html = #"""
+    /// The start of every console page up to its body: a same-origin referrer policy (no-referrer
+    /// would make Chrome send `Origin: null` on the page's own POSTs) and the shared style.
+    static func head(title: String) -> String {
+        #"""
         <!doctype html>
         <html lang="en">
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <meta name="referrer" content="same-origin">
-        <title>Dead letters · workmode-gateway</title>
+        <title>\#(title)</title>
         <link rel="stylesheet" href="/console/app.css">
         </head>
-        <body>
-        <header>
-          <h1>Dead letters <small id="queue"></small></h1>
-          <form method="post" action="/console/logout"><button type="submit" id="logout">Log out</button></form>
-        </header>
-        <main>
-          <section id="counts" aria-labelledby="counts-title">
-            <h2 id="counts-title">By class and reason <small id="total"></small></h2>
-            <div id="bars"></div>
-            <p class="hint" id="refreshed"></p>
-          </section>
-          <form id="filters" aria-label="filters">
-            <label>Class <select id="f-class" name="class">
-              <option value="">any</option><option>invalid</option><option>rejected</option><option>exhausted</option><option>expired</option><option>poison</option>
-            </select></label>
-            <label>Tenant <input id="f-tenant" name="tenant" autocomplete="off"></label>
-            <label>Since <input id="f-since" name="since" placeholder="1h or 2026-11-30T10:00:00Z" autocomplete="off"></label>
-            <label>Text <input id="f-q" name="q" type="search" autocomplete="off"></label>
-            <button type="submit" id="apply">Filter</button>
-            <button type="button" id="clear">Clear</button>
-          </form>
-          <p class="problem" id="problem" role="alert" hidden></p>
-          <section id="actions">
-            <span id="selection">0 selected</span>
-            <button type="button" id="replay" disabled>Replay…</button>
-            <button type="button" id="purge" class="danger" disabled>Purge…</button>
-          </section>
-          <section id="confirm" hidden>
-            <p id="confirm-text"></p>
-            <ul id="confirm-list"></ul>
-            <button type="button" id="confirm-yes"></button>
-            <button type="button" id="confirm-no">Cancel</button>
-          </section>
-          <section id="outcome" role="status" hidden></section>
-          <div class="table">
-          <table id="letters">
-            <thead><tr>
-              <th><input type="checkbox" id="select-all" aria-label="select all shown"></th>
-              <th>Dead-lettered</th><th>Class</th><th>Reason</th><th>Tenant</th><th>Call</th><th>Message ID</th><th>Redrives</th>
-            </tr></thead>
-            <tbody></tbody>
-          </table>
-          </div>
-          <p class="hint" id="shown"></p>
-          <section id="detail" hidden>
-            <h2>Message <span id="detail-id"></span> <button type="button" id="detail-close">Close</button></h2>
-            <p id="detail-reason"></p>
-            <h3>Body</h3><pre id="detail-body"></pre>
-            <h3>Properties</h3><table id="detail-properties"><tbody></tbody></table>
-            <h3>Headers</h3><pre id="detail-headers"></pre>
-          </section>
-        </main>
-        <script src="/console/app.js"></script>
-        </body>
-        </html>
+
         """#
+    }
+
+    static let html =
+        head(title: "Dead letters · workmode-gateway") + #"""
+            <body>
+            <header>
+              <h1>Dead letters <small id="queue"></small></h1>
+              <form method="post" action="/console/logout"><button type="submit" id="logout">Log out</button></form>
+            </header>
+            <main>
+              <section id="counts" aria-labelledby="counts-title">
+                <h2 id="counts-title">By class and reason <small id="total"></small></h2>
+                <div id="bars"></div>
+                <p class="hint" id="refreshed"></p>
+              </section>
+              <form id="filters" aria-label="filters">
+                <label>Class <select id="f-class" name="class">
+                  <option value="">any</option><option>invalid</option><option>rejected</option><option>exhausted</option><option>expired</option><option>poison</option>
+                </select></label>
+                <label>Tenant <input id="f-tenant" name="tenant" autocomplete="off"></label>
+                <label>Since <input id="f-since" name="since" placeholder="1h or 2026-11-30T10:00:00Z" autocomplete="off"></label>
+                <label>Text <input id="f-q" name="q" type="search" autocomplete="off"></label>
+                <button type="submit" id="apply">Filter</button>
+                <button type="button" id="clear">Clear</button>
+              </form>
+              <p class="problem" id="problem" role="alert" hidden></p>
+              <section id="actions">
+                <span id="selection">0 selected</span>
+                <button type="button" id="replay" disabled>Replay…</button>
+                <button type="button" id="purge" class="danger" disabled>Purge…</button>
+              </section>
+              <section id="confirm" hidden>
+                <p id="confirm-text"></p>
+                <ul id="confirm-list"></ul>
+                <button type="button" id="confirm-yes"></button>
+                <button type="button" id="confirm-no">Cancel</button>
+              </section>
+              <section id="outcome" role="status" hidden></section>
+              <div class="table">
+              <table id="letters">
+                <thead><tr>
+                  <th><input type="checkbox" id="select-all" aria-label="select all shown"></th>
+                  <th>Dead-lettered</th><th>Class</th><th>Reason</th><th>Tenant</th><th>Call</th><th>Message ID</th><th>Redrives</th>
+                </tr></thead>
+                <tbody></tbody>
+              </table>
+              </div>
+              <p class="hint" id="shown"></p>
+              <section id="detail" hidden>
+                <h2>Message <span id="detail-id"></span> <button type="button" id="detail-close">Close</button></h2>
+                <p id="detail-reason"></p>
+                <h3>Body</h3><pre id="detail-body"></pre>
+                <h3>Properties</h3><table id="detail-properties"><tbody></tbody></table>
+                <h3>Headers</h3><pre id="detail-headers"></pre>
+              </section>
+            </main>
+            <script src="/console/app.js"></script>
+            </body>
+            </html>
+            """#
 
     static let style = #"""
         :root { --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --accent: #1f5fbf; --bad: #b3261e; --bg: #f6f7f9; }

@@ -81,17 +81,23 @@ public struct DeadLetterConsole: Sendable {
         return nil
     }
 
-    /// A refusal that is already an answer.
-    struct Refusal: Error {
-        let response: Response
-    }
-
-    /// The `{"ids": …}` body of a replay or purge, or the 400 that says what is wrong with it.
-    private func selection(of request: Request) async -> Result<ConsoleSelection, Refusal> {
+    /// A replay or purge: the access rules (token, same origin), then the `{"ids": …}` body (400
+    /// when it is wrong), then `action` on the tools limited to that selection (503 when the broker
+    /// fails it).
+    private func acting(
+        on request: Request, _ action: (ConsoleSelection, DeadLetterTools) async throws -> Response
+    ) async -> Response {
+        if let refusal = guardAPI(request, changing: true) { return refusal }
+        let selection: ConsoleSelection
         do {
-            return .success(try ConsoleSelection.parse(try await ConsoleResponse.bodyText(request)))
+            selection = try ConsoleSelection.parse(try await ConsoleResponse.bodyText(request))
         } catch {
-            return .failure(Refusal(response: ConsoleResponse.json(["error": "\(error)"], status: .badRequest)))
+            return ConsoleResponse.json(["error": "\(error)"], status: .badRequest)
+        }
+        do {
+            return try await action(selection, DeadLetterTools(context: context, filter: DeadLetterFilter(keys: Set(selection.ids))))
+        } catch {
+            return ConsoleResponse.json(["error": "\(error)"], status: .serviceUnavailable)
         }
     }
 
@@ -130,39 +136,22 @@ public struct DeadLetterConsole: Sendable {
             }
         }
         router.post("api/dead-letters/replay") { request, _ -> Response in
-            if let refusal = guardAPI(request, changing: true) { return refusal }
-            let selection: ConsoleSelection
-            switch await self.selection(of: request) {
-            case .success(let parsed): selection = parsed
-            case .failure(let refusal): return refusal.response
-            }
-            do {
-                let tools = DeadLetterTools(context: context, filter: DeadLetterFilter(keys: Set(selection.ids)))
+            await acting(on: request) { selection, tools in
                 let replay = try await tools.replay(dryRun: false, rate: nil, maxRedrives: selection.maxRedrives ?? Self.defaultMaxRedrives) { _ in }
                 Self.count("replay")
                 logger.info(
                     "console: replay", metadata: ["replayed": "\(replay.replayed)", "refused": "\(replay.refused)", "failed": "\(replay.failed)"])
                 return ConsoleResponse.json(ConsoleJSON.replay(replay, asked: selection.ids))
-            } catch {
-                return ConsoleResponse.json(["error": "\(error)"], status: .serviceUnavailable)
             }
         }
         router.post("api/dead-letters/purge") { request, _ -> Response in
-            if let refusal = guardAPI(request, changing: true) { return refusal }
-            let selection: ConsoleSelection
-            switch await self.selection(of: request) {
-            case .success(let parsed): selection = parsed
-            case .failure(let refusal): return refusal.response
-            }
-            do {
-                let deleted = try await DeadLetterTools(context: context, filter: DeadLetterFilter(keys: Set(selection.ids))).purgeMatching { _ in }
+            await acting(on: request) { selection, tools in
+                let deleted = try await tools.purgeMatching { _ in }
                 Self.count("purge")
                 logger.info("console: purge", metadata: ["deleted": "\(deleted.count)"])
                 return ConsoleResponse.json([
                     "deleted": deleted.count, "deletedIds": deleted, "notFound": selection.ids.filter { !deleted.contains($0) },
                 ])
-            } catch {
-                return ConsoleResponse.json(["error": "\(error)"], status: .serviceUnavailable)
             }
         }
     }

@@ -3,16 +3,7 @@ enum LoginPage {
     static func html(problem: String?) -> String {
         // `problem` is one of this file's own sentences, never request content.
         let message = problem.map { #"<p class="problem" role="alert">\#($0)</p>"# } ?? ""
-        return #"""
-            <!doctype html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <meta name="referrer" content="same-origin">
-            <title>Log in · dead letters · workmode-gateway</title>
-            <link rel="stylesheet" href="/console/app.css">
-            </head>
+        return ConsolePage.head(title: "Log in · dead letters · workmode-gateway") + #"""
             <body class="login">
             <main>
             <h1>Dead letters</h1>

@@ -193,10 +193,6 @@ int main(int argc, char **argv) {
       amqp_maybe_release_buffers(publisher);
     }
   }
-  amqp_connection_close(consumer, AMQP_REPLY_SUCCESS);
-  amqp_connection_close(publisher, AMQP_REPLY_SUCCESS);
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  printf("%.3f\n", usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6);
+  close_and_print_cpu(consumer, publisher);
   return 0;
 }
