@@ -179,7 +179,7 @@ import WorkModeDomain
         try await withGateway { gut in
             let second = try ChildProcess(
                 arguments: ["run", "--config", gut.configPath],
-                environment: gut.environment.merging(["WMG_ADMIN_LISTEN": "127.0.0.1:\(gut.adminPort + 1)"]) { $1 },
+                environment: gut.environment.merging(["WMG_ADMIN_LISTEN": "127.0.0.1:\(Harness.freePort(in: 61000...64999))"]) { $1 },
                 outputPath: gut.directory + "/second.log"
             )
             let status = await second.waitForExit(timeout: .seconds(20))

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -125,11 +126,13 @@ struct SimulatorProcess {
 }
 
 extension Harness {
-    /// A port in `range` that nothing listens on right now (checked by binding it), drawn at
-    /// random: a port drawn without the check collided with another test's listener now and then.
+    /// A port in `range` that nothing listens on right now (checked by binding it) and that no
+    /// other test of this process was given, drawn at random. The check alone was not enough:
+    /// tests run in parallel, and two of them could draw the same free port before either bound it.
     static func freePort(in range: ClosedRange<Int>) -> Int {
-        for _ in 0..<50 {
+        for _ in 0..<200 {
             let port = Int.random(in: range)
+            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { return port }
             defer { close(fd) }
@@ -137,6 +140,9 @@ extension Harness {
         }
         return Int.random(in: range)
     }
+
+    /// Every port `freePort` gave out in this process; never given twice.
+    private static let handedOut = Mutex<Set<Int>>([])
 
     /// Binds `fd` to 127.0.0.1:`port`; true when it worked.
     static func bindLoopback(_ fd: Int32, port: Int) -> Bool {
