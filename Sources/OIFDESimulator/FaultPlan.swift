@@ -34,6 +34,13 @@ public struct FaultPlan: Sendable, Hashable, Codable {
     public var fraction: Double?
     /// Which endpoint the fault applies to; default `changeWorkMode`.
     public var target: Target?
+    /// Apply for this many seconds from when the plan is set, then stop.
+    public var forSeconds: Double?
+    /// An outage: every matching request answers HTTP 503 for this many seconds (`httpStatus` 503
+    /// and `forSeconds` in one field).
+    public var outageSeconds: Double?
+    /// A capacity: a request that arrives while this many are being answered gets HTTP 429 at once.
+    public var maxConcurrent: Int?
 
     /// A fault; unset fields do not apply. See `PUT /simulator/faults`.
     public init(

@@ -31,6 +31,12 @@ enum SimulatorRoutes {
         router.post("oifde/rest/api/flow/changeWorkMode") { request, _ -> Response in
             let body = try await request.body.collect(upTo: maxBodyBytes)
             let commandId = request.headers[commandIdHeader]
+            let tenantId = FlatJSONObject(parsing: Array(body.readableBytesView))?.string("tenantId")
+            guard state.enter(tenantId: tenantId) else {
+                state.recordFault(endpoint: FaultPlan.Target.changeWorkMode.rawValue, commandId: commandId, errorCode: "429")
+                return try jsonResponse(["errorCode": "10000429", "errorMsg": "too many concurrent requests"], status: .tooManyRequests)
+            }
+            defer { state.leave() }
             if let early = try await injectFault(state: state, endpoint: .changeWorkMode, commandId: commandId) { return early }
             if latency > .zero { try await Task.sleep(for: latency) }
             let answer = state.changeWorkMode(
@@ -62,6 +68,7 @@ enum SimulatorRoutes {
         }
 
         router.get("simulator/requests") { _, _ -> Response in try encodedResponse(state.requests) }
+        router.get("simulator/stats") { _, _ -> Response in try encodedResponse(state.stats) }
         router.delete("simulator/requests") { _, _ -> Response in
             state.clearRequests()
             return Response(status: .noContent)

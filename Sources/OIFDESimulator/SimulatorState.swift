@@ -72,6 +72,34 @@ public final class SimulatorState: Sendable {
         var requestsDropped = 0
         var sequence = 0
         var fault: FaultPlan?
+        /// When a fault with `forSeconds` (or `outageSeconds`) stops.
+        var faultUntil: Date?
+        /// changeWorkMode requests being answered now, and the most at once.
+        var concurrent = 0
+        var mostConcurrent = 0
+        var tooMany = 0
+        /// Per tenant: changeWorkMode requests and the first and last time one came.
+        var tenantCounts: [String: TenantCount] = [:]
+    }
+
+    /// What `GET /simulator/stats` shows of one tenant.
+    public struct TenantCount: Sendable, Hashable, Codable {
+        /// changeWorkMode requests, whatever was answered.
+        public var requests: Int
+        /// When the first came (RFC 3339, milliseconds).
+        public var first: String
+        /// When the last came.
+        public var last: String
+    }
+
+    /// `GET /simulator/stats`: counts that tests of the gateway's protections read.
+    public struct Stats: Sendable, Hashable, Codable {
+        /// Per tenant, changeWorkMode requests with their first and last time.
+        public var tenants: [String: TenantCount]
+        /// The most changeWorkMode requests answered at once.
+        public var mostConcurrent: Int
+        /// Requests answered 429 for exceeding `maxConcurrent`.
+        public var tooMany: Int
     }
 
     let configuration: SimulatorConfiguration
@@ -211,14 +239,66 @@ public final class SimulatorState: Sendable {
     public var requests: [RequestRecord] { storage.withLock { $0.requests } }
 
     /// Forgets the requests received so far.
-    public func clearRequests() { storage.withLock { $0.requests.removeAll() } }
+    public func clearRequests() {
+        storage.withLock {
+            $0.requests.removeAll()
+            $0.tenantCounts.removeAll()
+            $0.mostConcurrent = $0.concurrent
+            $0.tooMany = 0
+        }
+    }
 
     /// Replaces the fault plan; nil answers normally again.
-    public func setFault(_ plan: FaultPlan?) { storage.withLock { $0.fault = plan } }
+    public func setFault(_ plan: FaultPlan?) {
+        var plan = plan
+        if var outage = plan, let seconds = outage.outageSeconds {
+            outage.httpStatus = outage.httpStatus ?? 503
+            outage.forSeconds = seconds
+            plan = outage
+        }
+        let until = plan?.forSeconds.map { Date().addingTimeInterval($0) }
+        storage.withLock {
+            $0.fault = plan
+            $0.faultUntil = until
+        }
+    }
+
+    /// Counts a changeWorkMode request of `tenantId` in; false (and counted as a 429) when it is
+    /// over the fault plan's `maxConcurrent`. Every true answer needs a `leave()`.
+    func enter(tenantId: String?) -> Bool {
+        let now = RFC3339.format(Date())
+        return storage.withLock { storage in
+            if let tenantId {
+                var count = storage.tenantCounts[tenantId] ?? TenantCount(requests: 0, first: now, last: now)
+                count.requests += 1
+                count.last = now
+                storage.tenantCounts[tenantId] = count
+            }
+            if let cap = storage.fault?.maxConcurrent, storage.concurrent >= cap {
+                storage.tooMany += 1
+                return false
+            }
+            storage.concurrent += 1
+            storage.mostConcurrent = max(storage.mostConcurrent, storage.concurrent)
+            return true
+        }
+    }
+
+    /// A request `enter` let in has been answered.
+    func leave() { storage.withLock { $0.concurrent -= 1 } }
+
+    /// The counts since the last `DELETE /simulator/requests`.
+    public var stats: Stats {
+        storage.withLock { Stats(tenants: $0.tenantCounts, mostConcurrent: $0.mostConcurrent, tooMany: $0.tooMany) }
+    }
 
     /// The fault for this request, if one applies; counts it down.
     func takeFault(for endpoint: FaultPlan.Target) -> FaultPlan? {
         storage.withLock { storage -> FaultPlan? in
+            if let until = storage.faultUntil, Date() >= until {
+                storage.fault = nil
+                storage.faultUntil = nil
+            }
             guard var plan = storage.fault, plan.applies(to: endpoint) else { return nil }
             if let count = plan.count {
                 guard count > 0 else {

@@ -26,6 +26,9 @@ public struct BatchPublisher {
         public var window = 1000
         /// Continue after the last line an earlier run of the same file had confirmed.
         public var resume = false
+        /// `--live`: publish with the live routing key (`topology.commandsRoutingKey`) instead of
+        /// `batch`, so the commands do not wait behind batch jobs.
+        public var live = false
         /// Where progress is kept; default `<file>.progress` (none for standard input).
         public var progressPath: String?
         /// Set by SIGINT/SIGTERM: stop reading, settle what is out, record how far it got.
@@ -188,7 +191,9 @@ public struct BatchPublisher {
             )
             results?.expect(id)
             let confirmation = try channel.publish(
-                record.body, exchange: topology.commandsExchange, routingKey: topology.commandsRoutingKey, mandatory: true, properties: properties
+                record.body, exchange: topology.commandsExchange, routingKey: options.live ? topology.commandsRoutingKey : Topology.batchRoutingKey,
+                mandatory: true,
+                properties: properties
             )
             pending.append((confirmation, record.line))
             summary.published += 1

@@ -6,18 +6,23 @@ import WorkModeDomain
 /// happened, and does what it answers. It reads no clock, sleeps never, and draws jitter only from
 /// the generator it is handed, so every rule is testable in virtual time.
 ///
-/// The shell's loop: `start(at:)`, then per action: `.recordStart` → journal the start, then
-/// `startRecorded(at:)`; `.attempt` → call OIFDE, then `attemptFinished(_:at:random:)`;
-/// `.wait(for:)` → release the in-flight slot, sleep, take a slot again, then `waited(at:)`;
-/// `.finish` → the outcome, exactly once.
+/// The shell's loop: `start(at:)`, then per action: `.acquire` → ask ``Admission`` for a request
+/// slot, then `admitted(probe:at:)` (or `notAdmitted(circuitOpen:at:)` when the deadline passed
+/// while waiting); `.recordStart` → journal the start, then `startRecorded(at:)`; `.attempt` →
+/// call OIFDE, then `attemptFinished(_:at:random:)`; `.wait(for:)` → sleep, then `waited(at:)`;
+/// `.finish` → the outcome, exactly once. A slot is held from `admitted` until the attempt ends:
+/// when the answer to `admitted` or `startRecorded` is not `.attempt`, the shell gives it back
+/// unused.
 public struct CommandAttempts: Sendable {
     /// What the shell does next.
     public enum Action: Sendable, Hashable {
+        /// Ask for permission to send a request (an in-flight slot, the breaker, the tenant's rate).
+        case acquire
         /// Journal that a forward is starting (the command has a message ID), then `startRecorded`.
         case recordStart
         /// Send attempt `number` (1-based) to OIFDE, within the deadline.
         case attempt(number: Int)
-        /// Wait this long before the next attempt, holding the call's lane but no in-flight slot.
+        /// Wait this long before asking again, holding the call's lane but no in-flight slot.
         case wait(for: Duration)
         /// The command's outcome; nothing more happens.
         case finish(Ending)
@@ -53,11 +58,16 @@ public struct CommandAttempts: Sendable {
         public var errorCode: String?
         /// The answer's errorMsg.
         public var errorMsg: String?
+        /// The attempt was the half-open breaker's probe: a failure does not count against
+        /// `retry.maxAttempts`, so no command spends its attempts on probes alone.
+        public var probe: Bool
 
         /// A report of one attempt.
         public init(
-            verdict: AttemptVerdict, sentRequest: Bool, summary: String, httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil
+            verdict: AttemptVerdict, sentRequest: Bool, summary: String, httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil,
+            probe: Bool = false
         ) {
+            self.probe = probe
             self.verdict = verdict
             self.sentRequest = sentRequest
             self.summary = summary
@@ -69,6 +79,8 @@ public struct CommandAttempts: Sendable {
 
     private enum State: Sendable, Hashable {
         case idle
+        case acquiring
+        case admitted
         case recordingStart
         case attempting
         case waiting
@@ -81,6 +93,9 @@ public struct CommandAttempts: Sendable {
     let journaled: Bool
     private var state = State.idle
     private var ending: Ending
+    private var startRecorded = false
+    /// Failed probes: they reached OIFDE but do not use up the command's attempts.
+    private var failedProbes = 0
 
     /// - Parameters:
     ///   - journaled: the command has a message ID, so its start is journaled before the first attempt.
@@ -95,23 +110,45 @@ public struct CommandAttempts: Sendable {
     /// Attempts counted so far.
     public var attempts: Int { ending.attempts }
 
-    /// The command was taken up (it holds an in-flight slot).
+    /// The command was taken up.
     public mutating func start(at now: Date) -> Action {
         precondition(state == .idle, "start(at:) once, first")
-        return next(at: now)
+        return acquire(at: now)
+    }
+
+    /// Admission granted a request (`probe`: the half-open breaker's). The wait for it may have
+    /// been long: the deadline is checked again.
+    public mutating func admitted(probe: Bool = false, at now: Date) -> Action {
+        precondition(state == .acquiring, "admitted answers .acquire")
+        if let ending = expiredIfPassed(at: now) { return ending }
+        if ending.attempts == 0, journaled, !startRecorded {
+            state = .recordingStart
+            return .recordStart
+        }
+        return attempt()
+    }
+
+    /// The deadline passed while waiting for admission; `circuitOpen` says the breaker was why.
+    public mutating func notAdmitted(circuitOpen: Bool, at now: Date) -> Action {
+        precondition(state == .acquiring, "notAdmitted answers .acquire")
+        let waitingFor = circuitOpen ? "while the circuit to OIFDE was open" : "while waiting for an in-flight slot"
+        let done = ending.attempts == 0 ? "before the command could be forwarded" : "after \(ending.attempts) attempts\(lastError)"
+        return finish(.expired, "the deadline (\(RFC3339.format(deadline.date))) passed \(waitingFor), \(done)")
     }
 
     /// The journal holds the start record. The write may have waited (a full disk): the deadline
     /// is checked again.
     public mutating func startRecorded(at now: Date) -> Action {
         precondition(state == .recordingStart, "startRecorded(at:) answers .recordStart")
-        return next(at: now, startRecorded: true)
+        startRecorded = true
+        if let ending = expiredIfPassed(at: now) { return ending }
+        return attempt()
     }
 
-    /// The wait before a retry is over and the command holds an in-flight slot again.
+    /// The wait before a retry is over.
     public mutating func waited(at now: Date) -> Action {
         precondition(state == .waiting, "waited(at:) answers .wait")
-        return next(at: now)
+        return acquire(at: now)
     }
 
     /// An attempt ended; `random` jitters the backoff.
@@ -128,10 +165,15 @@ public struct CommandAttempts: Sendable {
             if !report.sentRequest { ending.attempts -= 1 }
             return finish(.rejected, reason)
         case .retry(let retryAfter):
-            guard ending.attempts < maxAttempts else {
+            if report.probe {
+                // The breaker is open again and holds the next request back; only the deadline ends it.
+                failedProbes += 1
+                return acquire(at: now)
+            }
+            guard countedAttempts < maxAttempts else {
                 return finish(.failed, "still failing after \(ending.attempts) attempts; last: \(report.summary)")
             }
-            guard let delay = backoff.delay(afterAttempt: ending.attempts, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random)
+            guard let delay = backoff.delay(afterAttempt: countedAttempts, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random)
             else {
                 return finish(.expired, "the deadline leaves no time for another attempt after \(ending.attempts); last: \(report.summary)")
             }
@@ -139,29 +181,35 @@ public struct CommandAttempts: Sendable {
             return .wait(for: delay)
         case .refreshTokenAndRetry:
             // The client already renewed the token once in this attempt; it counts as a failure.
-            guard ending.attempts < maxAttempts else {
+            guard countedAttempts < maxAttempts else {
                 return finish(.failed, "OIFDE kept refusing fresh tokens (errorCode \(report.errorCode ?? ""))")
             }
-            return next(at: now)
+            return acquire(at: now)
         }
     }
 
-    private mutating func next(at now: Date, startRecorded: Bool = false) -> Action {
-        guard !deadline.hasPassed(at: now) else {
-            if ending.attempts == 0 {
-                return finish(
-                    .expired,
-                    "the deadline (\(RFC3339.format(deadline.date)), from \(deadline.source.rawValue)) passed before the command could be forwarded")
-            }
-            return finish(.expired, "the deadline passed after \(ending.attempts) attempts\(lastError)")
-        }
-        if ending.attempts == 0, journaled, !startRecorded {
-            state = .recordingStart
-            return .recordStart
-        }
+    private var countedAttempts: Int { ending.attempts - failedProbes }
+
+    private mutating func acquire(at now: Date) -> Action {
+        if let ending = expiredIfPassed(at: now) { return ending }
+        state = .acquiring
+        return .acquire
+    }
+
+    private mutating func attempt() -> Action {
         ending.attempts += 1
         state = .attempting
         return .attempt(number: ending.attempts)
+    }
+
+    private mutating func expiredIfPassed(at now: Date) -> Action? {
+        guard deadline.hasPassed(at: now) else { return nil }
+        if ending.attempts == 0 {
+            return finish(
+                .expired,
+                "the deadline (\(RFC3339.format(deadline.date)), from \(deadline.source.rawValue)) passed before the command could be forwarded")
+        }
+        return finish(.expired, "the deadline passed after \(ending.attempts) attempts\(lastError)")
     }
 
     private var lastError: String {

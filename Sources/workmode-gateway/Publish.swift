@@ -6,7 +6,7 @@ import WorkModeDomain
 /// `workmode-gateway publish FILE`: the batch-transfer-job tool.
 struct Publish: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Publish a file of commands (JSON lines or CSV) to the commands exchange.",
+        abstract: "Publish a file of commands (JSON lines or CSV) to the commands exchange (the batch queue unless --live).",
         discussion: """
             Every line is validated first (the daemon's rules, AMQP limits, repeated messageIds); one invalid line \
             refuses the whole file (exit 65) unless --skip-invalid. Each command gets its messageId field or column as \
@@ -50,6 +50,12 @@ struct Publish: AsyncParsableCommand {
     @Flag(help: "Continue after the last line an earlier run of this file had confirmed.")
     var resume = false
 
+    @Flag(
+        help: """
+            Publish as live commands (routing key topology.commandsRoutingKey, default change) instead of to the batch             queue (routing key batch), which the gateway serves only in the slots live commands leave.
+            """)
+    var live = false
+
     @Option(help: "The progress file (default: FILE.progress; needed with --resume for standard input).")
     var progress: String?
 
@@ -64,6 +70,7 @@ struct Publish: AsyncParsableCommand {
             let context = try OperatorContext(configPath: options.config)
             var settings = BatchPublisher.Options()
             settings.resume = resume
+            settings.live = live
             settings.progressPath = progress
             // Stop reading on SIGINT/SIGTERM, settle what is out, record how far it got.
             let interruption = settings.interruption

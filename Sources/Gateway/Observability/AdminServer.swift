@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import PipelineCore
 import Prometheus
 import WorkModeDomain
 
@@ -26,13 +27,16 @@ public enum AdminServer {
             return json(#"{"status":"live"}"#, status: .ok)
         }
         router.get("health/ready") { _, _ -> Response in
-            guard let reason = gateway.notReadyReason else { return json(#"{"status":"ready"}"#, status: .ok) }
+            let reason = gateway.notReadyReason
             var writer = JSONWriter(capacity: 96)
             writer.beginObject()
-            writer.member("status", "not ready")
-            writer.member("reason", reason)
+            writer.member("status", reason == nil ? "ready" : "not ready")
+            if let reason { writer.member("reason", reason) }
+            // An open circuit is OIFDE's trouble, not this replica's: still ready, but said.
+            let circuit = gateway.admission.circuitState
+            if circuit != .closed { writer.member("oifde", "circuit \(circuit.name)") }
             writer.endObject()
-            return json(String(decoding: writer.bytes, as: UTF8.self), status: .serviceUnavailable)
+            return json(String(decoding: writer.bytes, as: UTF8.self), status: reason == nil ? .ok : .serviceUnavailable)
         }
         router.get("metrics") { _, _ -> Response in
             gateway.observe()

@@ -18,6 +18,12 @@ struct GatewayMetrics: Sendable {
     let confirmsPending = Gauge(label: "wmg_publish_confirms_pending")
     let oldestInFlightAge = Gauge(label: "wmg_oldest_in_flight_age_seconds")
     let ready = Gauge(label: "wmg_ready")
+    /// 0 closed, 1 half-open, 2 open (CONTRACT.md section 12).
+    let circuitState = Gauge(label: "wmg_circuit_state")
+    /// The in-flight limit in force (moves under `pipeline.adaptive`).
+    let concurrencyLimit = Gauge(label: "wmg_concurrency_limit")
+    /// Commands waiting for permission to send (a slot, the breaker, a tenant's rate).
+    let admissionWaiting = Gauge(label: "wmg_admission_waiting")
 
     private let outcomes: [CommandStatus: Counter]
     private let deadLetters: [String: Counter]

@@ -15,7 +15,7 @@ struct CommandProcessor: Sendable {
     let configuration: GatewayConfiguration
     let client: OIFDEClient
     let journal: CompletionJournal
-    let limiter: InFlightLimiter
+    let admission: AdmissionControl
     let logger: Logger
     let backoff: Backoff
     let metrics: GatewayMetrics
@@ -24,7 +24,7 @@ struct CommandProcessor: Sendable {
     let tracing: Bool
 
     init(
-        configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, limiter: InFlightLimiter, logger: Logger,
+        configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, admission: AdmissionControl, logger: Logger,
         metrics: GatewayMetrics = GatewayMetrics(), pauses: Pauses
     ) {
         self.pauses = pauses
@@ -32,7 +32,7 @@ struct CommandProcessor: Sendable {
         self.configuration = configuration
         self.client = client
         self.journal = journal
-        self.limiter = limiter
+        self.admission = admission
         self.logger = logger
         self.backoff = Backoff(initial: configuration.retry.initialBackoff, maximum: configuration.retry.maxBackoff)
         self.metrics = metrics
@@ -221,10 +221,11 @@ struct CommandProcessor: Sendable {
         var attempts = CommandAttempts(
             deadline: deadline, maxAttempts: configuration.retry.maxAttempts, backoff: backoff, journaled: received.hasMessageId)
 
-        // Cancelled while waiting for a slot (a drain out of time): back to the queue, untouched.
-        var holdsSlot = await limiter.acquire()
-        defer { if holdsSlot { limiter.release() } }
-        guard holdsSlot else { return nil }
+        // A batch job's command (the `.batch` queue, or replayed to it) runs in what live ones leave.
+        let isBatch = received.delivery.routingKey == Topology.batchRoutingKey
+        var grant: Admission<UInt64>.Grant?
+        // A grant not used for an attempt goes back at once (deadline passed, journal write failed).
+        defer { if let grant { admission.finished(grant, attempt: nil) } }
         var action = attempts.start(at: Date())
         while true {
             if Task.isCancelled { return nil }
@@ -233,6 +234,16 @@ struct CommandProcessor: Sendable {
                 return Outcome(
                     status: ending.status, attempts: ending.attempts, httpStatus: ending.httpStatus, errorCode: ending.errorCode,
                     errorMsg: ending.errorMsg, reason: ending.reason, inDoubt: inDoubt)
+            case .acquire:
+                // Cancelled while waiting (a drain out of time): back to the queue, untouched.
+                switch await admission.acquire(tenant: command.tenantId, batch: isBatch, deadline: deadline.date) {
+                case .cancelled: return nil
+                case .granted(let granted):
+                    grant = granted
+                    action = attempts.admitted(probe: granted.probe, at: Date())
+                case .deadlinePassed(let circuitOpen):
+                    action = attempts.notAdmitted(circuitOpen: circuitOpen, at: Date())
+                }
             case .recordStart:
                 let written = await writeJournal(session: session, metadata: metadata) { try journal.recordStart(received.journalKey) }
                 guard written else { return nil }
@@ -249,7 +260,13 @@ struct CommandProcessor: Sendable {
                     if attempt.verdict != .succeeded { attemptSpan?.setStatus(SpanStatus(code: .error, message: attempt.summary)) }
                     return attempt
                 }
-                var report = CommandAttempts.Report(verdict: attempt.verdict, sentRequest: attempt.sentRequest, summary: attempt.summary)
+                let probe = grant?.probe ?? false
+                if let used = grant {
+                    admission.finished(used, attempt: attempt)
+                    grant = nil
+                }
+                var report = CommandAttempts.Report(
+                    verdict: attempt.verdict, sentRequest: attempt.sentRequest, summary: attempt.summary, probe: probe)
                 switch attempt.exchange {
                 case .answered(let result), .answeredButRefused(let result, _):
                     metrics.attempts.increment()
@@ -271,14 +288,20 @@ struct CommandProcessor: Sendable {
                 action = attempts.attemptFinished(report, at: Date(), random: &random)
             case .wait(let delay):
                 // Waiting for a retry holds this command's lane only, not an in-flight slot.
-                limiter.release()
-                holdsSlot = false
                 do { try await Task.sleep(for: delay) } catch { return nil }
-                holdsSlot = await limiter.acquire()
-                guard holdsSlot else { return nil }
                 action = attempts.waited(at: Date())
             }
+            if let unused = grant, !Self.isAttempt(action) {
+                admission.finished(unused, attempt: nil)
+                grant = nil
+            }
         }
+    }
+
+    private static func isAttempt(_ action: CommandAttempts.Action) -> Bool {
+        if case .attempt = action { return true }
+        if case .recordStart = action { return true }
+        return false
     }
 
     static func reason(for errors: [ValidationError]) -> String {

@@ -18,7 +18,7 @@ public final class Gateway: Service, Sendable {
     let journal: CompletionJournal
     let journalLock: JournalLock
     let lanes = Lanes()
-    let limiter: InFlightLimiter
+    let admission: AdmissionControl
     let processor: CommandProcessor
     let decoder: CommandDecoder
     let metrics = GatewayMetrics()
@@ -54,11 +54,11 @@ public final class Gateway: Service, Sendable {
             logger.warning("dropped torn or corrupt journal records at start", metadata: ["count": "\(journal.droppedAtLoad)"])
         }
         self.client = try OIFDEClient(configuration: configuration.oifdeClientConfiguration, logger: logger)
-        self.limiter = InFlightLimiter(limit: configuration.pipeline.maxInFlight)
+        self.admission = AdmissionControl(settings: configuration.admissionSettings, logger: logger, metrics: metrics)
         self.pauses = Pauses(logger: logger)
         self.decoder = CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)
         self.processor = CommandProcessor(
-            configuration: configuration, client: client, journal: journal, limiter: limiter, logger: logger, metrics: metrics,
+            configuration: configuration, client: client, journal: journal, admission: admission, logger: logger, metrics: metrics,
             pauses: pauses
         )
     }
@@ -85,6 +85,7 @@ public final class Gateway: Service, Sendable {
         metrics.inFlight.record(inFlight?.value ?? 0)
         metrics.oldestInFlightAge.record(inFlight?.oldestAge?.timeInterval ?? 0)
         metrics.lanesWaiting.record(lanes.waitingLanes)
+        metrics.admissionWaiting.record(admission.waitingCount)
         metrics.confirmsPending.record(session?.pendingConfirms ?? 0)
     }
 
@@ -368,15 +369,15 @@ public final class Gateway: Service, Sendable {
     }
 
     /// The queues to consume at once and, after `replicas.standbyDelay`, as a standby
-    /// (CONTRACT.md section 11): with partitions, this replica's share first.
+    /// (CONTRACT.md section 11): with partitions, this replica's share first. The batch queue
+    /// (section 12) goes with the first group.
     func subscriptions() -> (initial: [String], standby: [String]) {
         let topology = Topology(configuration.topology)
         let partitions = configuration.topology.partitions
-        guard partitions > 0 else { return (topology.commandQueues, []) }
-        return (
-            configuration.replicas.ownPartitions(of: partitions).map(topology.partitionQueue),
-            configuration.replicas.standbyPartitions(of: partitions).map(topology.partitionQueue)
-        )
+        guard partitions > 0 else { return (topology.commandQueues + [topology.batchQueue], []) }
+        let own = configuration.replicas.ownPartitions(of: partitions).map(topology.partitionQueue)
+        let standby = configuration.replicas.standbyPartitions(of: partitions).map(topology.partitionQueue)
+        return own.isEmpty ? ([], standby + [topology.batchQueue]) : (own + [topology.batchQueue], standby)
     }
 
     /// Joins the other replicas' partitions as a standby consumer: the broker makes it active on

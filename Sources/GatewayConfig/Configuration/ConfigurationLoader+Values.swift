@@ -51,6 +51,29 @@ extension ConfigurationLoader {
         c.oifde.authMode = CommandDecoder.AuthMode(rawValue: mode) ?? .token
         try reader.int("pipeline.maxInFlight", &c.pipeline.maxInFlight)
         try reader.int("pipeline.maxMessageBytes", &c.pipeline.maxMessageBytes)
+        try reader.bool("pipeline.adaptive", &c.pipeline.adaptive)
+        try reader.int("pipeline.minInFlight", &c.pipeline.minInFlight)
+        try reader.duration("pipeline.latencyTarget", &c.pipeline.latencyTarget)
+        try reader.fraction("pipeline.batchShare", &c.pipeline.batchShare)
+        if c.pipeline.minInFlight > c.pipeline.maxInFlight {
+            throw ConfigurationError(
+                key: "pipeline.minInFlight",
+                problem: "must not exceed pipeline.maxInFlight (\(c.pipeline.maxInFlight)); got \(c.pipeline.minInFlight)",
+                source: values["pipeline.minInFlight"]?.source)
+        }
+        try reader.bool("breaker.enabled", &c.breaker.enabled)
+        try reader.fraction("breaker.failureRate", &c.breaker.failureRate)
+        try reader.int("breaker.minimumRequests", &c.breaker.minimumRequests)
+        try reader.duration("breaker.window", &c.breaker.window)
+        try reader.duration("breaker.openFor", &c.breaker.openFor)
+        try reader.duration("breaker.maxOpenFor", &c.breaker.maxOpenFor)
+        if c.breaker.maxOpenFor < c.breaker.openFor {
+            throw ConfigurationError(
+                key: "breaker.maxOpenFor", problem: "must not be shorter than breaker.openFor", source: values["breaker.maxOpenFor"]?.source)
+        }
+        if c.breaker.window <= .zero || c.breaker.openFor <= .zero {
+            throw ConfigurationError(key: "breaker.window", problem: "breaker.window and breaker.openFor must be longer than 0")
+        }
         try reader.int("retry.maxAttempts", &c.retry.maxAttempts)
         try reader.duration("retry.initialBackoff", &c.retry.initialBackoff)
         try reader.duration("retry.maxBackoff", &c.retry.maxBackoff)
@@ -96,7 +119,7 @@ extension ConfigurationLoader {
         if hasCertificate != hasKey {
             throw ConfigurationError(key: "amqp.tls.keyFile", problem: "amqp.tls.certFile and amqp.tls.keyFile go together")
         }
-        c.oifde.tenants = try secrets(tenants)
+        (c.oifde.tenants, c.oifde.rateLimits) = try secrets(tenants, authMode: c.oifde.authMode)
         return c
     }
 
@@ -125,10 +148,21 @@ extension ConfigurationLoader {
         }
     }
 
-    private func secrets(_ tenants: [String: [String: Raw]]) throws(ConfigurationError) -> [String: GatewayConfiguration.Secret] {
+    private func secrets(
+        _ tenants: [String: [String: Raw]], authMode: CommandDecoder.AuthMode
+    ) throws(ConfigurationError) -> (secrets: [String: GatewayConfiguration.Secret], rateLimits: [String: Double]) {
         var result: [String: GatewayConfiguration.Secret] = [:]
+        var rateLimits: [String: Double] = [:]
         for (tenant, fields) in tenants {
             let key = ConfigurationSchema.tenantsKey + "." + tenant
+            if let raw = fields["rateLimit"] {
+                guard let text = raw.text, let rate = Double(text), rate >= 0, rate <= 1_000_000 else {
+                    throw ConfigurationError(
+                        key: key + ".rateLimit", problem: "must be commands per second from 0 (no limit) to 1000000; got \(raw.text ?? "null")",
+                        source: raw.source)
+                }
+                if rate > 0 { rateLimits[tenant] = rate }
+            }
             let inline = fields["appSecret"]
             let file = fields["appSecretFile"]
             switch (inline?.text, file?.text) {
@@ -143,12 +177,15 @@ extension ConfigurationLoader {
                 result[tenant] = .init(text)
             case (_?, _?):
                 throw ConfigurationError(key: key, problem: "set appSecret or appSecretFile, not both", source: inline?.source)
+            case (nil, nil) where authMode == .passthrough && fields["rateLimit"] != nil:
+                // Passthrough sends the command's own token: a tenant entry may only set its rate.
+                continue
             default:
                 throw ConfigurationError(
                     key: key, problem: "the tenant has no secret (appSecret or appSecretFile)", source: inline?.source ?? file?.source)
             }
         }
-        return result
+        return (result, rateLimits)
     }
 
     struct Reader {
@@ -220,6 +257,15 @@ extension ConfigurationLoader {
             guard let value = Int(digits), value >= 0, value < 1024 else {
                 throw fail(key, "must be a number from 0 to 1023 or a pod name ending in one (workmode-gateway-2); got \(text)")
             }
+            target = value
+        }
+
+        mutating func fraction(_ key: String, _ target: inout Double) throws(ConfigurationError) {
+            guard let text = try required(key) else { return }
+            guard case .fraction(let range)? = ConfigurationSchema.leaves[key], let value = Double(text), value.isFinite else {
+                throw fail(key, "must be a number; got \(text)")
+            }
+            guard range.contains(value) else { throw fail(key, "must be from \(range.lowerBound) to \(range.upperBound); got \(value)") }
             target = value
         }
 

@@ -110,7 +110,7 @@ public struct ConfigurationLoader {
                 guard case .scalar(let field) = fieldNode, ConfigurationSchema.tenantFields.contains(field.string) else {
                     let name: String = fieldNode.scalar?.string ?? "?"
                     throw ConfigurationError(
-                        key: tenantKey + "." + name, problem: "unknown key (use appSecret or appSecretFile)", source: tenantSource)
+                        key: tenantKey + "." + name, problem: "unknown key (use appSecret, appSecretFile or rateLimit)", source: tenantSource)
                 }
                 entry[field.string] = try leaf(valueNode, key: tenantKey + "." + field.string, source: tenantSource)
             }

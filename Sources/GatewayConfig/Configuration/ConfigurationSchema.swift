@@ -6,6 +6,7 @@ enum ConfigurationSchema {
     enum Kind {
         case string, optionalPath, bool, duration, listen, url, ordinal
         case int(ClosedRange<Int>)
+        case fraction(ClosedRange<Double>)
         case choice([String])
     }
 
@@ -23,6 +24,10 @@ enum ConfigurationSchema {
         "oifde.baseURL": .url, "oifde.timeout": .duration, "oifde.tls.caFile": .optionalPath, "oifde.tls.verifyPeer": .bool,
         "oifde.auth.mode": .choice(["token", "passthrough"]),
         "pipeline.maxInFlight": .int(Self.range(1, 65535)), "pipeline.maxMessageBytes": .int(Self.range(256, 134_217_728)),
+        "pipeline.adaptive": .bool, "pipeline.minInFlight": .int(Self.range(1, 65535)), "pipeline.latencyTarget": .duration,
+        "pipeline.batchShare": .fraction(0...1),
+        "breaker.enabled": .bool, "breaker.failureRate": .fraction(0.01...1), "breaker.minimumRequests": .int(Self.range(1, 1_000_000)),
+        "breaker.window": .duration, "breaker.openFor": .duration, "breaker.maxOpenFor": .duration,
         "retry.maxAttempts": .int(Self.range(1, 1000)), "retry.initialBackoff": .duration, "retry.maxBackoff": .duration,
         "retry.deadline": .duration,
         "dedupe.path": .string, "dedupe.capacity": .int(Self.range(1, 100_000_000)), "dedupe.ttl": .duration,
@@ -36,7 +41,7 @@ enum ConfigurationSchema {
 
     /// The map of tenants and their secrets; its keys are tenant IDs, not schema keys.
     static let tenantsKey = "oifde.auth.tenants"
-    static let tenantFields: Set<String> = ["appSecret", "appSecretFile"]
+    static let tenantFields: Set<String> = ["appSecret", "appSecretFile", "rateLimit"]
 
     /// Keys that hold sections (mappings).
     static let sections: Set<String> = {

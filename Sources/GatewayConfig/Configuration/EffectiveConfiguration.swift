@@ -18,7 +18,21 @@ public enum EffectiveConfiguration {
             ("oifde.baseURL", "\(c.oifde.baseURL)"), ("oifde.timeout", "\(DurationText.format(c.oifde.timeout))"),
             ("oifde.tls.verifyPeer", "\(c.oifde.tls.verifyPeer)"), ("oifde.auth.mode", "\(c.oifde.authMode.rawValue)"),
             ("oifde.auth.tenants", tenants),
-            ("pipeline.maxInFlight", "\(c.pipeline.maxInFlight)"), ("retry.maxAttempts", "\(c.retry.maxAttempts)"),
+            ("oifde.rateLimits", c.oifde.rateLimits.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)/s" }.joined(separator: ",")),
+            ("pipeline.maxInFlight", "\(c.pipeline.maxInFlight)"),
+            (
+                "pipeline.adaptive",
+                c.pipeline.adaptive
+                    ? "on (\(c.pipeline.minInFlight)…\(c.pipeline.maxInFlight), p90 under \(DurationText.format(c.pipeline.latencyTarget)))" : "off"
+            ),
+            ("pipeline.batchShare", "\(c.pipeline.batchShare)"),
+            (
+                "breaker",
+                c.breaker.enabled
+                    ? "\(c.breaker.failureRate) of ≥\(c.breaker.minimumRequests) in \(DurationText.format(c.breaker.window)), open \(DurationText.format(c.breaker.openFor))…\(DurationText.format(c.breaker.maxOpenFor))"
+                    : "off"
+            ),
+            ("retry.maxAttempts", "\(c.retry.maxAttempts)"),
             ("retry.deadline", "\(DurationText.format(c.retry.deadline))"), ("dedupe.path", "\(c.dedupe.path)"),
             ("dedupe.capacity", "\(c.dedupe.capacity)"), ("dedupe.ttl", "\(DurationText.format(c.dedupe.ttl))"),
             ("shutdown.drainTimeout", "\(DurationText.format(c.drainTimeout))"), ("admin.listen", "\(c.adminListen)"),

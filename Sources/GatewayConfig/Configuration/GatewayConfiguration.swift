@@ -106,6 +106,8 @@ public struct GatewayConfiguration: Sendable {
         public var authMode: CommandDecoder.AuthMode = .token
         /// `oifde.auth.tenants`: tenantId to appSecret.
         public var tenants: [String: Secret] = [:]
+        /// `oifde.auth.tenants.<id>.rateLimit`: requests per second; tenants without one are not limited.
+        public var rateLimits: [String: Double] = [:]
     }
 
     /// A tenant's API password, kept out of every description and log line.
@@ -127,6 +129,30 @@ public struct GatewayConfiguration: Sendable {
         public var maxInFlight = 256
         /// `pipeline.maxMessageBytes`: the largest command body accepted.
         public var maxMessageBytes = 65536
+        /// `pipeline.adaptive`: move the in-flight limit by AIMD between `minInFlight` and `maxInFlight`.
+        public var adaptive = false
+        /// `pipeline.minInFlight`: the adaptive limit's floor.
+        public var minInFlight = 4
+        /// `pipeline.latencyTarget`: the p90 latency under which the adaptive limit grows.
+        public var latencyTarget: Duration = .milliseconds(500)
+        /// `pipeline.batchShare`: the share of running slots batch commands keep while live ones wait.
+        public var batchShare = 0.5
+    }
+
+    /// The `breaker` section: the circuit breaker over OIFDE requests.
+    public struct BreakerSection: Sendable {
+        /// `breaker.enabled`.
+        public var enabled = true
+        /// `breaker.failureRate`: the share of failed requests in the window that opens it.
+        public var failureRate = 0.5
+        /// `breaker.minimumRequests`: requests the window must hold first.
+        public var minimumRequests = 20
+        /// `breaker.window`: how far back it looks.
+        public var window: Duration = .seconds(10)
+        /// `breaker.openFor`: the first open period.
+        public var openFor: Duration = .seconds(2)
+        /// `breaker.maxOpenFor`: the longest open period.
+        public var maxOpenFor: Duration = .seconds(60)
     }
 
     /// The `retry` section.
@@ -171,6 +197,8 @@ public struct GatewayConfiguration: Sendable {
     public var pipeline = PipelineSection()
     /// `retry.*`.
     public var retry = RetrySection()
+    /// `breaker.*`.
+    public var breaker = BreakerSection()
     /// `dedupe.*`.
     public var dedupe = DedupeSection()
     /// `shutdown.drainTimeout`: how long a stop lets commands in flight finish.

@@ -44,7 +44,13 @@ public struct Topology: Sendable {
     /// `<commandsQueue>.p<index>`.
     public func partitionQueue(_ index: Int) -> String { section.commandsQueue + ".p\(index)" }
 
-    /// The queues the gateway consumes: the commands queue, or every partition queue.
+    /// `<commandsQueue>.batch`: batch jobs' commands (CONTRACT.md section 12), bound with
+    /// ``batchRoutingKey`` and run only in the slots live commands leave.
+    public var batchQueue: String { section.commandsQueue + ".batch" }
+    /// The routing key that sends a command to ``batchQueue``.
+    public static let batchRoutingKey = "batch"
+
+    /// The live queues the gateway consumes: the commands queue, or every partition queue.
     public var commandQueues: [String] {
         section.partitions == 0 ? [section.commandsQueue] : (0..<section.partitions).map(partitionQueue)
     }
@@ -106,7 +112,11 @@ public struct Topology: Sendable {
             section.partitions == 0
             ? [QueueSpec(name: section.commandsQueue, arguments: commandsQueueArguments)]
             : (0..<section.partitions).map { QueueSpec(name: partitionQueue($0), arguments: partitionQueueArguments) }
-        return commands + [QueueSpec(name: section.deadLetterQueue, arguments: deadLetterQueueArguments)]
+        return commands + [
+            // Partitions keep per-call order with one active consumer per queue; so does the batch queue.
+            QueueSpec(name: batchQueue, arguments: section.partitions == 0 ? commandsQueueArguments : partitionQueueArguments),
+            QueueSpec(name: section.deadLetterQueue, arguments: deadLetterQueueArguments),
+        ]
     }
 
     var bindings: [BindingSpec] {
@@ -127,6 +137,7 @@ public struct Topology: Sendable {
             }
             list.append(BindingSpec(source: unkeyedExchange, destination: partitionQueue(0), routingKey: "", toExchange: false))
         }
+        list.append(BindingSpec(source: section.commandsExchange, destination: batchQueue, routingKey: Self.batchRoutingKey, toExchange: false))
         list.append(BindingSpec(source: section.deadLetterExchange, destination: section.deadLetterQueue, routingKey: "#", toExchange: false))
         return list
     }

@@ -1,0 +1,173 @@
+import CoreMetrics
+import Foundation
+import Logging
+import OIFDEClient
+import PipelineCore
+import Synchronization
+import WorkModeDomain
+
+/// Parks and wakes the commands that ask ``Admission`` (PipelineCore) for a request to OIFDE:
+/// the rules (limit, breaker, rates, fairness, live before batch) are all there; this class only
+/// holds the parked tasks, bounds each wait by the command's deadline, runs the one timer the
+/// rules need (an open breaker's end, a rate token, a deadline), and logs what changed.
+final class AdmissionControl: Sendable {
+    /// How a request for permission ended.
+    enum Answer: Sendable {
+        case granted(Admission<UInt64>.Grant)
+        /// The command's deadline passed while it waited; `circuitOpen` says the breaker was why.
+        case deadlinePassed(circuitOpen: Bool)
+        /// The task was cancelled (a drain out of time) while it waited.
+        case cancelled
+    }
+
+    private struct Waiter {
+        var continuation: CheckedContinuation<Answer, Never>
+        var deadline: Date
+    }
+
+    private struct State {
+        var admission: Admission<UInt64>
+        var parked: [UInt64: Waiter] = [:]
+        var nextId: UInt64 = 0
+        /// Asked and not answered yet.
+        var unanswered: Set<UInt64> = []
+        /// Cancelled before their continuation was stored.
+        var cancelledEarly: Set<UInt64> = []
+        var timerRunning = false
+    }
+
+    private let state: Mutex<State>
+    private let logger: Logger
+    private let metrics: GatewayMetrics
+    /// The timer's longest sleep: deadlines of parked commands are checked at least this often.
+    static let timerResolution: Duration = .milliseconds(50)
+
+    init(settings: Admission<UInt64>.Settings, logger: Logger, metrics: GatewayMetrics) {
+        self.state = Mutex(State(admission: Admission(settings: settings)))
+        self.logger = logger
+        self.metrics = metrics
+        metrics.circuitState.record(0)
+        metrics.concurrencyLimit.record(settings.maxInFlight)
+    }
+
+    /// Asks permission for one request of a command of `tenant`, waiting at most until `deadline`.
+    func acquire(tenant: String, batch: Bool, deadline: Date) async -> Answer {
+        let id = state.withLock { state -> UInt64 in
+            state.nextId += 1
+            state.unanswered.insert(state.nextId)
+            return state.nextId
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
+                let (answer, changes, startTimer) = state.withLock { state -> (Answer?, Admission<UInt64>.Changes?, Bool) in
+                    if state.cancelledEarly.remove(id) != nil {
+                        state.unanswered.remove(id)
+                        return (.cancelled, nil, false)
+                    }
+                    let changes = state.admission.request(id, tenant: tenant, batch: batch, at: Date())
+                    state.parked[id] = Waiter(continuation: continuation, deadline: deadline)
+                    let startTimer = !state.timerRunning && state.admission.waitingCount > 0
+                    if startTimer { state.timerRunning = true }
+                    return (nil, changes, startTimer)
+                }
+                if let answer { continuation.resume(returning: answer) }
+                if let changes { apply(changes) }
+                if startTimer { runTimer() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> Waiter? in
+                if state.admission.withdraw(id) {
+                    state.unanswered.remove(id)
+                    return state.parked.removeValue(forKey: id)
+                }
+                if state.unanswered.contains(id) { state.cancelledEarly.insert(id) }
+                return nil
+            }
+            waiter?.continuation.resume(returning: .cancelled)
+        }
+    }
+
+    /// The request `grant` allowed has ended with `attempt` (nil: it was not sent at all).
+    func finished(_ grant: Admission<UInt64>.Grant, attempt: OIFDEAttempt?) {
+        let outcome = attempt.map(Self.outcome) ?? .notSent
+        let changes = state.withLock { $0.admission.finished(grant, outcome, at: Date()) }
+        apply(changes)
+    }
+
+    /// What the breaker and the adaptive limit learn from one attempt.
+    static func outcome(_ attempt: OIFDEAttempt) -> Admission<UInt64>.Outcome {
+        switch attempt.exchange {
+        case .notSent: return .notSent
+        case .tokenFailed(let failure):
+            if case .retry = failure.verdict { return .failed(overloaded: false) }
+            return .answered(latency: attempt.duration)
+        case .answered(let result), .answeredButRefused(let result, _):
+            guard case .retry = attempt.verdict else { return .answered(latency: attempt.duration) }
+            let overloaded = result.httpStatus == 429 || result.httpStatus == 503 || result.transportError == .timeout
+            return .failed(overloaded: overloaded)
+        }
+    }
+
+    /// The in-flight limit now.
+    var limit: Int { state.withLock { $0.admission.limit } }
+    /// Requests out now.
+    var inUse: Int { state.withLock { $0.admission.inUse } }
+    /// Commands waiting for permission.
+    var waitingCount: Int { state.withLock { $0.admission.waitingCount } }
+    /// The breaker's state.
+    var circuitState: CircuitBreaker.State { state.withLock { $0.admission.breakerState } }
+
+    private func apply(_ changes: Admission<UInt64>.Changes) {
+        for transition in changes.transitions {
+            metrics.circuitState.record(transition.to.rawValue)
+            var metadata: Logger.Metadata = ["from": "\(transition.from.name)", "to": "\(transition.to.name)", "why": "\(transition.reason)"]
+            if let until = transition.openUntil { metadata["until"] = "\(RFC3339.format(until))" }
+            switch transition.to {
+            case .open: logger.warning("circuit to OIFDE opened: no requests until the probe", metadata: metadata)
+            case .halfOpen: logger.info("circuit to OIFDE half-open: one probe request", metadata: metadata)
+            case .closed: logger.info("circuit to OIFDE closed: requests flow again", metadata: metadata)
+            }
+        }
+        if let limit = changes.limit {
+            metrics.concurrencyLimit.record(limit)
+            logger.debug("in-flight limit changed", metadata: ["limit": "\(limit)"])
+        }
+        guard !changes.grants.isEmpty else { return }
+        let ready = state.withLock { state -> [(CheckedContinuation<Answer, Never>, Admission<UInt64>.Grant)] in
+            changes.grants.compactMap { grant in
+                // Every ticket is parked in the same critical section that asks for it.
+                state.unanswered.remove(grant.ticket)
+                return state.parked.removeValue(forKey: grant.ticket).map { ($0.continuation, grant) }
+            }
+        }
+        for (continuation, grant) in ready { continuation.resume(returning: .granted(grant)) }
+    }
+
+    /// One task while anything waits: grants what time allows (an open breaker's end, a rate
+    /// token) and ends the waits whose deadline passed.
+    private func runTimer() {
+        Task {
+            while true {
+                let now = Date()
+                let (expired, changes, wakeAt, circuitOpen) = state.withLock {
+                    state -> ([CheckedContinuation<Answer, Never>], Admission<UInt64>.Changes, Date?, Bool) in
+                    let changes = state.admission.tick(at: now)
+                    var expired: [CheckedContinuation<Answer, Never>] = []
+                    for (id, waiter) in state.parked where waiter.deadline <= now && state.admission.withdraw(id) {
+                        state.parked.removeValue(forKey: id)
+                        state.unanswered.remove(id)
+                        expired.append(waiter.continuation)
+                    }
+                    if state.admission.waitingCount == 0 { state.timerRunning = false }
+                    let wakeAt = state.timerRunning ? (state.admission.nextWakeup ?? .distantFuture) : nil
+                    return (expired, changes, wakeAt, state.admission.circuitNotClosed)
+                }
+                for continuation in expired { continuation.resume(returning: .deadlinePassed(circuitOpen: circuitOpen)) }
+                apply(changes)
+                guard let wakeAt else { return }
+                let sleep = min(Self.timerResolution, .milliseconds(max(1, Int64(wakeAt.timeIntervalSince(Date()) * 1000))))
+                try? await Task.sleep(for: sleep)
+            }
+        }
+    }
+}

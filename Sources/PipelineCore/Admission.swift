@@ -1,0 +1,265 @@
+import Foundation
+
+/// Who may send a request to OIFDE now (CONTRACT.md sections 4 and 12), as pure bookkeeping:
+/// the in-flight limit (fixed, or adaptive), the circuit breaker, tenants' rate limits, fair
+/// shares across tenants, and live commands before batch ones. Every command asks before each
+/// attempt and reports the attempt's end; the shell parks the ones this queues and wakes the ones
+/// it grants, and calls `tick(at:)` at `nextWakeup` (an open breaker's end, a rate-limit token).
+///
+/// The order of grants: live commands first, except that batch commands keep up to `batchShare`
+/// of the running slots while both wait; within a class, tenants take turns (round-robin); within
+/// a tenant, arrival order. A tenant out of rate-limit tokens is skipped without holding a slot.
+public struct Admission<Ticket: Hashable & Sendable>: Sendable {
+    /// The policies in force.
+    public struct Settings: Sendable {
+        /// `pipeline.maxInFlight`.
+        public var maxInFlight: Int
+        /// `pipeline.adaptive` on: the limit moves between these.
+        public var adaptive: (minimum: Int, latencyTarget: Duration)?
+        /// `breaker.*` with `breaker.enabled`; nil: no breaker.
+        public var breaker: CircuitBreaker.Settings?
+        /// Tenants' `rateLimit` (requests per second); absent or 0: none.
+        public var rateLimits: [String: Double]
+        /// `pipeline.batchShare`: the share of running slots batch commands keep while live ones wait.
+        public var batchShare: Double
+
+        /// The settings as given.
+        public init(
+            maxInFlight: Int, adaptive: (minimum: Int, latencyTarget: Duration)? = nil, breaker: CircuitBreaker.Settings? = nil,
+            rateLimits: [String: Double] = [:], batchShare: Double = 0.5
+        ) {
+            self.maxInFlight = maxInFlight
+            self.adaptive = adaptive
+            self.breaker = breaker
+            self.rateLimits = rateLimits
+            self.batchShare = batchShare
+        }
+    }
+
+    /// Permission for one request.
+    public struct Grant: Sendable, Hashable {
+        /// Whose.
+        public var ticket: Ticket
+        /// The half-open breaker's probe: its failure must not count against the command's attempts.
+        public var probe: Bool
+        /// When it was granted.
+        public var at: Date
+        fileprivate var tenant: String
+        fileprivate var batch: Bool
+    }
+
+    /// How an attempt ended, for the breaker and the adaptive limit.
+    public enum Outcome: Sendable, Hashable {
+        /// OIFDE answered (success, or a refusal that retrying would not change).
+        case answered(latency: Duration)
+        /// A retryable failure; `overloaded` for a 429, a 503 or a timeout.
+        case failed(overloaded: Bool)
+        /// Nothing reached OIFDE (no token, cancelled).
+        case notSent
+    }
+
+    /// What a step changed besides grants, for log lines and metrics.
+    public struct Changes: Sendable {
+        /// Requests that may go now.
+        public var grants: [Grant] = []
+        /// Breaker transitions, in order.
+        public var transitions: [CircuitBreaker.Transition] = []
+        /// The new in-flight limit, when it moved.
+        public var limit: Int?
+    }
+
+    private struct Waiting: Sendable {
+        var tenant: String
+        var batch: Bool
+    }
+
+    /// One class (live or batch): tenants with waiters, in turn order, each with its line.
+    private struct ClassQueue: Sendable {
+        var turns: [String] = []
+        var cursor = 0
+        var lines: [String: [Ticket]] = [:]
+        var count = 0
+
+        mutating func append(_ ticket: Ticket, tenant: String) {
+            if lines[tenant] == nil { turns.append(tenant) }
+            lines[tenant, default: []].append(ticket)
+            count += 1
+        }
+
+        mutating func remove(_ ticket: Ticket, tenant: String) -> Bool {
+            guard var line = lines[tenant], let index = line.firstIndex(of: ticket) else { return false }
+            line.remove(at: index)
+            count -= 1
+            if line.isEmpty { dropTenant(tenant) } else { lines[tenant] = line }
+            return true
+        }
+
+        private mutating func dropTenant(_ tenant: String) {
+            lines.removeValue(forKey: tenant)
+            guard let index = turns.firstIndex(of: tenant) else { return }
+            turns.remove(at: index)
+            if index < cursor { cursor -= 1 }
+            if cursor >= turns.count { cursor = 0 }
+        }
+
+        /// The next tenant in turn whose head may go (has a rate token), without taking it.
+        func nextEligible(_ eligible: (String) -> Bool) -> (index: Int, tenant: String)? {
+            guard !turns.isEmpty else { return nil }
+            for step in 0..<turns.count {
+                let index = (cursor + step) % turns.count
+                if eligible(turns[index]) { return (index, turns[index]) }
+            }
+            return nil
+        }
+
+        /// Takes the head of `tenant`'s line and passes the turn to the next tenant.
+        mutating func take(at index: Int, tenant: String) -> Ticket? {
+            guard var line = lines[tenant], !line.isEmpty else { return nil }
+            let ticket = line.removeFirst()
+            count -= 1
+            if line.isEmpty {
+                lines.removeValue(forKey: tenant)
+                turns.remove(at: index)
+                cursor = turns.isEmpty ? 0 : index % turns.count
+            } else {
+                lines[tenant] = line
+                cursor = (index + 1) % turns.count
+            }
+            return ticket
+        }
+    }
+
+    /// The settings in force.
+    public let settings: Settings
+    private var live = ClassQueue()
+    private var batch = ClassQueue()
+    private var waiting: [Ticket: Waiting] = [:]
+    private var runningLive = 0
+    private var runningBatch = 0
+    private var breaker: CircuitBreaker?
+    private var adaptive: AdaptiveLimit?
+    private var buckets: [String: TokenBucket]
+
+    /// Nothing running, nothing waiting, the breaker closed.
+    public init(settings: Settings) {
+        self.settings = settings
+        self.breaker = settings.breaker.map(CircuitBreaker.init(settings:))
+        self.adaptive = settings.adaptive.map {
+            AdaptiveLimit(minimum: $0.minimum, maximum: settings.maxInFlight, latencyTarget: $0.latencyTarget)
+        }
+        self.buckets = settings.rateLimits.filter { $0.value > 0 }.mapValues(TokenBucket.init(rate:))
+    }
+
+    /// The in-flight limit now.
+    public var limit: Int { adaptive?.limit ?? settings.maxInFlight }
+    /// Requests out now.
+    public var inUse: Int { runningLive + runningBatch }
+    /// Commands waiting for permission.
+    public var waitingCount: Int { waiting.count }
+    /// The breaker's state (closed when there is none).
+    public var breakerState: CircuitBreaker.State { breaker?.state ?? .closed }
+
+    /// When `tick(at:)` may grant something a report will not: an open breaker's end, or a
+    /// waiting tenant's next rate-limit token. Nil when nothing waits on time.
+    public var nextWakeup: Date? {
+        guard !waiting.isEmpty else { return nil }
+        if let reopens = breaker?.reopensAt { return reopens }
+        var earliest: Date?
+        for tenant in live.turns + batch.turns {
+            guard let bucket = buckets[tenant] else { continue }
+            earliest = min(earliest ?? bucket.availableAt, bucket.availableAt)
+        }
+        return earliest
+    }
+
+    /// Asks permission for one request of `ticket`. Granted at once (in the answer's grants) or
+    /// queued until a report or a tick grants it.
+    public mutating func request(_ ticket: Ticket, tenant: String, batch isBatch: Bool, at now: Date) -> Changes {
+        precondition(waiting[ticket] == nil, "one request per ticket at a time")
+        waiting[ticket] = Waiting(tenant: tenant, batch: isBatch)
+        if isBatch { batch.append(ticket, tenant: tenant) } else { live.append(ticket, tenant: tenant) }
+        var changes = Changes()
+        pump(at: now, into: &changes)
+        return changes
+    }
+
+    /// Takes a waiting `ticket` out of line (its deadline passed, or its task was cancelled).
+    /// False when it was not waiting (already granted).
+    public mutating func withdraw(_ ticket: Ticket) -> Bool {
+        guard let entry = waiting.removeValue(forKey: ticket) else { return false }
+        if entry.batch {
+            _ = batch.remove(ticket, tenant: entry.tenant)
+        } else {
+            _ = live.remove(ticket, tenant: entry.tenant)
+        }
+        return true
+    }
+
+    /// The request `grant` allowed has ended.
+    public mutating func finished(_ grant: Grant, _ outcome: Outcome, at now: Date) -> Changes {
+        if grant.batch { runningBatch -= 1 } else { runningLive -= 1 }
+        var changes = Changes()
+        let breakerResult: CircuitBreaker.Result
+        let signal: AdaptiveLimit.Signal
+        switch outcome {
+        case .answered(let latency):
+            breakerResult = .healthy
+            signal = .answered(latency: latency)
+        case .failed(let overloaded):
+            breakerResult = .failed
+            signal = overloaded ? .overloaded : .neutral
+        case .notSent:
+            breakerResult = .abandoned
+            signal = .neutral
+        }
+        if let transition = breaker?.finished(breakerResult, probe: grant.probe, at: now) { changes.transitions.append(transition) }
+        if let limit = adaptive?.record(signal, startedAt: grant.at, at: now) { changes.limit = limit }
+        pump(at: now, into: &changes)
+        return changes
+    }
+
+    /// Time passed: grants what an ended open period or a new rate token allows.
+    public mutating func tick(at now: Date) -> Changes {
+        var changes = Changes()
+        pump(at: now, into: &changes)
+        return changes
+    }
+
+    /// True when the breaker is not closed: a deadline that passes while waiting now passed
+    /// because of the circuit.
+    public var circuitNotClosed: Bool { breakerState != .closed }
+
+    private mutating func pump(at now: Date, into changes: inout Changes) {
+        while inUse < limit {
+            let tokens = buckets
+            let eligible: (String) -> Bool = { tokens[$0]?.hasToken(at: now) ?? true }
+            let liveNext = live.nextEligible(eligible)
+            let batchNext = batch.nextEligible(eligible)
+            let takeBatch: Bool
+            switch (liveNext, batchNext) {
+            case (nil, nil): return
+            case (_?, nil): takeBatch = false
+            case (nil, _?): takeBatch = true
+            case (_?, _?): takeBatch = Double(runningBatch) < settings.batchShare * Double(inUse + 1) - 0.5
+            }
+            var probe = false
+            if var current = breaker {
+                let (permission, transition) = current.permit(at: now)
+                breaker = current
+                if let transition { changes.transitions.append(transition) }
+                switch permission {
+                case .allowed: break
+                case .probe: probe = true
+                case .refused: return
+                }
+            }
+            guard let (index, tenant) = takeBatch ? batchNext : liveNext,
+                let ticket = takeBatch ? batch.take(at: index, tenant: tenant) : live.take(at: index, tenant: tenant)
+            else { return }
+            waiting.removeValue(forKey: ticket)
+            buckets[tenant]?.take(at: now)
+            if takeBatch { runningBatch += 1 } else { runningLive += 1 }
+            changes.grants.append(Grant(ticket: ticket, probe: probe, at: now, tenant: tenant, batch: takeBatch))
+        }
+    }
+}
