@@ -1,4 +1,9 @@
+import Foundation
+import Logging
+import OIFDEClient
+import PipelineCore
 import Testing
+import WorkModeDomain
 
 @testable import Gateway
 
@@ -34,39 +39,83 @@ import Testing
         #expect(await waiter.value == false)
     }
 
-    @Test func aCancelledSlotWaitHoldsNoSlotAndLaterWaitersStillGetOne() async throws {
-        let limiter = InFlightLimiter(limit: 1)
-        #expect(await limiter.acquire())
-        let cancelled = Task { await limiter.acquire() }
-        let next = Task { await limiter.acquire() }
-        // Both queued behind the held slot.
-        while limiter.waitingCount < 2 { await Task.yield() }
-        cancelled.cancel()
-        #expect(await cancelled.value == false)
-        limiter.release()
-        #expect(await next.value, "the slot goes past the cancelled waiter")
-        #expect(limiter.inUse == 1)
-        limiter.release()
-        #expect(limiter.inUse == 0)
+    static func control(limit: Int, breaker: Bool = false) -> AdmissionControl {
+        AdmissionControl(
+            settings: .init(
+                maxInFlight: limit,
+                breaker: breaker
+                    ? .init(failureRate: 0.5, minimumRequests: 2, window: .seconds(10), openFor: .seconds(60), maxOpenFor: .seconds(60)) : nil),
+            logger: Logger(label: "test"), metrics: GatewayMetrics())
     }
 
-    @Test func manyCancellationsRacingReleasesNeverLoseOrDuplicateASlot() async {
-        let limiter = InFlightLimiter(limit: 4)
+    static let later = Date().addingTimeInterval(3600)
+
+    static func grant(_ answer: AdmissionControl.Answer) -> Admission<UInt64>.Grant? {
+        if case .granted(let grant) = answer { return grant }
+        return nil
+    }
+
+    @Test func aCancelledSlotWaitHoldsNoSlotAndLaterWaitersStillGetOne() async throws {
+        let control = Self.control(limit: 1)
+        let first = try #require(Self.grant(await control.acquire(tenant: "t1", batch: false, deadline: Self.later)))
+        let cancelled = Task { await control.acquire(tenant: "t1", batch: false, deadline: Self.later) }
+        let next = Task { await control.acquire(tenant: "t1", batch: false, deadline: Self.later) }
+        // Both queued behind the held slot.
+        while control.waitingCount < 2 { await Task.yield() }
+        cancelled.cancel()
+        guard case .cancelled = await cancelled.value else {
+            Issue.record("a cancelled wait answers cancelled")
+            return
+        }
+        control.finished(first, attempt: nil)
+        let second = try #require(Self.grant(await next.value), "the slot goes past the cancelled waiter")
+        #expect(control.inUse == 1)
+        control.finished(second, attempt: nil)
+        #expect(control.inUse == 0)
+    }
+
+    @Test func aWaitEndsAtTheDeadlineSayingWhetherTheCircuitWasOpen() async throws {
+        let control = Self.control(limit: 1)
+        let held = try #require(Self.grant(await control.acquire(tenant: "t1", batch: false, deadline: Self.later)))
+        let waited = await control.acquire(tenant: "t1", batch: false, deadline: Date().addingTimeInterval(0.2))
+        guard case .deadlinePassed(let circuitOpen) = waited else {
+            Issue.record("the deadline ends the wait: \(waited)")
+            return
+        }
+        #expect(!circuitOpen && control.waitingCount == 0)
+        control.finished(held, attempt: nil)
+
+        let breaking = Self.control(limit: 4, breaker: true)
+        let failed = OIFDEAttempt(exchange: .answered(AttemptResult(httpStatus: 503)), duration: .milliseconds(1), refreshedToken: false)
+        for _ in 0..<2 {
+            let grant = try #require(Self.grant(await breaking.acquire(tenant: "t1", batch: false, deadline: Self.later)))
+            breaking.finished(grant, attempt: failed)
+        }
+        #expect(breaking.circuitState == .open)
+        guard case .deadlinePassed(true) = await breaking.acquire(tenant: "t1", batch: false, deadline: Date().addingTimeInterval(0.2)) else {
+            Issue.record("the open circuit held it until its deadline")
+            return
+        }
+    }
+
+    @Test func manyCancellationsRacingReleasesNeverLoseOrDuplicateASlot() async throws {
+        let control = Self.control(limit: 4)
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<400 {
                 group.addTask {
                     let waiter = Task {
-                        guard await limiter.acquire() else { return }
+                        guard case .granted(let grant) = await control.acquire(tenant: "t\(index % 5)", batch: index % 2 == 0, deadline: Self.later)
+                        else { return }
                         await Task.yield()
-                        limiter.release()
+                        control.finished(grant, attempt: nil)
                     }
                     if index % 3 == 0 { waiter.cancel() }
                     await waiter.value
                 }
             }
         }
-        #expect(limiter.inUse == 0)
-        for _ in 0..<4 { #expect(await limiter.acquire()) }
-        #expect(limiter.inUse == 4)
+        #expect(control.inUse == 0)
+        for _ in 0..<4 { _ = try #require(Self.grant(await control.acquire(tenant: "t1", batch: false, deadline: Self.later))) }
+        #expect(control.inUse == 4)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import PipelineCore
 import Testing
 
@@ -16,70 +17,162 @@ import Testing
         #expect(again == nil, "leaving twice is harmless")
     }
 
+    static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
+
+    static func tickets(_ changes: Admission<Int>.Changes) -> [Int] { changes.grants.map(\.ticket) }
+
     @Test func slotsAreGrantedUpToTheLimitThenInArrivalOrder() {
-        var slots = SlotBook<Int>(limit: 2)
-        let granted = (1...5).map { slots.request($0) }
-        #expect(granted == [true, true, false, false, false])
-        #expect(slots.inUse == 2 && slots.waiting == 3)
-        let withdrawn = [slots.withdraw(4), slots.withdraw(4)]
+        var admission = Admission<Int>(settings: .init(maxInFlight: 2))
+        var grants: [Int: Admission<Int>.Grant] = [:]
+        for ticket in 1...5 {
+            for grant in admission.request(ticket, tenant: "t1", batch: false, at: Self.t0).grants { grants[grant.ticket] = grant }
+        }
+        #expect(Set(grants.keys) == [1, 2])
+        #expect(admission.inUse == 2 && admission.waitingCount == 3)
+        let withdrawn = [admission.withdraw(4), admission.withdraw(4)]
         #expect(withdrawn == [true, false], "a cancelled waiter leaves the line once")
-        let served = [slots.release(), slots.release(), slots.release(), slots.release()]
-        #expect(served == [3, 5, nil, nil], "the withdrawn one is skipped")
-        #expect(slots.inUse == 0 && slots.available == 2)
-        let holder = slots.withdraw(1)
-        #expect(!holder, "a granted slot cannot be withdrawn, only released")
+        let grantedWithdrawn = admission.withdraw(1)
+        #expect(!grantedWithdrawn, "a granted request cannot be withdrawn, only finished")
+        var served: [Int] = []
+        for ticket in [1, 2] {
+            guard let grant = grants[ticket] else { continue }
+            served += Self.tickets(admission.finished(grant, .answered(latency: .milliseconds(5)), at: Self.t0))
+        }
+        #expect(served == [3, 5], "the withdrawn one is skipped")
     }
 
-    /// Random joins, leaves, requests, withdrawals and releases: a lane never has two commands
-    /// running, each lane wakes in join order, slots in use never pass the limit, waiters are
-    /// served in arrival order, and a withdrawn waiter is never served.
-    @Test func randomInterleavingsKeepOrderAndLimits() {
+    @Test func tenantsTakeTurnsSoABigBacklogDoesNotDelayASmallOne() {
+        var admission = Admission<Int>(settings: .init(maxInFlight: 1))
+        var first = admission.request(0, tenant: "big", batch: false, at: Self.t0).grants
+        for ticket in 1...100 { _ = admission.request(ticket, tenant: "big", batch: false, at: Self.t0) }
+        for ticket in 1001...1003 { _ = admission.request(ticket, tenant: "small", batch: false, at: Self.t0) }
+        var order: [Int] = []
+        while let grant = first.first {
+            order.append(grant.ticket)
+            first = admission.finished(grant, .answered(latency: .milliseconds(1)), at: Self.t0).grants
+        }
+        #expect(order.count == 104)
+        #expect(Array(order.prefix(8)) == [0, 1, 1001, 2, 1002, 3, 1003, 4], "round-robin across tenants: \(order.prefix(8))")
+        #expect(order.filter { $0 < 1000 } == Array(0...100), "arrival order within a tenant")
+    }
+
+    @Test func liveCommandsGoFirstAndBatchKeepsItsShareWhileBothWait() {
+        var admission = Admission<Int>(settings: .init(maxInFlight: 4, batchShare: 0.5))
+        var running: [Admission<Int>.Grant] = []
+        // A batch fills every slot while no live command waits.
+        for ticket in 1...10 { running += admission.request(ticket, tenant: "t1", batch: true, at: Self.t0).grants }
+        #expect(running.map(\.ticket) == [1, 2, 3, 4])
+        for ticket in 101...110 { running += admission.request(ticket, tenant: "t1", batch: false, at: Self.t0).grants }
+        #expect(running.count == 4, "nothing preempted")
+        var next: [Int] = []
+        for _ in 0..<4 {
+            let done = running.removeFirst()
+            let granted = admission.finished(done, .answered(latency: .milliseconds(1)), at: Self.t0).grants
+            running += granted
+            next += granted.map(\.ticket)
+        }
+        #expect(next == [101, 102, 5, 6], "live takes freed slots until batch is down to its share (half of 4): \(next)")
+    }
+
+    @Test func aRateLimitedTenantWaitsWithoutHoldingSlotsOthersNeed() {
+        var admission = Admission<Int>(settings: .init(maxInFlight: 8, rateLimits: ["slow": 20]))
+        var granted: [Int: Date] = [:]
+        var now = Self.t0
+        for ticket in 1...10 {
+            for grant in admission.request(ticket, tenant: "slow", batch: false, at: now).grants {
+                granted[grant.ticket] = now
+                _ = admission.finished(grant, .answered(latency: .zero), at: now)
+            }
+        }
+        for ticket in 101...110 {
+            for grant in admission.request(ticket, tenant: "fast", batch: false, at: now).grants {
+                granted[grant.ticket] = now
+                _ = admission.finished(grant, .answered(latency: .zero), at: now)
+            }
+        }
+        #expect((101...110).allSatisfy { granted[$0] == Self.t0 }, "the other tenant is not held up")
+        #expect(granted[1] == Self.t0 && granted[2] == nil)
+        while let wake = admission.nextWakeup {
+            now = wake
+            for grant in admission.tick(at: now).grants {
+                granted[grant.ticket] = now
+                _ = admission.finished(grant, .answered(latency: .zero), at: now)
+            }
+        }
+        let span = (granted[10] ?? .distantPast).timeIntervalSince(granted[1] ?? .distantFuture)
+        #expect(abs(span - 9 / 20.0) < 0.001, "10 requests at 20/s span 0.45 s: \(span)")
+        #expect(admission.inUse == 0 && admission.waitingCount == 0)
+    }
+
+    @Test func anAdaptiveLimitShrinksTheSlotsGranted() {
+        var admission = Admission<Int>(settings: .init(maxInFlight: 8, adaptive: (minimum: 2, latencyTarget: .milliseconds(100))))
+        var running: [Admission<Int>.Grant] = []
+        for ticket in 1...20 { running += admission.request(ticket, tenant: "t1", batch: false, at: Self.t0).grants }
+        #expect(running.count == 8)
+        let later = Self.t0.addingTimeInterval(1)
+        let changes = admission.finished(running.removeFirst(), .failed(overloaded: true), at: later)
+        #expect(changes.limit == 4 && changes.grants.isEmpty, "halved; 7 still out, so nothing new")
+        for grant in running { _ = admission.finished(grant, .failed(overloaded: true), at: later) }
+        #expect(admission.limit == 4, "the requests out at the halving do not halve it again")
+        #expect(admission.inUse == 4, "refilled up to the new limit only")
+    }
+
+    /// Random requests, withdrawals, finishes and ticks over tenants, classes and rate limits:
+    /// requests out never pass the limit, each tenant's requests of a class are granted in
+    /// arrival order, a withdrawn one is never granted, and everything is granted in the end.
+    @Test func randomInterleavingsKeepLimitsAndOrder() {
         var random = SplitMix64(state: 99)
-        for _ in 0..<300 {
-            var lanes = LaneBook<Int>()
-            var slots = SlotBook<Int>(limit: Int(random.next() % 4) + 1)
-            var running: [String: Int] = [:]
-            var waitingInLane: [String: [Int]] = [:]
-            var holders = Set<Int>()
-            var line: [Int] = []
+        for _ in 0..<200 {
+            let limit = Int(random.next() % 4) + 1
+            var admission = Admission<Int>(
+                settings: .init(maxInFlight: limit, rateLimits: ["t2": 50], batchShare: Double(random.next() % 3) / 2))
+            var now = Self.t0
+            var out: [Admission<Int>.Grant] = []
+            var lines: [String: [Int]] = [:]
+            var withdrawn = Set<Int>()
+            var granted = Set<Int>()
             var next = 0
-            for _ in 0..<200 {
-                let lane = "call-\(random.next() % 4)"
-                switch random.next() % 5 {
-                case 0:
+            func take(_ changes: Admission<Int>.Changes) {
+                for grant in changes.grants {
+                    #expect(!withdrawn.contains(grant.ticket) && !granted.contains(grant.ticket))
+                    granted.insert(grant.ticket)
+                    out.append(grant)
+                    let key = lines.first { $0.value.contains(grant.ticket) }?.key ?? "?"
+                    #expect(lines[key]?.first == grant.ticket, "arrival order within \(key)")
+                    lines[key]?.removeFirst()
+                }
+                #expect(out.count <= limit)
+            }
+            for _ in 0..<150 {
+                now = now.addingTimeInterval(Double(random.next() % 20) / 1000)
+                switch random.next() % 4 {
+                case 0, 1:
                     next += 1
-                    if lanes.join(next, lane: lane) {
-                        #expect(running[lane] == nil, "one running per lane")
-                        running[lane] = next
-                    } else {
-                        waitingInLane[lane, default: []].append(next)
-                    }
-                case 1:
-                    guard let head = running[lane] else { continue }
-                    let woken = lanes.leave(head, lane: lane)
-                    #expect(woken == waitingInLane[lane]?.first, "the lane wakes its next in join order")
-                    running[lane] = woken
-                    if woken != nil { waitingInLane[lane]?.removeFirst() }
+                    let tenant = "t\(random.next() % 3)"
+                    let isBatch = random.next() % 2 == 0
+                    lines[tenant + (isBatch ? "/batch" : "/live"), default: []].append(next)
+                    take(admission.request(next, tenant: tenant, batch: isBatch, at: now))
                 case 2:
-                    next += 1
-                    if slots.request(next) { holders.insert(next) } else { line.append(next) }
-                    #expect(holders.count <= slots.limit)
-                case 3:
-                    guard let leaving = line.randomElement(using: &random) else { continue }
-                    let withdrawn = slots.withdraw(leaving)
-                    #expect(withdrawn)
-                    line.removeAll { $0 == leaving }
+                    guard let key = lines.keys.sorted().randomElement(using: &random), let last = lines[key]?.last else { continue }
+                    let wasWaiting = admission.withdraw(last)
+                    #expect(wasWaiting)
+                    withdrawn.insert(last)
+                    lines[key]?.removeLast()
                 default:
-                    guard let holder = holders.first else { continue }
-                    holders.remove(holder)
-                    if let served = slots.release() {
-                        #expect(served == line.first, "served in arrival order, never a withdrawn one")
-                        line.removeFirst()
-                        holders.insert(served)
+                    guard !out.isEmpty else {
+                        take(admission.tick(at: now))
+                        continue
                     }
+                    let done = out.remove(at: Int(random.next() % UInt64(out.count)))
+                    take(admission.finished(done, .answered(latency: .milliseconds(1)), at: now))
                 }
             }
-            #expect(slots.inUse == holders.count && slots.waiting == line.count)
+            while !out.isEmpty || admission.waitingCount > 0 {
+                now = max(now, admission.nextWakeup ?? now)
+                if out.isEmpty { take(admission.tick(at: now)) } else { take(admission.finished(out.removeFirst(), .notSent, at: now)) }
+            }
+            let leftover = lines.values.reduce(0) { $0 + $1.count }
+            #expect(leftover == 0, "everything waiting was granted in the end")
         }
     }
 }

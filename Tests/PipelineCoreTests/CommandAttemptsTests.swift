@@ -15,6 +15,21 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
+/// An idle admission: every `.acquire` is granted at once.
+extension CommandAttempts {
+    mutating func admittingAtOnce(_ action: Action, at now: Date) -> Action {
+        action == .acquire ? admitted(at: now) : action
+    }
+
+    mutating func startAdmitted(at now: Date) -> Action { admittingAtOnce(start(at: now), at: now) }
+
+    mutating func waitedAdmitted(at now: Date) -> Action { admittingAtOnce(waited(at: now), at: now) }
+
+    mutating func finishedAdmitted(_ report: Report, at now: Date, random: inout some RandomNumberGenerator) -> Action {
+        admittingAtOnce(attemptFinished(report, at: now, random: &random), at: now)
+    }
+}
+
 /// CONTRACT.md section 4's rules for one command, in virtual time: no sleeps, no broker, no HTTP.
 @Suite struct CommandAttemptsTests {
     static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
@@ -42,9 +57,9 @@ struct SplitMix64: RandomNumberGenerator {
     @Test func aJournaledCommandRecordsItsStartThenSucceedsOnTheFirstAttempt() {
         var attempts = Self.machine()
         var random = SplitMix64(state: 1)
-        #expect(attempts.start(at: Self.t0) == .recordStart)
+        #expect(attempts.startAdmitted(at: Self.t0) == .recordStart)
         #expect(attempts.startRecorded(at: Self.t0) == .attempt(number: 1))
-        guard case .finish(let ending) = attempts.attemptFinished(Self.applied, at: Self.t0, random: &random) else {
+        guard case .finish(let ending) = attempts.finishedAdmitted(Self.applied, at: Self.t0, random: &random) else {
             Issue.record("a success finishes")
             return
         }
@@ -53,12 +68,12 @@ struct SplitMix64: RandomNumberGenerator {
 
     @Test func withoutAMessageIdNothingIsJournaled() {
         var attempts = Self.machine(journaled: false)
-        #expect(attempts.start(at: Self.t0) == .attempt(number: 1))
+        #expect(attempts.startAdmitted(at: Self.t0) == .attempt(number: 1))
     }
 
     @Test func aDeadlineThatPassedBeforeTheFirstAttemptExpiresWithoutSending() {
         var attempts = Self.machine(deadlineAfter: 1)
-        guard case .finish(let ending) = attempts.start(at: Self.t0.addingTimeInterval(2)) else {
+        guard case .finish(let ending) = attempts.startAdmitted(at: Self.t0.addingTimeInterval(2)) else {
             Issue.record("expired at once")
             return
         }
@@ -69,7 +84,7 @@ struct SplitMix64: RandomNumberGenerator {
 
     @Test func aSlowJournalWriteCanUseUpTheDeadline() {
         var attempts = Self.machine(deadlineAfter: 1)
-        #expect(attempts.start(at: Self.t0) == .recordStart)
+        #expect(attempts.startAdmitted(at: Self.t0) == .recordStart)
         guard case .finish(let ending) = attempts.startRecorded(at: Self.t0.addingTimeInterval(5)) else {
             Issue.record("the deadline is checked again after the journal")
             return
@@ -81,16 +96,16 @@ struct SplitMix64: RandomNumberGenerator {
         var attempts = Self.machine(maxAttempts: 4, journaled: false)
         var random = SplitMix64(state: 7)
         var now = Self.t0
-        var action = attempts.start(at: now)
+        var action = attempts.startAdmitted(at: now)
         var waits: [Duration] = []
         while true {
             switch action {
             case .attempt:
-                action = attempts.attemptFinished(Self.unavailable, at: now, random: &random)
+                action = attempts.finishedAdmitted(Self.unavailable, at: now, random: &random)
             case .wait(let delay):
                 waits.append(delay)
                 now = now.addingTimeInterval(delay.timeInterval)
-                action = attempts.waited(at: now)
+                action = attempts.waitedAdmitted(at: now)
             case .finish(let ending):
                 #expect(ending.status == .failed && ending.attempts == 4)
                 #expect(ending.reason == "still failing after 4 attempts; last: HTTP 503")
@@ -100,8 +115,8 @@ struct SplitMix64: RandomNumberGenerator {
                     #expect(wait >= .zero && wait <= Self.backoff.ceiling(afterAttempt: index + 1), "wait \(index + 1): \(wait)")
                 }
                 return
-            case .recordStart:
-                Issue.record("not journaled")
+            case .recordStart, .acquire:
+                Issue.record("not journaled; admitted at once")
                 return
             }
         }
@@ -110,18 +125,18 @@ struct SplitMix64: RandomNumberGenerator {
     @Test func aServersRetryAfterIsUsedAsItIs() {
         var attempts = Self.machine(journaled: false)
         var random = SplitMix64(state: 3)
-        _ = attempts.start(at: Self.t0)
+        _ = attempts.startAdmitted(at: Self.t0)
         let busy = CommandAttempts.Report(verdict: .retry(retryAfter: .seconds(7)), sentRequest: true, summary: "HTTP 429", httpStatus: 429)
-        #expect(attempts.attemptFinished(busy, at: Self.t0, random: &random) == .wait(for: .seconds(7)))
-        #expect(attempts.waited(at: Self.t0.addingTimeInterval(7)) == .attempt(number: 2))
+        #expect(attempts.finishedAdmitted(busy, at: Self.t0, random: &random) == .wait(for: .seconds(7)))
+        #expect(attempts.waitedAdmitted(at: Self.t0.addingTimeInterval(7)) == .attempt(number: 2))
     }
 
     @Test func aWaitThatWouldEndPastTheDeadlineExpiresInstead() {
         var attempts = Self.machine(deadlineAfter: 5, journaled: false)
         var random = SplitMix64(state: 3)
-        _ = attempts.start(at: Self.t0)
+        _ = attempts.startAdmitted(at: Self.t0)
         let busy = CommandAttempts.Report(verdict: .retry(retryAfter: .seconds(10)), sentRequest: true, summary: "HTTP 429", httpStatus: 429)
-        guard case .finish(let ending) = attempts.attemptFinished(busy, at: Self.t0, random: &random) else {
+        guard case .finish(let ending) = attempts.finishedAdmitted(busy, at: Self.t0, random: &random) else {
             Issue.record("no wait past the deadline")
             return
         }
@@ -131,12 +146,12 @@ struct SplitMix64: RandomNumberGenerator {
     @Test func aDeadlineThatPassesDuringAWaitNamesTheLastError() {
         var attempts = Self.machine(deadlineAfter: 5, journaled: false)
         var random = SplitMix64(state: 3)
-        _ = attempts.start(at: Self.t0)
+        _ = attempts.startAdmitted(at: Self.t0)
         let refused = CommandAttempts.Report(
             verdict: .retry(retryAfter: .seconds(1)), sentRequest: true, summary: "HTTP 200, errorCode 10000001", httpStatus: 200,
             errorCode: "10000001")
-        #expect(attempts.attemptFinished(refused, at: Self.t0, random: &random) == .wait(for: .seconds(1)))
-        guard case .finish(let ending) = attempts.waited(at: Self.t0.addingTimeInterval(6)) else {
+        #expect(attempts.finishedAdmitted(refused, at: Self.t0, random: &random) == .wait(for: .seconds(1)))
+        guard case .finish(let ending) = attempts.waitedAdmitted(at: Self.t0.addingTimeInterval(6)) else {
             Issue.record("expired after the wait")
             return
         }
@@ -146,9 +161,9 @@ struct SplitMix64: RandomNumberGenerator {
     @Test func aRefusalBeforeSendingDoesNotCountAsAnAttempt() {
         var attempts = Self.machine(journaled: false)
         var random = SplitMix64(state: 3)
-        _ = attempts.start(at: Self.t0)
+        _ = attempts.startAdmitted(at: Self.t0)
         let noSecret = CommandAttempts.Report(verdict: .rejected(reason: "no appSecret for tenant t9"), sentRequest: false, summary: "not sent")
-        guard case .finish(let ending) = attempts.attemptFinished(noSecret, at: Self.t0, random: &random) else {
+        guard case .finish(let ending) = attempts.finishedAdmitted(noSecret, at: Self.t0, random: &random) else {
             Issue.record("rejected for good")
             return
         }
@@ -158,11 +173,11 @@ struct SplitMix64: RandomNumberGenerator {
     @Test func aRefusedTokenIsRetriedAtOnceUntilMaxAttempts() {
         var attempts = Self.machine(maxAttempts: 2, journaled: false)
         var random = SplitMix64(state: 3)
-        _ = attempts.start(at: Self.t0)
+        _ = attempts.startAdmitted(at: Self.t0)
         let stale = CommandAttempts.Report(
             verdict: .refreshTokenAndRetry, sentRequest: true, summary: "errorCode 900001", httpStatus: 200, errorCode: "900001")
-        #expect(attempts.attemptFinished(stale, at: Self.t0, random: &random) == .attempt(number: 2), "no wait")
-        guard case .finish(let ending) = attempts.attemptFinished(stale, at: Self.t0, random: &random) else {
+        #expect(attempts.finishedAdmitted(stale, at: Self.t0, random: &random) == .attempt(number: 2), "no wait")
+        guard case .finish(let ending) = attempts.finishedAdmitted(stale, at: Self.t0, random: &random) else {
             Issue.record("fails at the cap")
             return
         }
@@ -195,6 +210,10 @@ struct SplitMix64: RandomNumberGenerator {
                 // A journal write or an attempt takes 0-2 s of virtual time; a wait takes its delay.
                 let step = Double(random.next() % 2000) / 1000
                 switch action {
+                case .acquire:
+                    // Admission may take a while (a full limit, an open breaker).
+                    now = now.addingTimeInterval(step)
+                    action = attempts.admitted(at: now)
                 case .recordStart:
                     now = now.addingTimeInterval(step)
                     action = attempts.startRecorded(at: now)
@@ -218,5 +237,41 @@ struct SplitMix64: RandomNumberGenerator {
             }
             #expect(steps == 1000, "run \(run) ended")
         }
+    }
+
+    @Test func aFailedProbeDoesNotUseUpTheCommandsAttempts() {
+        var attempts = Self.machine(maxAttempts: 1, journaled: false)
+        var random = SplitMix64(state: 5)
+        #expect(attempts.start(at: Self.t0) == .acquire)
+        #expect(attempts.admitted(probe: true, at: Self.t0) == .attempt(number: 1))
+        var probeFailed = Self.unavailable
+        probeFailed.probe = true
+        #expect(attempts.attemptFinished(probeFailed, at: Self.t0, random: &random) == .acquire, "back in line, no backoff, not failed")
+        #expect(attempts.admitted(probe: true, at: Self.t0.addingTimeInterval(4)) == .attempt(number: 2))
+        #expect(attempts.attemptFinished(probeFailed, at: Self.t0.addingTimeInterval(4), random: &random) == .acquire)
+        #expect(attempts.admitted(at: Self.t0.addingTimeInterval(8)) == .attempt(number: 3))
+        guard case .finish(let ending) = attempts.attemptFinished(Self.applied, at: Self.t0.addingTimeInterval(8), random: &random) else {
+            Issue.record("a success finishes")
+            return
+        }
+        #expect(ending.status == .succeeded && ending.attempts == 3, "attempts counts every request sent")
+    }
+
+    @Test func aDeadlineThatPassesWhileTheCircuitIsOpenEndsExpiredSayingSo() {
+        var attempts = Self.machine(deadlineAfter: 5, maxAttempts: 3, journaled: true)
+        #expect(attempts.start(at: Self.t0) == .acquire)
+        guard case .finish(let ending) = attempts.notAdmitted(circuitOpen: true, at: Self.t0.addingTimeInterval(5)) else {
+            Issue.record("expired")
+            return
+        }
+        #expect(ending.status == .expired && ending.attempts == 0)
+        #expect(ending.reason.contains("while the circuit to OIFDE was open"), "\(ending.reason)")
+    }
+
+    @Test func theStartIsJournaledOnlyOnceAdmittedSoAWaitingCommandIsNotInDoubt() {
+        var attempts = Self.machine()
+        #expect(attempts.start(at: Self.t0) == .acquire, "nothing journaled before a request may go")
+        #expect(attempts.admitted(at: Self.t0) == .recordStart)
+        #expect(attempts.startRecorded(at: Self.t0) == .attempt(number: 1))
     }
 }

@@ -1,0 +1,111 @@
+import Foundation
+import PipelineCore
+import Testing
+
+/// The breaker and the adaptive limit of CONTRACT.md section 12, in virtual time.
+@Suite struct CircuitBreakerTests {
+    static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
+    static let settings = CircuitBreaker.Settings(
+        failureRate: 0.5, minimumRequests: 20, window: .seconds(10), openFor: .seconds(2), maxOpenFor: .seconds(60))
+
+    @Test func onAnIdleGatewayAnOutageCostsOIFDEOnlyTheMinimumRequests() {
+        var breaker = CircuitBreaker(settings: Self.settings)
+        var allowed = 0
+        // 256 commands ask at once; each allowed request fails a little later.
+        var out = 0
+        for _ in 0..<256 {
+            if case (.allowed, _) = breaker.permit(at: Self.t0) {
+                allowed += 1
+                out += 1
+            }
+        }
+        #expect(allowed == 19, "held back while 19 unanswered requests could already open it: \(allowed)")
+        var transition: CircuitBreaker.Transition?
+        for _ in 0..<out { transition = breaker.finished(.failed, probe: false, at: Self.t0) ?? transition }
+        #expect(transition == nil, "19 is below minimumRequests")
+        guard case (.allowed, _) = breaker.permit(at: Self.t0) else {
+            Issue.record("with nothing out, the 20th goes")
+            return
+        }
+        let opened = breaker.finished(.failed, probe: false, at: Self.t0)
+        #expect(opened?.to == .open && breaker.state == .open)
+        #expect(opened?.reason == "20 of the last 20 requests failed within 10s", "\(String(describing: opened?.reason))")
+    }
+
+    @Test func aHealthyWindowLetsConcurrencyGrow() {
+        var breaker = CircuitBreaker(settings: Self.settings)
+        for _ in 0..<200 {
+            _ = breaker.permit(at: Self.t0)
+            _ = breaker.finished(.healthy, probe: false, at: Self.t0)
+        }
+        var allowed = 0
+        for _ in 0..<256 { if case (.allowed, _) = breaker.permit(at: Self.t0) { allowed += 1 } }
+        #expect(allowed == 199, "as many unanswered as the window's successes can outvote: \(allowed)")
+    }
+
+    @Test func oneProbeAfterOpenForThenClosedOrOpenTwiceAsLong() {
+        var breaker = CircuitBreaker(settings: Self.settings)
+        for _ in 0..<20 {
+            _ = breaker.permit(at: Self.t0)
+            _ = breaker.finished(.failed, probe: false, at: Self.t0)
+        }
+        #expect(breaker.permit(at: Self.t0.addingTimeInterval(1.9)).0 == .refused(until: Self.t0.addingTimeInterval(2)))
+        var now = Self.t0.addingTimeInterval(2)
+        var openFor: [Double] = []
+        for _ in 0..<8 {
+            let (permission, transition) = breaker.permit(at: now)
+            #expect(permission == .probe && transition?.to == .halfOpen)
+            #expect(breaker.permit(at: now).0 == .refused(until: nil), "one probe at a time")
+            let reopened = breaker.finished(.failed, probe: true, at: now)
+            guard let until = reopened?.openUntil else {
+                Issue.record("a failed probe opens it again")
+                return
+            }
+            openFor.append(until.timeIntervalSince(now))
+            now = until
+        }
+        #expect(openFor == [4, 8, 16, 32, 60, 60, 60, 60], "doubling to maxOpenFor: \(openFor)")
+        _ = breaker.permit(at: now)
+        let closed = breaker.finished(.healthy, probe: true, at: now)
+        #expect(closed?.to == .closed && breaker.state == .closed)
+        // Closed again with an empty window and the first open period.
+        for _ in 0..<20 {
+            _ = breaker.permit(at: now)
+            _ = breaker.finished(.failed, probe: false, at: now)
+        }
+        #expect(breaker.reopensAt == now.addingTimeInterval(2))
+    }
+
+    @Test func failuresOlderThanTheWindowDoNotCount() {
+        var breaker = CircuitBreaker(settings: Self.settings)
+        for _ in 0..<15 {
+            _ = breaker.permit(at: Self.t0)
+            _ = breaker.finished(.failed, probe: false, at: Self.t0)
+        }
+        let later = Self.t0.addingTimeInterval(11)
+        for _ in 0..<10 {
+            _ = breaker.permit(at: later)
+            _ = breaker.finished(.failed, probe: false, at: later)
+        }
+        #expect(breaker.state == .closed, "25 failures, but only 10 within the last 10 s: under minimumRequests")
+        for _ in 0..<10 {
+            _ = breaker.permit(at: later)
+            _ = breaker.finished(.failed, probe: false, at: later)
+        }
+        #expect(breaker.state == .open)
+    }
+
+    @Test func theAdaptiveLimitGrowsUnderTheTargetAndHalvesOnOverload() {
+        var limit = AdaptiveLimit(minimum: 2, maximum: 10, latencyTarget: .milliseconds(100))
+        #expect(limit.limit == 10)
+        #expect(limit.record(.overloaded, startedAt: Self.t0, at: Self.t0.addingTimeInterval(1)) == 5)
+        #expect(limit.record(.overloaded, startedAt: Self.t0, at: Self.t0.addingTimeInterval(1)) == nil, "same wave")
+        #expect(limit.record(.overloaded, startedAt: Self.t0.addingTimeInterval(2), at: Self.t0.addingTimeInterval(2)) == 2)
+        #expect(limit.record(.overloaded, startedAt: Self.t0.addingTimeInterval(3), at: Self.t0.addingTimeInterval(3)) == nil, "at the floor")
+        var grown: [Int] = []
+        for _ in 0..<2 { if let new = limit.record(.answered(latency: .milliseconds(20)), startedAt: Self.t0, at: Self.t0) { grown.append(new) } }
+        #expect(grown == [3], "one more after a window as large as the limit")
+        for _ in 0..<3 { _ = limit.record(.answered(latency: .milliseconds(300)), startedAt: Self.t0, at: Self.t0) }
+        #expect(limit.limit == 3, "a window over the target does not grow it")
+    }
+}

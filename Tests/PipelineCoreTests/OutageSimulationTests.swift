@@ -1,0 +1,152 @@
+import Foundation
+import PipelineCore
+import Testing
+import WorkModeDomain
+
+/// Many commands, each its own `CommandAttempts`, sharing one `Admission` with the breaker, driven
+/// by a discrete-event loop in virtual time against an OIFDE that is down for a while: the
+/// section 12 scenarios without a broker, a clock or a sleep.
+final class OutageSimulation {
+    let t0 = Date(timeIntervalSince1970: 1_764_064_800)
+    let outageEnd: Date
+    let requestTime: Double = 0.005
+    private(set) var now: Date
+    private var admission: Admission<Int>
+    private var commands: [CommandAttempts]
+    private var grants: [Int: Admission<Int>.Grant] = [:]
+    private var waitingSince: [Int: Date] = [:]
+    private var events: [(at: Date, sequence: Int, event: Event)] = []
+    private var sequence = 0
+    private var random = SplitMix64(state: 42)
+    private(set) var endings: [Int: CommandAttempts.Ending] = [:]
+    private(set) var requestsWhileDown = 0
+    private(set) var requests = 0
+    private(set) var transitions: [CircuitBreaker.Transition] = []
+    let deadline: CommandDeadline
+
+    private enum Event {
+        case answered(Int, ok: Bool)
+        case waited(Int)
+        case tick
+    }
+
+    init(commands count: Int, outage: Double, deadline seconds: Double, maxAttempts: Int) {
+        now = t0
+        outageEnd = t0.addingTimeInterval(outage)
+        let window = Duration.milliseconds(Int64(seconds * 1000))
+        guard case .success(let deadline) = CommandDeadline.resolve(xDeadline: nil, timestampSeconds: nil, firstReceipt: t0, retryDeadline: window)
+        else { preconditionFailure("a window alone always resolves") }
+        self.deadline = deadline
+        admission = Admission(
+            settings: .init(
+                maxInFlight: 256,
+                breaker: .init(failureRate: 0.5, minimumRequests: 20, window: .seconds(10), openFor: .seconds(2), maxOpenFor: .seconds(60))))
+        commands = (0..<count).map { _ in
+            CommandAttempts(
+                deadline: deadline, maxAttempts: maxAttempts, backoff: Backoff(initial: .milliseconds(200), maximum: .seconds(5)), journaled: false)
+        }
+    }
+
+    func run() {
+        for ticket in commands.indices { handle(ticket, commands[ticket].start(at: now)) }
+        while !events.isEmpty {
+            events.sort { ($0.at, $0.sequence) < ($1.at, $1.sequence) }
+            let next = events.removeFirst()
+            now = next.at
+            switch next.event {
+            case .answered(let ticket, let ok):
+                guard let grant = grants.removeValue(forKey: ticket) else { continue }
+                take(admission.finished(grant, ok ? .answered(latency: .milliseconds(5)) : .failed(overloaded: true), at: now))
+                let report =
+                    ok
+                    ? CommandAttempts.Report(verdict: .succeeded, sentRequest: true, summary: "HTTP 200", httpStatus: 200, probe: grant.probe)
+                    : CommandAttempts.Report(
+                        verdict: .retry(retryAfter: nil), sentRequest: true, summary: "HTTP 503", httpStatus: 503, probe: grant.probe)
+                handle(ticket, commands[ticket].attemptFinished(report, at: now, random: &random))
+            case .waited(let ticket):
+                handle(ticket, commands[ticket].waited(at: now))
+            case .tick:
+                take(admission.tick(at: now))
+                // The shell ends waits whose deadline passed.
+                for (ticket, _) in waitingSince where deadline.hasPassed(at: now) && admission.withdraw(ticket) {
+                    waitingSince.removeValue(forKey: ticket)
+                    handle(ticket, commands[ticket].notAdmitted(circuitOpen: admission.circuitNotClosed, at: now))
+                }
+            }
+            // Like the shell's timer: awake at the next time the rules name, or the deadline.
+            if !waitingSince.isEmpty {
+                let wake = max(min(admission.nextWakeup ?? deadline.date, deadline.date), now.addingTimeInterval(0.05))
+                let nextTick = events.filter { if case .tick = $0.event { true } else { false } }.map(\.at).min()
+                if nextTick.map({ wake < $0 }) ?? true { schedule(wake, .tick) }
+            }
+        }
+    }
+
+    private func schedule(_ at: Date, _ event: Event) {
+        sequence += 1
+        events.append((at, sequence, event))
+    }
+
+    private func take(_ changes: Admission<Int>.Changes) {
+        transitions += changes.transitions
+        for grant in changes.grants {
+            waitingSince.removeValue(forKey: grant.ticket)
+            grants[grant.ticket] = grant
+            let action = commands[grant.ticket].admitted(probe: grant.probe, at: now)
+            if case .attempt = action {
+            } else {
+                grants.removeValue(forKey: grant.ticket)
+                take(admission.finished(grant, .notSent, at: now))
+            }
+            handle(grant.ticket, action)
+        }
+    }
+
+    private func handle(_ ticket: Int, _ action: CommandAttempts.Action) {
+        switch action {
+        case .acquire:
+            waitingSince[ticket] = now
+            take(admission.request(ticket, tenant: "t\(ticket % 3)", batch: false, at: now))
+        case .attempt:
+            requests += 1
+            let ok = now >= outageEnd
+            if !ok { requestsWhileDown += 1 }
+            schedule(now.addingTimeInterval(requestTime), .answered(ticket, ok: ok))
+        case .wait(let delay):
+            schedule(now.addingTimeInterval(delay.timeInterval), .waited(ticket))
+        case .finish(let ending):
+            endings[ticket] = ending
+        case .recordStart:
+            preconditionFailure("not journaled")
+        }
+    }
+}
+
+@Suite struct OutageSimulationTests {
+    /// The scenario: 300 commands, a 15 s outage, 3 attempts, a 90 s deadline.
+    @Test func anOutageShorterThanTheDeadlinesEndsWithEveryCommandSucceeding() {
+        let simulation = OutageSimulation(commands: 300, outage: 15, deadline: 90, maxAttempts: 3)
+        simulation.run()
+        let statuses = Dictionary(grouping: simulation.endings.values, by: \.status).mapValues(\.count)
+        #expect(statuses == [.succeeded: 300], "\(statuses)")
+        let opened = simulation.transitions.filter { $0.to == .open }.count
+        let probes = simulation.transitions.filter { $0.to == .halfOpen }.count
+        #expect(opened >= 2 && probes >= 2)
+        #expect(
+            simulation.requestsWhileDown <= 20 + probes,
+            "OIFDE saw \(simulation.requestsWhileDown) requests while down: at most minimumRequests + one probe per open period (\(probes))")
+        #expect(simulation.transitions.last?.to == .closed)
+    }
+
+    /// Commands whose deadline passes while the breaker is open end `expired`, saying why, never
+    /// `failed` for attempts they were not allowed to make.
+    @Test func deadlinesThatPassWhileTheCircuitIsOpenEndExpiredNeverFailed() {
+        let simulation = OutageSimulation(commands: 100, outage: 60, deadline: 5, maxAttempts: 3)
+        simulation.run()
+        #expect(simulation.endings.count == 100)
+        #expect(simulation.endings.values.allSatisfy { $0.status == .expired }, "\(simulation.endings.values.map(\.status))")
+        let circuit = simulation.endings.values.filter { $0.reason.contains("while the circuit to OIFDE was open") }.count
+        #expect(circuit >= 80, "most waited on the open circuit: \(circuit)")
+        #expect(simulation.requestsWhileDown <= 20 + 2)
+    }
+}
