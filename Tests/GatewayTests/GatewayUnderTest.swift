@@ -47,19 +47,24 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// - Parameters:
     ///   - prepare: runs on the test's channel, with the topology prefix, before the gateway starts.
     ///   - waitUntilConsuming: false for tests that expect the gateway to refuse to start.
+    ///   - tenants: tenant IDs (all with the same secret) and their `rateLimit` (0: none).
     init(
         environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json",
         amqpURL: String = Harness.amqpURL, prepare: ((AMQPChannel, String) async throws -> Void)? = nil,
-        waitUntilConsuming: Bool = true
+        waitUntilConsuming: Bool = true, tenants: [String: Double] = ["t1": 0]
     ) async throws {
         let prefix = "t-" + UUID().uuidString.prefix(8).lowercased()
         self.prefix = prefix
         // Its own connection name, so a test can close exactly this gateway's connections.
         self.environment = environment.merging(["WMG_AMQP_CONNECTIONNAME": "wmg-" + prefix]) { $1 }
         directory = try Harness.temporaryDirectory()
-        simulator = try await SimulatorProcess.start(directory: directory, tenants: ["t1": Self.secret], extra: simulatorArguments)
+        simulator = try await SimulatorProcess.start(directory: directory, tenants: tenants.mapValues { _ in Self.secret }, extra: simulatorArguments)
         try Self.secret.write(toFile: directory + "/t1.secret", atomically: true, encoding: .utf8)
         configPath = directory + "/gateway.yaml"
+        let secretFile = directory + "/t1.secret"
+        let tenantLines = tenants.sorted { $0.key < $1.key }.map { tenant, rate in
+            "      \(tenant): {appSecretFile: \(secretFile)" + (rate > 0 ? ", rateLimit: \(rate)}" : "}")
+        }.joined(separator: "\n")
         let yaml = """
             amqp:
               url: \(amqpURL)
@@ -76,7 +81,7 @@ final class GatewayUnderTest: @unchecked Sendable {
               auth:
                 mode: token
                 tenants:
-                  t1: {appSecretFile: \(directory)/t1.secret}
+            \(tenantLines)
             dedupe:
               path: \(directory)/completions.journal
             shutdown:
@@ -158,7 +163,9 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// Publishes every (body, messageId) pipelined, in order, then waits for all confirms: a
     /// sequential publish-and-wait would pace the test slower than the gateway works.
     /// - Parameter callKey: the `x-call-key` header for a message (partitioned topologies), or nil.
-    func publishAll(_ messages: [(body: String, messageId: String)], callKey: (String) -> String? = { _ in nil }) async throws {
+    func publishAll(
+        _ messages: [(body: String, messageId: String)], routingKey: String = "change", callKey: (String) -> String? = { _ in nil }
+    ) async throws {
         let timestamp = UInt64(Date().timeIntervalSince1970)
         var confirmations: [PublishConfirmation] = []
         confirmations.reserveCapacity(messages.count)
@@ -168,7 +175,7 @@ final class GatewayUnderTest: @unchecked Sendable {
                 deliveryMode: .persistent, messageId: message.messageId, timestamp: timestamp
             )
             confirmations.append(
-                try channel.publish(Array(message.body.utf8), exchange: commandsExchange, routingKey: "change", properties: properties))
+                try channel.publish(Array(message.body.utf8), exchange: commandsExchange, routingKey: routingKey, properties: properties))
         }
         for confirmation in confirmations {
             let outcome = try await confirmation.outcome()
@@ -268,9 +275,12 @@ final class GatewayUnderTest: @unchecked Sendable {
         }
     }
 
-    func commandsQueueDepth() async throws -> UInt32 {
+    func commandsQueueDepth() async throws -> UInt32 { try await queueDepth(prefix + ".commands") }
+
+    /// Messages ready in `queue`.
+    func queueDepth(_ queue: String) async throws -> UInt32 {
         let reader = try await connection.openChannel()
-        let info = try await reader.checkQueue(prefix + ".commands")
+        let info = try await reader.checkQueue(queue)
         try? await reader.close()
         return info.messageCount
     }
@@ -323,11 +333,11 @@ final class GatewayUnderTest: @unchecked Sendable {
 func withGateway(
     environment: [String: String] = [:], simulatorArguments: [String] = [], logFormat: String = "json",
     amqpURL: String = Harness.amqpURL, prepare: ((AMQPChannel, String) async throws -> Void)? = nil, waitUntilConsuming: Bool = true,
-    _ body: (GatewayUnderTest) async throws -> Void
+    tenants: [String: Double] = ["t1": 0], _ body: (GatewayUnderTest) async throws -> Void
 ) async throws {
     let gut = try await GatewayUnderTest(
         environment: environment, simulatorArguments: simulatorArguments, logFormat: logFormat, amqpURL: amqpURL, prepare: prepare,
-        waitUntilConsuming: waitUntilConsuming
+        waitUntilConsuming: waitUntilConsuming, tenants: tenants
     )
     do {
         try await body(gut)

@@ -1,0 +1,175 @@
+import AMQP
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// CONTRACT.md section 12 from outside: the built gateway, a real broker and the simulator with
+/// its outage, capacity and per-tenant counts.
+@Suite struct ProtectionTests {
+    static func body(tenant: String = "t1", call: String) -> String {
+        #"{"tenantId":"\#(tenant)","callId":"\#(call)","agentId":"a1","workMode":"1"}"#
+    }
+
+    static func commands(_ count: Int, tenant: String = "t1", prefix: String) -> [(body: String, messageId: String)] {
+        (0..<count).map { (body(tenant: tenant, call: "\(prefix)-\($0)"), "\(prefix)-\($0)") }
+    }
+
+    /// A gauge's value in the gateway's `/metrics`.
+    static func gauge(_ name: String, in metrics: String) -> Double? {
+        metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    static func stats(_ gut: GatewayUnderTest) async throws -> [String: Any] {
+        (try JSONSerialization.jsonObject(with: try await gut.simulator.control("GET", "/simulator/stats")) as? [String: Any]) ?? [:]
+    }
+
+    /// The issue's outage: 300 commands, 15 s of 503s, 3 attempts, a 90 s deadline. All succeed
+    /// after it, and OIFDE sees at most `minimumRequests` plus one probe per open period while down.
+    @Test func anOutageEndsWithEveryCommandSucceedingAndFewRequestsWhileDown() async throws {
+        try await withGateway(environment: ["WMG_RETRY_MAXATTEMPTS": "3", "WMG_RETRY_DEADLINE": "90s"]) { gut in
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"outageSeconds": 15}"#)
+            try await gut.publishAll(Self.commands(300, prefix: "outage"))
+            // While it is down: the circuit is open, the gateway still ready, and says so.
+            var sawOpen = false
+            for _ in 0..<50 where !sawOpen {
+                try await Task.sleep(for: .milliseconds(100))
+                let metrics = await gut.admin("/metrics").body
+                sawOpen = Self.gauge("wmg_circuit_state", in: metrics) == 2
+            }
+            #expect(sawOpen, "wmg_circuit_state reached 2 (open)")
+            let ready = await gut.admin("/health/ready")
+            #expect(ready.status == 200 && ready.body.contains(#""oifde":"circuit open""#), "\(ready)")
+            let results = try await gut.nextResults(300, within: 80)
+            let statuses = Dictionary(grouping: results, by: { $0["status"] as? String ?? "?" }).mapValues(\.count)
+            #expect(statuses == ["succeeded": 300], "\(statuses)")
+            let requests = try await gut.simulator.requests()
+            let whileDown = requests.filter { ($0["endpoint"] as? String) == "changeWorkMode" && ($0["errorCode"] as? String) == "10000001" }
+            let logs = gut.allLogs
+            let probes = logs.components(separatedBy: "circuit to OIFDE half-open").count - 1
+            #expect(probes >= 2, "probed more than once in 15 s")
+            #expect(whileDown.count <= 20 + probes, "OIFDE saw \(whileDown.count) requests while down; \(probes) probes")
+            #expect(logs.contains("circuit to OIFDE opened") && logs.contains("circuit to OIFDE closed"))
+            #expect(Self.gauge("wmg_circuit_state", in: await gut.admin("/metrics").body) == 0)
+        }
+    }
+
+    /// A deadline that passes while the breaker is open ends the command `expired`, saying so;
+    /// never `failed` for attempts it was not allowed to make.
+    @Test func deadlinesDuringAnOpenCircuitEndExpiredNeverFailed() async throws {
+        try await withGateway(environment: ["WMG_RETRY_MAXATTEMPTS": "3", "WMG_RETRY_DEADLINE": "5s"]) { gut in
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"outageSeconds": 60}"#)
+            try await gut.publishAll(Self.commands(60, prefix: "deadline"))
+            let results = try await gut.nextResults(60, within: 30)
+            let statuses = Set(results.map { $0["status"] as? String ?? "?" })
+            #expect(statuses == ["expired"], "\(statuses)")
+            let circuit = results.filter { ($0["reason"] as? String)?.contains("while the circuit to OIFDE was open") == true }
+            #expect(circuit.count >= 40, "\(circuit.count) of 60 name the open circuit; e.g. \(results.first?["reason"] ?? "")")
+            let dead = try await gut.drainDeadLetters(expecting: 60)
+            #expect(dead.allSatisfy { $0.properties.headers?["x-failure-class"]?.stringValue == "expired" })
+        }
+    }
+
+    /// AIMD against an OIFDE that takes 16 requests at once: the limit settles near 16 and few
+    /// requests are turned away once it has.
+    @Test func theAdaptiveLimitSettlesNearOIFDEsCapacity() async throws {
+        let capacity = 16.0
+        try await withGateway(environment: ["WMG_PIPELINE_ADAPTIVE": "true", "WMG_PIPELINE_MININFLIGHT": "2", "WMG_RETRY_DEADLINE": "5m"]) { gut in
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"maxConcurrent": 16, "latencyMs": 50}"#)
+            try await gut.publishAll(Self.commands(5000, prefix: "aimd"))
+            try await Task.sleep(for: .seconds(8))
+            _ = try await gut.simulator.control("DELETE", "/simulator/requests")
+            var samples: [Double] = []
+            for _ in 0..<40 {
+                try await Task.sleep(for: .milliseconds(150))
+                if let limit = Self.gauge("wmg_concurrency_limit", in: await gut.admin("/metrics").body) { samples.append(limit) }
+            }
+            let stats = try await Self.stats(gut)
+            let requests = ((stats["tenants"] as? [String: Any])?["t1"] as? [String: Any])?["requests"] as? Int ?? 0
+            let tooMany = stats["tooMany"] as? Int ?? 0
+            let mean = samples.reduce(0, +) / Double(max(1, samples.count))
+            print(
+                "adaptive limit against capacity \(Int(capacity)): mean \(mean), samples \(samples.map { Int($0) }); 429s \(tooMany) of \(requests)")
+            #expect(abs(mean - capacity) <= capacity * 0.25, "mean limit \(mean)")
+            #expect(requests > 500 && Double(tooMany) < Double(requests) * 0.01, "\(tooMany) of \(requests) answered 429")
+            _ = try await gut.simulator.control("DELETE", "/simulator/faults")
+            _ = try await gut.nextResults(5000, within: 120)
+        }
+    }
+
+    /// Rate limit 20/s for one tenant: its 100 commands span at least 4.5 s at OIFDE, while
+    /// another tenant's 100, published at the same time, finish in well under 2 s.
+    @Test func aRateLimitedTenantDoesNotSlowAnother() async throws {
+        try await withGateway(tenants: ["t1": 20, "t2": 0]) { gut in
+            let slow = Self.commands(100, tenant: "t1", prefix: "slow")
+            let fast = Self.commands(100, tenant: "t2", prefix: "fast")
+            let started = ContinuousClock.now
+            try await gut.publishAll(zip(slow, fast).flatMap { [$0, $1] })
+            var fastDone: Duration?
+            for _ in 0..<200 {
+                let result = try await gut.nextResults(1, within: 30)
+                if result.first?["tenantId"] as? String == "t2" { fastDone = ContinuousClock.now - started }
+            }
+            let stats = try await Self.stats(gut)
+            let tenants = stats["tenants"] as? [String: [String: Any]] ?? [:]
+            let parser = ISO8601DateFormatter()
+            parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let first = (tenants["t1"]?["first"] as? String).flatMap(parser.date(from:))
+            let last = (tenants["t1"]?["last"] as? String).flatMap(parser.date(from:))
+            let span = (last ?? .distantPast).timeIntervalSince(first ?? .distantFuture)
+            #expect(span >= 4.5, "t1's 100 requests spanned \(span) s at OIFDE")
+            #expect((fastDone ?? .seconds(99)) < .seconds(2), "t2's last result after \(String(describing: fastDone))")
+        }
+    }
+
+    /// `publish` sends a file to the batch queue; `--live` to the live one.
+    @Test func publishSendsFilesToTheBatchQueueUnlessLive() async throws {
+        try await withGateway { gut in
+            gut.gateway.signal(SIGTERM)
+            #expect(await gut.gateway.waitForExit(timeout: .seconds(20)) == 0)
+            let file = gut.directory + "/three.jsonl"
+            let lines = (0..<3).map { #"{"messageId":"route-\#($0)","tenantId":"t1","callId":"route-\#($0)","agentId":"a1","workMode":"1"}"# }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let batch = try await gut.tool(["publish", file])
+            #expect(batch.status == 0, "\(batch.output)")
+            let live = try await gut.tool(["publish", file, "--live", "--progress", gut.directory + "/live.progress"])
+            #expect(live.status == 0, "\(live.output)")
+            #expect(try await gut.queueDepth(gut.prefix + ".commands.batch") == 3)
+            #expect(try await gut.commandsQueueDepth() == 3)
+        }
+    }
+
+    /// 10,000 batch commands draining, 30 live ones published during it: the live commands' worst
+    /// latency stays within twice the idle worst case (plus slack for a shared machine).
+    @Test func liveCommandsDoNotWaitBehindABatch() async throws {
+        try await withGateway { gut in
+            func liveLatencies(_ prefix: String) async throws -> [Duration] {
+                var latencies: [Duration] = []
+                for index in 0..<30 {
+                    let started = ContinuousClock.now
+                    try await gut.publish(Self.body(call: "\(prefix)-\(index)"), messageId: "\(prefix)-\(index)")
+                    while true {
+                        let result = try await gut.nextResults(1, within: 30)
+                        if (result.first?["commandId"] as? String) == "\(prefix)-\(index)" { break }
+                    }
+                    latencies.append(ContinuousClock.now - started)
+                }
+                return latencies
+            }
+            let idle = try await liveLatencies("idle")
+            let batch = (0..<10_000).map { (Self.body(call: "batch-\($0)"), "batch-\($0)") }
+            try await gut.publishAll(batch, routingKey: "batch")
+            let batchLeft = try await gut.queueDepth(gut.prefix + ".commands.batch")
+            #expect(batchLeft > 1000, "the batch is still draining while the live commands go")
+            let busy = try await liveLatencies("busy")
+            let idleWorst = idle.max() ?? .zero
+            let busyWorst = busy.max() ?? .zero
+            print(
+                "live latency: idle worst \(idleWorst), during the batch worst \(busyWorst) (batch commands still queued when it began: \(batchLeft))"
+            )
+            #expect(busyWorst <= idleWorst * 2 + .milliseconds(100), "idle worst \(idleWorst), busy worst \(busyWorst)")
+        }
+    }
+}
