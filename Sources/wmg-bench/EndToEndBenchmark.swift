@@ -16,6 +16,10 @@ struct EndToEndBenchmark {
     /// The simulator's added latency, subtracted to give the gateway's own share.
     let simulatorLatencyMs: Double
     let label: String
+    /// `change` (live) or `batch`.
+    var routingKey = "change"
+    /// Message IDs and calls are PREFIX + index, so drivers running side by side tell their results apart.
+    var idPrefix = "e2e-"
 
     final class Arrivals: Sendable {
         struct State {
@@ -51,6 +55,7 @@ struct EndToEndBenchmark {
         let arrivals = Arrivals(count: count)
         arrivals.state.withLock { $0.latencies.reserveCapacity(count) }
         let total = count
+        let prefix = idPrefix
         let reader = Task {
             var sinceAck = 0
             for try await delivery in results {
@@ -61,8 +66,8 @@ struct EndToEndBenchmark {
                     sinceAck = 0
                 }
                 let event = FlatJSONObject(parsing: delivery.body)
-                guard let id = event?.string("commandId"), id.hasPrefix("e2e-"),
-                    let index = Int(id.dropFirst(4)), index >= 0, index < total,
+                guard let id = event?.string("commandId"), id.hasPrefix(prefix),
+                    let index = Int(id.dropFirst(prefix.count)), index >= 0, index < total,
                     let sentAt = arrivals.sent.withLock({ $0[index] })
                 else { continue }
                 let done = arrivals.state.withLock { state -> Bool in
@@ -89,18 +94,18 @@ struct EndToEndBenchmark {
                 let due = started + .nanoseconds(Int64(Double(index) / rate * 1e9))
                 if due > ContinuousClock.now { try await Task.sleep(until: due) }
             }
-            let body = #"{"tenantId":"bench","callId":"call-\#(index)","agentId":"agent-7","workMode":"\#(1 + index % 2)"}"#
+            let body = #"{"tenantId":"bench","callId":"\#(idPrefix)call-\#(index)","agentId":"agent-7","workMode":"\#(1 + index % 2)"}"#
             // Stamped when sent: the gateway derives each command's deadline (retry.deadline, 2
             // minutes) from it, and one stamp for the whole run expired every command of a soak
             // after its second minute.
             // The partition key (CONTRACT.md section 11), as `publish` sets it; unused without partitions.
             let properties = MessageProperties(
-                contentType: "application/json", headers: ["x-call-key": .string("bench/call-\(index)")], deliveryMode: .persistent,
-                messageId: "e2e-\(index)",
+                contentType: "application/json", headers: ["x-call-key": .string("bench/\(idPrefix)call-\(index)")], deliveryMode: .persistent,
+                messageId: idPrefix + String(index),
                 timestamp: UInt64(Date().timeIntervalSince1970)
             )
             arrivals.sent.withLock { $0[index] = ContinuousClock.now }
-            pending.append(try channel.publish(Array(body.utf8), exchange: commandsExchange, routingKey: "change", properties: properties))
+            pending.append(try channel.publish(Array(body.utf8), exchange: commandsExchange, routingKey: routingKey, properties: properties))
             if pending.count - head >= 1000 {
                 guard try await pending[head].outcome() == .acked else { throw BenchError("a command was not confirmed") }
                 head += 1

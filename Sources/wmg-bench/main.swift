@@ -3,7 +3,8 @@
 //   wmg-bench amqp URL COUNT SIZE WINDOW PREFETCH   the AMQP client against a broker
 //   wmg-bench decode [COUNT]                         decode + validate of a transfer command
 //   wmg-bench oifde BASE_URL CONCURRENCY SECONDS     the OIFDE client against a running simulator
-//   wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL
+//   wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL [ROUTING_KEY [ID_PREFIX]]
+//     (ROUTING_KEY batch sends to the batch queue; two drivers with other ID_PREFIXes can run at once)
 //                                                    commands in, result events out (one JSON line)
 //   wmg-bench journal [COMMANDS] [CAPACITY] [inline] the completion journal alone: per-command wait
 
@@ -40,14 +41,15 @@ case "oifde":
     }
 case "e2e":
     let rest = Array(arguments.dropFirst())
-    guard rest.count == 7, let count = Int(rest[3]), let rate = Double(rest[4]), let latency = Double(rest[5]) else {
-        FileHandle.standardError.write(Data("usage: wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL\n".utf8))
+    guard (7...9).contains(rest.count), let count = Int(rest[3]), let rate = Double(rest[4]), let latency = Double(rest[5]) else {
+        FileHandle.standardError.write(
+            Data("usage: wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL [ROUTING_KEY [ID_PREFIX]]\n".utf8))
         exit(64)
     }
     do {
         try await EndToEndBenchmark(
             url: rest[0], commandsExchange: rest[1], resultsExchange: rest[2], count: count, rate: rate, simulatorLatencyMs: latency,
-            label: rest[6]
+            label: rest[6], routingKey: rest.count > 7 ? rest[7] : "change", idPrefix: rest.count > 8 ? rest[8] : "e2e-"
         ).run()
     } catch {
         FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))

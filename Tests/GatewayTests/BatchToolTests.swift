@@ -36,10 +36,10 @@ import Testing
                 validated.output.contains("line 3: /messageId duplicate_field: messageId \"job-a\" is already used on line 1"), "\(validated.output)")
             let refused = try await gut.tool(["publish", path])
             #expect(refused.status == 65, "\(refused.output)")
-            #expect(try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut).isEmpty)
+            #expect(try await OperatorToolTests.takeAll(gut.prefix + ".commands.batch", gut).isEmpty)
             let skipped = try await gut.tool(["publish", path, "--skip-invalid"])
             #expect(skipped.status == 0, "\(skipped.output)")
-            let arrived = try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut)
+            let arrived = try await OperatorToolTests.takeAll(gut.prefix + ".commands.batch", gut)
             #expect(arrived.compactMap(\.properties.messageId) == ["job-a", "job-b"])
             #expect(arrived.first.map { String(decoding: $0.body, as: UTF8.self).contains("batch-1") } == true, "the first keeps its ID")
         }
@@ -56,7 +56,7 @@ import Testing
             #expect(validated.output.contains("line 2: /messageId too_long: messageId is 256 bytes"), "\(validated.output)")
             let refused = try await gut.tool(["publish", path])
             #expect(refused.status == 65, "\(refused.output)")
-            #expect(try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut).isEmpty, "not even the line before it")
+            #expect(try await OperatorToolTests.takeAll(gut.prefix + ".commands.batch", gut).isEmpty, "not even the line before it")
 
             let fine = gut.directory + "/fine.jsonl"
             try Self.write([Self.command(1)], to: fine)
@@ -136,7 +136,7 @@ import Testing
             #expect(resumed.status == 0, "\(resumed.output)")
             #expect(resumed.output.contains("resuming after line \(through)"), "\(resumed.output)")
             #expect(resumed.output.contains("complete: every line through \(count) is on the queue"), "\(resumed.output)")
-            let arrived = try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut)
+            let arrived = try await OperatorToolTests.takeAll(gut.prefix + ".commands.batch", gut)
             let ids = arrived.compactMap(\.properties.messageId)
             #expect(ids.count == count, "nothing twice, nothing missing")
             #expect(Set(ids).count == count)
@@ -160,7 +160,7 @@ import Testing
             #expect((progress["confirmedThroughLine"] as? Int ?? 0) > 0, "\(progress)")
             let resumed = try await gut.tool(["publish", path, "--resume"])
             #expect(resumed.status == 0, "\(resumed.output)")
-            let first = try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut).compactMap(\.properties.messageId)
+            let first = try await OperatorToolTests.takeAll(gut.prefix + ".commands.batch", gut).compactMap(\.properties.messageId)
             #expect(Set(first).count == count, "every line is on the queue")
             #expect(first.count - count < 400, "at most the unrecorded second was sent twice: \(first.count)")
 
@@ -168,7 +168,7 @@ import Testing
             // answers it instead of forwarding again.
             let rerun = try await gut.tool(["publish", path])
             #expect(rerun.status == 0, "\(rerun.output)")
-            let second = try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut).compactMap(\.properties.messageId)
+            let second = try await OperatorToolTests.takeAll(gut.prefix + ".commands.batch", gut).compactMap(\.properties.messageId)
             #expect(Set(second) == Set(first))
             #expect(second.allSatisfy { $0.hasPrefix("batch-") })
         }
@@ -187,7 +187,7 @@ import Testing
             let run = try await gut.tool(["publish", "-"], standardInput: path)
             #expect(run.status == 0, "\(run.output)")
             #expect(Set(spools()).subtracting(before).isEmpty)
-            #expect(try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut).count == 2)
+            #expect(try await OperatorToolTests.takeAll(gut.prefix + ".commands.batch", gut).count == 2)
             let resume = try await gut.tool(["publish", "-", "--resume"], standardInput: path)
             #expect(resume.status == 64, "\(resume.output)")
         }
@@ -208,7 +208,7 @@ import Testing
                 #expect(run.status == 64, "\(arguments): \(run.output)")
                 #expect(run.output.split(separator: "\n").count == 1, "\(arguments): \(run.output)")
             }
-            #expect(try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut).isEmpty)
+            #expect(try await OperatorToolTests.takeAll(gut.prefix + ".commands.batch", gut).isEmpty)
         }
     }
 

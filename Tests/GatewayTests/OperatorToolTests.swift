@@ -58,7 +58,8 @@ import Testing
             #expect(published.status == 0, "\(published.output)")
             #expect(published.output.contains("published 10000 commands"), "\(published.output)")
             #expect(published.output.contains("10000 confirmed, 0 returned, 0 nacked"), "\(published.output)")
-            let arrived = try await Self.takeAll(gut.prefix + ".commands", gut)
+            // Files go to the batch queue (CONTRACT.md section 12).
+            let arrived = try await Self.takeAll(gut.prefix + ".commands.batch", gut)
             #expect(arrived.count == 10_000)
             let ids = arrived.compactMap(\.properties.messageId)
             #expect(Set(ids).count == 10_000, "every command has its own message_id")
@@ -87,7 +88,7 @@ import Testing
             """#.write(toFile: csv, atomically: true, encoding: .utf8)
             let csvPublished = try await gut.tool(["publish", csv])
             #expect(csvPublished.status == 0, "\(csvPublished.output)")
-            let rows = try await Self.takeAll(gut.prefix + ".commands", gut)
+            let rows = try await Self.takeAll(gut.prefix + ".commands.batch", gut)
             #expect(rows.map(\.properties.messageId) == ["csv-1", "csv-2", "csv-3"])
             let transfer = try #require(try JSONSerialization.jsonObject(with: Data(rows[1].body)) as? [String: Any])
             let request = try #require(transfer["callTransferRequest"] as? [String: Any])
@@ -116,11 +117,11 @@ import Testing
             #expect(refused.status == 65, "\(refused.output)")
             #expect(refused.output.contains("line 5:"), "\(refused.output)")
             #expect(refused.output.contains("nothing was published"), "\(refused.output)")
-            #expect(try await Self.depth(gut.prefix + ".commands", gut, expecting: 0) == 0)
+            #expect(try await Self.depth(gut.prefix + ".commands.batch", gut, expecting: 0) == 0)
 
             let skipped = try await gut.tool(["publish", path, "--skip-invalid"])
             #expect(skipped.status == 0, "\(skipped.output)")
-            #expect(try await Self.depth(gut.prefix + ".commands", gut, expecting: 9) == 9)
+            #expect(try await Self.depth(gut.prefix + ".commands.batch", gut, expecting: 9) == 9)
 
             let good = gut.directory + "/good.jsonl"
             try (Self.command(1) + "\n").write(toFile: good, atomically: true, encoding: .utf8)
@@ -245,7 +246,8 @@ import Testing
                 checked.output.contains("queue \(gut.prefix).commands: ok (durable, x-queue-type=quorum, x-delivery-limit=20"), "\(checked.output)")
             let declared = try await gut.tool(["topology", "declare"])
             #expect(declared.status == 0, "\(declared.output)")
-            #expect(declared.output.split(separator: "\n").count == 7, "3 exchanges, 2 queues, 2 bindings: \(declared.output)")
+            #expect(
+                declared.output.split(separator: "\n").count == 9, "3 exchanges, 3 queues (commands, batch, dead), 3 bindings: \(declared.output)")
 
             // Another prefix where the commands queue is a classic one: check says so and fails.
             let other = "t-" + UUID().uuidString.prefix(8).lowercased()

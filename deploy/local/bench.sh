@@ -20,6 +20,15 @@
 #                                            (target: two >= 1.8x one); COUNT commands per row
 #                                            (default 20000). Everything shares this machine's
 #                                            cores: the machine's CPU use is printed beside it
+#   deploy/local/bench.sh mixed [COUNT]      live before batch: live commands at 20/s on an idle
+#                                            gateway, a COUNT-command batch (default 100000) alone,
+#                                            then the batch again with live commands at 20/s beside
+#                                            it (targets: live p99 < 2x idle p99; batch throughput
+#                                            >= 80% of the batch alone)
+#   deploy/local/bench.sh outage [COUNT]     COUNT commands (default 2000) into a 60 s OIFDE outage
+#                                            (the simulator answers 503): requests OIFDE took while
+#                                            down (target <= 60 + breaker.minimumRequests) and how
+#                                            the commands ended (target: all succeeded)
 #   deploy/local/bench.sh soak [COUNT] [RATE]  COUNT commands (default 2000000) at RATE per second
 #                                            (default 1000, below what the gateway sustains here,
 #                                            so a backlog does not pass for growth), RSS every 10 s
@@ -35,7 +44,9 @@ if [ "${1:-}" = soak ]; then mode=soak; shift; fi
 if [ "${1:-}" = row ]; then mode=row; shift; row_args=("$@"); set -- "${3:-20000}"; fi
 if [ "${1:-}" = ceiling ]; then mode=ceiling; shift; fi
 if [ "${1:-}" = replicas ]; then mode=replicas; shift; replica_slots=${2:-32}; fi
-count=${1:-$(case $mode in soak) echo 2000000 ;; replicas) echo 20000 ;; *) echo 200000 ;; esac)}
+if [ "${1:-}" = mixed ]; then mode=mixed; shift; fi
+if [ "${1:-}" = outage ]; then mode=outage; shift; fi
+count=${1:-$(case $mode in soak) echo 2000000 ;; replicas) echo 20000 ;; mixed) echo 100000 ;; outage) echo 2000 ;; *) echo 200000 ;; esac)}
 soak_rate=${2:-1000}
 
 bash deploy/local/ensure-deps.sh
@@ -307,6 +318,70 @@ for r in rows:
 if len(rows) == 2:
     ratio = rows[1]["commandsPerSecond"] / rows[0]["commandsPerSecond"]
     print(f"two replicas / one: {ratio:.2f}x (target >= 1.8x)")
+PY
+  echo "results: $results"
+  exit 0
+fi
+
+# One gateway (256 slots) against the 0 ms stand-in, three drivers: live alone, batch alone, both.
+if [ $mode = mixed ]; then
+  prefix=bench-mixed-$RANDOM$RANDOM
+  config "$prefix" 256
+  start_standin 0ms
+  "$gateway" run --config "$work/$prefix.yaml" > "$work/$prefix.log" 2>&1 &
+  gw_pid=$!
+  for _ in $(seq 100); do grep -q '"consuming"' "$work/$prefix.log" 2>/dev/null && break; sleep 0.1; done
+  e2e() { "$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$@"; }
+  echo "mixed: live alone (200 at 20/s), batch alone ($count), batch with live at 20/s beside it" >&2
+  e2e 200 20 0 "live alone, 20/s" change idle- >> "$results"
+  e2e "$count" 0 0 "batch alone" batch batch1- >> "$results"
+  batch_seconds=$(tail -1 "$results" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["seconds"])')
+  live_count=$(/usr/bin/python3 -c "print(max(50, int($batch_seconds * 20 * 0.8)))")
+  e2e "$count" 0 0 "batch beside live" batch batch2- > "$work/mixed-batch.json" &
+  aux_pid=$!
+  sleep 1
+  e2e "$live_count" 20 0 "live beside the batch, 20/s" change live- >> "$results"
+  wait $aux_pid; aux_pid=
+  cat "$work/mixed-batch.json" >> "$results"
+  stop $gw_pid; gw_pid=
+  stop $sim_pid; sim_pid=
+  /usr/bin/python3 - "$results" <<'PY'
+import json, sys
+rows = {r["label"]: r for r in (json.loads(l) for l in open(sys.argv[1]))}
+for r in rows.values():
+    print(f"{r['label']:<30} {r['commands']:>7} commands {r['commandsPerSecond']:>8.0f}/s  latency p50 {r['latencyMs']['p50']:.1f} ms p99 {r['latencyMs']['p99']:.1f} ms max {r['latencyMs']['max']:.1f} ms  {r['statuses']}")
+idle, busy = rows["live alone, 20/s"], rows["live beside the batch, 20/s"]
+alone, beside = rows["batch alone"], rows["batch beside live"]
+print(f"live p99 beside the batch / alone: {busy['latencyMs']['p99'] / idle['latencyMs']['p99']:.2f}x (target < 2x)")
+print(f"batch throughput beside live / alone: {beside['commandsPerSecond'] / alone['commandsPerSecond']:.0%} (target >= 80%)")
+PY
+  echo "results: $results"
+  exit 0
+fi
+
+# COUNT commands into a 60 s outage of the simulator (every changeWorkMode answers 503).
+if [ $mode = outage ]; then
+  prefix=bench-outage-$RANDOM$RANDOM
+  config "$prefix" 256
+  printf 'retry:\n  maxAttempts: 3\n  deadline: 5m\n' >> "$work/$prefix.yaml"
+  start_simulator 0ms
+  "$gateway" run --config "$work/$prefix.yaml" > "$work/$prefix.log" 2>&1 &
+  gw_pid=$!
+  for _ in $(seq 100); do grep -q '"consuming"' "$work/$prefix.log" 2>/dev/null && break; sleep 0.1; done
+  curl -sf -X PUT "http://127.0.0.1:$sim_port/simulator/faults" -d '{"outageSeconds": 60}' >/dev/null
+  echo "outage: $count commands into a 60 s outage (retry.maxAttempts 3, deadline 5m); about 75 s" >&2
+  "$bench" e2e "$url" "$prefix.commands" "$prefix.results" "$count" 0 0 "outage 60s" >> "$results"
+  curl -sf "http://127.0.0.1:$sim_port/simulator/requests" > "$work/requests.json"
+  probes=$(grep -c 'circuit to OIFDE half-open' "$work/$prefix.log" || true)
+  stop $gw_pid; gw_pid=
+  stop $sim_pid; sim_pid=
+  /usr/bin/python3 - "$results" "$work/requests.json" "$probes" <<'PY'
+import json, sys
+row = json.loads(open(sys.argv[1]).readlines()[-1])
+requests = json.load(open(sys.argv[2]))
+down = sum(1 for r in requests if r["endpoint"] == "changeWorkMode" and r["errorCode"] == "10000001")
+print(f"{row['commands']} commands through a 60 s outage: {row['statuses']} in {row['seconds']:.1f} s")
+print(f"requests OIFDE took while down: {down} (target <= 60 + minimumRequests 20 = 80); probes {sys.argv[3]}")
 PY
   echo "results: $results"
   exit 0

@@ -37,6 +37,8 @@ public final class Gateway: Service, Sendable {
         var drainRequested: AsyncStream<Void>.Continuation?
         /// Which of `amqp.url`'s nodes to try first.
         var nextAddress = 0
+        /// False when `topology.declare: false` found no batch queue: live commands only.
+        var hasBatchQueue = true
     }
 
     let runState = Mutex(RunState())
@@ -220,11 +222,18 @@ public final class Gateway: Service, Sendable {
         do {
             let publisherConnection = try await AMQPConnection.connect(publisher)
             let topology = Topology(configuration.topology)
+            var hasBatchQueue = true
             if configuration.topology.declare {
                 try await topology.declare(on: publisherConnection)
             } else {
-                _ = try await topology.check(on: publisherConnection)
+                hasBatchQueue = try await topology.check(on: publisherConnection).hasBatchQueue
+                if !hasBatchQueue {
+                    logger.warning(
+                        "the batch queue does not exist: consuming live commands only; `workmode-gateway topology declare` creates it",
+                        metadata: ["queue": "\(topology.batchQueue)"])
+                }
             }
+            runState.withLock { $0.hasBatchQueue = hasBatchQueue }
             let consumerChannel = try await consumerConnection.openChannel()
             try await consumerChannel.qos(prefetchCount: UInt16(configuration.amqp.prefetch))
             let publisherChannel = try await publisherConnection.openChannel(publisherConfirms: true)
@@ -373,11 +382,12 @@ public final class Gateway: Service, Sendable {
     /// (section 12) goes with the first group.
     func subscriptions() -> (initial: [String], standby: [String]) {
         let topology = Topology(configuration.topology)
+        let batch = runState.withLock { $0.hasBatchQueue } ? [topology.batchQueue] : []
         let partitions = configuration.topology.partitions
-        guard partitions > 0 else { return (topology.commandQueues + [topology.batchQueue], []) }
+        guard partitions > 0 else { return (topology.commandQueues + batch, []) }
         let own = configuration.replicas.ownPartitions(of: partitions).map(topology.partitionQueue)
         let standby = configuration.replicas.standbyPartitions(of: partitions).map(topology.partitionQueue)
-        return own.isEmpty ? ([], standby + [topology.batchQueue]) : (own + [topology.batchQueue], standby)
+        return own.isEmpty ? ([], standby + batch) : (own + batch, standby)
     }
 
     /// Joins the other replicas' partitions as a standby consumer: the broker makes it active on

@@ -55,7 +55,8 @@ extension ConfigurationLoader {
         try reader.int("pipeline.minInFlight", &c.pipeline.minInFlight)
         try reader.duration("pipeline.latencyTarget", &c.pipeline.latencyTarget)
         try reader.fraction("pipeline.batchShare", &c.pipeline.batchShare)
-        if c.pipeline.minInFlight > c.pipeline.maxInFlight {
+        // The default floor (4) is not an error beside a smaller maxInFlight: it is clamped.
+        if c.pipeline.adaptive, values["pipeline.minInFlight"] != nil, c.pipeline.minInFlight > c.pipeline.maxInFlight {
             throw ConfigurationError(
                 key: "pipeline.minInFlight",
                 problem: "must not exceed pipeline.maxInFlight (\(c.pipeline.maxInFlight)); got \(c.pipeline.minInFlight)",

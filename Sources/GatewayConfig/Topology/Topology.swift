@@ -214,13 +214,16 @@ public struct Topology: Sendable {
         }
     }
 
-    /// Checks that every exchange and queue exists; returns one line per entity checked.
-    /// - Throws: ``Problem`` naming every missing entity.
-    public func check(on connection: AMQPConnection) async throws -> [String] {
+    /// Checks that every exchange and queue exists; returns one line per entity checked, and
+    /// whether the batch queue is there. Its absence alone is not fatal: a topology provisioned
+    /// before the batch queue existed still runs, with live commands only.
+    /// - Throws: ``Problem`` naming every other missing entity.
+    public func check(on connection: AMQPConnection) async throws -> (lines: [String], hasBatchQueue: Bool) {
         let lines = try await check(on: connection, verifyArguments: false)
-        let missing = lines.filter { !$0.ok }.map(\.line)
+        let batchMissing = "queue \(batchQueue) is missing"
+        let missing = lines.filter { !$0.ok && !$0.line.hasPrefix(batchMissing) }.map(\.line)
         guard missing.isEmpty else { throw Problem(description: missing.joined(separator: "; ")) }
-        return lines.map(\.line)
+        return (lines.map(\.line), !lines.contains { $0.line.hasPrefix(batchMissing) })
     }
 
     /// One line of `topology check`.
