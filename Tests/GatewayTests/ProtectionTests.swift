@@ -7,8 +7,9 @@ import Testing
 #endif
 
 /// CONTRACT.md section 12 from outside: the built gateway, a real broker and the simulator with
-/// its outage, capacity and per-tenant counts.
-@Suite struct ProtectionTests {
+/// its outage, capacity and per-tenant counts. One at a time: several of them load the machine,
+/// and their timings are what they check.
+@Suite(.serialized) struct ProtectionTests {
     static func body(tenant: String = "t1", call: String) -> String {
         #"{"tenantId":"\#(tenant)","callId":"\#(call)","agentId":"a1","workMode":"1"}"#
     }
@@ -72,13 +73,13 @@ import Testing
         }
     }
 
-    /// AIMD against an OIFDE that takes 16 requests at once: the limit settles near 16 and few
-    /// requests are turned away once it has.
+    /// AIMD against an OIFDE that takes 16 requests at once (100 ms each, so the load on this
+    /// machine stays light): the limit settles near 16 and few requests are turned away once it has.
     @Test func theAdaptiveLimitSettlesNearOIFDEsCapacity() async throws {
         let capacity = 16.0
         try await withGateway(environment: ["WMG_PIPELINE_ADAPTIVE": "true", "WMG_PIPELINE_MININFLIGHT": "2", "WMG_RETRY_DEADLINE": "5m"]) { gut in
-            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"maxConcurrent": 16, "latencyMs": 50}"#)
-            try await gut.publishAll(Self.commands(5000, prefix: "aimd"))
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"maxConcurrent": 16, "latencyMs": 100}"#)
+            try await gut.publishAll(Self.commands(2500, prefix: "aimd"))
             try await Task.sleep(for: .seconds(8))
             _ = try await gut.simulator.control("DELETE", "/simulator/requests")
             var samples: [Double] = []
@@ -95,7 +96,7 @@ import Testing
             #expect(abs(mean - capacity) <= capacity * 0.25, "mean limit \(mean)")
             #expect(requests > 500 && Double(tooMany) < Double(requests) * 0.01, "\(tooMany) of \(requests) answered 429")
             _ = try await gut.simulator.control("DELETE", "/simulator/faults")
-            _ = try await gut.nextResults(5000, within: 120)
+            _ = try await gut.nextResults(2500, within: 120)
         }
     }
 
@@ -142,9 +143,12 @@ import Testing
     }
 
     /// 10,000 batch commands draining, 30 live ones published during it: the live commands' worst
-    /// latency stays within twice the idle worst case (plus slack for a shared machine).
+    /// latency stays within twice the idle worst case (plus slack for a shared machine). OIFDE
+    /// answers in 50 ms and the gateway has 16 slots, so the batch holds every slot for a while
+    /// without taking the machine's CPU from the other tests.
     @Test func liveCommandsDoNotWaitBehindABatch() async throws {
-        try await withGateway { gut in
+        try await withGateway(environment: ["WMG_PIPELINE_MAXINFLIGHT": "16", "WMG_RETRY_DEADLINE": "10m"]) { gut in
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs": 50}"#)
             func liveLatencies(_ prefix: String) async throws -> [Duration] {
                 var latencies: [Duration] = []
                 for index in 0..<30 {
@@ -162,7 +166,7 @@ import Testing
             let batch = (0..<10_000).map { (Self.body(call: "batch-\($0)"), "batch-\($0)") }
             try await gut.publishAll(batch, routingKey: "batch")
             let batchLeft = try await gut.queueDepth(gut.prefix + ".commands.batch")
-            #expect(batchLeft > 1000, "the batch is still draining while the live commands go")
+            #expect(batchLeft > 5000, "the batch is still draining while the live commands go")
             let busy = try await liveLatencies("busy")
             let idleWorst = idle.max() ?? .zero
             let busyWorst = busy.max() ?? .zero

@@ -68,7 +68,7 @@ import Testing
     /// replica is killed its partitions move to the other, which stood by on them.
     @Test func partitionsShareTheCallsAndMoveWhenAReplicaDies() async throws {
         let partitioned = [
-            "WMG_TOPOLOGY_PARTITIONS": "4", "WMG_REPLICAS_COUNT": "2", "WMG_REPLICAS_ORDINAL": "0", "WMG_REPLICAS_STANDBYDELAY": "1s",
+            "WMG_TOPOLOGY_PARTITIONS": "4", "WMG_REPLICAS_COUNT": "2", "WMG_REPLICAS_ORDINAL": "0", "WMG_REPLICAS_STANDBYDELAY": "4s",
             "WMG_PIPELINE_MAXINFLIGHT": "16",
         ]
         try await withGateway(environment: partitioned) { gut in
@@ -84,8 +84,13 @@ import Testing
                 outputPath: otherDirectory + "/replica-1.log")
             defer { other.signal(SIGKILL) }
             #expect(await other.waitForOutput("standby for the other replicas' partitions"), "\(other.output)")
-            #expect(gut.gateway.output.contains(#""queue":"\#(gut.prefix).commands.p0,\#(gut.prefix).commands.p2""#), "replica 0 owns p0 and p2")
-            #expect(other.output.contains(#""queue":"\#(gut.prefix).commands.p1,\#(gut.prefix).commands.p3""#), "replica 1 owns p1 and p3")
+            // Each replica's own partitions, and the batch queue (section 12).
+            #expect(
+                gut.gateway.output.contains(#""queue":"\#(gut.prefix).commands.p0,\#(gut.prefix).commands.p2,\#(gut.prefix).commands.batch""#),
+                "replica 0 owns p0 and p2")
+            #expect(
+                other.output.contains(#""queue":"\#(gut.prefix).commands.p1,\#(gut.prefix).commands.p3,\#(gut.prefix).commands.batch""#),
+                "replica 1 owns p1 and p3")
 
             let checked = try await gut.tool(["topology", "check"], environment: partitioned)
             #expect(checked.status == 0, "\(checked.output)")

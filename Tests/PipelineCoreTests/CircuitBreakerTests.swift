@@ -95,17 +95,31 @@ import Testing
         #expect(breaker.state == .open)
     }
 
-    @Test func theAdaptiveLimitGrowsUnderTheTargetAndHalvesOnOverload() {
+    @Test func theAdaptiveLimitHalvesOnceAWaveAndStopsAtItsFloor() {
         var limit = AdaptiveLimit(minimum: 2, maximum: 10, latencyTarget: .milliseconds(100))
         #expect(limit.limit == 10)
         #expect(limit.record(.overloaded, startedAt: Self.t0, at: Self.t0.addingTimeInterval(1)) == 5)
         #expect(limit.record(.overloaded, startedAt: Self.t0, at: Self.t0.addingTimeInterval(1)) == nil, "same wave")
         #expect(limit.record(.overloaded, startedAt: Self.t0.addingTimeInterval(2), at: Self.t0.addingTimeInterval(2)) == 2)
         #expect(limit.record(.overloaded, startedAt: Self.t0.addingTimeInterval(3), at: Self.t0.addingTimeInterval(3)) == nil, "at the floor")
+        #expect(limit.record(.neutral, startedAt: Self.t0.addingTimeInterval(4), at: Self.t0.addingTimeInterval(4)) == nil)
+    }
+
+    @Test func theAdaptiveLimitClimbsBackQuicklyThenProbesTheCeilingSlowly() {
+        var limit = AdaptiveLimit(minimum: 2, maximum: 10, latencyTarget: .milliseconds(100))
+        #expect(limit.record(.overloaded, startedAt: Self.t0, at: Self.t0) == 5, "the ceiling seen: 10")
+        let fast = Duration.milliseconds(20)
         var grown: [Int] = []
-        for _ in 0..<2 { if let new = limit.record(.answered(latency: .milliseconds(20)), startedAt: Self.t0, at: Self.t0) { grown.append(new) } }
-        #expect(grown == [3], "one more after a window as large as the limit")
-        for _ in 0..<3 { _ = limit.record(.answered(latency: .milliseconds(300)), startedAt: Self.t0, at: Self.t0) }
-        #expect(limit.limit == 3, "a window over the target does not grow it")
+        for _ in 0..<5 { if let new = limit.record(.answered(latency: fast), startedAt: Self.t0, at: Self.t0) { grown.append(new) } }
+        #expect(grown == [6, 7, 8, 9], "under 90% of the ceiling a window is a quarter of the limit: \(grown)")
+        for _ in 0..<89 { #expect(limit.record(.answered(latency: fast), startedAt: Self.t0, at: Self.t0) == nil) }
+        #expect(
+            limit.record(.answered(latency: fast), startedAt: Self.t0, at: Self.t0) == 10,
+            "back to the level that overflowed: ten times the limit (90)")
+        for _ in 0..<100 { #expect(limit.record(.answered(latency: fast), startedAt: Self.t0, at: Self.t0) == nil, "never past the maximum") }
+        let later = Self.t0.addingTimeInterval(1)
+        #expect(limit.record(.overloaded, startedAt: later, at: later) == 5)
+        for _ in 0..<40 { _ = limit.record(.answered(latency: .milliseconds(300)), startedAt: later, at: later) }
+        #expect(limit.limit == 5, "windows over the latency target do not grow it")
     }
 }
