@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import GatewayConfig
 import Logging
+import PipelineCore
 import WorkModeDomain
 
 /// Publishing results and dead letters with confirms, and settling the delivery afterwards.
@@ -14,14 +15,6 @@ extension CommandProcessor {
         var mandatory: Bool
         var properties: MessageProperties
         var what: String
-    }
-
-    enum PublishResult {
-        case confirmed
-        /// The broker answered no (nack, or a mandatory dead letter that routed nowhere).
-        case refused(String)
-        /// The channel or connection failed: the delivery's tag is void, the broker redelivers.
-        case lost(String)
     }
 
     func owedMessages(event: [UInt8], status: CommandStatus, deadLetter: [JournalCompletion.DeadLetterHeader]?, received: Received) -> [Owed] {
@@ -82,77 +75,93 @@ extension CommandProcessor {
         }
     }
 
-    /// Publishes what the command owes and waits for the confirms. What the broker refuses is kept
-    /// and published again with backoff, holding a ``Pauses`` entry so no new command starts, until
-    /// the broker takes it or the session ends: the outcome is known (journaled), so the command
-    /// is never requeued to be forwarded again. True when everything was confirmed.
+    /// Publishes what the command owes and waits for the confirms, as ``Settlement`` (PipelineCore)
+    /// says: what the broker refuses is published again with backoff, holding a ``Pauses`` entry
+    /// so no new command starts, until the broker takes it or the session ends; the outcome is
+    /// known (journaled), so the command is never requeued to be forwarded again. True when
+    /// everything was confirmed (ack the delivery); false to requeue it.
     func publish(
         event: [UInt8], status: CommandStatus, deadLetter: [JournalCompletion.DeadLetterHeader]?, received: Received, session: BrokerSession
     ) async -> Bool {
-        var owed = owedMessages(event: event, status: status, deadLetter: deadLetter, received: received)
-        var refusals = 0
+        let owed = owedMessages(event: event, status: status, deadLetter: deadLetter, received: received)
+        var settlement = Settlement(owed: owed.count)
         var paused = false
-        defer { if paused { pauses.leave(.publish, recovered: owed.isEmpty) } }
+        var action = settlement.start()
+        var refusal = ""
+        defer { if paused { pauses.leave(.publish, recovered: action == .ack) } }
         while true {
-            let (remaining, result) = await publishOnce(owed, session: session)
-            owed = remaining
-            switch result {
-            case .confirmed:
+            switch action {
+            case .ack:
                 return true
-            case .lost(let why):
-                logger.warning(
-                    "publishing the result failed; the command goes back to the queue",
-                    metadata: ["commandId": "\(received.commandId)", "error": "\(why)"])
+            case .requeue:
                 return false
-            case .refused(let why):
-                refusals += 1
+            case .publish(let indices):
+                let round = await publishRound(indices, of: owed, settlement: &settlement, session: session)
+                action = round.next
+                if let why = round.refused { refusal = why }
+                if action == .requeue {
+                    logger.warning(
+                        "publishing the result failed; the command goes back to the queue",
+                        metadata: ["commandId": "\(received.commandId)", "error": "\(round.lost ?? "")"])
+                }
+            case .pause(let failures):
                 if !paused {
                     paused = true
-                    pauses.enter(.publish, detail: why)
+                    pauses.enter(.publish, detail: refusal)
                     logger.error(
                         "the broker refused a publish; holding the command and publishing again",
-                        metadata: ["commandId": "\(received.commandId)", "refused": "\(why)"])
+                        metadata: ["commandId": "\(received.commandId)", "refused": "\(refusal)"])
                 }
-                do { try await Task.sleep(for: Self.pauseDelay(failures: refusals)) } catch { return false }
-                guard session.isOpen else { return false }
+                let slept: Bool
+                do {
+                    try await Task.sleep(for: Self.pauseDelay(failures: failures))
+                    slept = true
+                } catch { slept = false }
+                action = slept && session.isOpen ? settlement.resumed() : (settlement.lost() ?? .requeue)
             }
         }
     }
 
-    /// One round: publishes every owed message, then waits for each confirm. Returns what is still
-    /// owed (the refused ones) and how the round went.
-    private func publishOnce(_ owed: [Owed], session: BrokerSession) async -> ([Owed], PublishResult) {
+    /// Publishes the owed messages `indices`, then hands each confirm to `settlement` in turn.
+    /// Returns its answer, with why the broker refused (a refused round) or what failed (a lost one).
+    private func publishRound(
+        _ indices: [Int], of owed: [Owed], settlement: inout Settlement, session: BrokerSession
+    ) async -> (next: Settlement.Action, refused: String?, lost: String?) {
         do {
             let channel = try await session.publishingChannel()
-            var pending: [(Owed, PublishConfirmation)] = []
-            for message in owed {
+            var pending: [(Int, PublishConfirmation)] = []
+            for index in indices {
+                let message = owed[index]
                 var properties = message.properties
                 if message.exchange != configuration.topology.deadLetterExchange { properties.timestamp = UInt64(Date().timeIntervalSince1970) }
                 pending.append(
                     (
-                        message,
+                        index,
                         try channel.publish(
                             message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory,
                             properties: properties
                         )
                     ))
             }
-            var refused: [Owed] = []
-            var why = ""
-            for (message, confirmation) in pending {
+            var why: String?
+            for (index, confirmation) in pending {
+                let confirm: Settlement.Confirm
                 switch try await confirmation.outcome() {
-                case .acked: continue
+                case .acked:
+                    confirm = .acked
                 case .nacked:
-                    refused.append(message)
-                    why = "\(message.what) nacked by the broker (a full queue with x-overflow reject-publish?)"
+                    confirm = .refused
+                    why = "\(owed[index].what) nacked by the broker (a full queue with x-overflow reject-publish?)"
                 case .returned(let code, let text):
-                    refused.append(message)
-                    why = "\(message.what) returned unroutable (\(code) \(text)): is the dead-letter queue bound?"
+                    confirm = .refused
+                    why = "\(owed[index].what) returned unroutable (\(code) \(text)): is the dead-letter queue bound?"
                 }
+                if let next = settlement.confirmed(index, confirm) { return (next, why, nil) }
             }
-            return refused.isEmpty ? ([], .confirmed) : (refused, .refused(why))
+            // Every confirm of a round answers; reaching here means the round was empty.
+            return (settlement.lost() ?? .requeue, why, "no confirm answered the round")
         } catch {
-            return (owed, .lost("\(error)"))
+            return (settlement.lost() ?? .requeue, nil, "\(error)")
         }
     }
 
