@@ -115,10 +115,12 @@ public final class Gateway: Service, Sendable {
     private var draining: Bool { runState.withLock { $0.draining } }
 
     private func beginDrain() {
-        let request = runState.withLock { state -> AsyncStream<Void>.Continuation? in
+        let (request, inFlight) = runState.withLock { state -> (AsyncStream<Void>.Continuation?, InFlightCounter?) in
             state.draining = true
-            return state.drainRequested
+            return (state.drainRequested, state.inFlight)
         }
+        // The drain's deadline counts from the stop, not from when the consumer is cancelled.
+        _ = inFlight?.beginDrain(timeout: configuration.drainTimeout)
         logger.info(
             "stopping: no new commands; finishing those in flight", metadata: ["drainTimeout": "\(DurationText.format(configuration.drainTimeout))"])
         // The handler is synchronous: the session's own task cancels the consumer (one broker
@@ -334,8 +336,12 @@ public final class Gateway: Service, Sendable {
                             continue
                         }
                     }
+                    // The session's drain decides (PipelineCore's `Drain`): after a stop, back untouched.
+                    guard let entry = inFlight.increment() else {
+                        try? session.consumerChannel.nack(delivery, requeue: true)
+                        continue
+                    }
                     let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
-                    let entry = inFlight.increment()
                     group.addTask {
                         // A drain that ran out of time cancels the wait: the command goes back
                         // untouched instead of waiting for the commands ahead of it.
@@ -356,13 +362,13 @@ public final class Gateway: Service, Sendable {
             }
             runState.withLock { $0.ready = false }
             if draining {
-                let finished = await inFlight.waitUntilZero(timeout: configuration.drainTimeout)
+                let finished = await inFlight.waitUntilDrained(timeout: configuration.drainTimeout)
                 if finished {
                     logger.info("drained: every command in flight finished")
                 } else {
                     logger.warning("drain timeout reached; requeueing unfinished commands", metadata: ["unfinished": "\(inFlight.value)"])
                     group.cancelAll()
-                    _ = await inFlight.waitUntilZero(timeout: .seconds(30))
+                    await inFlight.waitUntilEmpty(timeout: .seconds(30))
                 }
             } else {
                 // The connection is gone: acks are void now, so stop and let the broker redeliver.

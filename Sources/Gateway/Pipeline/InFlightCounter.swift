@@ -1,71 +1,93 @@
+import Foundation
+import PipelineCore
 import Synchronization
 
-/// Counts commands being processed, and lets the drain wait until none are left.
+/// The commands of one broker session, and its drain: the rules are ``Drain``'s (PipelineCore);
+/// this class holds the task that waits for the drain to end and wakes it.
 final class InFlightCounter: Sendable {
     private struct State {
-        var count = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
-        /// When each command in flight arrived, for the age of the oldest.
-        var started: [UInt64: ContinuousClock.Instant] = [:]
+        var drain = Drain<UInt64>()
         var nextEntry: UInt64 = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var drained = false
     }
 
     private let state = Mutex(State())
 
-    var value: Int { state.withLock { $0.count } }
+    var value: Int { state.withLock { $0.drain.inFlight } }
 
     /// How long the oldest command in flight has been in the gateway.
     var oldestAge: Duration? {
-        state.withLock { state in state.started.values.min().map { ContinuousClock.now - $0 } }
+        state.withLock { $0.drain.oldestStart }.map { .milliseconds(Int64(max(0, Date().timeIntervalSince($0)) * 1000)) }
     }
 
-    /// Counts one more; pass the returned entry to `decrement`.
-    func increment() -> UInt64 {
+    /// Counts a delivery in; nil when the session is draining (requeue it untouched). Pass the
+    /// entry to `decrement` once the delivery is settled.
+    func increment() -> UInt64? {
         state.withLock { state in
-            state.count += 1
             state.nextEntry += 1
-            state.started[state.nextEntry] = ContinuousClock.now
+            guard state.drain.delivered(state.nextEntry, at: Date()) == .process else { return nil }
             return state.nextEntry
         }
     }
 
     func decrement(_ entry: UInt64) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.started.removeValue(forKey: entry)
-            state.count -= 1
-            guard state.count == 0 else { return [] }
-            defer { state.waiters.removeAll() }
-            return state.waiters
+            guard state.drain.finished(entry) == .drained else { return [] }
+            return Self.wake(&state)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    private func waitUntilZero() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { state -> Bool in
-                if state.count == 0 { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
+    /// Starts the drain now. True when nothing was in flight.
+    func beginDrain(timeout: Duration) -> Bool {
+        let (drained, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+            guard state.drain.requested(at: Date(), timeout: timeout).contains(.drained) else { return (state.drained, []) }
+            return (true, Self.wake(&state))
         }
+        for waiter in waiters { waiter.resume() }
+        return drained
     }
 
-    /// True when the count reached zero within `timeout`.
-    func waitUntilZero(timeout: Duration) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
+    private static func wake(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
+        state.drained = true
+        defer { state.waiters.removeAll() }
+        return state.waiters
+    }
+
+    /// Waits until every command in flight is settled or the drain's deadline passes (the drain
+    /// began at most `timeout` ago, or begins now). True when drained; false when the deadline cut
+    /// it short: the caller cancels what is left.
+    func waitUntilDrained(timeout: Duration) async -> Bool {
+        if beginDrain(timeout: timeout) { return true }
+        return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                await self.waitUntilZero()
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let done = self.state.withLock { state -> Bool in
+                        if state.drained { return true }
+                        state.waiters.append(continuation)
+                        return false
+                    }
+                    if done { continuation.resume() }
+                }
                 return true
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
+                while true {
+                    let wake = self.state.withLock { $0.drained ? nil : $0.drain.nextWakeup }
+                    guard let wake else { return true }
+                    if Date() >= wake {
+                        let cut = self.state.withLock { $0.drain.tick(at: Date()) }
+                        if cut != nil { return false }
+                    }
+                    try? await Task.sleep(for: .milliseconds(max(1, Int64(wake.timeIntervalSince(Date()) * 1000))))
+                    if Task.isCancelled { return true }
+                }
             }
             let first = await group.next() ?? false
             group.cancelAll()
             if !first {
-                // Wake the zero-waiter so the group can finish; it re-checks nothing.
+                // Wake the drained-waiter so the group can finish.
                 let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                     defer { state.waiters.removeAll() }
                     return state.waiters
@@ -74,5 +96,11 @@ final class InFlightCounter: Sendable {
             }
             return first
         }
+    }
+
+    /// After a cut-short drain: waits (bounded) until the cancelled commands are settled.
+    func waitUntilEmpty(timeout: Duration) async {
+        let end = ContinuousClock.now + timeout
+        while value > 0, ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(20)) }
     }
 }

@@ -1,0 +1,76 @@
+import Foundation
+import WorkModeDomain
+
+/// The commands of one broker session and its drain (CONTRACT.md section 4), as bookkeeping: a
+/// stop asks the broker for nothing more, lets what is in flight finish until the drain deadline,
+/// then cuts the rest short (they go back to the queue untouched); a delivery that arrives while
+/// draining goes back at once. The shell cancels the consumer, requeues and cancels tasks as told.
+public struct Drain<Entry: Hashable & Sendable>: Sendable {
+    /// What to do with a delivery.
+    public enum Admission: Sendable, Hashable {
+        /// Run it.
+        case process
+        /// Stopping: back to the queue untouched.
+        case requeue
+    }
+
+    /// What the shell does.
+    public enum Action: Sendable, Hashable {
+        /// Ask the broker to send no more (`basic.cancel`).
+        case cancelConsumer
+        /// The deadline passed with these still in flight: cut them short (they requeue).
+        case cutShort(count: Int)
+        /// Nothing is left in flight: the session may end.
+        case drained
+    }
+
+    private var started: [Entry: Date] = [:]
+    private var deadline: Date?
+    private var cut = false
+    private var reportedDrained = false
+
+    /// A session with nothing in flight, not draining.
+    public init() {}
+
+    /// Commands in flight.
+    public var inFlight: Int { started.count }
+    /// True once a drain was requested.
+    public var isDraining: Bool { deadline != nil }
+    /// When the oldest command in flight arrived.
+    public var oldestStart: Date? { started.values.min() }
+    /// When `tick(at:)` must run: the drain deadline, while commands are still in flight.
+    public var nextWakeup: Date? { cut || started.isEmpty ? nil : deadline }
+
+    /// A delivery arrived at `now` as `entry`.
+    public mutating func delivered(_ entry: Entry, at now: Date) -> Admission {
+        guard deadline == nil else { return .requeue }
+        started[entry] = now
+        return .process
+    }
+
+    /// `entry` is settled (acked or requeued).
+    public mutating func finished(_ entry: Entry) -> Action? {
+        guard started.removeValue(forKey: entry) != nil else { return nil }
+        return drainedIfDone()
+    }
+
+    /// A stop was asked for at `now`; the drain ends by `now + timeout`.
+    public mutating func requested(at now: Date, timeout: Duration) -> [Action] {
+        guard deadline == nil else { return [] }
+        deadline = now.addingTimeInterval(timeout.timeInterval)
+        return [.cancelConsumer] + (drainedIfDone().map { [$0] } ?? [])
+    }
+
+    /// Time passed: past the deadline, what is still in flight is cut short (once).
+    public mutating func tick(at now: Date) -> Action? {
+        guard let deadline, now >= deadline, !cut, !started.isEmpty else { return nil }
+        cut = true
+        return .cutShort(count: started.count)
+    }
+
+    private mutating func drainedIfDone() -> Action? {
+        guard deadline != nil, started.isEmpty, !reportedDrained else { return nil }
+        reportedDrained = true
+        return .drained
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import PipelineCore
+import Testing
+
+/// The drain of CONTRACT.md section 4 in virtual time.
+@Suite struct DrainTests {
+    static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
+
+    @Test func aDrainCancelsTheConsumerRequeuesLateDeliveriesAndEndsWhenTheLastFinishes() {
+        var drain = Drain<Int>()
+        #expect(drain.delivered(1, at: Self.t0) == .process)
+        #expect(drain.delivered(2, at: Self.t0) == .process)
+        #expect(drain.requested(at: Self.t0, timeout: .seconds(5)) == [.cancelConsumer])
+        #expect(drain.delivered(3, at: Self.t0) == .requeue, "what the broker had already sent goes back")
+        #expect(drain.finished(1) == nil)
+        #expect(drain.finished(2) == .drained)
+        #expect(drain.tick(at: Self.t0.addingTimeInterval(10)) == nil, "nothing to cut")
+    }
+
+    @Test func anIdleSessionDrainsAtOnce() {
+        var drain = Drain<Int>()
+        #expect(drain.requested(at: Self.t0, timeout: .seconds(5)) == [.cancelConsumer, .drained])
+        #expect(drain.requested(at: Self.t0, timeout: .seconds(5)).isEmpty, "asked twice, done once")
+    }
+
+    @Test func theDeadlineCutsWhatIsLeftOnce() {
+        var drain = Drain<Int>()
+        _ = drain.delivered(1, at: Self.t0)
+        _ = drain.requested(at: Self.t0, timeout: .seconds(5))
+        #expect(drain.nextWakeup == Self.t0.addingTimeInterval(5))
+        #expect(drain.tick(at: Self.t0.addingTimeInterval(4.9)) == nil)
+        #expect(drain.tick(at: Self.t0.addingTimeInterval(5)) == .cutShort(count: 1))
+        #expect(drain.tick(at: Self.t0.addingTimeInterval(6)) == nil)
+        #expect(drain.finished(1) == .drained, "the cut command, settled (requeued), ends the drain")
+    }
+
+    /// Random deliveries, finishes, a stop at a random time and ticks: nothing is processed after
+    /// the stop, the drain reports drained exactly once and only with nothing in flight, and it
+    /// never runs past its deadline without cutting what is left.
+    @Test func randomRunsDrainOnceWithinTheirDeadline() {
+        var random = SplitMix64(state: 77)
+        for run in 0..<3000 {
+            var drain = Drain<Int>()
+            var now = Self.t0
+            var running = Set<Int>()
+            var next = 0
+            var stopAt: Date?
+            var deadline: Date?
+            var drained = 0
+            var cutAt: Date?
+            for _ in 0..<60 {
+                now = now.addingTimeInterval(Double(random.next() % 500) / 1000)
+                if deadline == nil, random.next() % 15 == 0 {
+                    stopAt = now
+                    deadline = now.addingTimeInterval(2)
+                    let actions = drain.requested(at: now, timeout: .seconds(2))
+                    #expect(actions.first == .cancelConsumer)
+                    if actions.contains(.drained) {
+                        drained += 1
+                        #expect(running.isEmpty)
+                    }
+                }
+                switch random.next() % 3 {
+                case 0:
+                    next += 1
+                    let admission = drain.delivered(next, at: now)
+                    #expect((admission == .requeue) == (stopAt != nil), "run \(run): nothing starts after the stop")
+                    if admission == .process { running.insert(next) }
+                case 1:
+                    guard let done = running.randomElement(using: &random) else { continue }
+                    running.remove(done)
+                    if drain.finished(done) == .drained {
+                        drained += 1
+                        #expect(running.isEmpty && stopAt != nil)
+                    }
+                default:
+                    if case .cutShort(let count) = drain.tick(at: now) {
+                        #expect(cutAt == nil && count == running.count && now >= (deadline ?? .distantFuture))
+                        cutAt = now
+                        // Cut short: each is requeued and settled.
+                        for entry in running where drain.finished(entry) == .drained { drained += 1 }
+                        running.removeAll()
+                    }
+                }
+                if let deadline, let wake = drain.nextWakeup { #expect(wake == deadline, "run \(run)") }
+            }
+            #expect(drained <= 1, "run \(run): drained once at most")
+            if stopAt != nil, running.isEmpty { #expect(drained == 1, "run \(run): a stop with nothing left is drained") }
+        }
+    }
+}
