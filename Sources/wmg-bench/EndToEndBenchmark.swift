@@ -20,6 +20,10 @@ struct EndToEndBenchmark {
     var routingKey = "change"
     /// Message IDs and calls are PREFIX + index, so drivers running side by side tell their results apart.
     var idPrefix = "e2e-"
+    /// Listen on a `reply_to` queue of its own instead of the results exchange: beside another
+    /// driver, a tap on the exchange would queue that driver's results ahead of this one's and
+    /// time its own backlog.
+    var viaReplyTo = false
 
     final class Arrivals: Sendable {
         struct State {
@@ -49,7 +53,7 @@ struct EndToEndBenchmark {
         let resultsChannel = try await listener.openChannel()
         let tap = "wmg-bench-results-" + UUID().uuidString.lowercased()
         try await resultsChannel.declareQueue(tap, durable: false, exclusive: true, autoDelete: true)
-        try await resultsChannel.bindQueue(tap, exchange: resultsExchange, routingKey: "#")
+        if !viaReplyTo { try await resultsChannel.bindQueue(tap, exchange: resultsExchange, routingKey: "#") }
         try await resultsChannel.qos(prefetchCount: 2000)
         let results = try await resultsChannel.consume(queue: tap)
         let arrivals = Arrivals(count: count)
@@ -101,7 +105,7 @@ struct EndToEndBenchmark {
             // The partition key (CONTRACT.md section 11), as `publish` sets it; unused without partitions.
             let properties = MessageProperties(
                 contentType: "application/json", headers: ["x-call-key": .string("bench/\(idPrefix)call-\(index)")], deliveryMode: .persistent,
-                messageId: idPrefix + String(index),
+                replyTo: viaReplyTo ? tap : nil, messageId: idPrefix + String(index),
                 timestamp: UInt64(Date().timeIntervalSince1970)
             )
             arrivals.sent.withLock { $0[index] = ContinuousClock.now }

@@ -4,7 +4,8 @@
 //   wmg-bench decode [COUNT]                         decode + validate of a transfer command
 //   wmg-bench oifde BASE_URL CONCURRENCY SECONDS     the OIFDE client against a running simulator
 //   wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL [ROUTING_KEY [ID_PREFIX]]
-//     (ROUTING_KEY batch sends to the batch queue; two drivers with other ID_PREFIXes can run at once)
+//     (ROUTING_KEY batch sends to the batch queue; two drivers with other ID_PREFIXes can run at once;
+//     reply: listen on a reply_to queue of its own, not on the results exchange)
 //                                                    commands in, result events out (one JSON line)
 //   wmg-bench journal [COMMANDS] [CAPACITY] [inline] the completion journal alone: per-command wait
 
@@ -41,15 +42,16 @@ case "oifde":
     }
 case "e2e":
     let rest = Array(arguments.dropFirst())
-    guard (7...9).contains(rest.count), let count = Int(rest[3]), let rate = Double(rest[4]), let latency = Double(rest[5]) else {
+    guard (7...10).contains(rest.count), let count = Int(rest[3]), let rate = Double(rest[4]), let latency = Double(rest[5]) else {
         FileHandle.standardError.write(
-            Data("usage: wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL [ROUTING_KEY [ID_PREFIX]]\n".utf8))
+            Data("usage: wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL [ROUTING_KEY [ID_PREFIX [reply]]]\n".utf8))
         exit(64)
     }
     do {
         try await EndToEndBenchmark(
             url: rest[0], commandsExchange: rest[1], resultsExchange: rest[2], count: count, rate: rate, simulatorLatencyMs: latency,
-            label: rest[6], routingKey: rest.count > 7 ? rest[7] : "change", idPrefix: rest.count > 8 ? rest[8] : "e2e-"
+            label: rest[6], routingKey: rest.count > 7 ? rest[7] : "change", idPrefix: rest.count > 8 ? rest[8] : "e2e-",
+            viaReplyTo: rest.count > 9 && rest[9] == "reply"
         ).run()
     } catch {
         FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
