@@ -342,8 +342,7 @@ public final class Gateway: Service, Sendable {
                         continue
                     }
                     let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
-                    // Live commands' tasks run before batch ones when the cooperative pool is busy.
-                    group.addTask(priority: received.delivery.routingKey == Topology.batchRoutingKey ? .low : .high) {
+                    group.addTask {
                         // A drain that ran out of time cancels the wait: the command goes back
                         // untouched instead of waiting for the commands ahead of it.
                         if let ticket, await !ticket.waitForTurn() {
