@@ -44,7 +44,9 @@ case "e2e":
     let rest = Array(arguments.dropFirst())
     guard (7...10).contains(rest.count), let count = Int(rest[3]), let rate = Double(rest[4]), let latency = Double(rest[5]) else {
         FileHandle.standardError.write(
-            Data("usage: wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL [ROUTING_KEY [ID_PREFIX [reply]]]\n".utf8))
+            Data(
+                "usage: wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL [ROUTING_KEY [ID_PREFIX [reply]]]\n".utf8
+            ))
         exit(64)
     }
     do {

@@ -33,6 +33,8 @@ final class AdmissionControl: Sendable {
         var unanswered: Set<UInt64> = []
         /// Cancelled before their continuation was stored.
         var cancelledEarly: Set<UInt64> = []
+        /// Granted before their continuation was stored.
+        var grantedEarly: [UInt64: Admission<UInt64>.Grant] = [:]
         var timerRunning = false
     }
 
@@ -51,37 +53,49 @@ final class AdmissionControl: Sendable {
     }
 
     /// Asks permission for one request of a command of `tenant`, waiting at most until `deadline`.
+    /// Granted at once (the steady state) without suspending the task.
     func acquire(tenant: String, batch: Bool, deadline: Date) async -> Answer {
-        let id = state.withLock { state -> UInt64 in
+        if Task.isCancelled { return .cancelled }
+        let (id, immediate, changes, startTimer) = state.withLock {
+            state -> (UInt64, Admission<UInt64>.Grant?, Admission<UInt64>.Changes, Bool) in
             state.nextId += 1
-            state.unanswered.insert(state.nextId)
-            return state.nextId
+            let id = state.nextId
+            let changes = state.admission.request(id, tenant: tenant, batch: batch, at: Date())
+            if let mine = changes.grants.first(where: { $0.ticket == id }) { return (id, mine, changes, false) }
+            state.unanswered.insert(id)
+            let startTimer = !state.timerRunning
+            if startTimer { state.timerRunning = true }
+            return (id, nil, changes, startTimer)
         }
+        apply(changes, answered: immediate?.ticket)
+        if let immediate { return .granted(immediate) }
+        if startTimer { runTimer() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
-                let (answer, changes, startTimer) = state.withLock { state -> (Answer?, Admission<UInt64>.Changes?, Bool) in
+                let answer = state.withLock { state -> Answer? in
                     if state.cancelledEarly.remove(id) != nil {
                         state.unanswered.remove(id)
-                        return (.cancelled, nil, false)
+                        return .cancelled
                     }
-                    let changes = state.admission.request(id, tenant: tenant, batch: batch, at: Date())
+                    if let grant = state.grantedEarly.removeValue(forKey: id) {
+                        state.unanswered.remove(id)
+                        return .granted(grant)
+                    }
                     state.parked[id] = Waiter(continuation: continuation, deadline: deadline)
-                    let startTimer = !state.timerRunning && state.admission.waitingCount > 0
-                    if startTimer { state.timerRunning = true }
-                    return (nil, changes, startTimer)
+                    return nil
                 }
                 if let answer { continuation.resume(returning: answer) }
-                if let changes { apply(changes) }
-                if startTimer { runTimer() }
             }
         } onCancel: {
             let waiter = state.withLock { state -> Waiter? in
-                if state.admission.withdraw(id) {
-                    state.unanswered.remove(id)
-                    return state.parked.removeValue(forKey: id)
+                guard state.unanswered.contains(id), state.admission.withdraw(id) else { return nil }
+                guard let waiter = state.parked.removeValue(forKey: id) else {
+                    // Not parked yet: the continuation's closure sees this mark.
+                    state.cancelledEarly.insert(id)
+                    return nil
                 }
-                if state.unanswered.contains(id) { state.cancelledEarly.insert(id) }
-                return nil
+                state.unanswered.remove(id)
+                return waiter
             }
             waiter?.continuation.resume(returning: .cancelled)
         }
@@ -117,7 +131,9 @@ final class AdmissionControl: Sendable {
     /// The breaker's state.
     var circuitState: CircuitBreaker.State { state.withLock { $0.admission.breakerState } }
 
-    private func apply(_ changes: Admission<UInt64>.Changes) {
+    /// Logs and records what changed and wakes the granted (`answered`: granted to the caller
+    /// directly, nobody to wake).
+    private func apply(_ changes: Admission<UInt64>.Changes, answered: UInt64? = nil) {
         for transition in changes.transitions {
             metrics.circuitState.record(transition.to.rawValue)
             var metadata: Logger.Metadata = ["from": "\(transition.from.name)", "to": "\(transition.to.name)", "why": "\(transition.reason)"]
@@ -135,9 +151,14 @@ final class AdmissionControl: Sendable {
         guard !changes.grants.isEmpty else { return }
         let ready = state.withLock { state -> [(CheckedContinuation<Answer, Never>, Admission<UInt64>.Grant)] in
             changes.grants.compactMap { grant in
-                // Every ticket is parked in the same critical section that asks for it.
+                guard grant.ticket != answered else { return nil }
+                guard let waiter = state.parked.removeValue(forKey: grant.ticket) else {
+                    // Asked, not parked yet: its continuation's closure takes the grant.
+                    state.grantedEarly[grant.ticket] = grant
+                    return nil
+                }
                 state.unanswered.remove(grant.ticket)
-                return state.parked.removeValue(forKey: grant.ticket).map { ($0.continuation, grant) }
+                return (waiter.continuation, grant)
             }
         }
         for (continuation, grant) in ready { continuation.resume(returning: .granted(grant)) }
