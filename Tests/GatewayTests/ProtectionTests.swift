@@ -125,6 +125,25 @@ import Testing
         }
     }
 
+    /// A batch command's dead letter goes back to the batch queue when replayed, a live one's to
+    /// the live queue: replay uses the routing key the command came with.
+    @Test func aReplayReturnsEachCommandToTheQueueItCameFrom() async throws {
+        try await withGateway { gut in
+            let rejected = Self.body(tenant: "no-such-tenant", call: "replay-batch")
+            try await gut.publishAll([(rejected, "replay-batch")], routingKey: "batch")
+            try await gut.publishAll([(Self.body(tenant: "no-such-tenant", call: "replay-live"), "replay-live")], routingKey: "change")
+            let results = try await gut.nextResults(2)
+            #expect(Set(results.map { $0["status"] as? String ?? "?" }) == ["rejected"], "\(results)")
+            gut.gateway.signal(SIGTERM)
+            #expect(await gut.gateway.waitForExit(timeout: .seconds(20)) == 0)
+            let replay = try await gut.tool(["dead-letters", "replay"])
+            #expect(replay.status == 0, "\(replay.output)")
+            let batch = try await OperatorToolTests.takeAll(gut.prefix + ".commands.batch", gut).compactMap(\.properties.messageId)
+            let live = try await OperatorToolTests.takeAll(gut.prefix + ".commands", gut).compactMap(\.properties.messageId)
+            #expect(batch == ["replay-batch"] && live == ["replay-live"], "batch \(batch), live \(live)")
+        }
+    }
+
     /// `publish` sends a file to the batch queue; `--live` to the live one.
     @Test func publishSendsFilesToTheBatchQueueUnlessLive() async throws {
         try await withGateway { gut in
