@@ -125,6 +125,12 @@ import Testing
             // It fell back to port 9090 once; every bad form is a configuration error.
             ("admin:\n  listen: localhost\n", "admin.listen", [:]), ("", "admin.listen", ["WMG_ADMIN_LISTEN": "127.0.0.1:http"]),
             ("", "admin.listen", ["WMG_ADMIN_LISTEN": "::1:9090"]), ("", "admin.listen", ["WMG_ADMIN_LISTEN": "127.0.0.1:70000"]),
+            // Section 12's keys.
+            ("breaker:\n  failureRate: 2\n", "breaker.failureRate", [:]), ("", "breaker.minimumRequests", ["WMG_BREAKER_MINIMUMREQUESTS": "0"]),
+            ("breaker: {openFor: 10s, maxOpenFor: 5s}\n", "breaker.maxOpenFor", [:]), ("", "pipeline.batchShare", ["WMG_PIPELINE_BATCHSHARE": "1.5"]),
+            ("pipeline: {adaptive: true, maxInFlight: 8, minInFlight: 16}\n", "pipeline.minInFlight", [:]),
+            ("oifde:\n  auth:\n    tenants:\n      t1: {appSecret: s, rateLimit: fast}\n", "oifde.auth.tenants.t1.rateLimit", [:]),
+            ("oifde:\n  auth:\n    tenants:\n      t1: {appSecret: s, burst: 5}\n", "oifde.auth.tenants.t1.burst", [:]),
         ]
         for (index, (yaml, key, environment)) in cases.enumerated() {
             let path = directory + "/bad-\(index).yaml"
