@@ -67,8 +67,11 @@ import Testing
     /// share, per-call order holds, a command without `x-call-key` still arrives, and when one
     /// replica is killed its partitions move to the other, which stood by on them.
     @Test func partitionsShareTheCallsAndMoveWhenAReplicaDies() async throws {
+        // Replica 1 must subscribe to its own partitions before replica 0 joins them as a standby
+        // (the broker makes the first consumer active): on a loaded CI machine replica 1 came up
+        // 3.5 s after replica 0 and 1.4 s more to connect, so 4 s was not enough.
         let partitioned = [
-            "WMG_TOPOLOGY_PARTITIONS": "4", "WMG_REPLICAS_COUNT": "2", "WMG_REPLICAS_ORDINAL": "0", "WMG_REPLICAS_STANDBYDELAY": "4s",
+            "WMG_TOPOLOGY_PARTITIONS": "4", "WMG_REPLICAS_COUNT": "2", "WMG_REPLICAS_ORDINAL": "0", "WMG_REPLICAS_STANDBYDELAY": "12s",
             "WMG_PIPELINE_MAXINFLIGHT": "16",
         ]
         try await withGateway(environment: partitioned) { gut in
