@@ -121,7 +121,12 @@ import Testing
             let count = 2000
             let (path, publisher) = try Self.pacedPublish(gut, name: "paced", count: count, rate: 250)
             #expect(await publisher.waitForOutput("published", timeout: .seconds(5)) == false, "still running")
-            try await Task.sleep(for: .seconds(2))
+            // Stopped once some lines are confirmed (on the queue), however long a loaded machine
+            // took to start the tool: a fixed sleep once stopped it before its first confirm.
+            let started = ContinuousClock.now
+            while try await gut.queueDepth(gut.prefix + ".commands.batch") < 50, ContinuousClock.now - started < .seconds(30) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             publisher.signal(SIGTERM)
             let status = await publisher.waitForExit(timeout: .seconds(20))
             #expect(status == 143, "\(publisher.output)")
