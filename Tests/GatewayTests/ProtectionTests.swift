@@ -200,7 +200,10 @@ import Testing
             print(
                 "live latency: idle worst \(idleWorst), during the batch worst \(busyWorst) (batch commands still queued when it began: \(batchLeft))"
             )
-            #expect(busyWorst <= idleWorst * 2 + .milliseconds(100), "idle worst \(idleWorst), busy worst \(busyWorst)")
+            // Behind the 512 prefetched batch commands in arrival order, a live one would wait about
+            // 1.6 s for a slot (512 / 320 a second); the slack covers a loaded CI machine's pauses
+            // (one run saw 481 ms against 148 ms idle) and still tells the two apart.
+            #expect(busyWorst <= idleWorst * 2 + .milliseconds(500), "idle worst \(idleWorst), busy worst \(busyWorst)")
         }
     }
 }
