@@ -119,12 +119,17 @@ import WorkModeDomain
     }
 
     @Test func refusedResultEventsHoldTheCommandInsteadOfRequeueingIt() async throws {
-        try await withGateway(prepare: { channel, prefix in
-            // A downstream consumer's queue that takes three events, then refuses the rest.
-            let full = prefix + ".results-full"
-            try await channel.declareQueue(full, durable: false, arguments: ["x-max-length": .int64(3), "x-overflow": .string("reject-publish")])
-            try await channel.bindQueue(full, exchange: prefix + ".results", routingKey: "#")
-        }) { gut in
+        // A 10 s OIFDE timeout: on a loaded CI machine the 2 s default timed out a few requests,
+        // and their retries read as commands forwarded twice.
+        try await withGateway(
+            environment: ["WMG_OIFDE_TIMEOUT": "10s"],
+            prepare: { channel, prefix in
+                // A downstream consumer's queue that takes three events, then refuses the rest.
+                let full = prefix + ".results-full"
+                try await channel.declareQueue(full, durable: false, arguments: ["x-max-length": .int64(3), "x-overflow": .string("reject-publish")])
+                try await channel.bindQueue(full, exchange: prefix + ".results", routingKey: "#")
+            }
+        ) { gut in
             let count = 20
             for index in 0..<count { try await gut.publish(Self.body(call: "refused-\(index)"), messageId: "refused-\(index)") }
             try await Self.waitFor("ready to say why") {
