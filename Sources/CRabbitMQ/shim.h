@@ -18,6 +18,7 @@
 #endif
 
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 /* The connection thread sleeps in poll(2) on its socket and on this eventfd, so work submitted
@@ -25,6 +26,9 @@
 static inline int CRabbitMQ_wakefd_create(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 static inline void CRabbitMQ_wakefd_signal(int fd) { (void)eventfd_write(fd, 1); }
 static inline void CRabbitMQ_wakefd_drain(int fd) { eventfd_t value; (void)eventfd_read(fd, &value); }
+
+/* Names the calling thread for the kernel (top -H, perf, gdb); prctl(2) is variadic. */
+static inline void CRabbitMQ_name_thread(const char * _Nonnull name) { (void)prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 /* amqp_login_with_properties is C-variadic, which Swift cannot call. */
 static inline amqp_rpc_reply_t CRabbitMQ_login_plain(

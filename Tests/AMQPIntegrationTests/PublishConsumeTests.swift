@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct PublishConsumeTests {
@@ -52,6 +53,59 @@ import Testing
         #expect(info.messageCount == 10_000)
         try await channel.deleteQueue(queue)
         await connection.close()
+    }
+
+    /// A batch goes out in order, and each confirm calls back once, on the connection's thread
+    /// (no task to wake), including the return of an unroutable mandatory message and a callback
+    /// registered after its confirm already came.
+    @Test func batchedPublishesCallBackEachConfirmOnce() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel(publisherConfirms: true)
+        let queue = try await channel.temporaryQueue()
+        let messages = (0..<500).map { i in
+            OutgoingMessage(body: Array("\(i)".utf8), exchange: "", routingKey: i == 250 ? "no-such-queue-\(queue)" : queue, mandatory: i == 250)
+        }
+        let confirmations = try channel.publish(messages)
+        #expect(confirmations.count == 500)
+        let outcomes = Mutex<[Int: [PublishOutcome]]>([:])
+        let threads = Mutex<Set<String>>([])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let remaining = Atomic(500)
+            for (index, confirmation) in confirmations.enumerated() {
+                confirmation.whenResolved { result in
+                    outcomes.withLock { $0[index, default: []].append((try? result.get()) ?? .nacked) }
+                    threads.withLock { $0.insert(Self.threadName()) }
+                    if remaining.subtract(1, ordering: .relaxed).newValue == 0 { done.resume() }
+                }
+            }
+        }
+        let seen = outcomes.withLock { $0 }
+        #expect(seen.count == 500 && seen.values.allSatisfy { $0.count == 1 })
+        #expect(seen[250] == [.returned(replyCode: 312, replyText: "NO_ROUTE")])
+        #expect(seen.filter { $0.value == [.acked] }.count == 499)
+        // The callbacks ran on the connection's own thread (the batch is registered long before
+        // its confirms come back from the broker).
+        #expect(threads.withLock { $0 } == ["amqp-connection"])
+        // Registered after the answer came: called at once, on the caller.
+        let late = Mutex<PublishOutcome?>(nil)
+        confirmations[0].whenResolved { result in late.withLock { $0 = try? result.get() } }
+        #expect(late.withLock { $0 } == .acked)
+        // In order: the queue holds 0...499 without 250.
+        let consumer = try await channel.consume(queue: queue)
+        var bodies: [String] = []
+        for try await delivery in consumer {
+            bodies.append(String(decoding: delivery.body, as: UTF8.self))
+            try channel.ack(delivery)
+            if bodies.count == 499 { break }
+        }
+        #expect(bodies == (0..<500).filter { $0 != 250 }.map(String.init))
+        try await channel.deleteQueue(queue)
+        await connection.close()
+    }
+
+    /// The calling thread's name as the kernel knows it.
+    static func threadName() -> String {
+        ((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test func unroutableMandatoryPublishIsReportedReturned() async throws {

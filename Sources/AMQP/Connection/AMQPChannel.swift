@@ -245,6 +245,26 @@ public final class AMQPChannel: Sendable {
         return confirmation
     }
 
+    /// Hands several messages to the connection thread as one piece of work (one wake-up of it),
+    /// in order; one confirmation each, in the same order.
+    /// - Throws: ``AMQPError/confirmsNotEnabled`` on a channel opened without publisher confirms.
+    public func publish(_ messages: [OutgoingMessage]) throws(AMQPError) -> [PublishConfirmation] {
+        guard shared.publisherConfirms else { throw .confirmsNotEnabled }
+        let confirmations = messages.map { _ in PublishConfirmation() }
+        let shared = self.shared
+        let accepted = core.submit { core in
+            for (message, confirmation) in zip(messages, confirmations) {
+                core.publish(
+                    shared, body: message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory,
+                    properties: message.properties, confirmation: confirmation)
+            }
+        }
+        if !accepted {
+            for confirmation in confirmations { confirmation.resolve(.failure(core.terminalError)) }
+        }
+        return confirmations
+    }
+
     /// Publishes and waits for the broker's answer.
     public func publishAndConfirm(
         _ body: [UInt8], exchange: String, routingKey: String, mandatory: Bool = false,

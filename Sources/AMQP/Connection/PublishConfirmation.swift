@@ -5,8 +5,12 @@ import Synchronization
 /// Publishing returns one of these at once, so a single task can keep a window of publishes in
 /// flight without a task per message (pipelined confirms).
 public final class PublishConfirmation: Sendable {
+    /// Called with the broker's answer on the thread that delivers it.
+    public typealias Callback = @Sendable (Result<PublishOutcome, AMQPError>) -> Void
+
     private enum State {
         case pending(CheckedContinuation<PublishOutcome, any Error>?)
+        case pendingCallback(Callback)
         case done(Result<PublishOutcome, AMQPError>)
     }
 
@@ -37,6 +41,8 @@ public final class PublishConfirmation: Sendable {
                         if Task.isCancelled { return .failure(CancellationError()) }
                         state = .pending(continuation)
                         return nil
+                    case .pendingCallback:
+                        return .failure(AMQPError.invalidArgument("a confirmation with a callback cannot also be awaited"))
                     }
                 }
                 if let ready { continuation.resume(with: ready) }
@@ -51,6 +57,25 @@ public final class PublishConfirmation: Sendable {
         }
     }
 
+    /// Calls `callback` with the broker's answer: at once when it has arrived, otherwise on the
+    /// connection's thread as the confirm (or the connection's end) comes in, with no task to wake
+    /// in between. Keep it short: the connection reads no frames while it runs. Either this or
+    /// ``outcome()``, once per confirmation.
+    public func whenResolved(_ callback: @escaping Callback) {
+        let ready = state.withLock { state -> Result<PublishOutcome, AMQPError>? in
+            switch state {
+            case .done(let result):
+                return result
+            case .pending(nil):
+                state = .pendingCallback(callback)
+                return nil
+            case .pending(.some), .pendingCallback:
+                return .failure(.invalidArgument("a confirmation is awaited or called back once"))
+            }
+        }
+        if let ready { callback(ready) }
+    }
+
     /// The answer if it has arrived, without waiting.
     public var currentOutcome: Result<PublishOutcome, AMQPError>? {
         state.withLock { state in
@@ -60,11 +85,26 @@ public final class PublishConfirmation: Sendable {
     }
 
     func resolve(_ result: Result<PublishOutcome, AMQPError>) {
-        let waiter: CheckedContinuation<PublishOutcome, any Error>? = state.withLock { state in
-            guard case .pending(let continuation) = state else { return nil }
-            state = .done(result)
-            return continuation
+        enum Waiter {
+            case task(CheckedContinuation<PublishOutcome, any Error>)
+            case callback(Callback)
         }
-        waiter?.resume(with: result.mapError { $0 as any Error })
+        let waiter: Waiter? = state.withLock { state in
+            switch state {
+            case .done:
+                return nil
+            case .pending(let continuation):
+                state = .done(result)
+                return continuation.map(Waiter.task)
+            case .pendingCallback(let callback):
+                state = .done(result)
+                return .callback(callback)
+            }
+        }
+        switch waiter {
+        case .task(let continuation): continuation.resume(with: result.mapError { $0 as any Error })
+        case .callback(let callback): callback(result)
+        case nil: break
+        }
     }
 }

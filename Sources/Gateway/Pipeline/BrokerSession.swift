@@ -16,6 +16,9 @@ final class BrokerSession: Sendable {
     }
 
     private let publisher: Mutex<Publisher>
+    /// Commands whose results are published and not yet settled: a drain that runs out of time
+    /// requeues them instead of waiting for a broker that stopped answering.
+    private let settlements = Mutex<[ObjectIdentifier: SettlementRun]>([:])
 
     init(consumerConnection: AMQPConnection, consumerChannel: AMQPChannel, publisherConnection: AMQPConnection, publisherChannel: AMQPChannel) {
         self.consumerConnection = consumerConnection
@@ -54,6 +57,24 @@ final class BrokerSession: Sendable {
             }
             throw error
         }
+    }
+
+    /// The confirm channel when it is open, without waiting; nil while it must be reopened.
+    var openPublishingChannel: AMQPChannel? {
+        publisher.withLock { state in
+            if case .channel(let channel) = state, channel.isOpen { return channel }
+            return nil
+        }
+    }
+
+    func track(_ run: SettlementRun) { settlements.withLock { $0[ObjectIdentifier(run)] = run } }
+
+    func untrack(_ run: SettlementRun) { settlements.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(run)) } }
+
+    /// Requeues every command still waiting for its confirms.
+    func abandonSettlements() {
+        let runs = settlements.withLock { Array($0.values) }
+        for run in runs { run.abandon() }
     }
 
     var isOpen: Bool { consumerConnection.isOpen && publisherConnection.isOpen && consumerChannel.isOpen }

@@ -3,6 +3,7 @@ import Foundation
 import GatewayConfig
 import Logging
 import PipelineCore
+import Tracing
 import WorkModeDomain
 
 /// Publishing results and dead letters with confirms, and settling the delivery afterwards.
@@ -75,101 +76,32 @@ extension CommandProcessor {
         }
     }
 
-    /// Publishes what the command owes and waits for the confirms, as ``Settlement`` (PipelineCore)
-    /// says: what the broker refuses is published again with backoff, holding a ``Pauses`` entry
-    /// so no new command starts, until the broker takes it or the session ends; the outcome is
-    /// known (journaled), so the command is never requeued to be forwarded again. True when
-    /// everything was confirmed (ack the delivery); false to requeue it.
-    func publish(
-        event: [UInt8], status: CommandStatus, deadLetter: [JournalCompletion.DeadLetterHeader]?, received: Received, session: BrokerSession
-    ) async -> Bool {
-        let owed = owedMessages(event: event, status: status, deadLetter: deadLetter, received: received)
-        var settlement = Settlement(owed: owed.count)
-        var paused = false
-        var action = settlement.start()
-        var refusal = ""
-        defer { if paused { pauses.leave(.publish, recovered: action == .ack) } }
-        while true {
-            switch action {
-            case .ack:
-                return true
-            case .requeue:
-                return false
-            case .publish(let indices):
-                let round = await publishRound(indices, of: owed, settlement: &settlement, session: session)
-                action = round.next
-                if let why = round.refused { refusal = why }
-                if action == .requeue {
-                    logger.warning(
-                        "publishing the result failed; the command goes back to the queue",
-                        metadata: ["commandId": "\(received.commandId)", "error": "\(round.lost ?? "")"])
-                }
-            case .pause(let failures):
-                if !paused {
-                    paused = true
-                    pauses.enter(.publish, detail: refusal)
-                    logger.error(
-                        "the broker refused a publish; holding the command and publishing again",
-                        metadata: ["commandId": "\(received.commandId)", "refused": "\(refusal)"])
-                }
-                let slept: Bool
-                do {
-                    try await Task.sleep(for: Self.pauseDelay(failures: failures))
-                    slept = true
-                } catch { slept = false }
-                action = slept && session.isOpen ? settlement.resumed() : (settlement.lost() ?? .requeue)
+    /// Publishes what the command owes and settles its delivery once the broker has confirmed it
+    /// all (``SettlementRun``): then `tail` (metrics, the log line) and `whenSettled` run, on the
+    /// thread that brought the last confirm. Returns at once; with tracing on it waits, so the
+    /// command's span covers the publish.
+    func publishAndSettle(
+        _ owed: [Owed], received: Received, session: BrokerSession, tail: @escaping @Sendable (_ published: Bool) -> Void,
+        whenSettled: @escaping @Sendable () -> Void
+    ) async {
+        let ended: @Sendable (Bool) -> Void = { published in
+            _ = self.settle(received, session: session, published: published)
+            tail(published)
+            whenSettled()
+        }
+        guard tracing else {
+            SettlementRun(owed: owed, session: session, processor: self, commandId: received.commandId, ended: ended).start()
+            return
+        }
+        await traced("workmode.publish") { span in
+            span?.attributes["workmode.dead_lettered"] = owed.contains { $0.exchange == configuration.topology.deadLetterExchange }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                SettlementRun(owed: owed, session: session, processor: self, commandId: received.commandId) { published in
+                    ended(published)
+                    continuation.resume()
+                }.start()
             }
         }
-    }
-
-    /// Publishes the owed messages `indices`, then hands each confirm to `settlement` in turn.
-    /// Returns its answer, with why the broker refused (a refused round) or what failed (a lost one).
-    private func publishRound(
-        _ indices: [Int], of owed: [Owed], settlement: inout Settlement, session: BrokerSession
-    ) async -> (next: Settlement.Action, refused: String?, lost: String?) {
-        do {
-            let channel = try await session.publishingChannel()
-            var pending: [(Int, PublishConfirmation)] = []
-            for index in indices {
-                let message = owed[index]
-                var properties = message.properties
-                if message.exchange != configuration.topology.deadLetterExchange { properties.timestamp = UInt64(Date().timeIntervalSince1970) }
-                pending.append(
-                    (
-                        index,
-                        try channel.publish(
-                            message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory,
-                            properties: properties
-                        )
-                    ))
-            }
-            var why: String?
-            for (index, confirmation) in pending {
-                let confirm: Settlement.Confirm
-                switch try await confirmation.outcome() {
-                case .acked:
-                    confirm = .acked
-                case .nacked:
-                    confirm = .refused
-                    why = "\(owed[index].what) nacked by the broker (a full queue with x-overflow reject-publish?)"
-                case .returned(let code, let text):
-                    confirm = .refused
-                    why = "\(owed[index].what) returned unroutable (\(code) \(text)): is the dead-letter queue bound?"
-                }
-                if let next = settlement.confirmed(index, confirm) { return (next, why, nil) }
-            }
-            // Every confirm of a round answers; reaching here means the round was empty.
-            return (settlement.lost() ?? .requeue, why, "no confirm answered the round")
-        } catch {
-            return (settlement.lost() ?? .requeue, nil, "\(error)")
-        }
-    }
-
-    func republish(_ stored: JournalCompletion, received: Received, session: BrokerSession) async -> Bool {
-        await publish(
-            event: stored.event, status: CommandStatus(rawValue: stored.status) ?? .failed, deadLetter: stored.deadLetter,
-            received: received, session: session
-        )
     }
 
     /// Acks once everything for the command is confirmed; otherwise requeues it. A tag from a

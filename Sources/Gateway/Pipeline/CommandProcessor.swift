@@ -89,17 +89,18 @@ struct CommandProcessor: Sendable {
         case acked, requeued
     }
 
-    /// Processes one command and settles its delivery. Cancellation (a drain that ran out of time)
-    /// requeues it without a result or dead letter. With tracing on, the command is one span
-    /// (receipt to settlement) whose parent is the command's own `traceparent`.
-    @discardableResult
-    func process(_ received: Received, session: BrokerSession) async -> Disposition {
-        guard tracing else { return await run(received, session: session, span: nil) }
+    /// Processes one command and settles its delivery; `whenSettled` runs once, after the ack or
+    /// requeue, possibly after this returns (on the thread of the broker's last confirm).
+    /// Cancellation (a drain that ran out of time) requeues it without a result or dead letter.
+    /// With tracing on, the command is one span (receipt to settlement) whose parent is the
+    /// command's own `traceparent`.
+    func process(_ received: Received, session: BrokerSession, whenSettled: @escaping @Sendable () -> Void) async {
+        guard tracing else { return await run(received, session: session, span: nil, whenSettled: whenSettled) }
         var parent = InstrumentationContext.topLevel
         if let headers = received.delivery.properties.headers {
             InstrumentationSystem.instrument.extract(headers, into: &parent, using: FieldTableExtractor())
         }
-        return await withSpan("workmode.command", context: parent, ofKind: .consumer, at: received.decodeStarted) { span in
+        await withSpan("workmode.command", context: parent, ofKind: .consumer, at: received.decodeStarted) { span in
             span.attributes["messaging.message.id"] = received.commandId
             if case .success(let command) = received.decoded {
                 span.attributes["workmode.tenant"] = command.tenantId
@@ -109,7 +110,7 @@ struct CommandProcessor: Sendable {
             let validation = startSpan("workmode.validate", at: received.decodeStarted)
             if case .failure(let failure) = received.decoded { validation.attributes["workmode.validation.errors"] = failure.errors.count }
             validation.end(at: received.decodeEnded)
-            return await run(received, session: session, span: span)
+            await run(received, session: session, span: span, whenSettled: whenSettled)
         }
     }
 
@@ -119,12 +120,16 @@ struct CommandProcessor: Sendable {
         return await withSpan(name, ofKind: kind) { span in await operation(span) }
     }
 
-    private func run(_ received: Received, session: BrokerSession, span: (any Span)?) async -> Disposition {
+    private func run(_ received: Received, session: BrokerSession, span: (any Span)?, whenSettled: @escaping @Sendable () -> Void) async {
         let id = received.commandId
         var metadata: Logger.Metadata = ["commandId": "\(id)"]
         if case .success(let command) = received.decoded {
             metadata["tenant"] = "\(command.tenantId)"
             metadata["call"] = "\(command.callId)"
+        }
+        let requeue = {
+            _ = settle(received, session: session, published: false)
+            whenSettled()
         }
         // A command already completed within dedupe.ttl is never sent again: its result is re-published.
         // Read once: the answer also says whether a forward is in doubt.
@@ -134,19 +139,23 @@ struct CommandProcessor: Sendable {
         case (.republishStored, .completed(let stored)):
             span?.attributes["workmode.status"] = stored.status
             span?.attributes["workmode.republished"] = true
-            let published = await traced("workmode.publish") { _ in await republish(stored, received: received, session: session) }
-            logger.info("command already completed; result re-published", metadata: Self.adding(metadata, ["status": "\(stored.status)"]))
-            if published { metrics.republished.increment() }
-            return settle(received, session: session, published: published)
+            let owed = owedMessages(
+                event: stored.event, status: CommandStatus(rawValue: stored.status) ?? .failed, deadLetter: stored.deadLetter, received: received)
+            await publishAndSettle(
+                owed, received: received, session: session,
+                tail: { [logger, metrics, metadata] published in
+                    guard published else { return }
+                    metrics.republished.increment()
+                    logger.info("command already completed; result re-published", metadata: Self.adding(metadata, ["status": "\(stored.status)"]))
+                }, whenSettled: whenSettled)
+            return
         case (.forward(let doubt), _):
             inDoubt = doubt
         case (.republishStored, _):
             // Only a recorded completion decides a re-publish; forwarding is the safe answer.
             inDoubt = true
         }
-        guard let outcome = await decide(received, inDoubt: inDoubt, session: session, metadata: metadata) else {
-            return settle(received, session: session, published: false)
-        }
+        guard let outcome = await decide(received, inDoubt: inDoubt, session: session, metadata: metadata) else { return requeue() }
         let completedAt = Date()
         let event = resultEvent(received, outcome: outcome, completedAt: completedAt)
         let deadLetter = outcome.status.deadLetterClass.map { failureClass in
@@ -168,27 +177,28 @@ struct CommandProcessor: Sendable {
             }
             // Only when the session ended (or a drain ran out of time) while the journal could not
             // be written: the start record makes the redelivery an in-doubt forward.
-            guard written else { return settle(received, session: session, published: false) }
+            guard written else { return requeue() }
         }
         span?.attributes["workmode.status"] = outcome.status.rawValue
         span?.attributes["workmode.attempts"] = outcome.attempts
         span?.attributes["workmode.in_doubt"] = outcome.inDoubt
-        let published = await traced("workmode.publish") { publishSpan in
-            publishSpan?.attributes["workmode.dead_lettered"] = outcome.status.deadLetterClass != nil
-            return await publish(event: eventBytes, status: outcome.status, deadLetter: headers, received: received, session: session)
-        }
-        if published {
-            metrics.outcome(outcome.status)
-            if let failureClass = outcome.status.deadLetterClass { metrics.deadLettered(failureClass.rawValue) }
-            metrics.commandDuration.recordInterval(since: received.receivedAt)
-        }
         var fields = [
             "status": "\(outcome.status.rawValue)", "attempts": "\(outcome.attempts)",
             "durationMs": "\(Int(event.durationMs))", "inDoubt": "\(outcome.inDoubt)",
         ]
         if outcome.status != .succeeded { fields["reason"] = outcome.reason }
-        logger.info("command \(outcome.status.rawValue)", metadata: Self.adding(metadata, fields))
-        return settle(received, session: session, published: published)
+        let status = outcome.status
+        let receivedAt = received.receivedAt
+        await publishAndSettle(
+            owedMessages(event: eventBytes, status: status, deadLetter: headers, received: received), received: received, session: session,
+            tail: { [logger, metrics, metadata, fields] published in
+                if published {
+                    metrics.outcome(status)
+                    if let failureClass = status.deadLetterClass { metrics.deadLettered(failureClass.rawValue) }
+                    metrics.commandDuration.recordInterval(since: receivedAt)
+                }
+                logger.info("command \(status.rawValue)", metadata: Self.adding(metadata, fields))
+            }, whenSettled: whenSettled)
     }
 
     // MARK: - deciding

@@ -341,17 +341,23 @@ public final class Gateway: Service, Sendable {
                         try? session.consumerChannel.nack(delivery, requeue: true)
                         continue
                     }
+                    let lanes = self.lanes
                     let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
+                    let settled: @Sendable () -> Void = {
+                        if let ticket { lanes.leave(ticket) }
+                        inFlight.decrement(entry)
+                    }
                     group.addTask {
                         // A drain that ran out of time cancels the wait: the command goes back
                         // untouched instead of waiting for the commands ahead of it.
                         if let ticket, await !ticket.waitForTurn() {
                             _ = self.processor.settle(received, session: session, published: false)
+                            settled()
                         } else {
-                            await self.processor.process(received, session: session)
+                            // The lane and the count are released once the delivery is settled,
+                            // which may be after this task ends (on the broker's confirm).
+                            await self.processor.process(received, session: session, whenSettled: settled)
                         }
-                        if let ticket { self.lanes.leave(ticket) }
-                        inFlight.decrement(entry)
                     }
                 }
             } catch {
@@ -368,11 +374,13 @@ public final class Gateway: Service, Sendable {
                 } else {
                     logger.warning("drain timeout reached; requeueing unfinished commands", metadata: ["unfinished": "\(inFlight.value)"])
                     group.cancelAll()
+                    session.abandonSettlements()
                     await inFlight.waitUntilEmpty(timeout: .seconds(30))
                 }
             } else {
                 // The connection is gone: acks are void now, so stop and let the broker redeliver.
                 group.cancelAll()
+                session.abandonSettlements()
             }
             // Ends the drain task and the watchers.
             standbyTask.cancel()
