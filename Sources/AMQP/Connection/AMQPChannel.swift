@@ -159,7 +159,7 @@ public final class AMQPChannel: Sendable {
     /// it, so set it first. The sequence ends with ``AMQPError/consumerCancelled(consumerTag:)`` when the
     /// broker cancels the consumer, and with the connection's or channel's error when either closes.
     public func consume(queue: String, exclusive: Bool = false, arguments: FieldTable = [:]) async throws(AMQPError) -> AMQPConsumer {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Delivery.self, throwing: (any Error).self)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: [Delivery].self, throwing: (any Error).self)
         let sink = ConsumerSink(continuation: continuation, channel: ObjectIdentifier(shared))
         let shared = self.shared
         let tag = try await core.perform { core throws(AMQPError) in

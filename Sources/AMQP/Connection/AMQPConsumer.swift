@@ -7,14 +7,33 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
 
     /// The consumer tag the broker assigned to the first queue.
     public let tag: String
-    let stream: AsyncThrowingStream<Delivery, any Error>
+    let stream: AsyncThrowingStream<[Delivery], any Error>
     let sink: ConsumerSink
 
     /// Every consumer tag delivering into this sequence (one per queue), while it runs.
     public var tags: [String] { sink.tags.withLock { $0 } }
 
     /// The deliveries, until the consumer is cancelled or its channel or connection ends (then the iteration throws).
-    public func makeAsyncIterator() -> AsyncThrowingStream<Delivery, any Error>.AsyncIterator {
-        stream.makeAsyncIterator()
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(batches: stream.makeAsyncIterator())
+    }
+
+    /// Hands out the deliveries of each batch the connection thread passed over; only an empty
+    /// batch waits.
+    public struct Iterator: AsyncIteratorProtocol {
+        var batches: AsyncThrowingStream<[Delivery], any Error>.AsyncIterator
+        var batch: [Delivery] = []
+        var next = 0
+
+        /// The next delivery; nil once the consumer was cancelled.
+        public mutating func next() async throws -> Delivery? {
+            while next == batch.count {
+                guard let fresh = try await batches.next() else { return nil }
+                batch = fresh
+                next = 0
+            }
+            defer { next += 1 }
+            return batch[next]
+        }
     }
 }

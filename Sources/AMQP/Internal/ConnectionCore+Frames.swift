@@ -8,6 +8,7 @@ extension ConnectionCore {
     /// gone.
     func pumpFrames(budget: Int = 512) -> Bool {
         guard let state, terminal.withLock({ $0 }) == nil else { return false }
+        defer { handOverDeliveries() }
         for _ in 0..<budget {
             // Pool memory may only be recycled when no put-back frame still points into it.
             if amqp_frames_enqueued(state) == 0 {
@@ -19,6 +20,7 @@ extension ConnectionCore {
             let status = amqp_simple_wait_frame_noblock(state, &frame, &noWait)
             if status == AMQP_STATUS_TIMEOUT.rawValue { return true }
             guard status == AMQP_STATUS_OK.rawValue else {
+                handOverDeliveries()
                 terminate(.connectionLost(Self.statusText(status)))
                 return false
             }
@@ -34,6 +36,8 @@ extension ConnectionCore {
             return
         }
         let channel = frame.channel
+        // Whatever follows the deliveries read so far (a cancel, a close) reaches their consumer after them.
+        if frame.payload.method.id != AMQP_BASIC_DELIVER_METHOD { handOverDeliveries() }
         switch frame.payload.method.id {
         case AMQP_BASIC_DELIVER_METHOD:
             let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
@@ -91,7 +95,18 @@ extension ConnectionCore {
             redelivered: deliver.redelivered != 0, exchange: exchange, routingKey: routingKey,
             consumerTag: consumerTag, messageCount: nil
         )
-        consumer.continuation.yield(delivery)
+        if let index = pendingDeliveries.firstIndex(where: { $0.sink === consumer }) {
+            pendingDeliveries[index].deliveries.append(delivery)
+        } else {
+            pendingDeliveries.append((consumer, [delivery]))
+        }
+    }
+
+    /// Passes the deliveries read in this pass to their consumers, one batch each.
+    func handOverDeliveries() {
+        guard !pendingDeliveries.isEmpty else { return }
+        for (sink, deliveries) in pendingDeliveries { sink.continuation.yield(deliveries) }
+        pendingDeliveries.removeAll(keepingCapacity: true)
     }
 
     private func handleReturn(_ returned: amqp_basic_return_t, channel: UInt16) {

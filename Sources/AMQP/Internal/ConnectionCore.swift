@@ -48,6 +48,8 @@ final class ConnectionCore: @unchecked Sendable {
 
     var state: amqp_connection_state_t?
     let arena = CArena()
+    /// Deliveries read in the current pass over the socket, per consumer, handed over when it ends.
+    var pendingDeliveries: [(sink: ConsumerSink, deliveries: [Delivery])] = []
     var channels: [UInt16: ChannelState] = [:]
     private var freeChannelNumbers: [UInt16] = []
     /// Numbers of closed channels whose frames may still be queued inside librabbitmq: reusing them
