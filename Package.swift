@@ -141,6 +141,9 @@ let package = Package(
             dependencies: [
                 "AMQP", "WorkModeDomain", "OIFDEClient", "Gateway", "GatewayConfig",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

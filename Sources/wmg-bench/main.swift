@@ -3,6 +3,7 @@
 //   wmg-bench amqp URL COUNT SIZE WINDOW PREFETCH   the AMQP client against a broker
 //   wmg-bench decode [COUNT]                         decode + validate of a transfer command
 //   wmg-bench oifde BASE_URL CONCURRENCY SECONDS     the OIFDE client against a running simulator
+//   wmg-bench plain-http HOST PORT CONCURRENCY SECONDS  the same requests over bare NIOHTTP1 (the floor)
 //   wmg-bench e2e URL COMMANDS_EXCHANGE RESULTS_EXCHANGE COUNT RATE SIM_LATENCY_MS LABEL [ROUTING_KEY [ID_PREFIX]]
 //     (ROUTING_KEY batch sends to the batch queue; two drivers with other ID_PREFIXes can run at once;
 //     reply: listen on a reply_to queue of its own, not on the results exchange)
@@ -24,6 +25,18 @@ case "amqp":
     }
     do {
         try await AMQPBenchmark(url: rest[0], count: count, size: size, window: window, prefetch: prefetch).run()
+    } catch {
+        FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
+        exit(1)
+    }
+case "plain-http":
+    let rest = Array(arguments.dropFirst())
+    guard rest.count == 4, let port = Int(rest[1]), let concurrency = Int(rest[2]), let seconds = Double(rest[3]) else {
+        FileHandle.standardError.write(Data("usage: wmg-bench plain-http HOST PORT CONCURRENCY SECONDS\n".utf8))
+        exit(64)
+    }
+    do {
+        try await PlainHTTPBenchmark(host: rest[0], port: port, concurrency: concurrency, seconds: seconds).run()
     } catch {
         FileHandle.standardError.write(Data("wmg-bench: \(error)\n".utf8))
         exit(1)
