@@ -1,9 +1,9 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import Metrics
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 import Tracing
 import WorkModeDomain
@@ -26,12 +26,12 @@ public final class OIFDEClient: Sendable {
 
     /// The settings it was made with.
     public let configuration: OIFDEConfiguration
-    private let http: HTTPClient
+    private let pool: HTTPConnectionPool
     private let tokens = TokenCache()
     private let logger: Logger
-    /// Parsed once: a request is a copy with its own headers and body.
-    private let changeWorkModeRequest: HTTPClient.Request
-    private let getTokenRequest: HTTPClient.Request
+    private let hostHeader: String
+    private let changeWorkModePath: String
+    private let getTokenPath: String
 
     /// A client with its own connection pool. Throws ``SetupError`` for a base URL that is not http(s) or a CA file that cannot be read.
     public init(configuration: OIFDEConfiguration, logger: Logger) throws {
@@ -50,34 +50,28 @@ public final class OIFDEClient: Sendable {
             tls.certificateVerification = .none
             logger.warning("oifde.tls.verifyPeer is false: OIFDE's certificate is not checked, so tokens can be stolen on the path")
         }
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.timeout.timeInterval * 1e9))
-        var httpConfiguration = HTTPClient.Configuration(
-            tlsConfiguration: tls,
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: timeout, read: timeout),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections)
-        )
-        httpConfiguration.httpVersion = .http1Only
-        // Fail a refused connection at once with its own error (the pipeline's retries and backoff
-        // handle it) instead of waiting out the timeout and reporting a timeout, which reads as
-        // "may have been applied".
-        httpConfiguration.connectionPool.retryConnectionEstablishment = false
-        // Without tracing the gateway forwards the command's `traceparent` itself, and AHC's own
-        // spans (a no-op tracer) would still cost attribute building on every request.
-        httpConfiguration.tracing.tracer = configuration.tracing ? InstrumentationSystem.tracer : nil
-        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        guard let url = URL(string: base), let host = url.host, !host.isEmpty else { throw SetupError.invalidBaseURL(base) }
+        let secure = base.hasPrefix("https://")
+        let context: NIOSSLContext?
+        do {
+            context = secure ? try NIOSSLContext(configuration: tls) : nil
+        } catch {
+            throw SetupError.caFile(configuration.tls.caFile ?? "(the system trust store)")
+        }
+        self.pool = HTTPConnectionPool(
+            target: .init(host: host, port: url.port ?? (secure ? 443 : 80), tls: context),
+            maxConnections: configuration.maxConnections, idleTimeout: .seconds(60), maxResponseBytes: configuration.maxResponseBytes,
+            group: MultiThreadedEventLoopGroup.singleton)
+        let defaultPort = url.port == nil || url.port == (secure ? 443 : 80)
+        self.hostHeader = defaultPort ? host : "\(host):\(url.port ?? 0)"
+        self.changeWorkModePath = url.path + "/oifde/rest/api/flow/changeWorkMode"
+        self.getTokenPath = url.path + "/oifde/rest/api/gettoken"
         self.configuration = configuration
         self.logger = logger
-        do {
-            self.changeWorkModeRequest = try HTTPClient.Request(url: base + "/oifde/rest/api/flow/changeWorkMode", method: .POST)
-            self.getTokenRequest = try HTTPClient.Request(url: base + "/oifde/rest/api/gettoken", method: .POST)
-        } catch {
-            throw SetupError.invalidBaseURL(base)
-        }
     }
 
     /// Closes the connection pool. Call once, before the process ends.
-    public func shutdown() async throws { try await http.shutdown() }
+    public func shutdown() async throws { pool.shutdown() }
 
     /// How many `gettoken` requests this client made for `tenant`.
     public func tokenFetches(for tenant: String) async -> Int { tokens.fetches(for: tenant) }
@@ -150,7 +144,7 @@ public final class OIFDEClient: Sendable {
         // With tracing on, the HTTP span's context goes out instead (a child of the command's).
         if let traceparent, !configuration.tracing { headers.add(name: "traceparent", value: traceparent) }
         let body = OIFDERequestBody.encode(command, authToken: token)
-        switch await exchange(changeWorkModeRequest, headers: headers, body: body, deadline: deadline) {
+        switch await exchange(changeWorkModePath, headers: headers, body: body, deadline: deadline) {
         case .failure(let kind):
             return AttemptResult(transportError: kind)
         case .success(let response):
@@ -177,77 +171,34 @@ public final class OIFDEClient: Sendable {
         return ResponseDecoding.decode(response.body)
     }
 
-    struct Answer: Sendable {
-        var status: Int
-        var retryAfter: Duration?
-        var location: String?
-        var body: [UInt8]
-        var oversized = false
-    }
+    typealias Answer = HTTPAnswer
 
     /// One exchange, bounded from connect to the last byte by `oifde.timeout` and the deadline.
-    ///
-    /// Without tracing it goes through async-http-client's delegate API: one deadline on the event
-    /// loop covers head and body, and the answer is collected there, so the task waits once. Its
-    /// async API costs a task of its own per request (to register the cancellation), and bounding
-    /// the body needed a task group with a timer task beside it: together about a third of the
-    /// client's CPU per request (`wmg-bench oifde`). With tracing on, the async API makes the HTTP
-    /// span and carries its context to OIFDE, so traced requests keep it.
+    /// With tracing on, it is a client span of its own whose context goes to OIFDE as `traceparent`.
     private func exchange(
-        _ template: HTTPClient.Request, headers: HTTPHeaders, body: [UInt8], deadline: ContinuousClock.Instant?
+        _ path: String, headers: HTTPHeaders, body: [UInt8], deadline: ContinuousClock.Instant?
     ) async -> Result<Answer, AttemptResult.TransportError> {
         let limit = deadline.map { min(configuration.timeout, max(.milliseconds(1), $0 - ContinuousClock.now)) } ?? configuration.timeout
-        guard !configuration.tracing else {
-            var request = HTTPClientRequest(url: template.url.absoluteString)
-            request.method = .POST
-            request.headers = headers
-            request.body = .bytes(ByteBuffer(bytes: body))
-            return await tracedExchange(request, limit: limit)
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
+        head.headers.replaceOrAdd(name: "Host", value: hostHeader)
+        head.headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
+        let poolDeadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(limit.timeInterval * 1e9))
+        guard configuration.tracing else {
+            return await pool.execute(head, body: body, deadline: poolDeadline).mapError(TransportErrorMapping.kind)
         }
-        var request = template
-        request.headers = headers
-        request.body = .bytes(body)
-        let task = http.execute(
-            request: request, delegate: AnswerCollector(maxBytes: configuration.maxResponseBytes),
-            deadline: .now() + TimeAmount.nanoseconds(Int64(limit.timeInterval * 1e9)))
-        do {
-            return .success(
-                try await withTaskCancellationHandler {
-                    try await task.futureResult.get()
-                } onCancel: {
-                    task.cancel()
-                })
-        } catch let oversized as AnswerCollector.Oversized {
-            return .success(oversized.answer)
-        } catch {
-            return .failure(TransportErrorMapping.kind(of: error))
-        }
-    }
-
-    /// The traced form of ``exchange(_:headers:body:deadline:)``.
-    private func tracedExchange(_ request: HTTPClientRequest, limit: Duration) async -> Result<Answer, AttemptResult.TransportError> {
-        let http = self.http
-        let maxBytes = configuration.maxResponseBytes
-        do {
-            return .success(
-                try await withTimeLimit(limit) {
-                    let response = try await http.execute(request, timeout: TimeAmount.nanoseconds(Int64(limit.timeInterval * 1e9)))
-                    var answer = Answer(
-                        status: Int(response.status.code), retryAfter: ResponseDecoding.retryAfter(response.headers.first(name: "Retry-After")),
-                        location: ResponseDecoding.location(response.headers.first(name: "Location")), body: []
-                    )
-                    do {
-                        answer.body = Array(try await response.body.collect(upTo: maxBytes).readableBytesView)
-                    } catch is NIOTooManyBytesError {
-                        // Not a transport problem: the server answered, with more than an answer can hold.
-                        answer.oversized = true
-                    }
-                    return answer
-                })
-        } catch is TimeLimitExceeded {
-            return .failure(.timeout)
-        } catch {
-            return .failure(TransportErrorMapping.kind(of: error))
+        return await withSpan("POST", ofKind: .client) { span in
+            span.attributes["http.request.method"] = "POST"
+            span.attributes["url.path"] = path
+            InstrumentationSystem.instrument.inject(span.context, into: &head.headers, using: HTTPHeadersInjector())
+            let result = await pool.execute(head, body: body, deadline: poolDeadline).mapError(TransportErrorMapping.kind)
+            switch result {
+            case .success(let answer):
+                span.attributes["http.response.status_code"] = answer.status
+                if answer.status >= 500 { span.setStatus(SpanStatus(code: .error)) }
+            case .failure(let kind):
+                span.setStatus(SpanStatus(code: .error, message: kind.rawValue))
+            }
+            return result
         }
     }
 
@@ -272,7 +223,7 @@ public final class OIFDEClient: Sendable {
         // Shared by every command of the tenant that waits for it (single flight), so bounded by
         // oifde.timeout only, not by one command's deadline.
         let failure: TokenFailure
-        switch await exchange(getTokenRequest, headers: ["Content-Type": "application/json; charset=UTF-8"], body: body.bytes, deadline: nil) {
+        switch await exchange(getTokenPath, headers: ["Content-Type": "application/json; charset=UTF-8"], body: body.bytes, deadline: nil) {
         case .failure(let kind):
             failure = TokenFailure(.transport(kind))
         case .success(let response):

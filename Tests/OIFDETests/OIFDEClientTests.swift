@@ -1,11 +1,11 @@
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
 import OIFDEClient
-import OIFDESimulator
 import Testing
 import WorkModeDomain
+
+@testable import OIFDESimulator
 
 @Suite struct OIFDEClientTests {
     let base = SimulatorConfiguration(tenants: ["t1": "s1", "t2": "s2"], autoSessions: true)
@@ -253,21 +253,8 @@ import WorkModeDomain
 
     @Test func passthroughForwardsTheCommandsToken() async throws {
         try await withSimulator(base) { simulator, port in
-            // A real token, as the publisher would have obtained it.
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/oifde/rest/api/gettoken")
-            request.method = .POST
-            request.body = .bytes(ByteBuffer(string: #"{"appKey":"t1","appSecret":"s1"}"#))
-            let answer: ByteBuffer
-            do {
-                answer = try await http.execute(request, timeout: .seconds(30)).body.collect(upTo: 4096)
-            } catch {
-                // A client dropped without shutdown stops the whole test process in a debug build.
-                try? await http.shutdown()
-                throw error
-            }
-            try await http.shutdown()
-            let token = try #require(FlatJSONObject(parsing: Array(answer.readableBytesView))?.string("authToken"))
+            // A real token, as the publisher would have obtained it from gettoken.
+            let token = try #require(simulator.state.issueToken(appKey: "t1", appSecret: "s1").authToken)
 
             try await withClient(makeClient(port: port, authMode: .passthrough)) { client in
                 var cmd = command(.supervision)

@@ -1,0 +1,104 @@
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// The last handler of an OIFDE connection: writes one request at a time and collects its answer
+/// on the event loop, so the waiting task is woken once, with the whole answer.
+final class ExchangeHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = PendingExchange
+    typealias OutboundOut = HTTPClientRequestPart
+
+    /// Sent down the pipeline to end the exchange in progress and close the connection.
+    struct Abort: Sendable {
+        let error: HTTPExchangeError
+    }
+
+    private let maxBytes: Int
+    private var pending: ExchangeCompletion?
+    private var answer = HTTPAnswer(status: 0)
+    private var keepAlive = true
+
+    init(maxBytes: Int) { self.maxBytes = maxBytes }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let exchange = unwrapOutboundIn(data)
+        guard pending == nil else {
+            // The pool leases a connection to one request at a time; a second one is a bug, never sent.
+            exchange.completion.complete(.failure(.connect))
+            promise?.fail(ChannelError.inappropriateOperationForState)
+            return
+        }
+        pending = exchange.completion
+        answer = HTTPAnswer(status: 0)
+        keepAlive = exchange.head.isKeepAlive
+        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
+        context.write(wrapOutboundOut(.end(nil)), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard pending != nil else {
+            // Bytes nobody asked for: the connection cannot be trusted with the next request.
+            context.close(promise: nil)
+            return
+        }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            answer.status = Int(head.status.code)
+            answer.retryAfter = ResponseDecoding.retryAfter(head.headers.first(name: "Retry-After"))
+            answer.location = ResponseDecoding.location(head.headers.first(name: "Location"))
+            keepAlive = keepAlive && head.isKeepAlive
+            if let announced = head.headers.first(name: "Content-Length").flatMap(Int.init), announced > maxBytes {
+                endOversized(context: context)
+            }
+        case .body(let part):
+            guard answer.body.count + part.readableBytes <= maxBytes else { return endOversized(context: context) }
+            answer.body.append(contentsOf: part.readableBytesView)
+        case .end:
+            answer.reusable = keepAlive
+            finish(.success(answer))
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+
+    /// The server answered with more than an answer can hold: an answer (oversized), not a
+    /// transport problem; the rest is not read, so the connection goes.
+    private func endOversized(context: ChannelHandlerContext) {
+        answer.oversized = true
+        answer.reusable = false
+        finish(.success(answer))
+        context.close(promise: nil)
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let abort = event as? Abort else { return context.triggerUserOutboundEvent(event, promise: promise) }
+        finish(.failure(abort.error))
+        context.close(promise: nil)
+        promise?.succeed()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // Closed under a request that was (at least partly) written: it may have been applied.
+        finish(.failure(.connectionClosed))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(Self.kind(of: error)))
+        context.close(promise: nil)
+    }
+
+    private func finish(_ outcome: ExchangeCompletion.Outcome) {
+        let completion = pending
+        pending = nil
+        completion?.complete(outcome)
+    }
+
+    static func kind(of error: any Error) -> HTTPExchangeError {
+        if error is NIOSSLError || error is BoringSSLError { return .tls }
+        // The server closed before its answer was complete: lost, not malformed.
+        if let parser = error as? HTTPParserError { return parser == .invalidEOFState ? .connectionClosed : .badResponse }
+        return .connectionClosed
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// HTTP/1.1 keep-alive connections to one server (OIFDE), at most `maxConnections` of them, one
+/// request at a time on each; requests beyond that wait for a connection, in arrival order.
+///
+/// Hand-written on NIOHTTP1 because async-http-client cost four times the CPU per request here
+/// (`wmg-bench oifde` against `wmg-bench plain-http`): its pool, request and task state machines
+/// are general; this serves one host, POSTs only, never redirects and never retries.
+final class HTTPConnectionPool: Sendable {
+    struct Target: Sendable {
+        let host: String
+        let port: Int
+        /// Nil for plain HTTP.
+        let tls: NIOSSLContext?
+    }
+
+    /// What a request waiting for a connection is given.
+    private enum Lease {
+        case connection(any Channel)
+        /// Open a new connection (one was counted for it).
+        case open
+    }
+
+    private struct Idle {
+        let channel: any Channel
+        let since: NIODeadline
+    }
+
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Lease, any Error>
+    }
+
+    private struct State {
+        var idle: [Idle] = []
+        /// Connections open or opening.
+        var connections = 0
+        var waiters: [Waiter] = []
+        var nextWaiter: UInt64 = 0
+        var shutDown = false
+    }
+
+    private let target: Target
+    private let maxConnections: Int
+    private let idleTimeout: TimeAmount
+    private let maxResponseBytes: Int
+    private let group: any EventLoopGroup
+    private let state = Mutex(State())
+
+    init(target: Target, maxConnections: Int, idleTimeout: TimeAmount, maxResponseBytes: Int, group: any EventLoopGroup) {
+        self.target = target
+        self.maxConnections = max(1, maxConnections)
+        self.idleTimeout = idleTimeout
+        self.maxResponseBytes = maxResponseBytes
+        self.group = group
+    }
+
+    /// Sends one request and collects its answer, all before `deadline` (waiting for a
+    /// connection, connecting, the TLS handshake, the request and the whole answer).
+    func execute(_ head: HTTPRequestHead, body: [UInt8], deadline: NIODeadline) async -> Result<HTTPAnswer, HTTPExchangeError> {
+        let channel: any Channel
+        do {
+            channel = try await lease(deadline: deadline)
+        } catch let error as HTTPExchangeError {
+            return .failure(error)
+        } catch {
+            return .failure(.connect)
+        }
+        let completion = ExchangeCompletion()
+        let timer = channel.eventLoop.scheduleTask(deadline: deadline) {
+            channel.triggerUserOutboundEvent(ExchangeHandler.Abort(error: .timeout), promise: nil)
+        }
+        let outcome = await withTaskCancellationHandler {
+            await completion.wait {
+                let written = channel.eventLoop.makePromise(of: Void.self)
+                // A connection that closed before the write never got the request.
+                written.futureResult.whenFailure { _ in completion.complete(.failure(.connectionClosed)) }
+                channel.writeAndFlush(PendingExchange(head: head, body: ByteBuffer(bytes: body), completion: completion), promise: written)
+            }
+        } onCancel: {
+            completion.complete(.failure(.cancelled))
+            channel.triggerUserOutboundEvent(ExchangeHandler.Abort(error: .cancelled), promise: nil)
+        }
+        timer.cancel()
+        switch outcome {
+        case .success(let answer):
+            release(channel, reusable: answer.reusable)
+        case .failure:
+            release(channel, reusable: false)
+        }
+        return outcome
+    }
+
+    /// Closes every idle connection and fails the requests waiting for one; later requests fail.
+    func shutdown() {
+        let (idle, waiters) = state.withLock { state -> ([Idle], [Waiter]) in
+            state.shutDown = true
+            defer {
+                state.idle.removeAll()
+                state.waiters.removeAll()
+            }
+            return (state.idle, state.waiters)
+        }
+        for connection in idle { connection.channel.close(promise: nil) }
+        for waiter in waiters { waiter.continuation.resume(throwing: HTTPExchangeError.connect) }
+    }
+
+    // MARK: - leasing
+
+    private func lease(deadline: NIODeadline) async throws -> any Channel {
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        let expiry = group.any().scheduleTask(deadline: deadline) { self.giveUp(waiter: id, .timeout) }
+        defer { expiry.cancel() }
+        let lease = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Lease, any Error>) in
+                let now = NIODeadline.now()
+                let (immediate, stale) = state.withLock { state -> (Result<Lease, HTTPExchangeError>?, [any Channel]) in
+                    guard !state.shutDown else { return (.failure(.connect), []) }
+                    var stale: [any Channel] = []
+                    // The most recently used first: the warmest, and the least likely to be timed out by the server.
+                    while let idle = state.idle.popLast() {
+                        if idle.channel.isActive, now - idle.since < idleTimeout { return (.success(.connection(idle.channel)), stale) }
+                        stale.append(idle.channel)
+                    }
+                    if state.connections < maxConnections {
+                        state.connections += 1
+                        return (.success(.open), stale)
+                    }
+                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    return (nil, stale)
+                }
+                // Their close is counted when it completes (`closed(_:)`).
+                for channel in stale { channel.close(promise: nil) }
+                if let immediate { continuation.resume(with: immediate.mapError { $0 as any Error }) }
+            }
+        } onCancel: {
+            giveUp(waiter: id, .cancelled)
+        }
+        switch lease {
+        case .connection(let channel): return channel
+        case .open: return try await connect(deadline: deadline)
+        }
+    }
+
+    private func giveUp(waiter id: UInt64, _ error: HTTPExchangeError) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume(throwing: error)
+    }
+
+    private func release(_ channel: any Channel, reusable: Bool) {
+        guard reusable, channel.isActive else {
+            // `closed(_:)` counts it out once the close completes.
+            channel.close(promise: nil)
+            return
+        }
+        let waiter = state.withLock { state -> Waiter? in
+            guard !state.shutDown else { return nil }
+            if !state.waiters.isEmpty { return state.waiters.removeFirst() }
+            state.idle.append(Idle(channel: channel, since: .now()))
+            return nil
+        }
+        if let waiter {
+            waiter.continuation.resume(returning: .connection(channel))
+        } else if state.withLock({ $0.shutDown }) {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// A connection ended (closed by either side, or failed): it no longer counts, and the first
+    /// waiting request may open one in its place.
+    private func closed(_ channel: any Channel) {
+        let waiter = state.withLock { state -> Waiter? in
+            state.idle.removeAll { $0.channel === channel }
+            state.connections -= 1
+            guard !state.waiters.isEmpty, state.connections < maxConnections else { return nil }
+            state.connections += 1
+            return state.waiters.removeFirst()
+        }
+        waiter?.continuation.resume(returning: .open)
+    }
+
+    // MARK: - connecting
+
+    private func connect(deadline: NIODeadline) async throws -> any Channel {
+        let target = self.target
+        let maxResponseBytes = self.maxResponseBytes
+        let remaining = deadline - .now()
+        guard remaining > .zero else {
+            connectFailed()
+            throw HTTPExchangeError.timeout
+        }
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(remaining)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls = target.tls {
+                        // No SNI for an address; NIOSSL then checks the certificate against the IP.
+                        let hostname = Self.isAddress(target.host) ? nil : target.host
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: hostname))
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ExchangeHandler(maxBytes: maxResponseBytes))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: target.host, port: target.port).get()
+        } catch {
+            connectFailed()
+            throw error is NIOSSLError || error is BoringSSLError ? HTTPExchangeError.tls : HTTPExchangeError.connect
+        }
+        channel.closeFuture.whenComplete { _ in self.closed(channel) }
+        return channel
+    }
+
+    /// A connection counted for a request could not be made; the next waiting request tries its own.
+    private func connectFailed() {
+        let waiter = state.withLock { state -> Waiter? in
+            state.connections -= 1
+            guard !state.waiters.isEmpty, state.connections < maxConnections else { return nil }
+            state.connections += 1
+            return state.waiters.removeFirst()
+        }
+        waiter?.continuation.resume(returning: .open)
+    }
+
+    static func isAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: 0)) != nil
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import OIFDEClient
+import OIFDESimulator
+import Testing
+import WorkModeDomain
+
+/// The hand-written HTTP/1.1 pool under the OIFDE client, against the simulator over loopback:
+/// its connection limit, waits bounded by the deadline, and connections that end being replaced.
+@Suite struct ConnectionPoolTests {
+    let base = SimulatorConfiguration(tenants: ["t1": "s1"], autoSessions: true)
+
+    func client(port: Int, maxConnections: Int, timeout: Duration = .seconds(30)) throws -> OIFDEClient {
+        let configuration = OIFDEConfiguration(
+            baseURL: "http://127.0.0.1:\(port)", timeout: timeout, tls: .init(), tenants: ["t1": .init("s1")], maxConnections: maxConnections)
+        return try OIFDEClient(configuration: configuration, logger: Logger(label: "client", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    /// 40 requests at once over 4 connections: all answered, never more than 4 at OIFDE at a time.
+    @Test func theConnectionLimitHolds() async throws {
+        var slow = base
+        slow.latency = .milliseconds(50)
+        try await withSimulator(slow) { simulator, port in
+            try await withClient(client(port: port, maxConnections: 4)) { client in
+                await warmUp(client)
+                simulator.state.clearRequests()
+                let verdicts = await withTaskGroup(of: AttemptVerdict.self) { group in
+                    for index in 0..<40 {
+                        group.addTask { await client.changeWorkMode(command(.insertion, call: "limit-\(index)"), commandId: "\(index)").verdict }
+                    }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(verdicts.count == 40 && verdicts.allSatisfy { $0 == .succeeded }, "\(verdicts)")
+                let most = simulator.state.stats.mostConcurrent
+                #expect(most <= 4, "OIFDE saw \(most) requests at once")
+                #expect(most >= 2, "the connections were used side by side (\(most))")
+            }
+        }
+    }
+
+    /// With the only connection hanging, a second request waits for it only until its time limit.
+    @Test func waitingForAConnectionEndsAtTheTimeLimit() async throws {
+        try await withSimulator(base) { simulator, port in
+            try await withClient(client(port: port, maxConnections: 1, timeout: .seconds(2))) { client in
+                await warmUp(client)
+                simulator.state.setFault(FaultPlan(hangSeconds: 30, count: 1))
+                let started = ContinuousClock.now
+                async let first = client.changeWorkMode(command(.insertion, call: "hangs"), commandId: "first")
+                try await Task.sleep(for: .milliseconds(200))
+                // Its deadline ends before the first request's time limit frees the connection: had
+                // it waited past it, it would have got the connection and succeeded.
+                let second = await client.changeWorkMode(
+                    command(.insertion, call: "waits"), commandId: "second", deadline: .now + .milliseconds(800))
+                #expect(second.summary.contains("timeout"), "\(second.summary)")
+                #expect((await first).summary.contains("timeout"))
+                // 2 s each, not the 30 s hang (slack for a loaded machine).
+                #expect(ContinuousClock.now - started < .seconds(12))
+                // The hung connection was closed and counted out: the next request gets a new one.
+                #expect(await client.changeWorkMode(command(.supervision, call: "after"), commandId: "after").verdict == .succeeded)
+            }
+        }
+    }
+
+    /// Connections the server drops are counted out and replaced: with a limit of one, a leak
+    /// would leave every later request waiting for a connection that never comes back.
+    @Test func droppedConnectionsAreReplaced() async throws {
+        try await withSimulator(base) { simulator, port in
+            try await withClient(client(port: port, maxConnections: 1, timeout: .seconds(5))) { client in
+                await warmUp(client)
+                simulator.state.setFault(FaultPlan(closeConnection: true, count: 3))
+                for index in 0..<3 {
+                    let attempt = await client.changeWorkMode(command(.insertion, call: "drop-\(index)"), commandId: "d\(index)")
+                    #expect(attempt.result.transportError == .connectionClosed, "\(attempt.summary)")
+                }
+                for index in 0..<5 {
+                    let attempt = await client.changeWorkMode(command(.insertion, call: "ok-\(index)"), commandId: "o\(index)")
+                    #expect(attempt.verdict == .succeeded, "\(attempt.summary)")
+                }
+            }
+        }
+    }
+}
