@@ -11,7 +11,7 @@ import WorkModeDomain
 /// Takes one delivered command to its end: validate, deduplicate, forward with retries, record,
 /// publish the result (and dead letter), then acknowledge. Pure pipeline logic; the broker and
 /// OIFDE are reached through the session and the client.
-struct CommandProcessor: Sendable {
+final class CommandProcessor: Sendable {
     let configuration: GatewayConfiguration
     let client: OIFDEClient
     let journal: CompletionJournal
@@ -128,7 +128,7 @@ struct CommandProcessor: Sendable {
             metadata["call"] = "\(command.callId)"
         }
         let requeue = {
-            _ = settle(received, session: session, published: false)
+            _ = self.settle(received, session: session, published: false)
             whenSettled()
         }
         // A command already completed within dedupe.ttl is never sent again: its result is re-published.
