@@ -208,6 +208,7 @@ final class HTTPConnectionPool: Sendable {
                         // No SNI for an address; NIOSSL then checks the certificate against the IP.
                         let hostname = Self.isAddress(target.host) ? nil : target.host
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: hostname))
+                        try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(done: channel.eventLoop.makePromise()))
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(ExchangeHandler(maxBytes: maxResponseBytes))
@@ -220,8 +221,24 @@ final class HTTPConnectionPool: Sendable {
             connectFailed()
             throw error is NIOSSLError || error is BoringSSLError ? HTTPExchangeError.tls : HTTPExchangeError.connect
         }
+        // From here on its close counts it out, whatever ends it.
         channel.closeFuture.whenComplete { _ in self.closed(channel) }
+        if target.tls != nil {
+            do {
+                try await handshake(on: channel, deadline: deadline)
+            } catch {
+                channel.close(promise: nil)
+                throw error as? HTTPExchangeError == .timeout ? HTTPExchangeError.timeout : HTTPExchangeError.tls
+            }
+        }
         return channel
+    }
+
+    private func handshake(on channel: any Channel, deadline: NIODeadline) async throws {
+        let waiter = try await channel.pipeline.handler(type: HandshakeWaiter.self).get()
+        let timer = channel.eventLoop.scheduleTask(deadline: deadline) { waiter.timeOut() }
+        defer { timer.cancel() }
+        try await waiter.done.futureResult.get()
     }
 
     /// A connection counted for a request could not be made; the next waiting request tries its own.

@@ -1,0 +1,35 @@
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// Tells when the TLS handshake of a new connection is done, so a connection is only handed to a
+/// request once it can carry it: a handshake that fails is then a connect-time `tls` failure
+/// (the request never left), never a request lost on a connection that closed under it.
+final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    let done: EventLoopPromise<Void>
+
+    init(done: EventLoopPromise<Void>) { self.done = done }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            done.succeed()
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        done.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        done.fail(HTTPExchangeError.tls)
+        context.fireChannelInactive()
+    }
+
+    /// A handshake that outlives the exchange's deadline.
+    func timeOut() { done.fail(HTTPExchangeError.timeout) }
+}
