@@ -72,9 +72,9 @@ final class BrokerSession: Sendable {
     func untrack(_ run: SettlementRun) { settlements.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(run)) } }
 
     /// Requeues every command still waiting for its confirms.
-    func abandonSettlements() {
+    func abandonSettlements(because why: String) {
         let runs = settlements.withLock { Array($0.values) }
-        for run in runs { run.abandon() }
+        for run in runs { run.abandon(because: why) }
     }
 
     var isOpen: Bool { consumerConnection.isOpen && publisherConnection.isOpen && consumerChannel.isOpen }

@@ -374,13 +374,13 @@ public final class Gateway: Service, Sendable {
                 } else {
                     logger.warning("drain timeout reached; requeueing unfinished commands", metadata: ["unfinished": "\(inFlight.value)"])
                     group.cancelAll()
-                    session.abandonSettlements()
+                    session.abandonSettlements(because: "the drain ran out of time before the broker confirmed")
                     await inFlight.waitUntilEmpty(timeout: .seconds(30))
                 }
             } else {
                 // The connection is gone: acks are void now, so stop and let the broker redeliver.
                 group.cancelAll()
-                session.abandonSettlements()
+                session.abandonSettlements(because: "the broker connection was lost before it confirmed")
             }
             // Ends the drain task and the watchers.
             standbyTask.cancel()

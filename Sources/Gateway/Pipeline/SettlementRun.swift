@@ -48,9 +48,10 @@ final class SettlementRun: Sendable {
     }
 
     /// The drain ran out of time, or the session is over: requeue unless already settled.
-    func abandon() {
+    func abandon(because why: String) {
         let next = state.withLock { state -> Settlement.Action? in
             state.task?.cancel()
+            if state.lostBecause == nil { state.lostBecause = why }
             return state.settlement.lost()
         }
         if let next { act(next) }
@@ -169,7 +170,7 @@ final class SettlementRun: Sendable {
         if !published {
             processor.logger.warning(
                 "publishing the result failed; the command goes back to the queue",
-                metadata: ["commandId": "\(commandId)", "error": "\(lostBecause ?? "the drain ran out of time")"])
+                metadata: ["commandId": "\(commandId)", "error": "\(lostBecause ?? "")"])
         }
         ended(published)
     }
