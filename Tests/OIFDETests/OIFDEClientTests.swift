@@ -35,7 +35,8 @@ import WorkModeDomain
         configuration.tlsKeyFile = certificates.keyFile
         try await withSimulator(configuration) { _, port in
             try await withClient(makeClient(port: port, https: true, caFile: certificates.caFile)) { trusted in
-                #expect(await trusted.changeWorkMode(command(.insertion), commandId: "m").verdict == .succeeded)
+                let attempt = await trusted.changeWorkMode(command(.insertion), commandId: "m")
+                #expect(attempt.verdict == .succeeded, "\(attempt.summary)")
             }
 
             try await withClient(makeClient(port: port, https: true)) { untrusting in

@@ -347,7 +347,9 @@ public final class Gateway: Service, Sendable {
                         if let ticket { lanes.leave(ticket) }
                         inFlight.decrement(entry)
                     }
-                    group.addTask {
+                    // Runs here, on the consumer's thread, until it first waits (for its lane, a
+                    // slot, OIFDE): no hand-off to another pool thread before the request goes out.
+                    group.addImmediateTask {
                         // A drain that ran out of time cancels the wait: the command goes back
                         // untouched instead of waiting for the commands ahead of it.
                         if let ticket, await !ticket.waitForTurn() {

@@ -5,7 +5,7 @@ import NIOTLS
 /// Tells when the TLS handshake of a new connection is done, so a connection is only handed to a
 /// request once it can carry it: a handshake that fails is then a connect-time `tls` failure
 /// (the request never left), never a request lost on a connection that closed under it.
-final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+final class HandshakeWaiter: ChannelInboundHandler {
     typealias InboundIn = NIOAny
 
     let done: EventLoopPromise<Void>
@@ -13,10 +13,9 @@ final class HandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
     init(done: EventLoopPromise<Void>) { self.done = done }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent {
-            done.succeed()
-            context.pipeline.syncOperations.removeHandler(self, promise: nil)
-        }
+        // It stays in the pipeline: the connecting task looks it up after the connect, which a
+        // fast handshake can beat (removing it then failed that lookup under load).
+        if case .handshakeCompleted = event as? TLSUserEvent { done.succeed() }
         context.fireUserInboundEventTriggered(event)
     }
 
