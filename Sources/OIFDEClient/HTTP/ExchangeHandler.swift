@@ -18,6 +18,7 @@ final class ExchangeHandler: ChannelDuplexHandler {
     private var pending: ExchangeCompletion?
     private var answer = HTTPAnswer(status: 0)
     private var keepAlive = true
+    private var deadline: Scheduled<Void>?
 
     init(maxBytes: Int) { self.maxBytes = maxBytes }
 
@@ -32,6 +33,12 @@ final class ExchangeHandler: ChannelDuplexHandler {
         pending = exchange.completion
         answer = HTTPAnswer(status: 0)
         keepAlive = exchange.head.isKeepAlive
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(deadline: exchange.deadline) {
+            handler.value.finish(.failure(.timeout))
+            boundContext.value.close(promise: nil)
+        }
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
         context.write(wrapOutboundOut(.end(nil)), promise: promise)
@@ -90,6 +97,8 @@ final class ExchangeHandler: ChannelDuplexHandler {
     }
 
     private func finish(_ outcome: ExchangeCompletion.Outcome) {
+        deadline?.cancel()
+        deadline = nil
         let completion = pending
         pending = nil
         completion?.complete(outcome)

@@ -72,21 +72,19 @@ final class HTTPConnectionPool: Sendable {
             return .failure(.connect)
         }
         let completion = ExchangeCompletion()
-        let timer = channel.eventLoop.scheduleTask(deadline: deadline) {
-            channel.triggerUserOutboundEvent(ExchangeHandler.Abort(error: .timeout), promise: nil)
-        }
         let outcome = await withTaskCancellationHandler {
             await completion.wait {
                 let written = channel.eventLoop.makePromise(of: Void.self)
-                // A connection that closed before the write never got the request.
+                // Closed before the write: counted as lost (in doubt), the careful reading.
                 written.futureResult.whenFailure { _ in completion.complete(.failure(.connectionClosed)) }
-                channel.writeAndFlush(PendingExchange(head: head, body: ByteBuffer(bytes: body), completion: completion), promise: written)
+                // The handler arms the deadline on the loop itself: one hand-off per request.
+                let exchange = PendingExchange(head: head, body: ByteBuffer(bytes: body), deadline: deadline, completion: completion)
+                channel.writeAndFlush(exchange, promise: written)
             }
         } onCancel: {
             completion.complete(.failure(.cancelled))
             channel.triggerUserOutboundEvent(ExchangeHandler.Abort(error: .cancelled), promise: nil)
         }
-        timer.cancel()
         switch outcome {
         case .success(let answer):
             release(channel, reusable: answer.reusable)
@@ -117,8 +115,6 @@ final class HTTPConnectionPool: Sendable {
             state.nextWaiter += 1
             return state.nextWaiter
         }
-        let expiry = group.any().scheduleTask(deadline: deadline) { self.giveUp(waiter: id, .timeout) }
-        defer { expiry.cancel() }
         let lease = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Lease, any Error>) in
                 let now = NIODeadline.now()
@@ -139,7 +135,13 @@ final class HTTPConnectionPool: Sendable {
                 }
                 // Their close is counted when it completes (`closed(_:)`).
                 for channel in stale { channel.close(promise: nil) }
-                if let immediate { continuation.resume(with: immediate.mapError { $0 as any Error }) }
+                if let immediate {
+                    continuation.resume(with: immediate.mapError { $0 as any Error })
+                } else {
+                    // Only a request that waits gets a timer; served first, the timer finds no
+                    // waiter and does nothing.
+                    group.any().scheduleTask(deadline: deadline) { self.giveUp(waiter: id, .timeout) }
+                }
             }
         } onCancel: {
             giveUp(waiter: id, .cancelled)

@@ -28,5 +28,7 @@ enum HTTPExchangeError: Error, Sendable {
 struct PendingExchange: Sendable {
     let head: HTTPRequestHead
     let body: ByteBuffer
+    /// The answer must be complete by then; the handler ends the exchange and the connection after.
+    let deadline: NIODeadline
     let completion: ExchangeCompletion
 }
