@@ -180,8 +180,8 @@ public final class OIFDEClient: Sendable {
     ) async -> Result<Answer, AttemptResult.TransportError> {
         let limit = deadline.map { min(configuration.timeout, max(.milliseconds(1), $0 - ContinuousClock.now)) } ?? configuration.timeout
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
-        head.headers.replaceOrAdd(name: "Host", value: hostHeader)
-        head.headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
+        head.headers.add(name: "Host", value: hostHeader)
+        head.headers.add(name: "Content-Length", value: String(body.count))
         let poolDeadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(limit.timeInterval * 1e9))
         guard configuration.tracing else {
             return await pool.execute(head, body: body, deadline: poolDeadline).mapError(TransportErrorMapping.kind)

@@ -132,9 +132,7 @@ struct EndToEndBenchmark {
             sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
         }
         func percentile(_ p: Double) -> Double { percentile(p, of: sorted) }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let driverCpuSeconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let driverCpuSeconds = processCPUSeconds()
         let report: [String: Any] = [
             "label": label, "commands": count, "rate": rate, "seconds": elapsed, "driverCpuSeconds": driverCpuSeconds,
             "commandsPerSecond": Double(count) / elapsed, "statuses": statuses,

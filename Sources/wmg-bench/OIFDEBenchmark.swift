@@ -18,7 +18,7 @@ struct OIFDEBenchmark {
         let client = try OIFDEClient(configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         let started = ContinuousClock.now
-        let cpuBefore = Self.processCPUSeconds()
+        let cpuBefore = processCPUSeconds()
         let (completed, failed) = await withTaskGroup(of: (Int, Int).self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
@@ -40,17 +40,10 @@ struct OIFDEBenchmark {
             return await group.reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
         }
         let elapsed = (ContinuousClock.now - started).seconds
-        let cpuMicroseconds = (Self.processCPUSeconds() - cpuBefore) * 1e6 / Double(max(1, completed + failed))
+        let cpuMicroseconds = (processCPUSeconds() - cpuBefore) * 1e6 / Double(max(1, completed + failed))
         print(
             "oifde concurrency=\(concurrency) requests/s=\(Int(Double(completed) / elapsed)) failed=\(failed)"
                 + " cpu-us/request=\(Int(cpuMicroseconds))")
         try await client.shutdown()
-    }
-
-    /// User plus system CPU of this process: the client's cost per request, beside the wall clock.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }

@@ -71,7 +71,7 @@ struct PlainHTTPBenchmark {
         }
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         let started = ContinuousClock.now
-        let cpuBefore = OIFDEBenchmark.processCPUSeconds()
+        let cpuBefore = processCPUSeconds()
         let hostHeader = "\(host):\(port)"
         let completed = await withTaskGroup(of: Int.self) { group in
             for (worker, channel) in channels.enumerated() {
@@ -98,7 +98,7 @@ struct PlainHTTPBenchmark {
             return await group.reduce(0, +)
         }
         let elapsed = (ContinuousClock.now - started).seconds
-        let cpuMicroseconds = (OIFDEBenchmark.processCPUSeconds() - cpuBefore) * 1e6 / Double(max(1, completed))
+        let cpuMicroseconds = (processCPUSeconds() - cpuBefore) * 1e6 / Double(max(1, completed))
         print("plain-nio concurrency=\(concurrency) requests/s=\(Int(Double(completed) / elapsed)) cpu-us/request=\(Int(cpuMicroseconds))")
         for channel in channels { try? await channel.close() }
     }

@@ -48,14 +48,7 @@ final class SettlementRun: Sendable {
     }
 
     /// The drain ran out of time, or the session is over: requeue unless already settled.
-    func abandon(because why: String) {
-        let next = state.withLock { state -> Settlement.Action? in
-            state.task?.cancel()
-            if state.lostBecause == nil { state.lostBecause = why }
-            return state.settlement.lost()
-        }
-        if let next { act(next) }
-    }
+    func abandon(because why: String) { lose(why) }
 
     private func act(_ action: Settlement.Action) {
         switch action {
@@ -123,9 +116,12 @@ final class SettlementRun: Sendable {
         if let next { act(next) }
     }
 
+    /// The channel, the connection or the session is gone: requeue unless already settled. The
+    /// first reason is the one logged.
     private func lose(_ why: String) {
         let next = state.withLock { state -> Settlement.Action? in
-            state.lostBecause = why
+            state.task?.cancel()
+            if state.lostBecause == nil { state.lostBecause = why }
             return state.settlement.lost()
         }
         if let next { act(next) }

@@ -17,6 +17,16 @@ final class HTTPConnectionPool: Sendable {
         let port: Int
         /// Nil for plain HTTP.
         let tls: NIOSSLContext?
+        /// The TLS server name: none for an address, and NIOSSL then checks the certificate against the IP.
+        let serverHostname: String?
+
+        init(host: String, port: Int, tls: NIOSSLContext?) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+            let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            self.serverHostname = (try? SocketAddress(ipAddress: bare, port: 0)) != nil ? nil : host
+        }
     }
 
     /// What a request waiting for a connection is given.
@@ -41,7 +51,6 @@ final class HTTPConnectionPool: Sendable {
         /// Connections open or opening.
         var connections = 0
         var waiters: [Waiter] = []
-        var nextWaiter: UInt64 = 0
         var shutDown = false
     }
 
@@ -51,6 +60,7 @@ final class HTTPConnectionPool: Sendable {
     private let maxResponseBytes: Int
     private let group: any EventLoopGroup
     private let state = Mutex(State())
+    private let nextWaiter = Atomic<UInt64>(0)
 
     init(target: Target, maxConnections: Int, idleTimeout: TimeAmount, maxResponseBytes: Int, group: any EventLoopGroup) {
         self.target = target
@@ -111,10 +121,7 @@ final class HTTPConnectionPool: Sendable {
     // MARK: - leasing
 
     private func lease(deadline: NIODeadline) async throws -> any Channel {
-        let id = state.withLock { state -> UInt64 in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
+        let id = nextWaiter.add(1, ordering: .relaxed).newValue
         let lease = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Lease, any Error>) in
                 let now = NIODeadline.now()
@@ -133,7 +140,7 @@ final class HTTPConnectionPool: Sendable {
                     state.waiters.append(Waiter(id: id, continuation: continuation))
                     return (nil, stale)
                 }
-                // Their close is counted when it completes (`closed(_:)`).
+                // Their close is counted when it completes (`countOut(_:)`).
                 for channel in stale { channel.close(promise: nil) }
                 if let immediate {
                     continuation.resume(with: immediate.mapError { $0 as any Error })
@@ -162,28 +169,33 @@ final class HTTPConnectionPool: Sendable {
 
     private func release(_ channel: any Channel, reusable: Bool) {
         guard reusable, channel.isActive else {
-            // `closed(_:)` counts it out once the close completes.
+            // `countOut(_:)` counts it out once the close completes.
             channel.close(promise: nil)
             return
         }
-        let waiter = state.withLock { state -> Waiter? in
-            guard !state.shutDown else { return nil }
-            if !state.waiters.isEmpty { return state.waiters.removeFirst() }
-            state.idle.append(Idle(channel: channel, since: .now()))
-            return nil
+        enum Next {
+            case handTo(Waiter)
+            case keepIdle
+            case close
         }
-        if let waiter {
-            waiter.continuation.resume(returning: .connection(channel))
-        } else if state.withLock({ $0.shutDown }) {
-            channel.close(promise: nil)
+        let next = state.withLock { state -> Next in
+            guard !state.shutDown else { return .close }
+            if !state.waiters.isEmpty { return .handTo(state.waiters.removeFirst()) }
+            state.idle.append(Idle(channel: channel, since: .now()))
+            return .keepIdle
+        }
+        switch next {
+        case .handTo(let waiter): waiter.continuation.resume(returning: .connection(channel))
+        case .keepIdle: break
+        case .close: channel.close(promise: nil)
         }
     }
 
-    /// A connection ended (closed by either side, or failed): it no longer counts, and the first
-    /// waiting request may open one in its place.
-    private func closed(_ channel: any Channel) {
+    /// A connection ended (closed by either side, or failed) or could not be made (`channel`
+    /// nil): it no longer counts, and the first waiting request may open one in its place.
+    private func countOut(_ channel: (any Channel)?) {
         let waiter = state.withLock { state -> Waiter? in
-            state.idle.removeAll { $0.channel === channel }
+            if let channel { state.idle.removeAll { $0.channel === channel } }
             state.connections -= 1
             guard !state.waiters.isEmpty, state.connections < maxConnections else { return nil }
             state.connections += 1
@@ -199,7 +211,7 @@ final class HTTPConnectionPool: Sendable {
         let maxResponseBytes = self.maxResponseBytes
         let remaining = deadline - .now()
         guard remaining > .zero else {
-            connectFailed()
+            countOut(nil)
             throw HTTPExchangeError.timeout
         }
         let bootstrap = ClientBootstrap(group: group)
@@ -207,9 +219,8 @@ final class HTTPConnectionPool: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = target.tls {
-                        // No SNI for an address; NIOSSL then checks the certificate against the IP.
-                        let hostname = Self.isAddress(target.host) ? nil : target.host
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: hostname))
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls, serverHostname: target.serverHostname))
                         try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(done: channel.eventLoop.makePromise()))
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -220,11 +231,11 @@ final class HTTPConnectionPool: Sendable {
         do {
             channel = try await bootstrap.connect(host: target.host, port: target.port).get()
         } catch {
-            connectFailed()
+            countOut(nil)
             throw error is NIOSSLError || error is BoringSSLError ? HTTPExchangeError.tls : HTTPExchangeError.connect
         }
         // From here on its close counts it out, whatever ends it.
-        channel.closeFuture.whenComplete { _ in self.closed(channel) }
+        channel.closeFuture.whenComplete { _ in self.countOut(channel) }
         if target.tls != nil {
             do {
                 try await handshake(on: channel, deadline: deadline)
@@ -243,18 +254,4 @@ final class HTTPConnectionPool: Sendable {
         try await waiter.done.futureResult.get()
     }
 
-    /// A connection counted for a request could not be made; the next waiting request tries its own.
-    private func connectFailed() {
-        let waiter = state.withLock { state -> Waiter? in
-            state.connections -= 1
-            guard !state.waiters.isEmpty, state.connections < maxConnections else { return nil }
-            state.connections += 1
-            return state.waiters.removeFirst()
-        }
-        waiter?.continuation.resume(returning: .open)
-    }
-
-    static func isAddress(_ host: String) -> Bool {
-        (try? SocketAddress(ipAddress: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: 0)) != nil
-    }
 }
