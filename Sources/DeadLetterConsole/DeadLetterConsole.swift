@@ -13,6 +13,7 @@ public struct DeadLetterConsole: Sendable {
     public let access: ConsoleAccess
     let context: OperatorContext
     let logger: Logger
+    let turns = QueueTurns()
 
     /// The console for a daemon running with `configuration`.
     public init(configuration: GatewayConfiguration, logger: Logger) {
@@ -85,7 +86,7 @@ public struct DeadLetterConsole: Sendable {
     /// when it is wrong), then `action` on the tools limited to that selection (503 when the broker
     /// fails it).
     private func acting(
-        on request: Request, _ action: (ConsoleSelection, DeadLetterTools) async throws -> Response
+        on request: Request, _ action: @escaping @Sendable (ConsoleSelection, DeadLetterTools) async throws -> Response
     ) async -> Response {
         if let refusal = guardAPI(request, changing: true) { return refusal }
         let selection: ConsoleSelection
@@ -95,7 +96,8 @@ public struct DeadLetterConsole: Sendable {
             return ConsoleResponse.json(["error": "\(error)"], status: .badRequest)
         }
         do {
-            return try await action(selection, DeadLetterTools(context: context, filter: DeadLetterFilter(keys: Set(selection.ids))))
+            let tools = DeadLetterTools(context: context, filter: DeadLetterFilter(keys: Set(selection.ids)))
+            return try await turns.take { try await action(selection, tools) }
         } catch {
             return ConsoleResponse.json(["error": "\(error)"], status: .serviceUnavailable)
         }
@@ -114,7 +116,8 @@ public struct DeadLetterConsole: Sendable {
                 return ConsoleResponse.json(["error": "\(error)"], status: .badRequest)
             }
             do {
-                let browse = try await DeadLetterTools(context: context, filter: filter).browse(limit: limit)
+                let tools = DeadLetterTools(context: context, filter: filter)
+                let browse = try await turns.take { try await tools.browse(limit: limit) }
                 return ConsoleResponse.json(ConsoleJSON.listing(browse, queue: context.configuration.topology.deadLetterQueue))
             } catch {
                 return ConsoleResponse.json(["error": "\(error)"], status: .serviceUnavailable)
@@ -125,7 +128,8 @@ public struct DeadLetterConsole: Sendable {
             let key = routeContext.parameters.get("key") ?? ""
             let filter = DeadLetterFilter(keys: [key])
             do {
-                let browse = try await DeadLetterTools(context: context, filter: filter).browse(limit: 1)
+                let tools = DeadLetterTools(context: context, filter: filter)
+                let browse = try await turns.take { try await tools.browse(limit: 1) }
                 guard let record = browse.records.first else {
                     return ConsoleResponse.json(
                         ["error": "no dead letter \(key) in \(context.configuration.topology.deadLetterQueue)"], status: .notFound)

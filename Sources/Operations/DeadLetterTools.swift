@@ -8,7 +8,7 @@ import WorkModeDomain
 /// that channel hands those back to the queue. Each reads at most the number of messages the queue
 /// held when it started, so what arrives meanwhile (a replayed command failing again) is left for
 /// the next run instead of looping.
-public struct DeadLetterTools {
+public struct DeadLetterTools: Sendable {
     let context: OperatorContext
     let filter: DeadLetterFilter
 

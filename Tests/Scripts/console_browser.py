@@ -14,7 +14,7 @@ import os
 import sys
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
@@ -129,6 +129,12 @@ def main():
         overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         check(overflow <= 1, "the page is %d px wider than the phone" % overflow)
         shot("7-phone")
+    except TimeoutException:
+        # Say what the page said: a failed API call shows in #problem, not in the traceback.
+        shot("failure")
+        problem = driver.find_elements(By.ID, "problem")
+        raise AssertionError("timed out waiting; the page's problem line: %r, total: %r, rows: %d" % (
+            problem[0].text if problem else None, text("total"), len(rows())))
     finally:
         driver.quit()
     print("console browser checks passed")
