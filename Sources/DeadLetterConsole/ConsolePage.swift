@@ -121,7 +121,7 @@ enum ConsolePage {
         "use strict";
         const $ = (id) => document.getElementById(id);
         const filterNames = ["class", "tenant", "since", "q"];
-        const state = { letters: [], selected: new Set(), action: null, applied: "", loads: 0, loading: false };
+        const state = { letters: [], selected: new Set(), action: null, applied: "", loads: 0, loading: false, refreshing: false };
 
         function el(tag, text, className) {
           const node = document.createElement(tag);
@@ -246,15 +246,18 @@ enum ConsolePage {
           }
         }
 
+        // Requests take turns on the queue on the server, so a refresh never starts while this
+        // page's last one is still waiting or reading: on a large queue they would pile up.
         async function refreshCounts() {
-          if (document.hidden || state.action || state.loading) return;
+          if (document.hidden || state.action || state.loading || state.refreshing) return;
           const query = new URLSearchParams(state.applied);
           query.set("limit", "0");
           const load = state.loads;
+          state.refreshing = true;
           try {
             const data = await api("/api/dead-letters?" + query);
             if (load === state.loads && !state.loading) renderCounts(data);
-          } catch (error) { showProblem(error); }
+          } catch (error) { showProblem(error); } finally { state.refreshing = false; }
         }
 
         function pretty(text) {
