@@ -86,7 +86,7 @@ public struct DeadLetterConsole: Sendable {
     /// when it is wrong), then `action` on the tools limited to that selection (503 when the broker
     /// fails it).
     private func acting(
-        on request: Request, _ action: @escaping @Sendable (ConsoleSelection, DeadLetterTools) async throws -> Response
+        on request: Request, _ action: @Sendable (ConsoleSelection, DeadLetterTools) async throws -> Response
     ) async -> Response {
         if let refusal = guardAPI(request, changing: true) { return refusal }
         let selection: ConsoleSelection
@@ -96,11 +96,18 @@ public struct DeadLetterConsole: Sendable {
             return ConsoleResponse.json(["error": "\(error)"], status: .badRequest)
         }
         do {
-            let tools = DeadLetterTools(context: context, filter: DeadLetterFilter(keys: Set(selection.ids)))
-            return try await turns.take { try await action(selection, tools) }
+            return try await withTools(DeadLetterFilter(keys: Set(selection.ids))) { try await action(selection, $0) }
         } catch {
             return ConsoleResponse.json(["error": "\(error)"], status: .serviceUnavailable)
         }
+    }
+
+    /// The tools over `filter`, used in this request's turn on the queue.
+    private func withTools<Value: Sendable>(
+        _ filter: DeadLetterFilter, _ body: @Sendable (DeadLetterTools) async throws -> Value
+    ) async throws -> Value {
+        let tools = DeadLetterTools(context: context, filter: filter)
+        return try await turns.take { try await body(tools) }
     }
 
     private func registerAPI(on router: Router<BasicRequestContext>) {
@@ -116,8 +123,7 @@ public struct DeadLetterConsole: Sendable {
                 return ConsoleResponse.json(["error": "\(error)"], status: .badRequest)
             }
             do {
-                let tools = DeadLetterTools(context: context, filter: filter)
-                let browse = try await turns.take { try await tools.browse(limit: limit) }
+                let browse = try await withTools(filter) { try await $0.browse(limit: limit) }
                 return ConsoleResponse.json(ConsoleJSON.listing(browse, queue: context.configuration.topology.deadLetterQueue))
             } catch {
                 return ConsoleResponse.json(["error": "\(error)"], status: .serviceUnavailable)
@@ -128,8 +134,7 @@ public struct DeadLetterConsole: Sendable {
             let key = routeContext.parameters.get("key") ?? ""
             let filter = DeadLetterFilter(keys: [key])
             do {
-                let tools = DeadLetterTools(context: context, filter: filter)
-                let browse = try await turns.take { try await tools.browse(limit: 1) }
+                let browse = try await withTools(filter) { try await $0.browse(limit: 1) }
                 guard let record = browse.records.first else {
                     return ConsoleResponse.json(
                         ["error": "no dead letter \(key) in \(context.configuration.topology.deadLetterQueue)"], status: .notFound)
