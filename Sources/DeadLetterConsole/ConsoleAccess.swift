@@ -26,8 +26,21 @@ public final class ConsoleAccess: Sendable {
     /// The session cookie's name.
     public static let cookieName = "wmg_console"
 
+    /// The origins a page of this listener has: `http://HOST:PORT` for the configured address
+    /// and, on loopback, for every loopback name.
+    private let origins: Set<String>
+    /// Login attempts in the current minute: more than ``loginsPerMinute`` are refused.
+    private let logins = Mutex<(minute: Int64, count: Int)>((0, 0))
+    static let loginsPerMinute = 10
+
     /// The access rules for `configuration`'s `admin.listen` and `admin.token`.
     public init(configuration: GatewayConfiguration) {
+        let listen = configuration.adminListen
+        let hosts = Self.isLoopback(listen.host) ? ["localhost", "127.0.0.1", "[::1]", listen.host] : [listen.host]
+        origins = Set(hosts.flatMap { host in
+            let name = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+            return ["http://\(name):\(listen.port)", "https://\(name):\(listen.port)"]
+        })
         token = configuration.adminToken.map { Array($0.reveal().utf8) }
         if token != nil {
             mode = .token
@@ -91,10 +104,46 @@ public final class ConsoleAccess: Sendable {
         _ = sessions.withLock { $0.removeValue(forKey: session) }
     }
 
-    /// A state-changing request must come from a page of this listener: its `Origin` names the
-    /// host the request was sent to. A missing `Origin` is refused too.
+    /// A state-changing request must come from a page of this listener: its `Origin` is the
+    /// configured listener's own (never compared with the request's `Host`, which a rebinding
+    /// page controls). A missing `Origin` is refused too.
     func isSameOrigin(_ request: Request) -> Bool {
-        guard let origin = request.headers[.origin], let host = request.head.authority else { return false }
-        return origin == "http://" + host || origin == "https://" + host
+        guard let origin = request.headers[.origin] else { return false }
+        return origins.contains(origin.lowercased())
+    }
+
+    /// Without a token, only requests addressed to a loopback name: a DNS-rebinding page reaches
+    /// the listener with its own name in `Host`. With a token, any host (the token is the guard).
+    func acceptsHost(_ request: Request) -> Bool {
+        guard mode == .loopbackWithoutToken else { return true }
+        guard let authority = request.head.authority else { return false }
+        return Self.isLoopbackAuthority(authority)
+    }
+
+    /// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+    static func isLoopbackAuthority(_ authority: String) -> Bool {
+        var host = authority.lowercased()
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            host = String(host[host.startIndex...close])
+            return host == "[::1]"
+        }
+        if let colon = host.lastIndex(of: ":") {
+            guard host[host.index(after: colon)...].allSatisfy(\.isNumber) else { return false }
+            host = String(host[..<colon])
+        }
+        if host == "localhost" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { part in UInt8(part) != nil }
+    }
+
+    /// Counts a login attempt; false past ``loginsPerMinute`` in this minute.
+    func loginAllowed(now: Date = Date()) -> Bool {
+        let minute = Int64(now.timeIntervalSince1970 / 60)
+        return logins.withLock { state in
+            if state.minute != minute { state = (minute, 0) }
+            state.count += 1
+            return state.count <= Self.loginsPerMinute
+        }
     }
 }

@@ -16,12 +16,19 @@ enum ConsoleJSON {
         return object
     }
 
-    static func listing(_ browse: DeadLetterTools.Browse, queue: String) -> [String: Any] {
-        [
+    static func listing(_ browse: DeadLetterTools.Browse, queue: String, retention: Duration) -> [String: Any] {
+        var object: [String: Any] = [
             "queue": queue, "scanned": browse.scanned, "matched": browse.matched,
             "counts": browse.groups.map { ["class": $0.failureClass, "reason": $0.reason, "count": $0.count] as [String: Any] },
             "letters": browse.records.map(summary),
+            "retentionSeconds": Int(retention.components.seconds),
         ]
+        // The oldest open letter is the first that retention takes.
+        if let oldest = browse.oldest {
+            object["oldestDeadLetteredAt"] = RFC3339.format(oldest)
+            object["oldestAgeSeconds"] = max(0, Int(Date().timeIntervalSince(oldest)))
+        }
+        return object
     }
 
     static func detail(_ record: DeadLetterRecord) -> [String: Any] {

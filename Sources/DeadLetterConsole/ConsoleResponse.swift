@@ -39,6 +39,10 @@ enum ConsoleResponse {
         json(["error": access.startLine + "; set admin.token (or admin.tokenFile) to serve it on this address"], status: .notFound)
     }
 
+    static func foreignHost() -> Response {
+        json(["error": "refused: without admin.token the console answers only requests addressed to localhost, 127.0.0.1 or [::1]"], status: .forbidden)
+    }
+
     static func crossOrigin() -> Response {
         json(["error": "refused: a request that changes something needs an Origin header naming this listener"], status: .forbidden)
     }

@@ -13,7 +13,6 @@ public struct DeadLetterConsole: Sendable {
     public let access: ConsoleAccess
     let context: OperatorContext
     let logger: Logger
-    let turns = QueueTurns()
 
     /// The console for a daemon running with `configuration`.
     public init(configuration: GatewayConfiguration, logger: Logger) {
@@ -35,6 +34,7 @@ public struct DeadLetterConsole: Sendable {
     public func register(on router: Router<BasicRequestContext>) {
         router.get("console") { request, _ -> Response in
             guard access.mode != .off else { return ConsoleResponse.off(access) }
+            guard access.acceptsHost(request) else { return ConsoleResponse.foreignHost() }
             guard access.authorizes(request) else { return ConsoleResponse.redirect(to: "/console/login") }
             return ConsoleResponse.html(ConsolePage.html)
         }
@@ -47,6 +47,10 @@ public struct DeadLetterConsole: Sendable {
         router.post("console/login") { request, _ -> Response in
             guard access.mode == .token else { return ConsoleResponse.off(access) }
             guard access.isSameOrigin(request) else { return ConsoleResponse.crossOrigin() }
+            guard access.loginAllowed() else {
+                Self.count("login_throttled")
+                return ConsoleResponse.html(LoginPage.html(problem: "Too many attempts: wait a minute."), status: .tooManyRequests)
+            }
             let form = FormBody.parse(try await ConsoleResponse.bodyText(request))
             guard let session = access.logIn(with: form["token"] ?? "") else {
                 Self.count("login_refused")
@@ -63,7 +67,7 @@ public struct DeadLetterConsole: Sendable {
             return response
         }
         router.post("console/logout") { request, _ -> Response in
-            guard access.isSameOrigin(request) else { return ConsoleResponse.crossOrigin() }
+            guard access.acceptsHost(request), access.isSameOrigin(request) else { return ConsoleResponse.crossOrigin() }
             access.logOut(request)
             var response = ConsoleResponse.redirect(to: access.mode == .token ? "/console/login" : "/console")
             response.setCookie(Cookie(name: ConsoleAccess.cookieName, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
@@ -74,6 +78,7 @@ public struct DeadLetterConsole: Sendable {
 
     private func guardAPI(_ request: Request, changing: Bool) -> Response? {
         if access.mode == .off { return ConsoleResponse.off(access) }
+        if !access.acceptsHost(request) { return ConsoleResponse.foreignHost() }
         if !access.authorizes(request) {
             return ConsoleResponse.json(
                 ["error": "unauthorized: send the admin token as a bearer token, or log in at /console/login"], status: .unauthorized)
@@ -102,12 +107,12 @@ public struct DeadLetterConsole: Sendable {
         }
     }
 
-    /// The tools over `filter`, used in this request's turn on the queue.
+    /// The tools over `filter`. Reads need no turns: they change nothing; replays and purges
+    /// take the settle lock inside the tools.
     private func withTools<Value: Sendable>(
         _ filter: DeadLetterFilter, _ body: @Sendable (DeadLetterTools) async throws -> Value
     ) async throws -> Value {
-        let tools = DeadLetterTools(context: context, filter: filter)
-        return try await turns.take { try await body(tools) }
+        try await body(DeadLetterTools(context: context, filter: filter))
     }
 
     private func registerAPI(on router: Router<BasicRequestContext>) {
@@ -124,7 +129,8 @@ public struct DeadLetterConsole: Sendable {
             }
             do {
                 let browse = try await withTools(filter) { try await $0.browse(limit: limit) }
-                return ConsoleResponse.json(ConsoleJSON.listing(browse, queue: context.configuration.topology.deadLetterQueue))
+                let topology = context.configuration.topology
+                return ConsoleResponse.json(ConsoleJSON.listing(browse, queue: topology.deadLetterQueue, retention: topology.deadLetterRetention))
             } catch {
                 return ConsoleResponse.json(["error": "\(error)"], status: .serviceUnavailable)
             }

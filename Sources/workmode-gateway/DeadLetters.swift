@@ -11,7 +11,7 @@ struct DeadLetters: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dead-letters",
         abstract: "Inspect, replay or delete dead letters.",
-        subcommands: [List.self, Replay.self, Purge.self]
+        subcommands: [List.self, Replay.self, Purge.self, Migrate.self]
     )
 
     struct Filters: ParsableArguments {
@@ -34,7 +34,7 @@ struct DeadLetters: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show dead letters, grouped by class and reason, and leave the queue as it was."
+            abstract: "Show open dead letters, grouped by class and reason; reading changes nothing."
         )
         @OptionGroup var filters: Filters
         @Option(help: "Show at most this many messages (counts cover all).")
@@ -56,7 +56,7 @@ struct DeadLetters: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send matching dead letters back to where they came from.",
             discussion:
-                "Each is republished with x-redrive-count + 1 and without its failure headers, and acked only after the broker confirmed the republish."
+                "Each is republished with x-redrive-count + 1 and without its failure headers, and settled only after the broker confirmed the republish."
         )
         @OptionGroup var filters: Filters
         @Flag(help: "Show what would be replayed; change nothing.")
@@ -76,6 +76,25 @@ struct DeadLetters: AsyncParsableCommand {
                 let tools = DeadLetterTools(context: try OperatorContext(configPath: options.config), filter: try filters.filter())
                 let result = try await tools.replay(dryRun: dryRun, rate: rate, maxRedrives: maxRedrives, say: OperatorCommand.say)
                 if result.failed > 0 { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move the letters of an earlier version's dead-letter quorum queue into the dead-letter stream.",
+            discussion: "Safe to run again: a migration interrupted at any point is finished by the next run, every letter once."
+        )
+        @Option(help: "At most this many letters per second.")
+        var rate: Double?
+        @OptionGroup var options: ConfigOption
+
+        func run() async throws {
+            try await OperatorCommand.run {
+                if let rate, !(rate > 0) || !rate.isFinite {
+                    throw OperatorError(.usage, "--rate \(rate): must be a number of letters per second above 0")
+                }
+                _ = try await DeadLetterMigration(context: try OperatorContext(configPath: options.config)).run(rate: rate, say: OperatorCommand.say)
             }
         }
     }

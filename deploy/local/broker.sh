@@ -17,7 +17,9 @@
 # WMG_BROKER_PLUGINS (comma-separated plugins to enable; default rabbitmq_consistent_hash_exchange),
 # WMG_BROKER_ERL_ARGS (extra Erlang VM flags, e.g. the benchmark's scheduler settings),
 # WMG_BROKER_TLS_DIR (a folder made by make-certs.sh: adds a TLS listener on PORT+10000 with its
-# server.pem and server.key, made by its ca.pem).
+# server.pem and server.key, made by its ca.pem), WMG_BROKER_ROOT (a Debian root folder holding
+# another RabbitMQ, made by rabbitmq4-root.sh: the node runs in it with chroot, with its own Erlang
+# port mapper on PORT+30000, so a RabbitMQ 4 node runs beside the system's 3.10).
 set -euo pipefail
 
 port=${WMG_BROKER_PORT:-5673}
@@ -25,8 +27,34 @@ node=${WMG_BROKER_NODE:-wmg${port}@localhost}
 base=${WMG_BROKER_DIR:-${TMPDIR:-/tmp}/wmg-broker-${port}}
 dist_port=$((port + 20000))
 tls_port=$((port + 10000))
+root=${WMG_BROKER_ROOT:-}
+# $base is the node's folder as the node sees it; $host_base the same folder seen from here.
+host_base="$root$base"
+inroot=()
+if [ -n "$root" ]; then
+  [ -x "$root/usr/sbin/rabbitmq-server" ] || { echo "broker: $root holds no RabbitMQ (make it with rabbitmq4-root.sh)" >&2; exit 1; }
+  export ERL_EPMD_PORT=$((port + 30000))
+  inroot=(chroot "$root")
+fi
 
-ctl() { rabbitmqctl -q -n "$node" "$@"; }
+ctl() { "${inroot[@]}" rabbitmqctl -q -n "$node" "$@"; }
+
+# Erlang reads /proc and /dev/shm; a chroot has neither until they are mounted into it.
+mount_root() {
+  [ -n "$root" ] || return 0
+  mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+  mkdir -p "$root/dev/shm"
+  mountpoint -q "$root/dev/shm" || mount -t tmpfs shm "$root/dev/shm"
+}
+
+unmount_root() {
+  [ -n "$root" ] || return 0
+  # Only when no other node keeps its folder in the same root.
+  if ! ls "$root$(dirname "$base")" 2>/dev/null | grep -q '^wmg-broker-'; then
+    umount "$root/dev/shm" 2>/dev/null || true
+    umount "$root/proc" 2>/dev/null || true
+  fi
+}
 
 # A node whose listener or distribution port is taken does not fail: it hangs. Say so at once.
 ports_free() {
@@ -59,13 +87,13 @@ node_env() {
 start() {
   if status >/dev/null 2>&1; then echo "broker: $node already runs on 127.0.0.1:$port"; return 0; fi
   ports_free
-  rm -rf "$base"
-  mkdir -p "$base/mnesia" "$base/log"
+  rm -rf "$host_base"
+  mkdir -p "$host_base/mnesia" "$host_base/log"
   # The consistent-hash exchange carries topology.partitions (CONTRACT.md section 11).
-  echo "[${WMG_BROKER_PLUGINS-rabbitmq_consistent_hash_exchange}]." > "$base/enabled_plugins"
+  echo "[${WMG_BROKER_PLUGINS-rabbitmq_consistent_hash_exchange}]." > "$host_base/enabled_plugins"
   # Loopback only; guest may log in from there. A small disk limit keeps CI machines with
   # little free space from raising a disk alarm that would block every publisher.
-  cat > "$base/rabbitmq.conf" <<CONF
+  cat > "$host_base/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$port
 loopback_users.guest = true
 disk_free_limit.absolute = 50MB
@@ -74,8 +102,8 @@ log.file.level = info
 CONF
   if [ -n "${WMG_BROKER_TLS_DIR:-}" ]; then
     # Copied into the node's folder: the server runs as the rabbitmq user and must read them.
-    cp "$WMG_BROKER_TLS_DIR/ca.pem" "$WMG_BROKER_TLS_DIR/server.pem" "$WMG_BROKER_TLS_DIR/server.key" "$base/"
-    cat >> "$base/rabbitmq.conf" <<CONF
+    cp "$WMG_BROKER_TLS_DIR/ca.pem" "$WMG_BROKER_TLS_DIR/server.pem" "$WMG_BROKER_TLS_DIR/server.key" "$host_base/"
+    cat >> "$host_base/rabbitmq.conf" <<CONF
 listeners.ssl.default = 127.0.0.1:$tls_port
 ssl_options.cacertfile = $base/ca.pem
 ssl_options.certfile = $base/server.pem
@@ -90,15 +118,16 @@ CONF
 # Starts the node on its folder as it is and waits until it accepts connections.
 launch() {
   # Started as root, the server drops to the rabbitmq user: it must own its folders.
-  if id rabbitmq >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then chown -R rabbitmq:rabbitmq "$base"; fi
+  if "${inroot[@]}" id rabbitmq >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then "${inroot[@]}" chown -R rabbitmq:rabbitmq "$base"; fi
+  mount_root
   node_env
-  rabbitmq-server -detached
+  "${inroot[@]}" rabbitmq-server -detached
   # await_startup fails at once while the node is not yet registered with epmd: retry it.
   local deadline=$((SECONDS + 120))
-  until rabbitmqctl -q -n "$node" await_startup --timeout 30 >/dev/null 2>&1; do
+  until ctl await_startup --timeout 30 >/dev/null 2>&1; do
     if [ $SECONDS -ge $deadline ]; then
       echo "broker: $node did not start within 120 s; its log follows" >&2
-      tail -n 40 "$base"/log/*.log >&2 2>/dev/null || true
+      tail -n 40 "$host_base"/log/*.log >&2 2>/dev/null || true
       exit 1
     fi
     sleep 1
@@ -110,8 +139,8 @@ stop() {
   # Given the pid file, rabbitmqctl waits until the node's process has ended; bounded, because a
   # node that went through stop_app/start_app has been seen to leave it waiting forever.
   local pid=
-  [ -f "$base/rabbit.pid" ] && pid=$(cat "$base/rabbit.pid" 2>/dev/null)
-  if timeout 20 rabbitmqctl -q -n "$node" stop "$base/rabbit.pid" >/dev/null 2>&1; then
+  [ -f "$host_base/rabbit.pid" ] && pid=$(cat "$host_base/rabbit.pid" 2>/dev/null)
+  if timeout 20 "${inroot[@]}" rabbitmqctl -q -n "$node" stop "$base/rabbit.pid" >/dev/null 2>&1; then
     echo "broker: $node stopped"
   fi
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -121,27 +150,28 @@ stop() {
   fi
   # Last resort, also for a node whose pid file is gone: its Erlang processes carry the node name.
   pkill -KILL -f "beam.*${node}" 2>/dev/null || true
-  rm -rf "$base"
+  rm -rf "$host_base"
+  unmount_root
 }
 
 # Erlang's port mapper is started on demand; remove it when no other node still uses it. Not
 # before a start (fresh): nodes booting beside it would lose their registration.
 stop_epmd_if_unused() {
-  if command -v epmd >/dev/null 2>&1 && ! epmd -names 2>/dev/null | grep -q '^name '; then
-    epmd -kill >/dev/null 2>&1 || true
+  if "${inroot[@]}" sh -c 'command -v epmd' >/dev/null 2>&1 && ! "${inroot[@]}" epmd -names 2>/dev/null | grep -q '^name '; then
+    "${inroot[@]}" epmd -kill >/dev/null 2>&1 || true
   fi
 }
 
 resume() {
   if status >/dev/null 2>&1; then echo "broker: $node already runs on 127.0.0.1:$port"; return 0; fi
-  [ -d "$base/mnesia" ] || { echo "broker: $node has no data folder $base; use start" >&2; exit 1; }
+  [ -d "$host_base/mnesia" ] || { echo "broker: $node has no data folder $host_base; use start" >&2; exit 1; }
   ports_free
   launch
 }
 
 kill_node() {
   local pid
-  pid=$(cat "$base/rabbit.pid" 2>/dev/null) || { echo "broker: $node has no pid file" >&2; exit 1; }
+  pid=$(cat "$host_base/rabbit.pid" 2>/dev/null) || { echo "broker: $node has no pid file" >&2; exit 1; }
   kill -KILL "$pid"
   # Its port mapper registration and listener go with the process; wait until the port is free.
   local deadline=$((SECONDS + 20))
@@ -162,6 +192,6 @@ case "${1:-}" in
   url) echo "amqp://guest:guest@127.0.0.1:$port/%2f" ;;
   url-tls) echo "amqps://guest:guest@localhost:$tls_port/%2f" ;;
   node) echo "$node" ;;
-  pid) cat "$base/rabbit.pid" ;;
+  pid) cat "$host_base/rabbit.pid" ;;
   *) echo "usage: $0 start|fresh|resume|kill|stop|status|ctl ARGS|url|url-tls|node|pid" >&2; exit 64 ;;
 esac

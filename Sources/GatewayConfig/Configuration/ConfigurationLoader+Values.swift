@@ -27,6 +27,13 @@ extension ConfigurationLoader {
         try reader.string("topology.deadLetterExchange", &c.topology.deadLetterExchange)
         try reader.string("topology.deadLetterQueue", &c.topology.deadLetterQueue)
         try reader.int("topology.deliveryLimit", &c.topology.deliveryLimit)
+        try reader.duration("topology.deadLetterRetention", &c.topology.deadLetterRetention)
+        if c.topology.deadLetterRetention < .seconds(60) {
+            throw ConfigurationError(
+                key: "topology.deadLetterRetention", problem: "must be 1m or longer; got \(DurationText.format(c.topology.deadLetterRetention))",
+                source: values["topology.deadLetterRetention"]?.source)
+        }
+        try reader.int("topology.deadLetterMaxBytes", &c.topology.deadLetterMaxBytes)
         try reader.bool("topology.singleActiveConsumer", &c.topology.singleActiveConsumer)
         try reader.int("topology.partitions", &c.topology.partitions)
         try reader.int("replicas.count", &c.replicas.count)
@@ -273,7 +280,7 @@ extension ConfigurationLoader {
         mutating func duration(_ key: String, _ target: inout Duration) throws(ConfigurationError) {
             guard let text = try required(key) else { return }
             guard let value = DurationText.parse(text) else {
-                throw fail(key, "must be a duration such as 250ms, 5s, 2m or a number of seconds; got \(text)")
+                throw fail(key, "must be a duration such as 250ms, 5s, 2m, 7d or a number of seconds, at most 100 years; got \(text)")
             }
             target = value
         }

@@ -19,6 +19,7 @@ enum ConfigurationSchema {
         "topology.declare": .bool, "topology.commandsExchange": .string, "topology.commandsQueue": .string,
         "topology.commandsRoutingKey": .string, "topology.resultsExchange": .string, "topology.deadLetterExchange": .string,
         "topology.deadLetterQueue": .string, "topology.deliveryLimit": .int(Self.range(1, 100_000)),
+        "topology.deadLetterRetention": .duration, "topology.deadLetterMaxBytes": .int(Self.range(1_000_000, Int.max)),
         "topology.singleActiveConsumer": .bool, "topology.partitions": .int(Self.range(0, 1024)),
         "replicas.count": .int(Self.range(1, 1024)), "replicas.ordinal": .ordinal, "replicas.standbyDelay": .duration,
         "oifde.baseURL": .url, "oifde.timeout": .duration, "oifde.tls.caFile": .optionalPath, "oifde.tls.verifyPeer": .bool,

@@ -62,6 +62,12 @@ public struct GatewayConfiguration: Sendable {
         public var deadLetterQueue = "workmode.dead"
         /// `topology.deliveryLimit`: the commands queue's `x-delivery-limit`.
         public var deliveryLimit = 20
+        /// `topology.deadLetterRetention`: how long the dead-letter stream keeps a letter
+        /// (`x-max-age`); its settlement records are kept as long.
+        public var deadLetterRetention: Duration = .seconds(30 * 86_400)
+        /// `topology.deadLetterMaxBytes`: the most the dead-letter stream holds on disk
+        /// (`x-max-length-bytes`); past it the oldest letters go first.
+        public var deadLetterMaxBytes = 10_000_000_000
         /// `topology.singleActiveConsumer`: declare the commands queue with
         /// `x-single-active-consumer`, so replicas on it keep per-call order.
         public var singleActiveConsumer = false

@@ -1,4 +1,5 @@
 import AMQP
+import WorkModeDomain
 
 /// The exchanges, queues and bindings of CONTRACT.md section 7, and with `topology.partitions`
 /// the partitioned form of section 11.
@@ -34,8 +35,30 @@ public struct Topology: Sendable {
         return arguments
     }
 
-    /// The dead-letter queue's arguments: a quorum queue.
-    public var deadLetterQueueArguments: FieldTable { ["x-queue-type": .string("quorum")] }
+    /// The dead-letter stream's arguments: retention by age and by size, in segments small
+    /// enough that retention acts at that granularity (a stream deletes whole segments, and its
+    /// default segment of 500 MB would keep a quiet stream's letters long past their age).
+    public var deadLetterQueueArguments: FieldTable {
+        [
+            "x-queue-type": .string("stream"),
+            "x-max-age": .string("\(Int64(section.deadLetterRetention.timeInterval))s"),
+            "x-max-length-bytes": .int64(Int64(section.deadLetterMaxBytes)),
+            "x-stream-max-segment-size-bytes": .int64(Int64(min(section.deadLetterMaxBytes / 8, Self.segmentBytes))),
+        ]
+    }
+    static let segmentBytes = 16_000_000
+
+    /// `<deadLetterQueue>.settled`: the stream of settlement records (a replay or purge of one
+    /// dead letter each), kept as long as the letters.
+    public var settledQueue: String { section.deadLetterQueue + ".settled" }
+
+    /// `<deadLetterQueue>.settling`: the exclusive queue that lets one replay or purge run at a time.
+    public var settleLockQueue: String { section.deadLetterQueue + ".settling" }
+
+    /// One line for the start log and `topology check`: how long dead letters are kept.
+    public var retentionLine: String {
+        "dead letters kept in stream \(section.deadLetterQueue) for \(DurationText.format(section.deadLetterRetention)) or up to \(section.deadLetterMaxBytes) bytes, whichever ends first"
+    }
 
     /// `<commandsExchange>.partitioned`: the consistent-hash exchange on ``callKeyHeader``.
     public var partitionedExchange: String { section.commandsExchange + ".partitioned" }
@@ -116,6 +139,7 @@ public struct Topology: Sendable {
             // Partitions keep per-call order with one active consumer per queue; so does the batch queue.
             QueueSpec(name: batchQueue, arguments: section.partitions == 0 ? commandsQueueArguments : partitionQueueArguments),
             QueueSpec(name: section.deadLetterQueue, arguments: deadLetterQueueArguments),
+            QueueSpec(name: settledQueue, arguments: deadLetterQueueArguments),
         ]
     }
 
@@ -172,7 +196,7 @@ public struct Topology: Sendable {
     ///   consistent-hash plugin.
     @discardableResult
     public func declare(on connection: AMQPConnection) async throws -> [String] {
-        let channel = try await connection.openChannel()
+        var channel = try await connection.openChannel()
         for exchange in exchanges {
             do {
                 try await channel.declareExchange(exchange.name, type: exchange.type, arguments: exchange.arguments)
@@ -184,8 +208,16 @@ public struct Topology: Sendable {
                 throw Problem(description: "exchange \(exchange.name) exists with other settings: \(error)")
             }
         }
+        var notes: [String] = []
         for queue in queues {
-            try await declareQueue(queue.name, arguments: queue.arguments, channel: channel)
+            do {
+                try await declareQueue(queue.name, arguments: queue.arguments, channel: channel)
+            } catch let problem as Problem where queue.name == section.deadLetterQueue && problem.description.contains(Self.quorumMarker) {
+                // Dead letters keep landing in the earlier version's queue, so nothing is lost;
+                // the operator tools refuse to read it until it is migrated.
+                notes.append("queue \(queue.name): the quorum queue of an earlier version, kept as it is; \(Self.migrateHint)")
+                channel = try await connection.openChannel()
+            }
         }
         for binding in bindings {
             if binding.toExchange {
@@ -195,8 +227,14 @@ public struct Topology: Sendable {
             }
         }
         try? await channel.close()
-        return entities.map { "\($0.kind.rawValue) \($0.name): declared (\($0.details))" }
+        return entities.map { "\($0.kind.rawValue) \($0.name): declared (\($0.details))" } + notes
     }
+
+    /// What a 406 says of a queue that is a quorum queue where a stream is wanted.
+    static let quorumMarker = "current is 'quorum'"
+    /// The way from the earlier dead-letter queue to the stream.
+    public static let migrateHint =
+        "run `workmode-gateway dead-letters migrate` to move its letters into a stream (docs/dead-letters.md)"
 
     static func pluginMissing(_ error: AMQPError) -> String {
         "topology.partitions needs RabbitMQ's consistent-hash exchange: run `rabbitmq-plugins enable rabbitmq_consistent_hash_exchange` on every node (\(error))"
@@ -288,9 +326,10 @@ public struct Topology: Sendable {
                 report.append(CheckLine(line: "queue \(queue.name): ok (durable, \(Self.describe(queue.arguments))), \(counts)", ok: true))
             } catch {
                 guard error.replyCode == 406 else { throw error }
+                let hint = queue.name == section.deadLetterQueue && "\(error)".contains(Self.quorumMarker) ? "; " + Self.migrateHint : ""
                 report.append(
                     CheckLine(
-                        line: "queue \(queue.name): DIFFERS from durable, \(Self.describe(queue.arguments)) (\(error)), \(counts)", ok: false
+                        line: "queue \(queue.name): DIFFERS from durable, \(Self.describe(queue.arguments)) (\(error)), \(counts)\(hint)", ok: false
                     ))
             }
         }

@@ -1,21 +1,31 @@
 /// Durations as operators write them: `250ms`, `5s`, `2m`, `1h`, or a plain number of seconds.
 public enum DurationText {
-    /// `250ms`, `5s`, `2m`, `1h`, or a number of seconds; nil for anything else.
+    /// The longest duration accepted: 100 years. Anything longer is a typo, and far longer
+    /// would not fit the milliseconds the duration is kept in.
+    public static let maximumSeconds: Double = 100 * 366 * 86_400
+
+    /// `250ms`, `5s`, `2m`, `1h`, `7d`, or a number of seconds, at most ``maximumSeconds``; nil
+    /// for anything else.
     public static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingWhitespace()
-        let units: [(suffix: String, scale: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(suffix: String, scale: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         for unit in units where trimmed.hasSuffix(unit.suffix) {
             // "ms" is tried before "s" and "m", so "250ms" is never read as minutes or seconds.
-            guard let value = Double(trimmed.dropLast(unit.suffix.count)), value >= 0, value.isFinite else { continue }
-            return .milliseconds(Int64((value * unit.scale * 1000).rounded()))
+            guard let value = Double(trimmed.dropLast(unit.suffix.count)) else { continue }
+            return milliseconds(seconds: value * unit.scale)
         }
-        guard let seconds = Double(trimmed), seconds >= 0, seconds.isFinite else { return nil }
+        return Double(trimmed).flatMap { milliseconds(seconds: $0) }
+    }
+
+    private static func milliseconds(seconds: Double) -> Duration? {
+        guard seconds.isFinite, seconds >= 0, seconds <= maximumSeconds else { return nil }
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
-    /// The shortest exact form: `250ms`, `5s`, `2m`.
+    /// The shortest exact form: `250ms`, `5s`, `2m`, `3d`.
     public static func format(_ duration: Duration) -> String {
         let milliseconds = Int64(duration.timeInterval * 1000)
+        if milliseconds % 86_400_000 == 0, milliseconds > 0 { return "\(milliseconds / 86_400_000)d" }
         if milliseconds % 60_000 == 0, milliseconds > 0 { return "\(milliseconds / 60_000)m" }
         if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
         return "\(milliseconds)ms"

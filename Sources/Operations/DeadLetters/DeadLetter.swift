@@ -4,14 +4,22 @@ import WorkModeDomain
 
 /// A dead letter as the operator tools see it: what the gateway's headers (CONTRACT.md section 6)
 /// or the broker's own `x-death` (poison messages) say about it.
-struct DeadLetter {
+struct DeadLetter: Sendable {
     let delivery: Delivery
+    /// Its offset in the dead-letter stream: what a settlement record names.
+    var offset: Int64? = nil
 
     var headers: FieldTable { delivery.properties.headers ?? FieldTable() }
 
     /// invalid, rejected, exhausted, expired; `poison` for what the broker dead-lettered after too
     /// many deliveries (it has no failure headers, only its routing key).
-    var failureClass: String { headers["x-failure-class"]?.stringValue ?? delivery.routingKey }
+    var failureClass: String {
+        headers["x-failure-class"]?.stringValue ?? headers[Self.routingKeyHeader]?.stringValue ?? delivery.routingKey
+    }
+
+    /// The routing key a letter was dead-lettered with, kept by `dead-letters migrate` (the copy
+    /// is published with the stream's name).
+    static let routingKeyHeader = "x-dead-letter-routing-key"
 
     var reason: String {
         headers["x-failure-reason"]?.stringValue
@@ -71,6 +79,7 @@ struct DeadLetter {
     static let failureHeaders: Set<String> = [
         "x-failure-class", "x-failure-reason", "x-failure-error-code", "x-failure-http-status", "x-validation-errors", "x-attempts",
         "x-dead-lettered-at", "x-original-exchange", "x-original-routing-key", "x-death", "x-delivery-count", "x-redrive-count",
+        "x-stream-offset", "x-in-doubt", routingKeyHeader,
     ]
 
     func line() -> String {
@@ -83,6 +92,7 @@ struct DeadLetter {
         var writer = JSONWriter(capacity: 256)
         writer.beginObject()
         writer.member("messageId", messageId.isEmpty ? nil : messageId)
+        writer.member("offset", offset.map(Int.init))
         writer.member("class", failureClass)
         writer.member("reason", reason)
         writer.member("tenantId", tenantId)
