@@ -50,8 +50,7 @@ import Testing
         try await gut.publishAll(invalid)
         _ = try await gut.nextResults(rejected + invalid.count, within: 60)
         #expect(
-            try await OperatorToolTests.depth(gut.deadLetterQueue, gut, expecting: UInt32(rejected + invalid.count))
-                == UInt32(rejected + invalid.count))
+            try await gut.openDeadLetterCount(expecting: rejected + invalid.count) == rejected + invalid.count)
     }
 
     @Test func theAPIFiltersShowsOneMessageMaskedAndNeedsTheToken() async throws {
@@ -107,7 +106,7 @@ import Testing
                 if path.hasSuffix("limit=0") { #expect(answer.json["matched"] as? Int == 8, "\(path): \(answer.body)") }
             }
             // Browsing changed nothing.
-            #expect(try await OperatorToolTests.depth(gut.deadLetterQueue, gut, expecting: 8) == 8)
+            #expect(try await gut.openDeadLetterCount(expecting: 8) == 8)
         }
     }
 
@@ -127,7 +126,7 @@ import Testing
             #expect(try await Self.http(gut, "POST", "/api/dead-letters/purge", headers: anonymous, body: selection).status == 401)
             let empty = try await Self.http(gut, "POST", "/api/dead-letters/purge", headers: Self.changing(gut), body: #"{"ids":[]}"#)
             #expect(empty.status == 400, "an empty selection is not everything")
-            #expect(try await OperatorToolTests.depth(gut.deadLetterQueue, gut, expecting: 8) == 8, "nothing refused changed anything")
+            #expect(try await gut.openDeadLetterCount(expecting: 8) == 8, "nothing refused changed anything")
 
             let replayed = try await Self.http(gut, "POST", "/api/dead-letters/replay", headers: Self.changing(gut), body: selection)
             #expect(replayed.status == 200, "\(replayed.body)")
@@ -136,7 +135,7 @@ import Testing
             let results = try await gut.nextResults(3, within: 60)
             #expect(results.allSatisfy { $0["status"] as? String == "succeeded" }, "replayed commands come back and succeed")
             #expect(Set(results.compactMap { $0["commandId"] as? String }) == ["rej-0", "rej-1", "rej-2"])
-            #expect(try await OperatorToolTests.depth(gut.deadLetterQueue, gut, expecting: 5) == 5)
+            #expect(try await gut.openDeadLetterCount(expecting: 5) == 5)
 
             let capped = try await Self.http(
                 gut, "POST", "/api/dead-letters/replay", headers: Self.changing(gut), body: #"{"ids":["rej-3"],"maxRedrives":0}"#)
@@ -147,7 +146,7 @@ import Testing
                 gut, "POST", "/api/dead-letters/purge", headers: Self.changing(gut), body: #"{"ids":["rej-4","inv-1","gone"]}"#)
             #expect(purged.json["deleted"] as? Int == 2, "\(purged.body)")
             #expect(purged.json["notFound"] as? [String] == ["gone"])
-            #expect(try await OperatorToolTests.depth(gut.deadLetterQueue, gut, expecting: 3) == 3, "only the selection went")
+            #expect(try await gut.openDeadLetterCount(expecting: 3) == 3, "only the selection went")
             let left = try await Self.http(gut, "GET", "/api/dead-letters", headers: Self.bearer)
             #expect(Set((left.json["letters"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }) == ["rej-3", "rej-5", "inv-script"])
 

@@ -1,5 +1,7 @@
 import AMQP
 import Foundation
+import GatewayConfig
+import Operations
 import Synchronization
 import Testing
 
@@ -38,6 +40,12 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// `WMG_` overrides for this test, passed to every gateway launch.
     let environment: [String: String]
     private(set) var launches = 0
+    /// The highest dead-letter offset ``drainDeadLetters()`` has returned.
+    private let deadLetterCursor = Mutex<Int64>(-1)
+
+    /// This test's configuration as the operator tools load it (its file, without the
+    /// per-launch `WMG_` overrides, which name no dead-letter setting).
+    func configuration() throws -> GatewayConfiguration { try ConfigurationLoader().load(path: configPath) }
 
     var commandsExchange: String { prefix + ".commands" }
     var deadLetterQueue: String { prefix + ".dead" }
@@ -251,16 +259,35 @@ final class GatewayUnderTest: @unchecked Sendable {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
-    /// Every dead letter currently in the dead-letter queue (taken off it).
+    /// The open dead letters (not replayed or purged), read from the dead-letter stream the way
+    /// the operator tools read them: nothing changes.
+    func openDeadLetters() async throws -> [Delivery] {
+        let tools = DeadLetterTools(context: OperatorContext(configuration: try configuration()), filter: DeadLetterFilter())
+        return try await tools.openDeliveries().map(\.delivery)
+    }
+
+    /// The open dead letters this test has not drained before (reading changes nothing: the
+    /// stream keeps them, a cursor here moves past them).
     func drainDeadLetters() async throws -> [Delivery] {
-        var letters: [Delivery] = []
-        let reader = try await connection.openChannel()
-        while let delivery = try await reader.get(queue: deadLetterQueue) {
-            letters.append(delivery)
-            try reader.ack(delivery)
+        let tools = DeadLetterTools(context: OperatorContext(configuration: try configuration()), filter: DeadLetterFilter())
+        let open = try await tools.openDeliveries()
+        let fresh = deadLetterCursor.withLock { cursor in
+            let fresh = open.filter { $0.offset > cursor }
+            cursor = max(cursor, open.map(\.offset).max() ?? cursor)
+            return fresh
         }
-        try? await reader.close()
-        return letters
+        return fresh.map(\.delivery)
+    }
+
+    /// How many open dead letters there are, read until it equals `expected` or 20 s pass.
+    func openDeadLetterCount(expecting expected: Int) async throws -> Int {
+        let end = ContinuousClock.now + .seconds(20)
+        var count = try await openDeadLetters().count
+        while count != expected, ContinuousClock.now < end {
+            try await Task.sleep(for: .milliseconds(200))
+            count = try await openDeadLetters().count
+        }
+        return count
     }
 
     /// Dead letters taken off the queue until `count` have come (they are published with the

@@ -226,7 +226,10 @@ public final class Gateway: Service, Sendable {
             let topology = Topology(configuration.topology)
             var hasBatchQueue = true
             if configuration.topology.declare {
-                try await topology.declare(on: publisherConnection)
+                let lines = try await topology.declare(on: publisherConnection)
+                // Only what needs the operator: the earlier quorum dead-letter queue, kept.
+                for line in lines where line.contains(Topology.migrateHint) { logger.warning("\(line)") }
+                logger.info("\(topology.retentionLine)")
             } else {
                 hasBatchQueue = try await topology.check(on: publisherConnection).hasBatchQueue
                 if !hasBatchQueue {

@@ -212,9 +212,10 @@ public struct Topology: Sendable {
         for queue in queues {
             do {
                 try await declareQueue(queue.name, arguments: queue.arguments, channel: channel)
-            } catch let problem as Problem where queue.name == section.deadLetterQueue && problem.description.contains(Self.quorumMarker) {
+            } catch let problem as Problem where queue.name == section.deadLetterQueue {
                 // Dead letters keep landing in the earlier version's queue, so nothing is lost;
                 // the operator tools refuse to read it until it is migrated.
+                guard try await Self.isEarlierQuorumQueue(queue.name, on: connection) else { throw problem }
                 notes.append("queue \(queue.name): the quorum queue of an earlier version, kept as it is; \(Self.migrateHint)")
                 channel = try await connection.openChannel()
             }
@@ -230,8 +231,20 @@ public struct Topology: Sendable {
         return entities.map { "\($0.kind.rawValue) \($0.name): declared (\($0.details))" } + notes
     }
 
-    /// What a 406 says of a queue that is a quorum queue where a stream is wanted.
-    static let quorumMarker = "current is 'quorum'"
+    /// True when the existing queue `name` is a quorum queue as waves 1 and 2 declared it: a
+    /// declare with just that type succeeds (a broker names only the first argument that differs
+    /// in a 406, so its text cannot tell).
+    public static func isEarlierQuorumQueue(_ name: String, on connection: AMQPConnection) async throws -> Bool {
+        let probe = try await connection.openChannel()
+        do {
+            _ = try await probe.declareQueue(name, durable: true, arguments: ["x-queue-type": .string("quorum")])
+            try? await probe.close()
+            return true
+        } catch {
+            guard error.replyCode == 406 else { throw error }
+            return false
+        }
+    }
     /// The way from the earlier dead-letter queue to the stream.
     public static let migrateHint =
         "run `workmode-gateway dead-letters migrate` to move its letters into a stream (docs/dead-letters.md)"
@@ -326,7 +339,8 @@ public struct Topology: Sendable {
                 report.append(CheckLine(line: "queue \(queue.name): ok (durable, \(Self.describe(queue.arguments))), \(counts)", ok: true))
             } catch {
                 guard error.replyCode == 406 else { throw error }
-                let hint = queue.name == section.deadLetterQueue && "\(error)".contains(Self.quorumMarker) ? "; " + Self.migrateHint : ""
+                let earlier = queue.name == section.deadLetterQueue ? try await Self.isEarlierQuorumQueue(queue.name, on: connection) : false
+                let hint = earlier ? "; " + Self.migrateHint : ""
                 report.append(
                     CheckLine(
                         line: "queue \(queue.name): DIFFERS from durable, \(Self.describe(queue.arguments)) (\(error)), \(counts)\(hint)", ok: false

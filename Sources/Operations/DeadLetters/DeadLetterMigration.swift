@@ -70,8 +70,13 @@ public struct DeadLetterMigration: Sendable {
             try await channel.bindQueue(staging, exchange: exchange, routingKey: "#")
             try await channel.unbindQueue(letters, exchange: exchange, routingKey: "#")
             report = try await drainQuorum(into: staging, on: connection, rate: rate, report: report)
-            let left = try await channel.deleteQueue(letters, ifEmpty: true)
-            say("staged \(report.staged) dead letters from the quorum queue \(letters) (\(report.skipped) already staged); deleted it (\(left) left)")
+            // Quorum queues refuse `if-empty`: the queue is unbound, so empty now stays empty.
+            let left = try await channel.checkQueue(letters).messageCount
+            guard left == 0 else {
+                throw OperatorError(.runtime, "\(letters) still holds \(left) letters (another reader holds them?); run the migration again")
+            }
+            _ = try await channel.deleteQueue(letters)
+            say("staged \(report.staged) dead letters from the quorum queue \(letters) (\(report.skipped) already staged); deleted it")
         }
         // The stream takes new letters before the staging stream stops taking them.
         try await channel.declareQueue(letters, durable: true, arguments: topology.deadLetterQueueArguments)

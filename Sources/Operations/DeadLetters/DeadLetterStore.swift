@@ -99,6 +99,7 @@ struct DeadLetterStore: Sendable {
             throw error
         }
         try? await checker.close()
+        if try await Topology.isEarlierQuorumQueue(lettersQueue, on: connection) { return .quorum }
         let probe = try await connection.openChannel()
         do {
             _ = try await probe.declareQueue(lettersQueue, durable: true, arguments: ["x-queue-type": .string("stream")])
@@ -107,10 +108,7 @@ struct DeadLetterStore: Sendable {
         } catch {
             guard error.replyCode == 406 else { throw error }
             let text = "\(error)"
-            if text.contains("'x-queue-type'") {
-                return text.contains("current is 'quorum'") || text.contains("current is quorum") ? .quorum : .other(text)
-            }
-            return .stream
+            return text.contains("'x-queue-type'") ? .other(text) : .stream
         }
     }
 

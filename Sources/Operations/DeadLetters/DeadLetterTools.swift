@@ -245,3 +245,11 @@ public struct DeadLetterTools: Sendable {
         }
     }
 }
+
+extension DeadLetterTools {
+    /// The open dead letters matching the filter as read now, each with its stream offset, for
+    /// tools and tests that need the messages themselves. Reading changes nothing.
+    public func openDeliveries() async throws -> [(offset: Int64, delivery: Delivery)] {
+        try await openLetters(as: "dead-letters read").filter(filter.matches).map { ($0.offset ?? -1, $0.delivery) }
+    }
+}
