@@ -30,7 +30,8 @@ enum TestBroker {
     @discardableResult
     static func rabbitmqctl(_ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/rabbitmqctl")
+        // The test command points WMG_TEST_RABBITMQCTL at the RabbitMQ 4 node's own rabbitmqctl.
+        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["WMG_TEST_RABBITMQCTL"] ?? "/usr/sbin/rabbitmqctl")
         process.arguments = ["-q", "-n", node] + arguments
         let output = Pipe()
         process.standardOutput = output

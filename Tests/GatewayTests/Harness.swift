@@ -88,8 +88,12 @@ enum Harness {
         return path
     }
 
+    /// The test broker's rabbitmqctl: the system's, or `WMG_TEST_RABBITMQCTL` (the test command
+    /// points it at the RabbitMQ 4 node's own, inside its root folder).
+    static var rabbitmqctlPath: String { ProcessInfo.processInfo.environment["WMG_TEST_RABBITMQCTL"] ?? "/usr/sbin/rabbitmqctl" }
+
     static func rabbitmqctl(_ arguments: [String]) async throws -> String {
-        try await Subprocess.run("/usr/sbin/rabbitmqctl", ["-q", "-n", node] + arguments).output
+        try await Subprocess.run(rabbitmqctlPath, ["-q", "-n", node] + arguments).output
     }
 }
 

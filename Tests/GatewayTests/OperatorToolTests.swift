@@ -241,7 +241,9 @@ import Testing
             let declared = try await gut.tool(["topology", "declare"])
             #expect(declared.status == 0, "\(declared.output)")
             #expect(
-                declared.output.split(separator: "\n").count == 9, "3 exchanges, 3 queues (commands, batch, dead), 3 bindings: \(declared.output)")
+                declared.output.split(separator: "\n").count == 10,
+                "3 exchanges, 4 queues (commands, batch, the dead-letter and settlement streams), 3 bindings: \(declared.output)")
+            #expect(declared.output.contains("queue \(gut.prefix).dead: declared (durable, x-queue-type=stream, x-max-age=2592000s"), "\(declared.output)")
 
             // Another prefix where the commands queue is a classic one: check says so and fails.
             let other = "t-" + UUID().uuidString.prefix(8).lowercased()
@@ -258,7 +260,9 @@ import Testing
             let differs = try await gut.tool(["topology", "check"], environment: environment)
             #expect(differs.status == 1, "\(differs.output)")
             #expect(differs.output.contains("queue \(other).commands: DIFFERS"), "\(differs.output)")
-            #expect(differs.output.contains("queue \(other).dead: ok"), "\(differs.output)")
+            #expect(
+                differs.output.contains("queue \(other).dead: DIFFERS") && differs.output.contains("dead-letters migrate"),
+                "the earlier quorum dead-letter queue is named with the way out: \(differs.output)")
             let cleanup = try await gut.connection.openChannel()
             _ = try? await cleanup.deleteQueue(other + ".commands")
             _ = try? await cleanup.deleteQueue(other + ".dead")

@@ -272,7 +272,9 @@ public struct Topology: Sendable {
     public func check(on connection: AMQPConnection) async throws -> (lines: [String], hasBatchQueue: Bool) {
         let lines = try await check(on: connection, verifyArguments: false)
         let batchMissing = "queue \(batchQueue) is missing"
-        let missing = lines.filter { !$0.ok && !$0.line.hasPrefix(batchMissing) }.map(\.line)
+        // The settlement stream serves the operator tools only, which name it when it is missing.
+        let settledMissing = "queue \(settledQueue) is missing"
+        let missing = lines.filter { !$0.ok && !$0.line.hasPrefix(batchMissing) && !$0.line.hasPrefix(settledMissing) }.map(\.line)
         guard missing.isEmpty else { throw Problem(description: missing.joined(separator: "; ")) }
         return (lines.map(\.line), !lines.contains { $0.line.hasPrefix(batchMissing) })
     }
