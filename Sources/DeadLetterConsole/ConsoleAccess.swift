@@ -37,10 +37,11 @@ public final class ConsoleAccess: Sendable {
     public init(configuration: GatewayConfiguration) {
         let listen = configuration.adminListen
         let hosts = Self.isLoopback(listen.host) ? ["localhost", "127.0.0.1", "[::1]", listen.host] : [listen.host]
-        origins = Set(hosts.flatMap { host in
-            let name = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
-            return ["http://\(name):\(listen.port)", "https://\(name):\(listen.port)"]
-        })
+        origins = Set(
+            hosts.flatMap { host in
+                let name = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+                return ["http://\(name):\(listen.port)", "https://\(name):\(listen.port)"]
+            })
         token = configuration.adminToken.map { Array($0.reveal().utf8) }
         if token != nil {
             mode = .token

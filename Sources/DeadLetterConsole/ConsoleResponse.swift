@@ -40,7 +40,9 @@ enum ConsoleResponse {
     }
 
     static func foreignHost() -> Response {
-        json(["error": "refused: without admin.token the console answers only requests addressed to localhost, 127.0.0.1 or [::1]"], status: .forbidden)
+        json(
+            ["error": "refused: without admin.token the console answers only requests addressed to localhost, 127.0.0.1 or [::1]"], status: .forbidden
+        )
     }
 
     static func crossOrigin() -> Response {

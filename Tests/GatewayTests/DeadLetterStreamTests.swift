@@ -21,7 +21,8 @@ import Testing
             headers["x-original-routing-key"] = .string("change")
             headers["x-redrive-count"] = .int64(0)
             headers["x-death"] = .array([.table(["count": .int64(1), "reason": .string("rejected"), "time": .timestamp(1_796_000_000)])])
-            let properties = MessageProperties(contentType: "application/json", headers: headers, deliveryMode: .persistent, messageId: "\(prefix)-\(n)")
+            let properties = MessageProperties(
+                contentType: "application/json", headers: headers, deliveryMode: .persistent, messageId: "\(prefix)-\(n)")
             let answer = try await (channel ?? gut.channel).publishAndConfirm(
                 Array(OperatorToolTests.command(n).utf8), exchange: gut.prefix + ".dead", routingKey: "rejected", mandatory: true,
                 properties: properties)
@@ -107,7 +108,8 @@ import Testing
             #expect(try await ConsoleTests.http(gut, "GET", "/api/dead-letters", headers: rebinding).status == 403)
             #expect(try await ConsoleTests.http(gut, "GET", "/console", headers: rebinding).status == 403)
             let purge = try await ConsoleTests.http(
-                gut, "POST", "/api/dead-letters/purge", headers: rebinding.merging(["Content-Type": "application/json"]) { $1 }, body: #"{"ids":["dl-0"]}"#)
+                gut, "POST", "/api/dead-letters/purge", headers: rebinding.merging(["Content-Type": "application/json"]) { $1 },
+                body: #"{"ids":["dl-0"]}"#)
             #expect(purge.status == 403, "\(purge.body)")
             // A request's own Host is no longer the yardstick for Origin.
             let spoofed = try await ConsoleTests.http(

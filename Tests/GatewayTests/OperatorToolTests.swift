@@ -243,7 +243,9 @@ import Testing
             #expect(
                 declared.output.split(separator: "\n").count == 10,
                 "3 exchanges, 4 queues (commands, batch, the dead-letter and settlement streams), 3 bindings: \(declared.output)")
-            #expect(declared.output.contains("queue \(gut.prefix).dead: declared (durable, x-queue-type=stream, x-max-age=2592000s"), "\(declared.output)")
+            #expect(
+                declared.output.contains("queue \(gut.prefix).dead: declared (durable, x-queue-type=stream, x-max-age=2592000s"), "\(declared.output)"
+            )
 
             // Another prefix where the commands queue is a classic one: check says so and fails.
             let other = "t-" + UUID().uuidString.prefix(8).lowercased()

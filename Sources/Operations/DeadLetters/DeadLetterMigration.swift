@@ -177,7 +177,8 @@ public struct DeadLetterMigration: Sendable {
         let headers = (properties.headers ?? FieldTable()).filter { $0.key != "x-stream-offset" && $0.key != DeadLetter.routingKeyHeader }
         properties.headers = nil
         mix("\(properties)".utf8)
-        mix("\(headers.map { "\($0.key)=\($0.value)" })".utf8)
+        // Sorted: RabbitMQ 4 hands header tables back in key order, 3.10 as they were sent.
+        mix("\(headers.map { "\($0.key)=\($0.value)" }.sorted())".utf8)
         return hash
     }
 

@@ -70,7 +70,8 @@ struct DeadLetterStore: Sendable {
         properties.contentType = "application/json"
         properties.headers = headers
         let body = #"{"offset":\#(offset),"action":"\#(action)"}"#
-        let answer = try await channel.publishAndConfirm(Array(body.utf8), exchange: "", routingKey: settledQueue, mandatory: true, properties: properties)
+        let answer = try await channel.publishAndConfirm(
+            Array(body.utf8), exchange: "", routingKey: settledQueue, mandatory: true, properties: properties)
         guard answer == .acked else {
             throw OperatorError(.runtime, "the broker did not take the settlement of \(letter.key) (\(answer)); it stays open")
         }
