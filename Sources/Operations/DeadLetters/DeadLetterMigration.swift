@@ -165,7 +165,8 @@ public struct DeadLetterMigration: Sendable {
     }
 
     /// The same letter read from the quorum queue, the staging stream or the new stream: its
-    /// body, message ID and headers, without what the copy or the stream added.
+    /// body, message ID and headers, without what the copy or the stream added, nor the
+    /// `x-delivery-count` RabbitMQ 4 adds when a killed migration's unacked letter comes back.
     static func fingerprint(_ delivery: Delivery) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ bytes: some Sequence<UInt8>) {
@@ -174,7 +175,7 @@ public struct DeadLetterMigration: Sendable {
         }
         mix(delivery.body)
         var properties = delivery.properties
-        let headers = (properties.headers ?? FieldTable()).filter { $0.key != "x-stream-offset" && $0.key != DeadLetter.routingKeyHeader }
+        let headers = (properties.headers ?? FieldTable()).filter { $0.key != "x-stream-offset" && $0.key != DeadLetter.routingKeyHeader && $0.key != "x-delivery-count" }
         properties.headers = nil
         mix("\(properties)".utf8)
         // Sorted: RabbitMQ 4 hands header tables back in key order, 3.10 as they were sent.
