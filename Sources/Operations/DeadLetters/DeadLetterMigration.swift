@@ -175,7 +175,9 @@ public struct DeadLetterMigration: Sendable {
         }
         mix(delivery.body)
         var properties = delivery.properties
-        let headers = (properties.headers ?? FieldTable()).filter { $0.key != "x-stream-offset" && $0.key != DeadLetter.routingKeyHeader && $0.key != "x-delivery-count" }
+        let headers = (properties.headers ?? FieldTable()).filter {
+            $0.key != "x-stream-offset" && $0.key != DeadLetter.routingKeyHeader && $0.key != "x-delivery-count"
+        }
         properties.headers = nil
         mix("\(properties)".utf8)
         // Sorted: RabbitMQ 4 hands header tables back in key order, 3.10 as they were sent.
