@@ -73,6 +73,18 @@ public final class OIFDEClient: Sendable {
     /// Closes the connection pool. Call once, before the process ends.
     public func shutdown() async throws { pool.shutdown() }
 
+    /// One `gettoken` for `tenant` outside the cache (`config check --connect`): nil when OIFDE handed
+    /// out a token, else why not (never the secret or the token).
+    public func probeToken(tenant: String) async -> TokenFailure? {
+        guard let secret = configuration.tenants[tenant] else {
+            return TokenFailure(.noToken(errorCode: nil, problem: "because no appSecret is configured for tenant \(tenant)"))
+        }
+        switch await requestToken(tenant: tenant, secret: secret) {
+        case .token: return nil
+        case .failed(let failure): return failure
+        }
+    }
+
     /// How many `gettoken` requests this client made for `tenant`.
     public func tokenFetches(for tenant: String) async -> Int { tokens.fetches(for: tenant) }
 

@@ -35,9 +35,15 @@ public struct OperatorContext: Sendable {
         do { addresses = try configuration.amqp.connections(role: tool) } catch { throw OperatorError(.configuration, "amqp.url: \(error)") }
         // The first broker of the list that answers.
         var failures: [String] = []
+        var refused = false
         for address in addresses {
-            do { return try await AMQPConnection.connect(address) } catch { failures.append("\(address): \(error)") }
+            do { return try await AMQPConnection.connect(address) } catch {
+                failures.append("\(address): \(error)")
+                if case AMQPError.loginRefused = error { refused = true }
+            }
         }
-        throw OperatorError(.runtime, failures.joined(separator: "; "))
+        // A refused login is the configuration's fault and will not heal by waiting; anything else
+        // (refused connection, timeout, lost handshake) may: EX_TEMPFAIL, so a batch job can retry.
+        throw OperatorError(refused ? .configuration : .unavailable, failures.joined(separator: "; "))
     }
 }

@@ -2,9 +2,13 @@
 public struct OperatorError: Error, CustomStringConvertible {
     /// The exit statuses of CONTRACT section 9.
     public enum Status: Int32, Sendable {
+        /// `topology check` found entities missing or different (like `diff`'s 1 is taken by errors here).
+        case drift = 2
         case runtime = 1
         case usage = 64
         case invalidInput = 65
+        /// EX_TEMPFAIL: the broker could not be reached; the same command may work later.
+        case unavailable = 75
         case configuration = 78
     }
 

@@ -39,6 +39,6 @@ public struct TopologyTool {
         await connection.close()
         for line in lines { say(line.line) }
         let differing = lines.filter { !$0.ok }.count
-        if differing > 0 { throw OperatorError(.runtime, "\(differing) entities are missing or differ from the specified topology") }
+        if differing > 0 { throw OperatorError(.drift, "\(differing) entities are missing or differ from the specified topology") }
     }
 }

@@ -8,6 +8,17 @@ struct WorkModeGateway: AsyncParsableCommand {
         commandName: "workmode-gateway",
         abstract: "Forwards work-mode change commands from RabbitMQ to Huawei OIFDE.",
         version: BuildInfo.description,
-        subcommands: [Run.self, Simulate.self, Validate.self, Publish.self, DeadLetters.self, TopologyCommand.self]
+        subcommands: [Run.self, Simulate.self, Validate.self, Publish.self, DeadLetters.self, TopologyCommand.self, ConfigCommand.self, Health.self]
     )
+
+    /// `--version --verbose` adds the resolved packages: argument-parser answers `--version` before it
+    /// parses anything else, so the pair is recognised here first.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if Set(arguments) == ["--version", "--verbose"] {
+            print(BuildInfo.verboseDescription)
+            return
+        }
+        await main(nil)
+    }
 }

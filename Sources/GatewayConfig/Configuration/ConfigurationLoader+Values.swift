@@ -12,6 +12,11 @@ extension ConfigurationLoader {
                 throw ConfigurationError(key: "amqp.url", problem: String(describing: error), source: values["amqp.url"]?.source)
             }
         }
+        if let file = values["amqp.passwordFile"], let path = file.text, !path.isEmpty {
+            let password = try PasswordFile.read(key: "amqp.passwordFile", path: path, source: file.source)
+            c.amqp.url = try PasswordFile.inserting(
+                password, into: c.amqp.url, urlKey: "amqp.url", fileKey: "amqp.passwordFile", source: values["amqp.url"]?.source)
+        }
         try reader.duration("amqp.heartbeat", &c.amqp.heartbeat)
         try reader.int("amqp.prefetch", &c.amqp.prefetch)
         try reader.string("amqp.connectionName", &c.amqp.connectionName)

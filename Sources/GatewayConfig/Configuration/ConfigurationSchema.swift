@@ -13,7 +13,7 @@ enum ConfigurationSchema {
     private static func range(_ lower: Int, _ upper: Int) -> ClosedRange<Int> { lower...upper }
 
     static let leaves: [String: Kind] = [
-        "amqp.url": .url, "amqp.heartbeat": .duration, "amqp.prefetch": .int(Self.range(1, 65535)), "amqp.connectionName": .string,
+        "amqp.url": .url, "amqp.passwordFile": .optionalPath, "amqp.heartbeat": .duration, "amqp.prefetch": .int(Self.range(1, 65535)), "amqp.connectionName": .string,
         "amqp.tls.caFile": .optionalPath, "amqp.tls.certFile": .optionalPath, "amqp.tls.keyFile": .optionalPath,
         "amqp.tls.verifyPeer": .bool,
         "topology.declare": .bool, "topology.commandsExchange": .string, "topology.commandsQueue": .string,
