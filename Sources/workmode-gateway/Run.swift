@@ -34,7 +34,11 @@ struct Run: AsyncParsableCommand {
         startMetadata["console"] = "\(console.access.startLine)"
         logger.info("starting", metadata: startMetadata)
         do {
-            try await Daemon.run(configuration: configuration, logger: logger) { router in console.register(on: router) }
+            let interval = configuration.topology.deadLetterWatchInterval
+            let watch = DeadLetterWatch(configuration: configuration, interval: interval, logger: logger)
+            try await Daemon.run(
+                configuration: configuration, logger: logger, adminRoutes: { router in console.register(on: router) },
+                background: interval > .zero ? [{ await watch.run() }] : [])
         } catch {
             logger.critical("stopped by an error: \(error)")
             throw ExitCode(1)

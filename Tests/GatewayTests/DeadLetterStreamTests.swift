@@ -169,4 +169,37 @@ import Testing
             #expect(try await gut.openDeadLetters().count == 151, "reading changed nothing")
         }
     }
+
+    /// The retention alert's inputs: the open letters and the oldest one's age follow the letters
+    /// (a purge lowers the count) and the retention is the configured one.
+    @Test(.timeLimit(.minutes(3))) func openLettersAndTheOldestAgeAreExportedForTheRetentionAlert() async throws {
+        try await withGateway(environment: ["WMG_TOPOLOGY_DEADLETTERWATCHINTERVAL": "1s", "WMG_TOPOLOGY_DEADLETTERRETENTION": "7d"]) { gut in
+            try await Self.writeLetters(gut, count: 3, prefix: "watch")
+            func figures() async throws -> [String: Double] { try await AdminTests.parse(await gut.admin("/metrics").body) }
+            var seen: [String: Double] = [:]
+            let end = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < end {
+                seen = try await figures()
+                if seen["wmg_dead_letters_open{}"] == 3 { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(seen["wmg_dead_letters_open{}"] == 3, "\(seen.filter { $0.key.hasPrefix("wmg_dead_letters") })")
+            #expect(seen["wmg_dead_letters_retention_seconds{}"] == Double(7 * 86_400))
+            // The letters say they were dead-lettered at 2026-12-07T01:00:00Z: the age is measured from that.
+            let expectedAge = Date().timeIntervalSince(Date(timeIntervalSince1970: 1_796_605_200))
+            let age = seen["wmg_dead_letters_oldest_age_seconds{}"] ?? -1
+            #expect(abs(age - expectedAge) < 120, "oldest age \(age), expected about \(expectedAge)")
+
+            let purged = try await ConsoleTests.http(
+                gut, "POST", "/api/dead-letters/purge", headers: ConsoleTests.changing(gut), body: #"{"ids":["watch-0"]}"#)
+            #expect(purged.json["deleted"] as? Int == 1, "\(purged.body)")
+            let after = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < after {
+                seen = try await figures()
+                if seen["wmg_dead_letters_open{}"] == 2 { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(seen["wmg_dead_letters_open{}"] == 2, "a purge lowers the open count: \(seen["wmg_dead_letters_open{}"] ?? -1)")
+        }
+    }
 }

@@ -44,8 +44,10 @@ public enum Daemon {
     /// Runs the gateway, the admin listener and the memory trimmer until SIGTERM or SIGINT; returns after the drain. Throws when a service fails
     /// (the admin port taken, a refused topology).
     /// - Parameter adminRoutes: adds routes to the admin listener (the dead-letter console).
+    /// - Parameter background: work that runs beside the pipeline until it stops (the dead-letter watch).
     public static func run(
-        configuration: GatewayConfiguration, logger: Logger, adminRoutes: (Router<BasicRequestContext>) -> Void = { _ in }
+        configuration: GatewayConfiguration, logger: Logger, adminRoutes: (Router<BasicRequestContext>) -> Void = { _ in },
+        background: [@Sendable () async -> Void] = []
     ) async throws {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -64,8 +66,8 @@ public enum Daemon {
             configuration: .init(
                 // Services stop in reverse order: the exporter last, so the drain's spans go out.
                 services: (tracing.map { [.init(service: $0)] } ?? []) + [
-                    .init(service: admin), .init(service: MemoryTrimmer()), .init(service: gateway),
-                ],
+                    .init(service: admin), .init(service: MemoryTrimmer()),
+                ] + background.map { .init(service: BackgroundService(body: $0)) } + [.init(service: gateway)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
             )
         )

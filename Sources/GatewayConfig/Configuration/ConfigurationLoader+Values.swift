@@ -39,6 +39,7 @@ extension ConfigurationLoader {
                 source: values["topology.deadLetterRetention"]?.source)
         }
         try reader.int("topology.deadLetterMaxBytes", &c.topology.deadLetterMaxBytes)
+        try reader.duration("topology.deadLetterWatchInterval", &c.topology.deadLetterWatchInterval)
         try reader.bool("topology.singleActiveConsumer", &c.topology.singleActiveConsumer)
         try reader.int("topology.partitions", &c.topology.partitions)
         try reader.int("replicas.count", &c.replicas.count)

@@ -13,13 +13,15 @@ enum ConfigurationSchema {
     private static func range(_ lower: Int, _ upper: Int) -> ClosedRange<Int> { lower...upper }
 
     static let leaves: [String: Kind] = [
-        "amqp.url": .url, "amqp.passwordFile": .optionalPath, "amqp.heartbeat": .duration, "amqp.prefetch": .int(Self.range(1, 65535)), "amqp.connectionName": .string,
+        "amqp.url": .url, "amqp.passwordFile": .optionalPath, "amqp.heartbeat": .duration, "amqp.prefetch": .int(Self.range(1, 65535)),
+        "amqp.connectionName": .string,
         "amqp.tls.caFile": .optionalPath, "amqp.tls.certFile": .optionalPath, "amqp.tls.keyFile": .optionalPath,
         "amqp.tls.verifyPeer": .bool,
         "topology.declare": .bool, "topology.commandsExchange": .string, "topology.commandsQueue": .string,
         "topology.commandsRoutingKey": .string, "topology.resultsExchange": .string, "topology.deadLetterExchange": .string,
         "topology.deadLetterQueue": .string, "topology.deliveryLimit": .int(Self.range(1, 100_000)),
-        "topology.deadLetterRetention": .duration, "topology.deadLetterMaxBytes": .int(Self.range(1_000_000, Int.max)),
+        "topology.deadLetterRetention": .duration, "topology.deadLetterWatchInterval": .duration,
+        "topology.deadLetterMaxBytes": .int(Self.range(1_000_000, Int.max)),
         "topology.singleActiveConsumer": .bool, "topology.partitions": .int(Self.range(0, 1024)),
         "replicas.count": .int(Self.range(1, 1024)), "replicas.ordinal": .ordinal, "replicas.standbyDelay": .duration,
         "oifde.baseURL": .url, "oifde.timeout": .duration, "oifde.tls.caFile": .optionalPath, "oifde.tls.verifyPeer": .bool,

@@ -13,6 +13,10 @@ public enum EffectiveConfiguration {
             ("amqp.url", "\(amqp)"), ("amqp.heartbeat", "\(DurationText.format(c.amqp.heartbeat))"), ("amqp.prefetch", "\(c.amqp.prefetch)"),
             ("amqp.tls.verifyPeer", "\(c.amqp.tls.verifyPeer)"),
             ("topology.declare", "\(c.topology.declare)"), ("topology.commandsQueue", "\(c.topology.commandsQueue)"),
+            (
+                "topology.deadLetterRetention",
+                "\(DurationText.format(c.topology.deadLetterRetention)) or \(c.topology.deadLetterMaxBytes) bytes, watched every \(DurationText.format(c.topology.deadLetterWatchInterval))"
+            ),
             ("topology.singleActiveConsumer", "\(c.topology.singleActiveConsumer)"), ("topology.partitions", "\(c.topology.partitions)"),
             ("replicas", "\(c.replicas.ordinal) of \(c.replicas.count), standby after \(DurationText.format(c.replicas.standbyDelay))"),
             ("oifde.baseURL", "\(c.oifde.baseURL)"), ("oifde.timeout", "\(DurationText.format(c.oifde.timeout))"),

@@ -65,6 +65,9 @@ public struct GatewayConfiguration: Sendable {
         /// `topology.deadLetterRetention`: how long the dead-letter stream keeps a letter
         /// (`x-max-age`); its settlement records are kept as long.
         public var deadLetterRetention: Duration = .seconds(30 * 86_400)
+        /// `topology.deadLetterWatchInterval`: how often the daemon reads the open dead letters for
+        /// `wmg_dead_letters_open` and `wmg_dead_letters_oldest_age_seconds` (0s: never).
+        public var deadLetterWatchInterval: Duration = .seconds(60)
         /// `topology.deadLetterMaxBytes`: the most the dead-letter stream holds on disk
         /// (`x-max-length-bytes`); past it the oldest letters go first.
         public var deadLetterMaxBytes = 10_000_000_000
