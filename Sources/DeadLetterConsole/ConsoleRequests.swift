@@ -2,11 +2,12 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Operations
+import WorkModeDomain
 
 /// A request the console cannot act on; the message goes back in the JSON `error` member.
 struct ConsoleRequestError: Error, CustomStringConvertible {
     let message: String
-    var description: String { message }
+    var description: String { message.oneLine }
 }
 
 /// The list filters of the page and the API: `class`, `tenant`, `since`, `q`, `limit`, with the

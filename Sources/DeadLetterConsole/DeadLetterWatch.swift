@@ -19,6 +19,7 @@ public struct DeadLetterWatch: Sendable {
     let interval: Duration
     let logger: Logger
 
+    /// The watch over the dead letters of `configuration`'s topology, read every `interval`.
     public init(configuration: GatewayConfiguration, interval: Duration = .seconds(60), logger: Logger) {
         context = OperatorContext(configuration: configuration)
         self.interval = interval

@@ -16,11 +16,15 @@ public struct HealthProbe: Sendable {
         case notReady(status: Int, body: String)
         case unreachable(String)
 
+        /// Only a 200 from `/health/ready` is ready.
         public var isReady: Bool { if case .ready = self { true } else { false } }
     }
 
+    /// Where the listener is asked (a wildcard listen address becomes loopback).
     public let host: String
+    /// The listener's port.
     public let port: Int
+    /// The whole exchange's limit: connect, request and answer.
     public let timeout: Duration
 
     /// The probe for `admin.listen`: a wildcard address is asked on loopback, where it also listens.

@@ -1,3 +1,5 @@
+import WorkModeDomain
+
 /// A failure of an operator command, with the exit status of CONTRACT.md section 9.
 public struct OperatorError: Error, CustomStringConvertible {
     /// The exit statuses of CONTRACT section 9.
@@ -20,6 +22,6 @@ public struct OperatorError: Error, CustomStringConvertible {
     /// A failure with the exit status it ends the command with.
     public init(_ status: Status, _ description: String) {
         self.status = status
-        self.description = description
+        self.description = description.oneLine
     }
 }

@@ -21,10 +21,11 @@ swift_version=$(swift --version 2>/dev/null | sed -n 's/.*Swift version \([0-9.]
 builder=localhost/wmg-swift-builder:$swift_version
 runtime=localhost/wmg-runtime:bookworm
 
-# debootstrap SUITE PACKAGES IMAGE [EXTRA...]: a minbase root with the packages, imported as IMAGE.
+# make_image IMAGE PACKAGES PATH [EXTRA...]: a bookworm minbase root with the packages and copies of the
+# EXTRA folders (same paths), imported as IMAGE with PATH as its search path.
 make_image() {
-  local image=$1 packages=$2
-  shift 2
+  local image=$1 packages=$2 search_path=$3
+  shift 3
   if podman image exists "$image"; then return 0; fi
   local dir
   dir=$(mktemp -d /var/tmp/wmg-base.XXXXXX)
@@ -41,13 +42,14 @@ make_image() {
   done
   # An image's apt lists are fetched by its own builds; the ones debootstrap used only take space.
   rm -rf "$dir/var/lib/apt/lists/"* "$dir/var/cache/apt/archives/"*.deb
-  tar -C "$dir" -c . | podman import -q --change 'CMD ["/bin/bash"]' - "$image" >/dev/null
+  tar -C "$dir" -c . | podman import -q --change "ENV PATH=$search_path" --change 'CMD ["/bin/bash"]' - "$image" >/dev/null
   rm -rf "$dir" "$dir.log"
   say "made $image"
 }
 
-make_image "$runtime" librabbitmq4,ca-certificates,tzdata
+system_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+make_image "$runtime" librabbitmq4,ca-certificates,tzdata "$system_path"
 make_image "$builder" \
   binutils,git,libc6-dev,libcurl4-openssl-dev,libedit2,libgcc-12-dev,libpython3-dev,libsqlite3-0,libstdc++-12-dev,libxml2-dev,libz3-dev,pkg-config,tzdata,zlib1g-dev,librabbitmq-dev,ca-certificates,libncurses6 \
-  "$toolchain"
+  "$(dirname "$swift_bin"):$system_path" "$toolchain"
 echo "$builder $runtime"

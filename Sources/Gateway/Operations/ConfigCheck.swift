@@ -10,6 +10,7 @@ import WorkModeDomain
 public enum ConfigCheck {
     /// One thing `--connect` tried.
     public struct Finding: Sendable {
+        /// What came of it, and so the exit status.
         public enum Outcome: Sendable {
             case ok
             /// Drift between the configuration and the broker: exit 2, like `topology check`.
@@ -20,8 +21,11 @@ public enum ConfigCheck {
             case misconfigured
         }
 
+        /// What was tried: `broker`, `topology`, `oifde gettoken TENANT`.
         public let check: String
+        /// What came of it.
         public let outcome: Outcome
+        /// One line: the address reached, the entities that differ, or why it failed (no secrets).
         public let detail: String
     }
 

@@ -1,3 +1,5 @@
+import WorkModeDomain
+
 /// A configuration mistake, named by its key. The daemon prints it as one line and exits 78.
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     /// The key path (`amqp.url`).
@@ -18,6 +20,6 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var text = "configuration error: " + key + ": " + problem
         if let source { text += " (" + source + ")" }
-        return text
+        return text.oneLine
     }
 }

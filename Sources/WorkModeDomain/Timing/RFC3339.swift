@@ -4,7 +4,9 @@ import Foundation
 public enum RFC3339 {
     /// `2026-11-25T10:00:00.123Z`.
     public static func format(_ date: Date) -> String {
-        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        // To the nearest millisecond: a parsed ".329" is 0.32899999… in binary, and truncating it
+        // would write back ".328" (found by OutsideInputFuzzTests).
+        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
         var days = totalMilliseconds >= 0 ? totalMilliseconds / 86_400_000 : (totalMilliseconds - 86_399_999) / 86_400_000
         let msOfDay = totalMilliseconds - days * 86_400_000
         // Civil-from-days (Howard Hinnant's algorithm), exact for the proleptic Gregorian calendar.
@@ -57,14 +59,19 @@ public enum RFC3339 {
         var fraction = 0.0
         if index < b.count, b[index] == UInt8(ascii: ".") {
             index += 1
-            var scale = 0.1
+            // Digits as one integer, divided once: the nearest double to the written fraction.
+            var numerator: Int64 = 0
+            var denominator: Int64 = 1
             let start = index
             while index < b.count, b[index] >= 48, b[index] <= 57 {
-                fraction += Double(b[index] - 48) * scale
-                scale /= 10
+                if denominator < 1_000_000_000 {
+                    numerator = numerator * 10 + Int64(b[index] - 48)
+                    denominator *= 10
+                }
                 index += 1
             }
             guard index > start else { return nil }
+            fraction = Double(numerator) / Double(denominator)
         }
         guard index < b.count else { return nil }
         var offsetSeconds = 0
