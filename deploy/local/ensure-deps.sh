@@ -13,6 +13,8 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v amqp-publish >/dev/null 2>&1 || missing+=(amqp-tools)
 # The deploy units are checked by the tools made for them (hadolint and kubernetes-validate below).
 [ -x /usr/bin/systemd-analyze ] || missing+=(systemd)
+# The unit's system-call filter is checked against the calls the binary makes (check-sandbox.sh).
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 # The Python packages below are installed with pip (a bare Debian python3 has none).
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)

@@ -4,8 +4,11 @@
 # in a root folder made once by rabbitmq4-root.sh) and runs the broker-facing suites against that
 # too; always stops both brokers, whatever the outcome.
 #
+# Between the two passes it builds the container image from deploy/container/Containerfile and runs
+# it against the 3.10 broker (deploy/container/image-test.sh).
+#
 # WMG_SKIP_RABBITMQ4=1 runs the 3.10 pass only (a machine that cannot reach Debian's mirror says so
-# in one line and runs that pass alone).
+# in one line and runs that pass alone); WMG_SKIP_IMAGE=1 leaves out the image.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,18 +38,39 @@ swift build --build-tests "$@"
 echo "== RabbitMQ $(bash deploy/local/broker.sh ctl version 2>/dev/null || echo 3.x): every suite"
 swift test --skip-build "$@"
 
+# The image users deploy, built from deploy/container/Containerfile and run against this broker.
+# A failure here (no Debian mirror for the base images, a build error) is reported in one line and
+# fails the command at the end; the RabbitMQ 4.x pass still runs.
+image_status=0
+if [ "${WMG_SKIP_IMAGE:-}" = 1 ]; then
+  echo "== container image skipped (WMG_SKIP_IMAGE=1)"
+else
+  echo "== container image: build and run (first run on a machine: about 15 minutes)"
+  started=$(date +%s)
+  if bash deploy/container/image-test.sh; then
+    echo "== container image: ok in $(($(date +%s) - started)) s"
+  else
+    image_status=1
+    echo "== container image: FAILED (the line above says why); going on with the RabbitMQ 4.x pass" >&2
+  fi
+fi
+finish() {
+  [ "$image_status" = 0 ] || { echo "== FAILED: the container image step (see above)" >&2; exit 1; }
+  exit 0
+}
+
 # The suites that talk to the shared broker, again on RabbitMQ 4.x (docs/rabbitmq-versions.md says
 # why these): dead letters, the console, the operator tools, outcomes, topology and the AMQP client.
 # Suites that start brokers of their own (restarts, TLS, clusters, the blocked broker) run on 3.10.
 rabbitmq4_suites='DeadLetterStreamTests|ConsoleTests|OperatorToolTests|OutcomeTests|TopologyTests|PublishConsumeTests|JoinedConsumerTests|BatchToolTests|ReplicaTests'
 if [ "${WMG_SKIP_RABBITMQ4:-}" = 1 ]; then
   echo "== RabbitMQ 4.x pass skipped (WMG_SKIP_RABBITMQ4=1)"
-  exit 0
+  finish
 fi
 if ! rabbitmq4_root=$(bash deploy/local/rabbitmq4-root.sh); then
   rabbitmq4_root=
   echo "== RabbitMQ 4.x pass NOT RUN: its root folder could not be made (see the line above)" >&2
-  exit 0
+  finish
 fi
 WMG_BROKER_ROOT="$rabbitmq4_root" WMG_BROKER_PORT="$rabbitmq4_port" bash deploy/local/broker.sh start
 ctl4="$(mktemp -d)/rabbitmqctl"
@@ -57,3 +81,4 @@ export WMG_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$rabbitmq4_port/%2f"
 export WMG_TEST_RABBITMQ_NODE="wmg${rabbitmq4_port}@localhost"
 echo "== RabbitMQ $("$ctl4" -q -n "$WMG_TEST_RABBITMQ_NODE" version): $rabbitmq4_suites"
 swift test --skip-build --filter "$rabbitmq4_suites" "$@"
+finish

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+
+/// The operator's everyday tools with the built executable (CONTRACT.md section 14): `config check`
+/// with and without `--connect`, `health`, `amqp.passwordFile`, the exit statuses 75 (broker
+/// unreachable), 78 (configuration) and 2 (topology drift), and `--version --verbose`.
+@Suite struct FrontDoorTests {
+    static func json(_ text: String) -> [String: Any] {
+        let line = text.split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? ""
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// A loopback port nothing listens on.
+    static var closedPort: Int { Harness.freePort(in: 40000...44999) }
+
+    @Test(.timeLimit(.minutes(3))) func configCheckMasksSecretsAndConnectsToEverything() async throws {
+        try await withGateway { gut in
+            let offline = try await gut.tool(["config", "check"])
+            #expect(offline.status == 0, "\(offline.output)")
+            #expect(offline.output.contains("amqp.url: amqp://guest:***@127.0.0.1:"), "\(offline.output)")
+            #expect(!offline.output.contains("guest:guest") && !offline.output.contains(GatewayUnderTest.secret), "no secret printed")
+            #expect(offline.output.hasSuffix("configuration ok\n"), "\(offline.output)")
+
+            let online = try await gut.tool(["config", "check", "--connect"])
+            #expect(online.status == 0, "\(online.output)")
+            for line in ["broker: ok: amqp://guest:***@", "topology: ok:", "oifde gettoken t1: ok: token issued"] {
+                #expect(online.output.contains(line), "\(line) in \(online.output)")
+            }
+            let answer = Self.json(try await gut.tool(["config", "check", "--connect", "--json"]).output)
+            #expect(answer["valid"] as? Bool == true && answer["status"] as? Int == 0, "\(answer)")
+            #expect((answer["checks"] as? [[String: Any]])?.count == 3)
+            #expect((answer["effective"] as? [String: String])?["amqp.url"]?.contains("***") == true)
+
+            // A tenant whose appSecret OIFDE refuses: the configuration is wrong, exit 78.
+            let refused = try await gut.tool(
+                ["config", "check", "--connect"], environment: ["WMG_OIFDE_AUTH_TENANTS": #"{"t1": {"appSecret": "wrong-secret"}}"#])
+            #expect(refused.status == 78, "\(refused.output)")
+            #expect(refused.output.contains("oifde gettoken t1: REFUSED"), "\(refused.output)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func anUnreachableBrokerIs75AndDriftIs2() async throws {
+        try await withGateway { gut in
+            let away = ["WMG_AMQP_URL": "amqp://guest:guest@127.0.0.1:\(Self.closedPort)/%2f"]
+            for arguments in [["config", "check", "--connect"], ["topology", "check"], ["dead-letters", "list"]] {
+                let run = try await gut.tool(arguments, environment: away)
+                #expect(run.status == 75, "\(arguments): \(run.output)")
+                #expect(run.output.contains("cannot connect to the broker"), "\(run.output)")
+                #expect(!run.output.contains("guest:guest"))
+            }
+            let drift = try await gut.tool(["config", "check", "--connect"], environment: ["WMG_TOPOLOGY_DELIVERYLIMIT": "7"])
+            #expect(drift.status == 2, "\(drift.output)")
+            #expect(drift.output.contains("topology: DIFFERS") && drift.output.contains("x-delivery-limit"), "\(drift.output)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func theBrokerPasswordComesFromAFile() async throws {
+        try await withGateway { gut in
+            let url = try #require(URL(string: Harness.amqpURL))
+            let password = url.password ?? "guest"
+            let withoutPassword = Harness.amqpURL.replacingOccurrences(of: ":\(password)@", with: "@")
+            let file = gut.directory + "/amqp-password"
+            try (password + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let fromFile = try await gut.tool(
+                ["config", "check", "--connect"], environment: ["WMG_AMQP_URL": withoutPassword, "WMG_AMQP_PASSWORDFILE": file])
+            #expect(fromFile.status == 0, "\(fromFile.output)")
+            #expect(fromFile.output.contains("broker: ok"), "\(fromFile.output)")
+            // The file wins over a password in the URL (contract section 14).
+            let overridden = try await gut.tool(
+                ["topology", "check"],
+                environment: [
+                    "WMG_AMQP_URL": withoutPassword.replacingOccurrences(of: "//guest@", with: "//guest:wrong@"), "WMG_AMQP_PASSWORDFILE": file,
+                ])
+            #expect(overridden.status == 0, "\(overridden.output)")
+
+            let wrong = gut.directory + "/wrong-password"
+            try "not-the-password".write(toFile: wrong, atomically: true, encoding: .utf8)
+            let refused = try await gut.tool(["config", "check", "--connect"], environment: ["WMG_AMQP_PASSWORDFILE": wrong])
+            #expect(refused.status == 78, "a refused login is the configuration's: \(refused.output)")
+
+            let missing = try await gut.tool(["config", "check"], environment: ["WMG_AMQP_PASSWORDFILE": gut.directory + "/nope"])
+            #expect(missing.status == 78, "\(missing.output)")
+            let lines = missing.output.split(separator: "\n")
+            #expect(
+                lines.count == 1 && lines[0].contains("amqp.passwordFile") && lines[0].contains(gut.directory + "/nope does not exist"),
+                "\(missing.output)")
+            let daemon = try await Subprocess.run(
+                Harness.binary, ["run", "--config", gut.configPath], environment: ["WMG_AMQP_PASSWORDFILE": gut.directory + "/nope"],
+                mergeErrors: true)
+            #expect(daemon.status == 78 && daemon.output.contains("amqp.passwordFile"), "the daemon refuses it the same way: \(daemon.output)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func healthAsksTheRunningGateway() async throws {
+        try await withGateway { gut in
+            let ready = try await gut.tool(["health"])
+            #expect(ready.status == 0 && ready.output.contains(#"ready: {"status":"ready"}"#), "\(ready.output)")
+            let json = Self.json(try await gut.tool(["health", "--json"]).output)
+            #expect(json["ready"] as? Bool == true, "\(json)")
+            await gut.gateway.stop()
+            let gone = try await gut.tool(["health", "--timeout", "2s"])
+            #expect(gone.status == 1, "\(gone.output)")
+            #expect(gone.output.contains("cannot reach the admin listener at 127.0.0.1:\(gut.adminPort)"), "\(gone.output)")
+            let invalid = try await gut.tool(["health"], environment: ["WMG_ADMIN_LISTEN": "nonsense"])
+            #expect(invalid.status == 1 && invalid.output.contains("admin.listen"), "never a crash or a usage error: \(invalid.output)")
+        }
+    }
+
+    @Test func anInvalidConfigurationIs78InOneLineOrOneJSONObject() async throws {
+        let directory = try Harness.temporaryDirectory()
+        let path = directory + "/bad.yaml"
+        try "pipeline:\n  maxInFlight: lots\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let plain = try await Subprocess.run(Harness.binary, ["config", "check", "--config", path], mergeErrors: true)
+        #expect(plain.status == 78)
+        #expect(plain.output.split(separator: "\n").count == 1 && plain.output.contains("pipeline.maxInFlight"), "\(plain.output)")
+        let json = try await Subprocess.run(Harness.binary, ["config", "check", "--json", "--config", path])
+        #expect(json.status == 78)
+        let object = Self.json(json.output)
+        #expect(object["valid"] as? Bool == false && (object["error"] as? String)?.contains("pipeline.maxInFlight") == true, "\(json.output)")
+    }
+
+    @Test func versionVerboseListsTheResolvedPackages() async throws {
+        let short = try await Subprocess.run(Harness.binary, ["--version"])
+        let verbose = try await Subprocess.run(Harness.binary, ["--version", "--verbose"])
+        #expect(verbose.status == 0)
+        let first = verbose.output.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first == "workmode-gateway " + short.output.trimmingCharacters(in: .whitespacesAndNewlines), "\(verbose.output)")
+        for package in ["swift-nio ", "swift-argument-parser ", "hummingbird "] {
+            #expect(verbose.output.contains("\n  " + package), "\(package) in \(verbose.output)")
+        }
+    }
+}

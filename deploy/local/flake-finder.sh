@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Finds flaky tests: runs the suite (or a filter of it) N times while K processes keep cores busy,
+# and prints each test's pass count. Uses the test broker on WMG_BROKER_PORT (5673), starting it
+# when it is not running (and stopping it afterwards only then). Builds first.
+#
+#   deploy/local/flake-finder.sh [-n RUNS] [-k BUSY_CORES] [FILTER]
+#   deploy/local/flake-finder.sh -n 10 -k 1 ConsoleBrowserTests
+#
+# Prints "PASSES/RUNS  TEST" for every test seen, flaky ones first, and exits 1 when any test
+# failed in any run. Each run's full output is kept in $WMG_FLAKE_DIR (default a temporary folder).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=10 busy=1
+while getopts n:k: option; do
+  case $option in
+    n) runs=$OPTARG ;;
+    k) busy=$OPTARG ;;
+    *) echo "usage: flake-finder.sh [-n RUNS] [-k BUSY_CORES] [FILTER]" >&2; exit 64 ;;
+  esac
+done
+shift $((OPTIND - 1))
+filter=${1:-}
+out=${WMG_FLAKE_DIR:-$(mktemp -d)}
+mkdir -p "$out"
+
+export WMG_BROKER_PORT=${WMG_BROKER_PORT:-5673}
+started_broker=
+spinners=()
+finish() {
+  for pid in "${spinners[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -n "$started_broker" ] && bash deploy/local/broker.sh stop >/dev/null 2>&1 || true
+}
+trap finish EXIT
+if ! bash deploy/local/broker.sh status >/dev/null 2>&1; then
+  bash deploy/local/broker.sh start
+  started_broker=1
+fi
+export WMG_TEST_AMQP_URL=${WMG_TEST_AMQP_URL:-$(bash deploy/local/broker.sh url)}
+export WMG_TEST_RABBITMQ_NODE=${WMG_TEST_RABBITMQ_NODE:-$(bash deploy/local/broker.sh node)}
+swift build --build-tests >/dev/null
+
+for _ in $(seq "$busy"); do
+  # A busy core: another process's work the tests share the machine with.
+  (while :; do :; done) &
+  spinners+=($!)
+done
+echo "flake-finder: $runs runs of ${filter:-every test} with $busy busy cores; output in $out" >&2
+for run in $(seq "$runs"); do
+  started=$(date +%s)
+  if swift test --skip-build ${filter:+--filter "$filter"} >"$out/run-$run.log" 2>&1; then verdict=passed; else verdict=FAILED; fi
+  echo "flake-finder: run $run $verdict in $(($(date +%s) - started)) s" >&2
+done
+# Swift Testing's lines: "✔ Test name() passed after…", "✘ Test name() failed after…" (XCTest's too).
+cat "$out"/run-*.log | python3 -c '
+import re, sys
+runs = int(sys.argv[1])
+passed, failed = {}, {}
+for line in sys.stdin:
+    m = re.match(r"^[✔✘] Test (.+?) (passed|failed) after", line)
+    if m:
+        (passed if m.group(2) == "passed" else failed).setdefault(m.group(1), 0)
+        (passed if m.group(2) == "passed" else failed)[m.group(1)] += 1
+        continue
+    m = re.match(r"^Test Case .*?\.(\w+)\x27 (passed|failed)", line)
+    if m:
+        (passed if m.group(2) == "passed" else failed).setdefault(m.group(1), 0)
+        (passed if m.group(2) == "passed" else failed)[m.group(1)] += 1
+names = sorted(set(passed) | set(failed), key=lambda n: (passed.get(n, 0), n))
+for name in names:
+    print(f"{passed.get(name, 0):3d}/{runs}  {name}")
+bad = [n for n in names if failed.get(n) or passed.get(n, 0) < runs]
+print(f"{len(names) - len(bad)} of {len(names)} tests passed every run", file=sys.stderr)
+sys.exit(1 if bad else 0)
+' "$runs"
