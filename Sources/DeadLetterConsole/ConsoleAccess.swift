@@ -4,7 +4,7 @@ import Hummingbird
 import Synchronization
 import WorkModeDomain
 
-/// Who may use the console (CONTRACT.md section 13): with `admin.token`, a bearer header or a
+/// Who may use the console (docs/contract.md section 13): with `admin.token`, a bearer header or a
 /// login session's cookie; with no token, only on a loopback listener; otherwise nobody.
 public final class ConsoleAccess: Sendable {
     /// Whether the console is served, and how it is protected.

@@ -5,7 +5,7 @@ import Logging
 import Metrics
 import Operations
 
-/// The dead-letter console on the admin listener (CONTRACT.md section 13): a page at `/console`
+/// The dead-letter console on the admin listener (docs/contract.md section 13): a page at `/console`
 /// and its JSON API under `/api/dead-letters`, both over the same `DeadLetterTools` the
 /// `dead-letters` command uses, so page and CLI cannot disagree.
 public struct DeadLetterConsole: Sendable {

@@ -6,7 +6,7 @@ import NIOCore
 import NIOSSL
 
 /// An OIFDE stand-in serving `gettoken` and `changeWorkMode` as documented, with a per-session state
-/// machine and fault injection (CONTRACT.md section 10).
+/// machine and fault injection (docs/contract.md section 10).
 public struct OIFDESimulator: Sendable {
     /// How it was started.
     public let configuration: SimulatorConfiguration

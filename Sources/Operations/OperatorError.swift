@@ -1,8 +1,8 @@
 import WorkModeDomain
 
-/// A failure of an operator command, with the exit status of CONTRACT.md section 9.
+/// A failure of an operator command, with the exit status of docs/contract.md section 9.
 public struct OperatorError: Error, CustomStringConvertible {
-    /// The exit statuses of CONTRACT section 9.
+    /// The exit statuses of docs/contract.md section 9.
     public enum Status: Int32, Sendable {
         /// `topology check` found entities missing or different (like `diff`'s 1 is taken by errors here).
         case drift = 2

@@ -23,7 +23,7 @@ public struct TopologyTool {
         await connection.close()
     }
 
-    /// Reports every entity; fails when one is missing or differs from CONTRACT.md section 7.
+    /// Reports every entity; fails when one is missing or differs from docs/contract.md section 7.
     public func check(say: (String) -> Void) async throws {
         let connection = try await context.connect(as: "topology check")
         let lines: [Topology.CheckLine]

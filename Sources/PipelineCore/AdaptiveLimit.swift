@@ -1,6 +1,6 @@
 import Foundation
 
-/// The in-flight limit under `pipeline.adaptive` (CONTRACT.md section 12): additive increase,
+/// The in-flight limit under `pipeline.adaptive` (docs/contract.md section 12): additive increase,
 /// multiplicative decrease between `minimum` and `maximum`. One more slot per window of successes
 /// whose p90 latency is under the target; half the slots on a 429, a 503 or a timeout. Requests
 /// that started before the last decrease cannot cause another: one overload seen by every request

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Who may send a request to OIFDE now (CONTRACT.md sections 4 and 12), as pure bookkeeping:
+/// Who may send a request to OIFDE now (docs/contract.md sections 4 and 12), as pure bookkeeping:
 /// the in-flight limit (fixed, or adaptive), the circuit breaker, tenants' rate limits, fair
 /// shares across tenants, and live commands before batch ones. Every command asks before each
 /// attempt and reports the attempt's end; the shell parks the ones this queues and wakes the ones

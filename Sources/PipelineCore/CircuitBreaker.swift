@@ -1,7 +1,7 @@
 import Foundation
 import WorkModeDomain
 
-/// The circuit breaker over OIFDE requests (CONTRACT.md section 12), as pure bookkeeping: the
+/// The circuit breaker over OIFDE requests (docs/contract.md section 12), as pure bookkeeping: the
 /// caller asks before each request and reports how it went, always with the time.
 ///
 /// Closed, it opens when at least `failureRate` of the last `window`'s requests (and at least

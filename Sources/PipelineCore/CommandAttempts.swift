@@ -1,7 +1,7 @@
 import Foundation
 import WorkModeDomain
 
-/// The rules that take one valid command from its first attempt to its outcome (CONTRACT.md
+/// The rules that take one valid command from its first attempt to its outcome (docs/contract.md
 /// section 4), as a value-type state machine: the shell tells it what happened, with the time it
 /// happened, and does what it answers. It reads no clock, sleeps never, and draws jitter only from
 /// the generator it is handed, so every rule is testable in virtual time.

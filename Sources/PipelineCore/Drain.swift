@@ -1,7 +1,7 @@
 import Foundation
 import WorkModeDomain
 
-/// The commands of one broker session and its drain (CONTRACT.md section 4), as bookkeeping: a
+/// The commands of one broker session and its drain (docs/contract.md section 4), as bookkeeping: a
 /// stop asks the broker for nothing more, lets what is in flight finish until the drain deadline,
 /// then cuts the rest short (they go back to the queue untouched); a delivery that arrives while
 /// draining goes back at once. The shell cancels the consumer, requeues and cancels tasks as told.

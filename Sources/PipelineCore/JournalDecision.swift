@@ -1,4 +1,4 @@
-/// What a delivery's journal entry decides (CONTRACT.md sections 4 and 11): a known outcome is
+/// What a delivery's journal entry decides (docs/contract.md sections 4 and 11): a known outcome is
 /// never forwarded again, only its stored result re-published; anything else is forwarded, in
 /// doubt when this journal saw a forward start without an outcome, or when the broker redelivers
 /// a command this journal does not know (another replica, or an earlier process, may have sent it).

@@ -1,4 +1,4 @@
-/// Per-call order (CONTRACT.md section 4): commands of one lane (tenantId + callId) run one after
+/// Per-call order (docs/contract.md section 4): commands of one lane (tenantId + callId) run one after
 /// another in the order they joined; lanes run in parallel. Only bookkeeping: the shell parks and
 /// wakes the waiting tasks as this answers.
 public struct LaneBook<Ticket: Hashable & Sendable>: Sendable {

@@ -1,4 +1,4 @@
-/// Settling one delivery (CONTRACT.md section 4): every message the command owes the broker (its
+/// Settling one delivery (docs/contract.md section 4): every message the command owes the broker (its
 /// result event, the `reply_to` copy, its dead letter) is published and confirmed before the
 /// delivery is acked. What the broker refuses (a nack, a mandatory dead letter returned
 /// unroutable) is published again after a pause, never dropped and never answered by requeueing

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A tenant's `rateLimit` (CONTRACT.md section 12): at most `rate` requests per second, spaced
+/// A tenant's `rateLimit` (docs/contract.md section 12): at most `rate` requests per second, spaced
 /// evenly (a bucket of one token), so a burst is spread out instead of sent at once.
 public struct TokenBucket: Sendable, Hashable {
     /// Requests per second.

@@ -102,7 +102,7 @@ struct EndToEndBenchmark {
             // Stamped when sent: the gateway derives each command's deadline (retry.deadline, 2
             // minutes) from it, and one stamp for the whole run expired every command of a soak
             // after its second minute.
-            // The partition key (CONTRACT.md section 11), as `publish` sets it; unused without partitions.
+            // The partition key (docs/contract.md section 11), as `publish` sets it; unused without partitions.
             let properties = MessageProperties(
                 contentType: "application/json", headers: ["x-call-key": .string("bench/\(idPrefix)call-\(index)")], deliveryMode: .persistent,
                 replyTo: viaReplyTo ? tap : nil, messageId: idPrefix + String(index),

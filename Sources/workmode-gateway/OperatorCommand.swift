@@ -9,7 +9,7 @@ struct ConfigOption: ParsableArguments {
 }
 
 /// Runs an operator command: output lines to standard output as they come, a failure as one line
-/// on standard error with the exit status of CONTRACT.md section 9.
+/// on standard error with the exit status of docs/contract.md section 9.
 enum OperatorCommand {
     static func say(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))

@@ -2,7 +2,7 @@ import AMQP
 import Foundation
 import Testing
 
-/// The dead-letter console's API and access rules (CONTRACT.md section 13), against the real
+/// The dead-letter console's API and access rules (docs/contract.md section 13), against the real
 /// broker and the built daemon, over HTTP with curl.
 @Suite struct ConsoleTests {
     static let token = "console-test-token-\(UUID().uuidString.prefix(8))"

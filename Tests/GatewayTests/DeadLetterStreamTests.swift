@@ -2,7 +2,7 @@ import AMQP
 import Foundation
 import Testing
 
-/// Dead letters that reading cannot destroy (CONTRACT.md section 14): the stream and its
+/// Dead letters that reading cannot destroy (docs/contract.md section 14): the stream and its
 /// settlement records, on whichever broker `WMG_TEST_AMQP_URL` names (the test command runs the
 /// suite on RabbitMQ 3.10 and on 4.x).
 @Suite struct DeadLetterStreamTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The operator's everyday tools with the built executable (CONTRACT.md section 14): `config check`
+/// The operator's everyday tools with the built executable (docs/contract.md section 14): `config check`
 /// with and without `--connect`, `health`, `amqp.passwordFile`, the exit statuses 75 (broker
 /// unreachable), 78 (configuration) and 2 (topology drift), and `--version --verbose`.
 @Suite struct FrontDoorTests {

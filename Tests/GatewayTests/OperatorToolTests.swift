@@ -2,7 +2,7 @@ import AMQP
 import Foundation
 import Testing
 
-/// The operator commands of CONTRACT.md section 9, run as the built executable against the real
+/// The operator commands of docs/contract.md section 9, run as the built executable against the real
 /// broker with the same configuration file as the daemon.
 @Suite struct OperatorToolTests {
     static func command(_ n: Int, mode: Int = 1) -> String {
@@ -58,7 +58,7 @@ import Testing
             #expect(published.status == 0, "\(published.output)")
             #expect(published.output.contains("published 10000 commands"), "\(published.output)")
             #expect(published.output.contains("10000 confirmed, 0 returned, 0 nacked"), "\(published.output)")
-            // Files go to the batch queue (CONTRACT.md section 12).
+            // Files go to the batch queue (docs/contract.md section 12).
             let arrived = try await Self.takeAll(gut.prefix + ".commands.batch", gut)
             #expect(arrived.count == 10_000)
             let ids = arrived.compactMap(\.properties.messageId)
@@ -69,7 +69,7 @@ import Testing
             #expect(arrived.allSatisfy { !String(decoding: $0.body, as: UTF8.self).contains("messageId") })
             #expect(arrived.allSatisfy { $0.properties.deliveryMode == .persistent && $0.properties.timestamp != nil })
             #expect(arrived.allSatisfy { $0.properties.headers?["x-deadline"]?.stringValue != nil })
-            // The partition key of CONTRACT section 11, set whether or not the topology is partitioned.
+            // The partition key of docs/contract.md section 11, set whether or not the topology is partitioned.
             #expect(
                 arrived.allSatisfy { delivery in
                     let body = String(decoding: delivery.body, as: UTF8.self)

@@ -2,7 +2,7 @@ import AMQP
 import GatewayConfig
 import Testing
 
-/// The pure parts of partitions (CONTRACT section 11): the configuration keys, which partitions a
+/// The pure parts of partitions (docs/contract.md section 11): the configuration keys, which partitions a
 /// replica owns, and the topology they name.
 @Suite struct PartitionConfigurationTests {
     func load(_ environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {

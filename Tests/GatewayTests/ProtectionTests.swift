@@ -6,7 +6,7 @@ import Testing
     import FoundationNetworking
 #endif
 
-/// CONTRACT.md section 12 from outside: the built gateway, a real broker and the simulator with
+/// docs/contract.md section 12 from outside: the built gateway, a real broker and the simulator with
 /// its outage, capacity and per-tenant counts. One at a time: several of them load the machine,
 /// and their timings are what they check.
 @Suite(.serialized) struct ProtectionTests {

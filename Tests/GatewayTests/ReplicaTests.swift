@@ -2,7 +2,7 @@ import AMQP
 import Foundation
 import Testing
 
-/// Replicas on one single-active-consumer queue (CONTRACT section 11): one consumes, the other
+/// Replicas on one single-active-consumer queue (docs/contract.md section 11): one consumes, the other
 /// stands by; when the active one is killed, the broker hands its unacked commands, in order, to
 /// the standby, whose journal does not know them, so each it forwards again is flagged in doubt.
 @Suite(.serialized) struct ReplicaTests {
@@ -63,7 +63,7 @@ import Testing
         }
     }
 
-    /// Partitions K=4 over two replicas (CONTRACT section 11): each replica is active on its own
+    /// Partitions K=4 over two replicas (docs/contract.md section 11): each replica is active on its own
     /// share, per-call order holds, a command without `x-call-key` still arrives, and when one
     /// replica is killed its partitions move to the other, which stood by on them.
     @Test func partitionsShareTheCallsAndMoveWhenAReplicaDies() async throws {

@@ -2,7 +2,7 @@ import AMQP
 import Foundation
 import Testing
 
-/// CONTRACT.md section 7: a commands queue that exists with other arguments is refused in one
+/// docs/contract.md section 7: a commands queue that exists with other arguments is refused in one
 /// clear line; with `topology.declare: false` the gateway checks passively and uses what is there.
 @Suite struct TopologyTests {
     /// A classic queue where the contract wants a quorum queue with a delivery limit.

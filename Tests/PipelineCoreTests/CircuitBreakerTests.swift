@@ -2,7 +2,7 @@ import Foundation
 import PipelineCore
 import Testing
 
-/// The breaker and the adaptive limit of CONTRACT.md section 12, in virtual time.
+/// The breaker and the adaptive limit of docs/contract.md section 12, in virtual time.
 @Suite struct CircuitBreakerTests {
     static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
     static let settings = CircuitBreaker.Settings(

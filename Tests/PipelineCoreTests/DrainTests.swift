@@ -2,7 +2,7 @@ import Foundation
 import PipelineCore
 import Testing
 
-/// The drain of CONTRACT.md section 4 in virtual time.
+/// The drain of docs/contract.md section 4 in virtual time.
 @Suite struct DrainTests {
     static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
 

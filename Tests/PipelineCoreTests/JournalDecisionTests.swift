@@ -2,7 +2,7 @@ import PipelineCore
 import Testing
 
 /// The journal's answer decides between re-publishing and forwarding, and whether a forward is in
-/// doubt (CONTRACT.md sections 4 and 11).
+/// doubt (docs/contract.md sections 4 and 11).
 @Suite struct JournalDecisionTests {
     @Test(arguments: [
         (JournalDecision.Entry.completed, false, JournalDecision.republishStored),

@@ -6,7 +6,7 @@ import WorkModeDomain
 /// The core's pieces together, as the shell drives them, in virtual time with random events:
 /// deliveries of several commands per call (`Drain`, `LaneBook`), attempts with retries
 /// (`CommandAttempts`, `Admission` with the breaker), results and dead letters with random
-/// confirms (`Settlement`), and a stop at a random moment (`Drain`). CONTRACT.md section 4's
+/// confirms (`Settlement`), and a stop at a random moment (`Drain`). docs/contract.md section 4's
 /// promises are checked on every run.
 final class PipelineSimulation {
     private struct Command {

@@ -1,7 +1,7 @@
 import PipelineCore
 import Testing
 
-/// Confirm before ack (CONTRACT.md section 4) without a broker.
+/// Confirm before ack (docs/contract.md section 4) without a broker.
 @Suite struct SettlementTests {
     @Test func everythingConfirmedIsAcked() {
         var settlement = Settlement(owed: 3)

@@ -3,7 +3,7 @@ import Testing
 
 @testable import WorkModeDomain
 
-/// One row per rule of CONTRACT.md section 3: the body, and the (pointer, code) pairs expected;
+/// One row per rule of docs/contract.md section 3: the body, and the (pointer, code) pairs expected;
 /// an empty list means valid.
 struct Case: CustomTestStringConvertible, Sendable {
     let name: String

@@ -89,7 +89,7 @@ start() {
   ports_free
   rm -rf "$host_base"
   mkdir -p "$host_base/mnesia" "$host_base/log"
-  # The consistent-hash exchange carries topology.partitions (CONTRACT.md section 11).
+  # The consistent-hash exchange carries topology.partitions (docs/contract.md section 11).
   echo "[${WMG_BROKER_PLUGINS-rabbitmq_consistent_hash_exchange}]." > "$host_base/enabled_plugins"
   # Loopback only; guest may log in from there. A small disk limit keeps CI machines with
   # little free space from raising a disk alarm that would block every publisher.

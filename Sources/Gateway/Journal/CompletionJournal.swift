@@ -9,7 +9,7 @@ import WorkModeDomain
     import Glibc
 #endif
 
-/// The completion journal of CONTRACT.md section 4: an append-only file that remembers, per command
+/// The completion journal of docs/contract.md section 4: an append-only file that remembers, per command
 /// ID, that a forward started and how the command ended, so a redelivered command that already
 /// completed is not sent to OIFDE again, even after `kill -9`.
 ///

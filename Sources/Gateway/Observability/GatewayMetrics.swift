@@ -18,7 +18,7 @@ struct GatewayMetrics: Sendable {
     let confirmsPending = Gauge(label: "wmg_publish_confirms_pending")
     let oldestInFlightAge = Gauge(label: "wmg_oldest_in_flight_age_seconds")
     let ready = Gauge(label: "wmg_ready")
-    /// 0 closed, 1 half-open, 2 open (CONTRACT.md section 12).
+    /// 0 closed, 1 half-open, 2 open (docs/contract.md section 12).
     let circuitState = Gauge(label: "wmg_circuit_state")
     /// The in-flight limit in force (moves under `pipeline.adaptive`).
     let concurrencyLimit = Gauge(label: "wmg_concurrency_limit")

@@ -9,7 +9,7 @@ import Synchronization
 import WorkModeDomain
 
 /// The daemon: consumes commands, runs each to its end, and keeps going across broker losses until
-/// told to stop. A `Service`, so SIGTERM and SIGINT start the drain of CONTRACT.md section 4.
+/// told to stop. A `Service`, so SIGTERM and SIGINT start the drain of docs/contract.md section 4.
 public final class Gateway: Service, Sendable {
     /// The configuration it runs with.
     public let configuration: GatewayConfiguration
@@ -397,7 +397,7 @@ public final class Gateway: Service, Sendable {
     }
 
     /// The queues to consume at once and, after `replicas.standbyDelay`, as a standby
-    /// (CONTRACT.md section 11): with partitions, this replica's share first. The batch queue
+    /// (docs/contract.md section 11): with partitions, this replica's share first. The batch queue
     /// (section 12) goes with the first group.
     func subscriptions() -> (initial: [String], standby: [String]) {
         let topology = Topology(configuration.topology)

@@ -1,7 +1,7 @@
 import AMQP
 import WorkModeDomain
 
-/// The daemon's configuration, typed and validated (CONTRACT.md section 8). Defaults are the
+/// The daemon's configuration, typed and validated (docs/contract.md section 8). Defaults are the
 /// contract's.
 public struct GatewayConfiguration: Sendable {
     /// The `amqp` section.
@@ -44,7 +44,7 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
-    /// The `topology` section: names and limits of CONTRACT section 7.
+    /// The `topology` section: names and limits of docs/contract.md section 7.
     public struct TopologySection: Sendable {
         /// `topology.declare`: declare at start (else check passively).
         public var declare = true
@@ -75,7 +75,7 @@ public struct GatewayConfiguration: Sendable {
         /// `x-single-active-consumer`, so replicas on it keep per-call order.
         public var singleActiveConsumer = false
         /// `topology.partitions`: 0 for the single commands queue; K for K queues behind a
-        /// consistent-hash exchange on `x-call-key` (CONTRACT.md section 11).
+        /// consistent-hash exchange on `x-call-key` (docs/contract.md section 11).
         public var partitions = 0
     }
 

@@ -1,7 +1,7 @@
 import AMQP
 import WorkModeDomain
 
-/// The exchanges, queues and bindings of CONTRACT.md section 7, and with `topology.partitions`
+/// The exchanges, queues and bindings of docs/contract.md section 7, and with `topology.partitions`
 /// the partitioned form of section 11.
 public struct Topology: Sendable {
     /// The names and limits it declares and checks.
@@ -67,7 +67,7 @@ public struct Topology: Sendable {
     /// `<commandsQueue>.p<index>`.
     public func partitionQueue(_ index: Int) -> String { section.commandsQueue + ".p\(index)" }
 
-    /// `<commandsQueue>.batch`: batch jobs' commands (CONTRACT.md section 12), bound with
+    /// `<commandsQueue>.batch`: batch jobs' commands (docs/contract.md section 12), bound with
     /// ``batchRoutingKey`` and run only in the slots live commands leave.
     public var batchQueue: String { section.commandsQueue + ".batch" }
     /// The routing key that sends a command to ``batchQueue``.

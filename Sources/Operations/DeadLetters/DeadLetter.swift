@@ -2,7 +2,7 @@ import AMQP
 import Foundation
 import WorkModeDomain
 
-/// A dead letter as the operator tools see it: what the gateway's headers (CONTRACT.md section 6)
+/// A dead letter as the operator tools see it: what the gateway's headers (docs/contract.md section 6)
 /// or the broker's own `x-death` (poison messages) say about it.
 struct DeadLetter: Sendable {
     let delivery: Delivery

@@ -6,7 +6,7 @@ public enum HeaderValue: Sendable, Hashable {
     case int(Int64)
 }
 
-/// What a dead letter carries besides the original body and properties (CONTRACT.md section 6).
+/// What a dead letter carries besides the original body and properties (docs/contract.md section 6).
 public struct DeadLetterAnnotation: Sendable, Hashable {
     /// `x-failure-reason` is cut to this many bytes.
     public static let maxReasonBytes = 512

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The one event announcing how a command ended (CONTRACT.md section 5).
+/// The one event announcing how a command ended (docs/contract.md section 5).
 public struct ResultEvent: Sendable, Hashable {
     /// The command's ID (its `message_id`, or a UUID when it had none).
     public var commandId: String

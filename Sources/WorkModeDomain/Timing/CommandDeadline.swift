@@ -1,6 +1,6 @@
 import Foundation
 
-/// When a command stops being worth applying (CONTRACT.md sections 3 and 4).
+/// When a command stops being worth applying (docs/contract.md sections 3 and 4).
 public struct CommandDeadline: Sendable, Hashable {
     /// Where a deadline came from.
     public enum Source: String, Sendable, Hashable {

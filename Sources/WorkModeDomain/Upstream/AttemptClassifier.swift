@@ -68,7 +68,7 @@ public struct AttemptResult: Sendable, Hashable {
     }
 }
 
-/// The decision after one attempt (CONTRACT.md section 4).
+/// The decision after one attempt (docs/contract.md section 4).
 public enum AttemptVerdict: Sendable, Hashable {
     case succeeded
     /// Try again after the backoff, or after `retryAfter` when the server named one.
@@ -164,14 +164,14 @@ public struct TokenFailure: Sendable, Hashable {
     }
 }
 
-/// CONTRACT section 4's rules for one changeWorkMode answer.
+/// docs/contract.md section 4's rules for one changeWorkMode answer.
 public enum AttemptClassifier {
     /// Token missing or expired, token check failed: renew and send again.
     public static let tokenErrorCodes: Set<String> = ["900001", "900002"]
     /// OIFDE's internal errors: retried.
     public static let internalErrorCodes: Set<String> = ["10000001", "200900002"]
 
-    /// The decision for one changeWorkMode answer, by CONTRACT section 4's rules (transport errors, token codes, internal-error codes, then the
+    /// The decision for one changeWorkMode answer, by docs/contract.md section 4's rules (transport errors, token codes, internal-error codes, then the
     /// HTTP status).
     public static func classify(_ result: AttemptResult) -> AttemptVerdict {
         if result.transportError != nil { return .retry(retryAfter: nil) }

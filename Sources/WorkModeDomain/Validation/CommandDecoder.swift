@@ -14,7 +14,7 @@ public struct ValidationFailure: Error, Sendable, Hashable {
 }
 
 /// Turns raw message bytes into a validated ``WorkModeCommand`` or the full list of problems
-/// (CONTRACT.md section 3). Pure and total: whatever the bytes, it returns, and never echoes an
+/// (docs/contract.md section 3). Pure and total: whatever the bytes, it returns, and never echoes an
 /// auth token.
 public struct CommandDecoder: Sendable {
     /// `oifde.auth.mode`: where tokens come from.

@@ -1,4 +1,4 @@
-/// The field rules of CONTRACT.md section 3, applied to a parsed object. Collects every problem.
+/// The field rules of docs/contract.md section 3, applied to a parsed object. Collects every problem.
 struct CommandValidation {
     let authMode: CommandDecoder.AuthMode
     private(set) var errors: [ValidationError] = []
