@@ -52,12 +52,23 @@ public struct OIFDEAttempt: Sendable, Hashable {
         }
     }
 
-    /// Whether a changeWorkMode request went out.
+    /// Whether the attempt got as far as sending changeWorkMode (false: no secret, no token).
     public var sentRequest: Bool {
         switch exchange {
         case .answered, .answeredButRefused: return true
         case .tokenFailed, .notSent: return false
         }
+    }
+
+    /// The changeWorkMode request provably never left (no connection, a failed handshake, none
+    /// free in time, closed before writing): not an attempt (docs/contract.md section 14).
+    public var transportNeverSent: Bool { result.transportError?.provablyNotSent ?? false }
+
+    /// The request went out and what became of it is unknown (no complete answer in time, the
+    /// connection lost after writing, an answer that is not HTTP): OIFDE may have applied it.
+    public var unknownOutcome: String? {
+        guard let transport = result.transportError, !transport.provablyNotSent else { return nil }
+        return transport.explanation
     }
 
     /// What went wrong (or right), in one line for reasons and logs.

@@ -156,7 +156,13 @@ public final class OIFDEClient: Sendable {
         // With tracing on, the HTTP span's context goes out instead (a child of the command's).
         if let traceparent, !configuration.tracing { headers.add(name: "traceparent", value: traceparent) }
         let body = OIFDERequestBody.encode(command, authToken: token)
-        switch await exchange(changeWorkModePath, headers: headers, body: body, deadline: deadline) {
+        var outcome = await exchange(changeWorkModePath, headers: headers, body: body, deadline: deadline)
+        // Provably not sent on a connection that had gone away (the server closed it while idle):
+        // at once once more, on a fresh one. Not for a refused connection or a spent time limit.
+        if case .failure(let kind) = outcome, kind == .closedBeforeSending {
+            outcome = await exchange(changeWorkModePath, headers: headers, body: body, deadline: deadline)
+        }
+        switch outcome {
         case .failure(let kind):
             return AttemptResult(transportError: kind)
         case .success(let response):

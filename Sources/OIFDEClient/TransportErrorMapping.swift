@@ -2,14 +2,16 @@ import NIOHTTP1
 import Tracing
 import WorkModeDomain
 
-/// Sorts the connection pool's errors into the few kinds the retry rules care about, keeping
-/// apart "never sent" (connect) from "sent, then lost" (in doubt). A cancelled exchange (a drain
-/// out of time) counts as lost: the request may have left.
+/// Sorts the connection pool's errors into the kinds the retry rules care about, keeping apart
+/// "never sent" from "sent, then lost" (in doubt). A cancelled exchange (a drain out of time)
+/// counts as lost: the request may have left.
 enum TransportErrorMapping {
     static func kind(of error: HTTPExchangeError) -> AttemptResult.TransportError {
         switch error {
         case .connect: return .connect
-        case .tls: return .tls
+        case .tlsHandshake: return .tls
+        case .noConnection: return .noConnection
+        case .closedBeforeSending: return .closedBeforeSending
         case .timeout: return .timeout
         case .connectionClosed, .cancelled: return .connectionClosed
         case .badResponse: return .badResponse

@@ -42,6 +42,9 @@ public struct CommandAttempts: Sendable {
         public var errorCode: String?
         /// The last errorMsg any attempt saw.
         public var errorMsg: String?
+        /// Which attempt's outcome was unknown and why (it may have been applied), the first one;
+        /// nil when every attempt's outcome was known. Whatever the status, the command is in doubt.
+        public var inDoubt: String?
     }
 
     /// What one attempt came to, as the OIFDE client classified it.
@@ -50,6 +53,13 @@ public struct CommandAttempts: Sendable {
         public var verdict: AttemptVerdict
         /// False when nothing reached OIFDE's changeWorkMode (no secret, no token).
         public var sentRequest: Bool
+        /// The changeWorkMode request provably never left for a transport reason (no connection, a
+        /// failed handshake, none free in time, closed before writing): not an attempt at all
+        /// (docs/contract.md section 14). A token failure is an attempt (section 4).
+        public var neverSent: Bool
+        /// The request was sent and its outcome is unknown (no complete answer in time, the
+        /// connection lost after writing): what happened, for the result's `inDoubtReason`.
+        public var unknownOutcome: String?
         /// One line for reasons: "HTTP 503, errorCode 10000001".
         public var summary: String
         /// The answer's HTTP status, when changeWorkMode answered; nil leaves the last one.
@@ -65,9 +75,11 @@ public struct CommandAttempts: Sendable {
         /// A report of one attempt.
         public init(
             verdict: AttemptVerdict, sentRequest: Bool, summary: String, httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil,
-            probe: Bool = false
+            probe: Bool = false, unknownOutcome: String? = nil, neverSent: Bool = false
         ) {
+            self.neverSent = neverSent
             self.probe = probe
+            self.unknownOutcome = unknownOutcome
             self.verdict = verdict
             self.sentRequest = sentRequest
             self.summary = summary
@@ -157,6 +169,9 @@ public struct CommandAttempts: Sendable {
         ending.httpStatus = report.httpStatus ?? ending.httpStatus
         ending.errorCode = report.errorCode ?? ending.errorCode
         ending.errorMsg = report.errorMsg ?? ending.errorMsg
+        if let unknown = report.unknownOutcome, ending.inDoubt == nil {
+            ending.inDoubt = "attempt \(ending.attempts): \(unknown)"
+        }
         switch report.verdict {
         case .succeeded:
             return finish(.succeeded, "applied")
@@ -165,6 +180,19 @@ public struct CommandAttempts: Sendable {
             if !report.sentRequest { ending.attempts -= 1 }
             return finish(.rejected, reason)
         case .retry(let retryAfter):
+            if report.neverSent {
+                // Not an attempt (docs/contract.md section 14): nothing reached OIFDE, so the next
+                // request takes its number. It waits like one, so a refused connection is not
+                // hammered; only the deadline ends it, never in doubt.
+                ending.attempts -= 1
+                let after = max(1, countedAttempts)
+                guard let delay = backoff.delay(afterAttempt: after, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random)
+                else {
+                    return finish(.expired, "the deadline leaves no time for another attempt; last: \(report.summary)")
+                }
+                state = .waiting
+                return .wait(for: delay)
+            }
             if report.probe {
                 // The breaker is open again and holds the next request back; only the deadline ends it.
                 failedProbes += 1
@@ -220,8 +248,15 @@ public struct CommandAttempts: Sendable {
 
     private mutating func finish(_ status: CommandStatus, _ reason: String) -> Action {
         state = .finished
-        ending.status = status
-        ending.reason = reason
+        // `expired` promises the change was certainly not applied: a command with an attempt of
+        // unknown outcome ends `failed` instead, in doubt (docs/contract.md sections 4 and 14).
+        if status == .expired, let doubt = ending.inDoubt {
+            ending.status = .failed
+            ending.reason = reason + "; in doubt: \(doubt), so the change may have been applied"
+        } else {
+            ending.status = status
+            ending.reason = reason
+        }
         return .finish(ending)
     }
 }

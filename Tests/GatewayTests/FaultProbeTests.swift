@@ -171,7 +171,9 @@ import WorkModeDomain
             let elapsed = ContinuousClock.now - started
             #expect(results["trickle-1"]?["status"] as? String == "succeeded")
             #expect(results["trickle-1"]?["attempts"] as? Int == 2)
-            #expect(results["trickle-1"]?["inDoubt"] == nil)
+            // The cut answer was errorCode 0: the change was applied, and the gateway could not know.
+            #expect(results["trickle-1"]?["inDoubt"] as? Bool == true, "\(results["trickle-1"] ?? [:])")
+            #expect((results["trickle-1"]?["inDoubtReason"] as? String)?.hasPrefix("attempt 1: no complete answer") == true)
             #expect(results["trickle-2"]?["status"] as? String == "succeeded")
             // The trickle alone takes over 20 s; the 2 s timeout cuts it.
             #expect(elapsed < .seconds(15), "took \(elapsed)")

@@ -51,8 +51,10 @@ import WorkModeDomain
                 // it waited past it, it would have got the connection and succeeded.
                 let second = await client.changeWorkMode(
                     command(.insertion, call: "waits"), commandId: "second", deadline: .now + .milliseconds(800))
-                #expect(second.summary.contains("timeout"), "\(second.summary)")
-                #expect((await first).summary.contains("timeout"))
+                // Waiting for a connection sent nothing: not in doubt (docs/contract.md section 14).
+                #expect(second.summary.contains("noConnection") && second.transportNeverSent && second.unknownOutcome == nil, "\(second.summary)")
+                let hung = await first
+                #expect(hung.summary.contains("timeout") && !hung.transportNeverSent && hung.unknownOutcome != nil, "the hung one is in doubt")
                 // 2 s each, not the 30 s hang (slack for a loaded machine).
                 #expect(ContinuousClock.now - started < .seconds(12))
                 // The hung connection was closed and counted out: the next request gets a new one.

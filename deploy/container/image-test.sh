@@ -67,13 +67,14 @@ say "built in $(($(date +%s) - started)) s; $("${podman[@]}" image inspect "$ima
 
 # No health timer: podman would start it through systemd, which a CI machine may not run; the test
 # runs the image's HEALTHCHECK itself with `podman healthcheck run`.
-run() { "${podman[@]}" run --rm --network host --health-interval disable "${limits[@]}" "$@"; }
+run() { "${podman[@]}" run --rm --network host --no-healthcheck "${limits[@]}" "$@"; }
 version=$(run "$image" --version)
 [[ "$version" == *"commit $revision"* ]] || fail "--version says '$version', not revision $revision"
 verbose=$(run "$image" --version --verbose)
 grep -q '^  swift-nio ' <<<"$verbose" || fail "--version --verbose lists no packages: $verbose"
-run --entrypoint /bin/cat "$image" /usr/share/workmode-gateway/dependencies.json | grep -q '"swift-nio"' \
-  || fail "the image has no /usr/share/workmode-gateway/dependencies.json naming swift-nio"
+# Read whole, then searched: `grep -q` in a pipe would end the reader early (SIGPIPE under pipefail).
+dependencies=$(run --entrypoint /bin/cat "$image" /usr/share/workmode-gateway/dependencies.json)
+grep -q '"swift-nio"' <<<"$dependencies" || fail "the image has no /usr/share/workmode-gateway/dependencies.json naming swift-nio"
 labels=$("${podman[@]}" image inspect "$image" --format '{{index .Labels "org.opencontainers.image.revision"}}')
 [ "$labels" = "$revision" ] || fail "label org.opencontainers.image.revision is '$labels', not $revision"
 user=$(run --entrypoint /usr/bin/id "$image" -u)

@@ -19,6 +19,8 @@ public struct JournalCompletion: Sendable, Hashable, Codable {
         public var string: String?
         /// Its integer value.
         public var int: Int64?
+        /// Its boolean value (`x-in-doubt`; records written before it have none).
+        public var bool: Bool?
     }
 
     /// A completed command's stored result event and dead-letter headers, re-published as they are on a redelivery.
@@ -87,6 +89,7 @@ struct JournalRecord: Codable {
             writer.member("key", header.key)
             writer.member("string", header.string)
             writer.member("int", header.int.map { Int($0) })
+            if let flag = header.bool { writer.member("bool", flag) }
             writer.endObject()
             text.append(contentsOf: writer.bytes)
         }
@@ -104,16 +107,18 @@ struct JournalRecord: Codable {
             var key: String?
             var string: String?
             var int: Int64?
+            var bool: Bool?
             for member in members {
                 switch (member.key, member.value) {
                 case ("key", .string(let value)): key = value
                 case ("string", .string(let value)): string = value
                 case ("int", .number(let value)): int = Int64(value)
+                case ("bool", .bool(let value)): bool = value
                 default: break
                 }
             }
             guard let key else { return nil }
-            headers.append(.init(key: key, string: string, int: int))
+            headers.append(.init(key: key, string: string, int: int, bool: bool))
         }
         return headers
     }

@@ -116,6 +116,9 @@ final class AdmissionControl: Sendable {
             if case .retry = failure.verdict { return .failed(overloaded: false) }
             return .answered(latency: attempt.duration)
         case .answered(let result), .answeredButRefused(let result, _):
+            // Waiting for a connection of our own pool, or one closed before writing, says nothing
+            // about OIFDE: neither the breaker nor the adaptive limit learns from it.
+            if result.transportError == .noConnection || result.transportError == .closedBeforeSending { return .notSent }
             guard case .retry = attempt.verdict else { return .answered(latency: attempt.duration) }
             let overloaded = result.httpStatus == 429 || result.httpStatus == 503 || result.transportError == .timeout
             return .failed(overloaded: overloaded)

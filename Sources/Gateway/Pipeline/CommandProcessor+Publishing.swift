@@ -51,6 +51,8 @@ extension CommandProcessor {
                     headers[header.key] = .string(text)
                 } else if let number = header.int {
                     headers[header.key] = .int64(number)
+                } else if let flag = header.bool {
+                    headers[header.key] = .bool(flag)
                 }
             }
             original.headers = headers

@@ -48,6 +48,9 @@ final class CommandProcessor: Sendable {
         var errors: [ValidationError] = []
         var reason: String
         var inDoubt = false
+        /// Why it is in doubt: the attempt whose outcome was unknown, or the redelivery the journal
+        /// could not vouch for.
+        var inDoubtReason: String?
     }
 
     /// A command decoded at delivery time, so the consumer can put it in its lane at once.
@@ -162,7 +165,8 @@ final class CommandProcessor: Sendable {
             DeadLetterAnnotation(
                 failureClass: failureClass, reason: outcome.reason, errorCode: outcome.errorCode, httpStatus: outcome.httpStatus,
                 validationErrors: outcome.errors, attempts: outcome.attempts, deadLetteredAt: completedAt,
-                originalExchange: received.delivery.exchange, originalRoutingKey: received.delivery.routingKey
+                originalExchange: received.delivery.exchange, originalRoutingKey: received.delivery.routingKey,
+                inDoubt: outcome.inDoubt ? (outcome.inDoubtReason ?? "in doubt") : nil
             )
         }
         let eventBytes =
@@ -241,9 +245,11 @@ final class CommandProcessor: Sendable {
             if Task.isCancelled { return nil }
             switch action {
             case .finish(let ending):
+                let redelivery = inDoubt ? "redelivered, and the journal cannot tell whether an earlier delivery was forwarded" : nil
                 return Outcome(
                     status: ending.status, attempts: ending.attempts, httpStatus: ending.httpStatus, errorCode: ending.errorCode,
-                    errorMsg: ending.errorMsg, reason: ending.reason, inDoubt: inDoubt)
+                    errorMsg: ending.errorMsg, reason: ending.reason, inDoubt: inDoubt || ending.inDoubt != nil,
+                    inDoubtReason: ending.inDoubt ?? redelivery)
             case .acquire:
                 // Cancelled while waiting (a drain out of time): back to the queue, untouched.
                 switch await admission.acquire(tenant: command.tenantId, batch: isBatch, deadline: deadline.date) {
@@ -276,7 +282,8 @@ final class CommandProcessor: Sendable {
                     grant = nil
                 }
                 var report = CommandAttempts.Report(
-                    verdict: attempt.verdict, sentRequest: attempt.sentRequest, summary: attempt.summary, probe: probe)
+                    verdict: attempt.verdict, sentRequest: attempt.sentRequest, summary: attempt.summary, probe: probe,
+                    unknownOutcome: attempt.unknownOutcome, neverSent: attempt.transportNeverSent)
                 switch attempt.exchange {
                 case .answered(let result), .answeredButRefused(let result, _):
                     metrics.attempts.increment()
@@ -367,6 +374,7 @@ final class CommandProcessor: Sendable {
             errors: outcome.errors, receivedAt: received.receivedAt, completedAt: completedAt, inDoubt: outcome.inDoubt
         )
         event.reason = outcome.reason
+        event.inDoubtReason = outcome.inDoubtReason
         switch received.decoded {
         case .success(let command):
             event.tenantId = command.tenantId
@@ -406,6 +414,7 @@ final class CommandProcessor: Sendable {
         switch header.value {
         case .string(let text): return .init(key: header.key, string: text, int: nil)
         case .int(let number): return .init(key: header.key, string: nil, int: number)
+        case .bool(let flag): return .init(key: header.key, string: nil, int: nil, bool: flag)
         }
     }
 }

@@ -19,6 +19,10 @@ final class ExchangeHandler: ChannelDuplexHandler {
     private var answer = HTTPAnswer(status: 0)
     private var keepAlive = true
     private var deadline: Scheduled<Void>?
+    /// The whole request is in the socket: an answer before that leaves the connection unusable.
+    private var requestWritten = false
+    /// A response head arrived for the exchange in progress.
+    private var answering = false
 
     init(maxBytes: Int) { self.maxBytes = maxBytes }
 
@@ -30,18 +34,29 @@ final class ExchangeHandler: ChannelDuplexHandler {
             promise?.fail(ChannelError.inappropriateOperationForState)
             return
         }
+        guard context.channel.isActive else {
+            // The server closed the idle connection before this request reached it: provably not sent.
+            exchange.completion.complete(.failure(.closedBeforeSending))
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
         pending = exchange.completion
         answer = HTTPAnswer(status: 0)
         keepAlive = exchange.head.isKeepAlive
+        requestWritten = false
+        answering = false
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(deadline: exchange.deadline) {
             handler.value.finish(.failure(.timeout))
             boundContext.value.close(promise: nil)
         }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenSuccess { handler.value.requestWritten = true }
+        if let promise { written.futureResult.cascade(to: promise) }
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
-        context.write(wrapOutboundOut(.end(nil)), promise: promise)
+        context.write(wrapOutboundOut(.end(nil)), promise: written)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -52,6 +67,7 @@ final class ExchangeHandler: ChannelDuplexHandler {
         }
         switch unwrapInboundIn(data) {
         case .head(let head):
+            answering = true
             answer.status = Int(head.status.code)
             answer.retryAfter = ResponseDecoding.retryAfter(head.headers.first(name: "Retry-After"))
             answer.location = ResponseDecoding.location(head.headers.first(name: "Location"))
@@ -63,7 +79,9 @@ final class ExchangeHandler: ChannelDuplexHandler {
             guard answer.body.count + part.readableBytes <= maxBytes else { return endOversized(context: context) }
             answer.body.append(contentsOf: part.readableBytesView)
         case .end:
-            answer.reusable = keepAlive
+            // An answer that came before the whole request was written (a server refusing early)
+            // leaves the rest of the request in flight: the connection cannot carry another.
+            answer.reusable = keepAlive && requestWritten
             finish(.success(answer))
             if !keepAlive { context.close(promise: nil) }
         }
@@ -92,6 +110,9 @@ final class ExchangeHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A TLS peer that closes without close_notify: for an answer read to the connection's end
+        // that is its end, which the HTTP decoder delivers on the close that follows.
+        if let tls = error as? NIOSSLError, tls == .uncleanShutdown, answering { return }
         finish(.failure(Self.kind(of: error)))
         context.close(promise: nil)
     }
@@ -105,7 +126,9 @@ final class ExchangeHandler: ChannelDuplexHandler {
     }
 
     static func kind(of error: any Error) -> HTTPExchangeError {
-        if error is NIOSSLError || error is BoringSSLError { return .tls }
+        // The handshake is over before a connection is handed out: a TLS error here is a lost
+        // connection (cut mid-answer), not a failed handshake.
+        if error is NIOSSLError || error is BoringSSLError { return .connectionClosed }
         // The server closed before its answer was complete: lost, not malformed.
         if let parser = error as? HTTPParserError { return parser == .invalidEOFState ? .connectionClosed : .badResponse }
         return .connectionClosed

@@ -44,6 +44,12 @@ final class HTTPConnectionPool: Sendable {
     private struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<Lease, any Error>
+        let timer = TimerBox()
+    }
+
+    private final class TimerBox: Sendable {
+        private let scheduled = Mutex<Scheduled<Void>?>(nil)
+        func withLock<Value>(_ body: (inout Scheduled<Void>?) -> Value) -> Value { scheduled.withLock { body(&$0) } }
     }
 
     private struct State {
@@ -85,8 +91,12 @@ final class HTTPConnectionPool: Sendable {
         let outcome = await withTaskCancellationHandler {
             await completion.wait {
                 let written = channel.eventLoop.makePromise(of: Void.self)
-                // Closed before the write: counted as lost (in doubt), the careful reading.
-                written.futureResult.whenFailure { _ in completion.complete(.failure(.connectionClosed)) }
+                // A write refused by a closed channel sent nothing; any other failed write may have
+                // sent part of the request (in doubt, the careful reading).
+                written.futureResult.whenFailure { error in
+                    let closed = (error as? ChannelError).map { $0 == .ioOnClosedChannel || $0 == .alreadyClosed } ?? false
+                    completion.complete(.failure(closed ? .closedBeforeSending : .connectionClosed))
+                }
                 // The handler arms the deadline on the loop itself: one hand-off per request.
                 let exchange = PendingExchange(head: head, body: ByteBuffer(bytes: body), deadline: deadline, completion: completion)
                 channel.writeAndFlush(exchange, promise: written)
@@ -115,7 +125,10 @@ final class HTTPConnectionPool: Sendable {
             return (state.idle, state.waiters)
         }
         for connection in idle { connection.channel.close(promise: nil) }
-        for waiter in waiters { waiter.continuation.resume(throwing: HTTPExchangeError.connect) }
+        for waiter in waiters {
+            waiter.timer.withLock { $0?.cancel() }
+            waiter.continuation.resume(throwing: HTTPExchangeError.connect)
+        }
     }
 
     // MARK: - leasing
@@ -147,11 +160,13 @@ final class HTTPConnectionPool: Sendable {
                 } else {
                     // Only a request that waits gets a timer; served first, the timer finds no
                     // waiter and does nothing.
-                    group.any().scheduleTask(deadline: deadline) { self.giveUp(waiter: id, .timeout) }
+                    let timer = group.any().scheduleTask(deadline: deadline) { self.giveUp(waiter: id, .noConnection) }
+                    self.attach(timer, toWaiter: id)
                 }
             }
         } onCancel: {
-            giveUp(waiter: id, .cancelled)
+            // Still waiting for a connection: nothing was sent.
+            giveUp(waiter: id, .noConnection)
         }
         switch lease {
         case .connection(let channel): return channel
@@ -164,7 +179,18 @@ final class HTTPConnectionPool: Sendable {
             guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
             return state.waiters.remove(at: index)
         }
+        waiter?.timer.withLock { $0?.cancel() }
         waiter?.continuation.resume(throwing: error)
+    }
+
+    /// A waiting request's deadline timer, cancelled when the waiter is served so that a busy pool
+    /// does not keep one scheduled task per request alive until its deadline.
+    private func attach(_ timer: Scheduled<Void>, toWaiter id: UInt64) {
+        let waiter = state.withLock { state in state.waiters.first { $0.id == id } }
+        guard let waiter else { return timer.cancel() }
+        waiter.timer.withLock { $0 = timer }
+        // Served between the lookup and now: its timer is no longer wanted.
+        if state.withLock({ state in !state.waiters.contains { $0.id == id } }) { timer.cancel() }
     }
 
     private func release(_ channel: any Channel, reusable: Bool) {
@@ -185,7 +211,9 @@ final class HTTPConnectionPool: Sendable {
             return .keepIdle
         }
         switch next {
-        case .handTo(let waiter): waiter.continuation.resume(returning: .connection(channel))
+        case .handTo(let waiter):
+            waiter.timer.withLock { $0?.cancel() }
+            waiter.continuation.resume(returning: .connection(channel))
         case .keepIdle: break
         case .close: channel.close(promise: nil)
         }
@@ -201,6 +229,7 @@ final class HTTPConnectionPool: Sendable {
             state.connections += 1
             return state.waiters.removeFirst()
         }
+        waiter?.timer.withLock { $0?.cancel() }
         waiter?.continuation.resume(returning: .open)
     }
 
@@ -212,7 +241,7 @@ final class HTTPConnectionPool: Sendable {
         let remaining = deadline - .now()
         guard remaining > .zero else {
             countOut(nil)
-            throw HTTPExchangeError.timeout
+            throw HTTPExchangeError.noConnection
         }
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(remaining)
@@ -232,7 +261,8 @@ final class HTTPConnectionPool: Sendable {
             channel = try await bootstrap.connect(host: target.host, port: target.port).get()
         } catch {
             countOut(nil)
-            throw error is NIOSSLError || error is BoringSSLError ? HTTPExchangeError.tls : HTTPExchangeError.connect
+            if let timeout = error as? ChannelError, case .connectTimeout = timeout { throw HTTPExchangeError.noConnection }
+            throw error is NIOSSLError || error is BoringSSLError ? HTTPExchangeError.tlsHandshake : HTTPExchangeError.connect
         }
         // From here on its close counts it out, whatever ends it.
         channel.closeFuture.whenComplete { _ in self.countOut(channel) }
@@ -241,7 +271,7 @@ final class HTTPConnectionPool: Sendable {
                 try await handshake(on: channel, deadline: deadline)
             } catch {
                 channel.close(promise: nil)
-                throw error as? HTTPExchangeError == .timeout ? HTTPExchangeError.timeout : HTTPExchangeError.tls
+                throw error as? HTTPExchangeError == .timeout ? HTTPExchangeError.noConnection : HTTPExchangeError.tlsHandshake
             }
         }
         return channel

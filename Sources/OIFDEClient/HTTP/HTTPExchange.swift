@@ -13,14 +13,24 @@ struct HTTPAnswer: Sendable {
     var reusable = false
 }
 
-/// Why an exchange ended without an answer. Kept apart by whether the request may have reached
-/// OIFDE: `connect` means it did not; the others may have been applied.
-enum HTTPExchangeError: Error, Sendable {
+/// Why an exchange ended without an answer, kept apart by whether the request may have reached
+/// OIFDE (docs/contract.md section 14): the first four provably sent nothing.
+enum HTTPExchangeError: Error, Sendable, Hashable {
+    /// No connection could be made.
     case connect
-    case tls
+    /// The TLS handshake failed (a connection is handed out only after it).
+    case tlsHandshake
+    /// The deadline passed while waiting for a free connection, connecting or shaking hands.
+    case noConnection
+    /// The leased connection was closed before the request went into it.
+    case closedBeforeSending
+    /// Written (at least in part), then no complete answer by the deadline.
     case timeout
+    /// Written (at least in part), then the connection ended before the answer did.
     case connectionClosed
+    /// An answer that is not HTTP.
     case badResponse
+    /// The waiting task was cancelled (a drain out of time); the request may have left.
     case cancelled
 }
 

@@ -25,7 +25,7 @@ final class HandshakeWaiter: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        done.fail(HTTPExchangeError.tls)
+        done.fail(HTTPExchangeError.tlsHandshake)
         context.fireChannelInactive()
     }
 

@@ -4,6 +4,7 @@ import Foundation
 public enum HeaderValue: Sendable, Hashable {
     case string(String)
     case int(Int64)
+    case bool(Bool)
 }
 
 /// What a dead letter carries besides the original body and properties (docs/contract.md section 6).
@@ -31,13 +32,17 @@ public struct DeadLetterAnnotation: Sendable, Hashable {
     public var originalExchange: String
     /// `x-original-routing-key`.
     public var originalRoutingKey: String
+    /// Why the command is in doubt (an attempt whose outcome was unknown): `x-in-doubt: true` and
+    /// `x-in-doubt-reason` (docs/contract.md section 14); nil when it is not.
+    public var inDoubt: String?
 
     /// What the gateway adds to a dead letter; the reason and errors are cut to their header limits when written.
     public init(
         failureClass: DeadLetterClass, reason: String, errorCode: String? = nil, httpStatus: Int? = nil,
         validationErrors: [ValidationError] = [], attempts: Int, deadLetteredAt: Date, originalExchange: String,
-        originalRoutingKey: String
+        originalRoutingKey: String, inDoubt: String? = nil
     ) {
+        self.inDoubt = inDoubt
         self.failureClass = failureClass
         self.reason = reason
         self.errorCode = errorCode
@@ -65,6 +70,10 @@ public struct DeadLetterAnnotation: Sendable, Hashable {
         headers.append(("x-dead-lettered-at", .string(RFC3339.format(deadLetteredAt))))
         headers.append(("x-original-exchange", .string(originalExchange)))
         headers.append(("x-original-routing-key", .string(originalRoutingKey)))
+        if let inDoubt {
+            headers.append(("x-in-doubt", .bool(true)))
+            headers.append(("x-in-doubt-reason", .string(Self.oneLine(inDoubt, maxBytes: Self.maxReasonBytes))))
+        }
         return headers
     }
 

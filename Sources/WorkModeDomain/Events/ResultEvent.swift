@@ -34,6 +34,9 @@ public struct ResultEvent: Sendable, Hashable {
     public var inDoubt: Bool
     /// Why a command did not succeed, in one line (the dead letter's `x-failure-reason`).
     public var reason: String?
+    /// With `inDoubt`: which attempt's outcome was unknown and why, or the redelivery the journal
+    /// could not vouch for.
+    public var inDoubtReason: String?
 
     /// A result event; `reason` is set separately, for every status but `succeeded`.
     public init(
@@ -85,7 +88,11 @@ public struct ResultEvent: Sendable, Hashable {
         if status != .succeeded {
             writer.member("reason", reason.map { DeadLetterAnnotation.oneLine($0, maxBytes: DeadLetterAnnotation.maxReasonBytes) })
         }
-        if inDoubt { writer.member("inDoubt", true) }
+        if inDoubt {
+            writer.member("inDoubt", true)
+            writer.member(
+                "inDoubtReason", inDoubtReason.map { DeadLetterAnnotation.oneLine($0, maxBytes: DeadLetterAnnotation.maxReasonBytes) })
+        }
         writer.endObject()
         return writer.bytes
     }

@@ -7,22 +7,38 @@ public struct AttemptResult: Sendable, Hashable {
     public enum TransportError: String, Error, Sendable, Hashable {
         /// No connection could be made: the request never left, so OIFDE cannot have applied it.
         case connect
+        /// The TLS handshake failed: the request never left.
+        case tls
+        /// No connection became free, or none could be opened, before the time limit: never sent.
+        case noConnection
+        /// The connection was found closed before the request was written: never sent.
+        case closedBeforeSending
         /// No complete answer within the time limit: the request may have been applied.
         case timeout
-        case tls
-        /// The connection ended after the request was written: it may have been applied.
+        /// The connection ended after the request was written (a TLS connection cut in the middle
+        /// of the answer too): it may have been applied.
         case connectionClosed
-        /// The answer was not valid HTTP.
+        /// The answer was not valid HTTP: the request was received, so it may have been applied.
         case badResponse
+
+        /// The request provably did not reach OIFDE: retrying it cannot apply a change twice.
+        public var provablyNotSent: Bool {
+            switch self {
+            case .connect, .tls, .noConnection, .closedBeforeSending: return true
+            case .timeout, .connectionClosed, .badResponse: return false
+            }
+        }
 
         /// One line for reasons and logs.
         public var explanation: String {
             switch self {
             case .connect: return "could not connect (the request was not sent)"
+            case .tls: return "the TLS handshake failed (the request was not sent)"
+            case .noConnection: return "no connection to OIFDE within the time limit (the request was not sent)"
+            case .closedBeforeSending: return "the connection was closed before the request was written (not sent)"
             case .timeout: return "no complete answer within the time limit (the change may have been applied: in doubt)"
-            case .tls: return "the TLS handshake failed"
-            case .connectionClosed: return "the connection closed after the request was sent (the change may have been applied: in doubt)"
-            case .badResponse: return "the answer was not valid HTTP"
+            case .connectionClosed: return "the connection was lost after the request was sent (the change may have been applied: in doubt)"
+            case .badResponse: return "the answer was not valid HTTP (the change may have been applied: in doubt)"
             }
         }
     }
