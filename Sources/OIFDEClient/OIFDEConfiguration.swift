@@ -10,11 +10,29 @@ public struct OIFDEConfiguration: Sendable {
         /// Verify the server certificate and host name. Turning it off is possible only here, and
         /// the client logs a warning when it starts.
         public var verifyPeer: Bool
+        /// The client certificate chain (PEM) for a mutual-TLS OIFDE; with `keyFile`.
+        public var certFile: String?
+        /// The client certificate's private key (PEM).
+        public var keyFile: String?
+        /// The oldest TLS version accepted: 1.2 (the default) or 1.3. NIOSSL's own default allows
+        /// 1.0, which an appSecret must never travel over.
+        public var minimumVersion: MinimumVersion
 
-        /// Trust `caFile` (else the system store) and verify the peer unless told not to.
-        public init(caFile: String? = nil, verifyPeer: Bool = true) {
+        /// TLS versions the gateway can be told to require.
+        public enum MinimumVersion: String, Sendable, CaseIterable {
+            case tls12 = "1.2"
+            case tls13 = "1.3"
+        }
+
+        /// Trust `caFile` (else the system store), verify the peer unless told not to, require TLS 1.2 or newer.
+        public init(
+            caFile: String? = nil, verifyPeer: Bool = true, certFile: String? = nil, keyFile: String? = nil, minimumVersion: MinimumVersion = .tls12
+        ) {
             self.caFile = caFile
             self.verifyPeer = verifyPeer
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.minimumVersion = minimumVersion
         }
     }
 

@@ -33,6 +33,7 @@ struct Run: AsyncParsableCommand {
         let console = DeadLetterConsole(configuration: configuration, logger: logger)
         startMetadata["console"] = "\(console.access.startLine)"
         logger.info("starting", metadata: startMetadata)
+        for warning in EffectiveConfiguration.warnings(configuration) { logger.warning("\(warning)") }
         do {
             let interval = configuration.topology.deadLetterWatchInterval
             let watch = DeadLetterWatch(configuration: configuration, interval: interval, logger: logger)

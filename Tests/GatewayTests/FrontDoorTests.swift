@@ -129,4 +129,23 @@ import Testing
             #expect(verbose.output.contains("\n  " + package), "\(package) in \(verbose.output)")
         }
     }
+
+    /// Settings that expose secrets start with one warning each; the harness's simulator is plain
+    /// HTTP in token mode, which is one of them.
+    @Test(.timeLimit(.minutes(2))) func settingsThatExposeSecretsAreWarnedAtStart() async throws {
+        try await withGateway(environment: ["WMG_AMQP_TLS_VERIFYPEER": "false"]) { gut in
+            let warnings = gut.allLogs.split(separator: "\n").filter { $0.contains(#""level":"warning""#) }
+            #expect(warnings.filter { $0.contains("oifde.baseURL is http://") }.count == 1, "\(warnings)")
+            // Loopback broker over amqp://: no warning for that; verifyPeer off without amqps: none either.
+            #expect(!warnings.contains { $0.contains("amqp.url is amqp://") })
+            #expect(!warnings.contains { $0.contains(GatewayUnderTest.secret) })
+        }
+        let directory = try Harness.temporaryDirectory()
+        let unpaired = try await Subprocess.run(
+            Harness.binary, ["config", "check"], environment: ["WMG_OIFDE_TLS_CERTFILE": directory], mergeErrors: true)
+        #expect(unpaired.status == 78 && unpaired.output.contains("oifde.tls.keyFile"), "\(unpaired.output)")
+        let version = try await Subprocess.run(
+            Harness.binary, ["config", "check"], environment: ["WMG_OIFDE_TLS_MINIMUMVERSION": "1.0"], mergeErrors: true)
+        #expect(version.status == 78 && version.output.contains("oifde.tls.minimumVersion"), "\(version.output)")
+    }
 }

@@ -6,7 +6,10 @@ extension GatewayConfiguration {
     /// The `oifde` section as the client takes it.
     var oifdeClientConfiguration: OIFDEConfiguration {
         OIFDEConfiguration(
-            baseURL: oifde.baseURL, timeout: oifde.timeout, tls: .init(caFile: oifde.tls.caFile, verifyPeer: oifde.tls.verifyPeer),
+            baseURL: oifde.baseURL, timeout: oifde.timeout,
+            tls: .init(
+                caFile: oifde.tls.caFile, verifyPeer: oifde.tls.verifyPeer, certFile: oifde.tls.certFile, keyFile: oifde.tls.keyFile,
+                minimumVersion: .init(rawValue: oifde.tls.minimumVersion) ?? .tls12),
             authMode: oifde.authMode, tenants: oifde.tenants.mapValues { OIFDEConfiguration.Secret($0.reveal()) },
             maxConnections: max(1, min(pipeline.maxInFlight, 512)), tracing: tracing.otlpEndpoint != nil
         )

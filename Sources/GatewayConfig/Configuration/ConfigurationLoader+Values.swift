@@ -59,6 +59,15 @@ extension ConfigurationLoader {
         try reader.duration("oifde.timeout", &c.oifde.timeout)
         try reader.path("oifde.tls.caFile", &c.oifde.tls.caFile)
         try reader.bool("oifde.tls.verifyPeer", &c.oifde.tls.verifyPeer)
+        try reader.path("oifde.tls.certFile", &c.oifde.tls.certFile)
+        try reader.path("oifde.tls.keyFile", &c.oifde.tls.keyFile)
+        try reader.choice("oifde.tls.minimumVersion", &c.oifde.tls.minimumVersion)
+        if (c.oifde.tls.certFile == nil) != (c.oifde.tls.keyFile == nil) {
+            throw ConfigurationError(
+                key: c.oifde.tls.certFile == nil ? "oifde.tls.certFile" : "oifde.tls.keyFile",
+                problem: "oifde.tls.certFile and oifde.tls.keyFile go together (a client certificate and its key)",
+                source: values["oifde.tls.certFile"]?.source ?? values["oifde.tls.keyFile"]?.source)
+        }
         var mode = c.oifde.authMode.rawValue
         try reader.choice("oifde.auth.mode", &mode)
         c.oifde.authMode = CommandDecoder.AuthMode(rawValue: mode) ?? .token

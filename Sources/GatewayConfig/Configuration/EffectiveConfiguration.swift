@@ -47,3 +47,30 @@ public enum EffectiveConfiguration {
         return metadata
     }
 }
+
+extension EffectiveConfiguration {
+    /// Settings that work but expose something, one line each, logged as warnings at start:
+    /// secrets or commands in clear text, a peer whose certificate is not checked.
+    public static func warnings(_ c: GatewayConfiguration) -> [String] {
+        var lines: [String] = []
+        if c.oifde.baseURL.hasPrefix("http://"), c.oifde.authMode == .token {
+            lines.append("oifde.baseURL is http://: every tenant's appSecret and every token cross the network in clear text; use https://")
+        }
+        if !c.oifde.tls.verifyPeer {
+            lines.append("oifde.tls.verifyPeer is false: OIFDE's certificate is not checked, so tokens and appSecrets can be taken on the path")
+        }
+        let addresses = (try? AMQPConfiguration.cluster(url: c.amqp.url)) ?? []
+        for address in addresses where address.tls == nil && !Self.isLoopback(address.host) {
+            lines.append(
+                "amqp.url is amqp:// to \(address.host): the broker password and every command cross the network in clear text; use amqps://")
+        }
+        if !c.amqp.tls.verifyPeer, addresses.contains(where: { $0.tls != nil }) {
+            lines.append("amqp.tls.verifyPeer is false: the broker's certificate is not checked")
+        }
+        return lines
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}

@@ -103,6 +103,12 @@ public struct GatewayConfiguration: Sendable {
             public var caFile: String?
             /// Verify OIFDE's certificate and host name.
             public var verifyPeer = true
+            /// `oifde.tls.certFile`: a client certificate chain (PEM) for mutual TLS.
+            public var certFile: String?
+            /// `oifde.tls.keyFile`: its private key (PEM).
+            public var keyFile: String?
+            /// `oifde.tls.minimumVersion`: `1.2` (default) or `1.3`.
+            public var minimumVersion = "1.2"
         }
 
         /// `oifde.baseURL`: where OIFDE is; the interface paths are appended.

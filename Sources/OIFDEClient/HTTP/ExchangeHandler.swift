@@ -23,6 +23,8 @@ final class ExchangeHandler: ChannelDuplexHandler {
     private var requestWritten = false
     /// A response head arrived for the exchange in progress.
     private var answering = false
+    /// Requests this connection has carried, the one in progress included.
+    private var exchanges = 0
 
     init(maxBytes: Int) { self.maxBytes = maxBytes }
 
@@ -45,6 +47,7 @@ final class ExchangeHandler: ChannelDuplexHandler {
         keepAlive = exchange.head.isKeepAlive
         requestWritten = false
         answering = false
+        exchanges += 1
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(deadline: exchange.deadline) {
@@ -113,6 +116,14 @@ final class ExchangeHandler: ChannelDuplexHandler {
         // A TLS peer that closes without close_notify: for an answer read to the connection's end
         // that is its end, which the HTTP decoder delivers on the close that follows.
         if let tls = error as? NIOSSLError, tls == .uncleanShutdown, answering { return }
+        if !answering, exchanges == 1, Self.isReceivedAlert(error) {
+            // TLS 1.3 finishes the client's side of the handshake before the server checks it (a
+            // client certificate it requires, say): a fatal alert in answer to the first request
+            // means the server refused the session and never read the request.
+            finish(.failure(.tlsHandshake))
+            context.close(promise: nil)
+            return
+        }
         finish(.failure(Self.kind(of: error)))
         context.close(promise: nil)
     }
@@ -123,6 +134,14 @@ final class ExchangeHandler: ChannelDuplexHandler {
         let completion = pending
         pending = nil
         completion?.complete(outcome)
+    }
+
+    /// A fatal TLS alert from the peer (BoringSSL's `SSLV3_ALERT_…`/`TLSV1_ALERT_…` reasons; NIOSSL
+    /// exposes the code only through the description).
+    static func isReceivedAlert(_ error: any Error) -> Bool {
+        guard let ssl = error as? BoringSSLError else { return false }
+        let text = "\(ssl)"
+        return text.contains("TLSV1_ALERT_") || text.contains("SSLV3_ALERT_")
     }
 
     static func kind(of error: any Error) -> HTTPExchangeError {
