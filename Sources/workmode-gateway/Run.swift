@@ -40,6 +40,10 @@ struct Run: AsyncParsableCommand {
             try await Daemon.run(
                 configuration: configuration, logger: logger, adminRoutes: { router in console.register(on: router) },
                 background: interval > .zero ? [{ await watch.run() }] : [])
+        } catch let mismatch as Topology.PartitionMismatch {
+            // A configuration that does not fit the broker: like any configuration error, 78.
+            logger.critical("\(mismatch)")
+            throw ExitCode(78)
         } catch {
             logger.critical("stopped by an error: \(error)")
             throw ExitCode(1)

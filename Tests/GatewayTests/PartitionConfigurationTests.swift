@@ -19,8 +19,15 @@ import Testing
         #expect(try load(["WMG_REPLICAS_COUNT": "3", "WMG_REPLICAS_ORDINAL": "1"]).replicas.ordinal == 1)
     }
 
+    /// A pod whose ordinal is past the count (a scale-down under way) owns nothing and stands by
+    /// for every partition instead of exiting (docs/contract.md section 14).
+    @Test func anOrdinalPastTheCountIsAStandbyForEveryPartition() throws {
+        let configuration = try load(["WMG_REPLICAS_COUNT": "2", "WMG_REPLICAS_ORDINAL": "workmode-gateway-2", "WMG_TOPOLOGY_PARTITIONS": "4"])
+        #expect(configuration.replicas.ownPartitions(of: 4).isEmpty)
+        #expect(configuration.replicas.standbyPartitions(of: 4) == [0, 1, 2, 3])
+    }
+
     @Test(arguments: [
-        (["WMG_REPLICAS_ORDINAL": "1"], "must be below replicas.count (1)"),
         (["WMG_REPLICAS_COUNT": "2", "WMG_REPLICAS_ORDINAL": "gateway"], "pod name ending in one"),
         (["WMG_REPLICAS_COUNT": "0"], "must be from 1"),
         (["WMG_TOPOLOGY_PARTITIONS": "-1"], "must be from 0"),

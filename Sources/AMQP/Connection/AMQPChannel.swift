@@ -172,13 +172,17 @@ public final class AMQPChannel: Sendable {
     /// or buffer between them: the connection thread yields each into the one sequence).
     /// ``cancel(_:)`` then stops them all; a broker's cancel of any of them ends the sequence.
     /// - Throws: ``AMQPError/invalidArgument(_:)`` when `consumer` belongs to another channel.
-    public func consume(queue: String, joining consumer: AMQPConsumer, exclusive: Bool = false, arguments: FieldTable = [:]) async throws(AMQPError) {
+    /// - Returns: the new consumer's tag, which its deliveries carry (``Delivery/consumerTag``).
+    @discardableResult
+    public func consume(
+        queue: String, joining consumer: AMQPConsumer, exclusive: Bool = false, arguments: FieldTable = [:]
+    ) async throws(AMQPError) -> String {
         guard consumer.sink.channel == ObjectIdentifier(shared) else {
             throw .invalidArgument("a consumer can only be joined on the channel it was started on")
         }
         let shared = self.shared
         let sink = consumer.sink
-        _ = try await core.perform { core throws(AMQPError) in
+        return try await core.perform { core throws(AMQPError) in
             try core.consume(shared, queue: queue, exclusive: exclusive, arguments: arguments, sink: sink)
         }
     }

@@ -23,6 +23,7 @@ public final class Gateway: Service, Sendable {
     let decoder: CommandDecoder
     let metrics = GatewayMetrics()
     let pauses: Pauses
+    let partitionActivity: PartitionActivity
 
     struct RunState {
         var draining = false
@@ -58,6 +59,7 @@ public final class Gateway: Service, Sendable {
         self.client = try OIFDEClient(configuration: configuration.oifdeClientConfiguration, logger: logger)
         self.admission = AdmissionControl(settings: configuration.admissionSettings, logger: logger, metrics: metrics)
         self.pauses = Pauses(logger: logger)
+        self.partitionActivity = PartitionActivity(partitions: configuration.topology.partitions, logger: logger)
         self.decoder = CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)
         self.processor = CommandProcessor(
             configuration: configuration, client: client, journal: journal, admission: admission, logger: logger, metrics: metrics,
@@ -89,6 +91,7 @@ public final class Gateway: Service, Sendable {
         metrics.lanesWaiting.record(lanes.waitingLanes)
         metrics.admissionWaiting.record(admission.waitingCount)
         metrics.confirmsPending.record(session?.pendingConfirms ?? 0)
+        partitionActivity.observe()
     }
 
     /// True from the start of `run()` until it returns.
@@ -142,6 +145,8 @@ public final class Gateway: Service, Sendable {
             } catch let problem as Topology.Problem {
                 // Not retried: a queue with other arguments stays that way. The caller logs it once.
                 throw problem
+            } catch let mismatch as Topology.PartitionMismatch {
+                throw mismatch
             } catch {
                 failures += 1
                 let delay = Self.reconnectDelay(failures: failures)
@@ -209,6 +214,8 @@ public final class Gateway: Service, Sendable {
                 return session
             } catch let problem as Topology.Problem {
                 throw problem
+            } catch let mismatch as Topology.PartitionMismatch {
+                throw mismatch
             } catch {
                 lastError = error
                 if consumers.count > 1 {
@@ -224,6 +231,7 @@ public final class Gateway: Service, Sendable {
         do {
             let publisherConnection = try await AMQPConnection.connect(publisher)
             let topology = Topology(configuration.topology)
+            try await topology.checkPartitionCount(on: publisherConnection)
             var hasBatchQueue = true
             if configuration.topology.declare {
                 let lines = try await topology.declare(on: publisherConnection)
@@ -259,14 +267,31 @@ public final class Gateway: Service, Sendable {
     private func serve(_ session: BrokerSession) async -> Bool {
         var (initial, standby) = subscriptions()
         if initial.isEmpty {
-            // More replicas than partitions: this one owns none and waits as a standby for all.
+            // More replicas than partitions, or an ordinal past replicas.count (a scale-down in
+            // progress): this one owns none and waits as a standby for all.
+            if configuration.replicas.ordinal >= configuration.replicas.count {
+                logger.notice(
+                    "replicas.ordinal \(configuration.replicas.ordinal) is not below replicas.count \(configuration.replicas.count): standby for every partition",
+                    metadata: ["standbyDelay": "\(DurationText.format(configuration.replicas.standbyDelay))"])
+            }
             await sleepUnlessDraining(configuration.replicas.standbyDelay)
             (initial, standby) = (standby, [])
         }
         let consumer: AMQPConsumer
+        // A replica's own partitions carry a consumer priority above its standbys': on RabbitMQ 4.x a
+        // returning owner takes its partitions back from the standby that stood in, after the broker
+        // has let that one settle what it holds (in order). 3.10 ignores it (docs/deploy.md).
+        let owned = Set(
+            configuration.replicas.ownPartitions(of: configuration.topology.partitions).map(Topology(configuration.topology).partitionQueue))
+        func arguments(_ queue: String) -> FieldTable { owned.contains(queue) ? ["x-priority": .int32(Self.ownerPriority)] : [:] }
+        partitionActivity.forgetTags()
         do {
-            consumer = try await session.consumerChannel.consume(queue: initial[0])
-            for queue in initial.dropFirst() { try await session.consumerChannel.consume(queue: queue, joining: consumer) }
+            consumer = try await session.consumerChannel.consume(queue: initial[0], arguments: arguments(initial[0]))
+            if let tag = consumer.tags.first { registerPartition(initial[0], tag: tag) }
+            for queue in initial.dropFirst() {
+                let tag = try await session.consumerChannel.consume(queue: queue, joining: consumer, arguments: arguments(queue))
+                registerPartition(queue, tag: tag)
+            }
         } catch {
             logger.warning("the consumer could not start; retrying", metadata: ["error": "\(error)"])
             return false
@@ -323,7 +348,9 @@ public final class Gateway: Service, Sendable {
                 }
             }
             do {
+                let partitioned = configuration.topology.partitions > 0
                 for try await delivery in consumer {
+                    if partitioned { partitionActivity.delivered(consumerTag: delivery.consumerTag) }
                     let received = processor.receive(delivery, decoder: decoder)
                     if draining {
                         // Stopping: what the broker had already sent goes back untouched.
@@ -409,6 +436,16 @@ public final class Gateway: Service, Sendable {
         return own.isEmpty ? ([], standby + batch) : (own + batch, standby)
     }
 
+    /// Remembers which partition a consumer tag reads (queues that are not partitions are ignored).
+    private func registerPartition(_ queue: String, tag: String) {
+        let topology = Topology(configuration.topology)
+        guard let index = (0..<configuration.topology.partitions).first(where: { topology.partitionQueue($0) == queue }) else { return }
+        partitionActivity.register(tag: tag, partition: index)
+    }
+
+    /// The consumer priority of a replica on its own partitions (standbys have the default, 0).
+    static let ownerPriority: Int32 = 10
+
     /// Joins the other replicas' partitions as a standby consumer: the broker makes it active on
     /// a partition only when that partition's active consumer is gone.
     private func subscribeAsStandby(_ queues: [String], joining consumer: AMQPConsumer, session: BrokerSession) async {
@@ -416,7 +453,10 @@ public final class Gateway: Service, Sendable {
         try? await Task.sleep(for: configuration.replicas.standbyDelay)
         guard !Task.isCancelled, !draining, session.isOpen else { return }
         do {
-            for queue in queues { try await session.consumerChannel.consume(queue: queue, joining: consumer) }
+            for queue in queues {
+                let tag = try await session.consumerChannel.consume(queue: queue, joining: consumer)
+                registerPartition(queue, tag: tag)
+            }
             logger.info("standby for the other replicas' partitions", metadata: ["queue": "\(queues.joined(separator: ","))"])
         } catch {
             // The session is ending (its connection failed); the next one subscribes again.

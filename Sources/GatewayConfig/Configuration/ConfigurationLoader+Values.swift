@@ -45,11 +45,8 @@ extension ConfigurationLoader {
         try reader.int("replicas.count", &c.replicas.count)
         try reader.ordinal("replicas.ordinal", &c.replicas.ordinal)
         try reader.duration("replicas.standbyDelay", &c.replicas.standbyDelay)
-        if c.replicas.ordinal >= c.replicas.count {
-            throw ConfigurationError(
-                key: "replicas.ordinal", problem: "must be below replicas.count (\(c.replicas.count)); got \(c.replicas.ordinal)",
-                source: values["replicas.ordinal"]?.source)
-        }
+        // An ordinal at or past replicas.count is a pod a scale-down is removing (or one started
+        // before the count was raised): it waits as a standby for every partition, never exits.
         try reader.url("oifde.baseURL", &c.oifde.baseURL) { text throws(ConfigurationError) in
             guard text.hasPrefix("https://") || text.hasPrefix("http://"), URL(string: text)?.host != nil else {
                 throw ConfigurationError(
