@@ -37,6 +37,15 @@ public struct BatchValidation {
 
     /// Checks every record; `problem` gets one line per error of each invalid record.
     public func run(_ file: CommandFile, problem: (String) -> Void) throws -> Summary {
+        try run(
+            file,
+            invalidRecord: { line, errors in
+                for error in errors { problem(Self.describe(error, line: line)) }
+            })
+    }
+
+    /// Checks every record; `invalidRecord` gets each invalid record's line and all its errors.
+    public func run(_ file: CommandFile, invalidRecord: (Int, [ValidationError]) -> Void) throws -> Summary {
         var summary = Summary()
         // The first line of each message ID, by a 64-bit hash: a 10-million-line file costs tens of
         // megabytes, not the IDs themselves.
@@ -79,7 +88,7 @@ public struct BatchValidation {
             guard !errors.isEmpty else { return }
             summary.invalid += 1
             summary.invalidLines.insert(record.line)
-            for error in errors { problem(Self.describe(error, line: record.line)) }
+            invalidRecord(record.line, errors)
         }
         return summary
     }

@@ -25,6 +25,14 @@ public struct TopologyTool {
 
     /// Reports every entity; fails when one is missing or differs from docs/contract.md section 7.
     public func check(say: (String) -> Void) async throws {
+        let lines = try await report()
+        for line in lines { say(line.line) }
+        let differing = lines.filter { !$0.ok }.count
+        if differing > 0 { throw OperatorError(.drift, "\(differing) entities are missing or differ from the specified topology") }
+    }
+
+    /// Every entity as found, without judging: what `check` prints and `check --json` reports.
+    public func report() async throws -> [Topology.CheckLine] {
         let connection = try await context.connect(as: "topology check")
         let lines: [Topology.CheckLine]
         do {
@@ -37,8 +45,6 @@ public struct TopologyTool {
             throw OperatorError(.runtime, "cannot check the topology: \(error)")
         }
         await connection.close()
-        for line in lines { say(line.line) }
-        let differing = lines.filter { !$0.ok }.count
-        if differing > 0 { throw OperatorError(.drift, "\(differing) entities are missing or differ from the specified topology") }
+        return lines
     }
 }

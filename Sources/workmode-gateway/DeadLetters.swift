@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Operations
+import WorkModeDomain
 
 #if canImport(Glibc)
     import Glibc
@@ -65,6 +66,8 @@ struct DeadLetters: AsyncParsableCommand {
         var rate: Double?
         @Option(help: "Refuse messages already replayed this many times.")
         var maxRedrives: Int = 3
+        @Flag(help: "One JSON object with what was done ({scanned, replayed, refused, failed} and their keys); nothing else.")
+        var json = false
         @OptionGroup var options: ConfigOption
 
         func run() async throws {
@@ -74,7 +77,19 @@ struct DeadLetters: AsyncParsableCommand {
                 }
                 guard maxRedrives >= 0 else { throw OperatorError(.usage, "--max-redrives \(maxRedrives): must be 0 or more") }
                 let tools = DeadLetterTools(context: try OperatorContext(configPath: options.config), filter: try filters.filter())
-                let result = try await tools.replay(dryRun: dryRun, rate: rate, maxRedrives: maxRedrives, say: OperatorCommand.say)
+                let result = try await tools.replay(dryRun: dryRun, rate: rate, maxRedrives: maxRedrives, say: json ? { _ in } : OperatorCommand.say)
+                if json {
+                    JSONOutput.line { writer in
+                        writer.member("dryRun", dryRun)
+                        writer.member("scanned", result.scanned)
+                        writer.member("replayed", result.replayed)
+                        writer.member("refused", result.refused)
+                        writer.member("failed", result.failed)
+                        JSONOutput.strings(&writer, "replayedKeys", result.replayedKeys)
+                        JSONOutput.strings(&writer, "refusedKeys", result.refusedKeys)
+                        JSONOutput.strings(&writer, "failedKeys", result.failedKeys)
+                    }
+                }
                 if result.failed > 0 { throw ExitCode(1) }
             }
         }
@@ -104,6 +119,8 @@ struct DeadLetters: AsyncParsableCommand {
         @OptionGroup var filters: Filters
         @Flag(help: "Do not ask.")
         var yes = false
+        @Flag(help: "One JSON object with what was deleted ({deleted, keys}); nothing else. Needs --yes.")
+        var json = false
         @OptionGroup var options: ConfigOption
 
         func run() async throws {
@@ -119,6 +136,14 @@ struct DeadLetters: AsyncParsableCommand {
                         OperatorCommand.say("nothing deleted")
                         return
                     }
+                }
+                if json {
+                    let keys = try await tools.purgeMatching(say: { _ in })
+                    JSONOutput.line { writer in
+                        writer.member("deleted", keys.count)
+                        JSONOutput.strings(&writer, "keys", keys)
+                    }
+                    return
                 }
                 _ = try await tools.purge(say: OperatorCommand.say)
             }

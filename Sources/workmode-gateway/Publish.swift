@@ -59,6 +59,9 @@ struct Publish: AsyncParsableCommand {
     @Option(help: "The progress file (default: FILE.progress; needed with --resume for standard input).")
     var progress: String?
 
+    @Flag(help: "Print one JSON summary object at the end and nothing else (validation problems: use validate --json).")
+    var json = false
+
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
@@ -93,7 +96,28 @@ struct Publish: AsyncParsableCommand {
             settings.resultsTimeout = timeout
             settings.window = window
             let summary = try await BatchPublisher(context: context, options: settings)
-                .run(try CommandFile(path: file, format: format), say: { OperatorCommand.say($0) })
+                .run(try CommandFile(path: file, format: format), say: { line in if !json { OperatorCommand.say(line) } })
+            if json {
+                JSONOutput.line { writer in
+                    writer.member("file", file)
+                    writer.member("published", summary.published)
+                    writer.member("confirmed", summary.confirmed)
+                    writer.member("returned", summary.returned)
+                    writer.member("nacked", summary.nacked)
+                    writer.member("skippedInvalid", summary.skippedInvalid)
+                    writer.member("confirmedThroughLine", summary.confirmedThroughLine)
+                    writer.member("lastLine", summary.lastLine)
+                    writer.member("complete", summary.complete)
+                    writer.member("interruptedBy", summary.interruptedBy.map { Int($0) })
+                    if waitResults {
+                        writer.key("results")
+                        writer.beginObject()
+                        for (status, count) in summary.results.sorted(by: { $0.key < $1.key }) { writer.member(status, count) }
+                        writer.endObject()
+                        writer.member("missingResults", summary.missingResults)
+                    }
+                }
+            }
             if let signal = summary.interruptedBy { throw ExitCode(128 + signal) }
             if summary.returned > 0 || summary.nacked > 0 {
                 throw OperatorError(.runtime, "\(summary.returned + summary.nacked) commands were not accepted by the broker")

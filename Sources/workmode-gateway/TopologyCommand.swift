@@ -1,5 +1,7 @@
 import ArgumentParser
+import GatewayConfig
 import Operations
+import WorkModeDomain
 
 /// `workmode-gateway topology declare|check`.
 struct TopologyCommand: AsyncParsableCommand {
@@ -23,10 +25,27 @@ struct TopologyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check that every exchange and queue exists with the specified type and arguments; change nothing."
         )
+        @Flag(help: "One JSON object per entity ({entity, ok}), then a summary object; nothing else.")
+        var json = false
         @OptionGroup var options: ConfigOption
         func run() async throws {
             try await OperatorCommand.run {
-                try await TopologyTool(context: try OperatorContext(configPath: options.config)).check(say: OperatorCommand.say)
+                let tool = TopologyTool(context: try OperatorContext(configPath: options.config))
+                guard json else { return try await tool.check(say: OperatorCommand.say) }
+                let lines = try await tool.report()
+                for line in lines {
+                    JSONOutput.line { writer in
+                        writer.member("entity", line.line)
+                        writer.member("ok", line.ok)
+                    }
+                }
+                let differing = lines.filter { !$0.ok }.count
+                JSONOutput.line { writer in
+                    writer.member("summary", true)
+                    writer.member("entities", lines.count)
+                    writer.member("differing", differing)
+                }
+                if differing > 0 { throw ExitCode(OperatorError.Status.drift.rawValue) }
             }
         }
     }

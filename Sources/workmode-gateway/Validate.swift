@@ -1,5 +1,6 @@
 import ArgumentParser
 import Operations
+import WorkModeDomain
 
 /// `workmode-gateway validate FILE`.
 struct Validate: AsyncParsableCommand {
@@ -14,13 +15,43 @@ struct Validate: AsyncParsableCommand {
     @Option(help: "jsonl or csv (default: by extension, else by the first character).")
     var format: CommandFile.Format?
 
+    @Flag(help: "One JSON object per invalid line ({line, errors}), then one summary object; nothing else.")
+    var json = false
+
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
         try await OperatorCommand.run {
             let context = try OperatorContext(configPath: options.config)
-            let summary = try BatchValidation(decoder: context.decoder).run(try CommandFile(path: file, format: format), problem: OperatorCommand.say)
-            OperatorCommand.say(BatchValidation.summaryLine(summary))
+            let validation = BatchValidation(decoder: context.decoder)
+            let input = try CommandFile(path: file, format: format)
+            guard json else {
+                let summary = try validation.run(input, problem: OperatorCommand.say)
+                OperatorCommand.say(BatchValidation.summaryLine(summary))
+                if summary.invalid > 0 { throw ExitCode(65) }
+                return
+            }
+            let summary = try validation.run(input) { line, errors in
+                JSONOutput.line { writer in
+                    writer.member("line", line)
+                    writer.beginArray("errors")
+                    for error in errors {
+                        writer.beginObject()
+                        writer.member("pointer", error.pointer)
+                        writer.member("code", error.code.rawValue)
+                        writer.member("message", error.message)
+                        writer.endObject()
+                    }
+                    writer.endArray()
+                }
+            }
+            JSONOutput.line { writer in
+                writer.member("summary", true)
+                writer.member("checked", summary.records)
+                writer.member("valid", summary.valid)
+                writer.member("invalid", summary.invalid)
+                writer.member("duplicateMessageIds", summary.duplicateMessageIds)
+            }
             if summary.invalid > 0 { throw ExitCode(65) }
         }
     }

@@ -148,4 +148,46 @@ import Testing
             Harness.binary, ["config", "check"], environment: ["WMG_OIFDE_TLS_MINIMUMVERSION": "1.0"], mergeErrors: true)
         #expect(version.status == 78 && version.output.contains("oifde.tls.minimumVersion"), "\(version.output)")
     }
+
+    /// `--json` on the operator commands: every line of standard output is one JSON object.
+    @Test(.timeLimit(.minutes(3))) func operatorCommandsSpeakJSON() async throws {
+        try await withGateway { gut in
+            func objects(_ output: String) -> [[String: Any]] {
+                output.split(separator: "\n").map {
+                    (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? ["unparsed": String($0)]
+                }
+            }
+            let file = gut.directory + "/mixed.jsonl"
+            try (AdminTests.command("json-1") + "\n" + #"{"tenantId":"t1","callId":"bad","agentId":"a1","workMode":"9"}"# + "\n")
+                .write(toFile: file, atomically: true, encoding: .utf8)
+            let validated = try await Subprocess.run(Harness.binary, ["validate", file, "--json", "--config", gut.configPath])
+            #expect(validated.status == 65)
+            let lines = objects(validated.output)
+            #expect(lines.count == 2 && lines[0]["line"] as? Int == 2 && lines[1]["invalid"] as? Int == 1, "\(validated.output)")
+            #expect(((lines[0]["errors"] as? [[String: Any]])?.first?["pointer"] as? String) == "/workMode")
+
+            let good = gut.directory + "/good.jsonl"
+            try (AdminTests.command("json-2") + "\n").write(toFile: good, atomically: true, encoding: .utf8)
+            let published = try await Subprocess.run(
+                Harness.binary, ["publish", good, "--live", "--wait-results", "--results-timeout", "30s", "--json", "--config", gut.configPath])
+            let summary = objects(published.output)
+            #expect(published.status == 0 && summary.count == 1, "\(published.output)")
+            #expect(
+                summary.first?["published"] as? Int == 1 && (summary.first?["results"] as? [String: Int])?["succeeded"] == 1, "\(published.output)")
+
+            let checked = try await Subprocess.run(Harness.binary, ["topology", "check", "--json", "--config", gut.configPath])
+            let entities = objects(checked.output)
+            #expect(checked.status == 0 && entities.count > 5 && entities.allSatisfy { $0["unparsed"] == nil }, "\(checked.output)")
+            #expect(entities.last?["differing"] as? Int == 0)
+
+            try await DeadLetterStreamTests.writeLetters(gut, count: 2, prefix: "json")
+            #expect(try await gut.openDeadLetterCount(expecting: 2) == 2)
+            let replayed = try await Subprocess.run(Harness.binary, ["dead-letters", "replay", "--dry-run", "--json", "--config", gut.configPath])
+            #expect(replayed.status == 0 && objects(replayed.output).count == 1, "\(replayed.output)")
+            #expect(objects(replayed.output).first?["dryRun"] as? Bool == true)
+            let purged = try await Subprocess.run(Harness.binary, ["dead-letters", "purge", "--yes", "--json", "--config", gut.configPath])
+            #expect(purged.status == 0 && objects(purged.output).first?["deleted"] as? Int == 2, "\(purged.output) \(purged.status)")
+            #expect(Set(objects(purged.output).first?["keys"] as? [String] ?? []) == ["json-0", "json-1"])
+        }
+    }
 }
