@@ -72,7 +72,7 @@ public final class OIFDEClient: Sendable {
             throw SetupError.caFile(configuration.tls.caFile ?? "(the system trust store)")
         }
         self.pool = HTTPConnectionPool(
-            target: .init(host: host, port: url.port ?? (secure ? 443 : 80), tls: context),
+            target: .init(host: host, port: url.port ?? (secure ? 443 : 80), tls: context, proxy: configuration.proxy),
             maxConnections: configuration.maxConnections, idleTimeout: .seconds(60), maxResponseBytes: configuration.maxResponseBytes,
             group: MultiThreadedEventLoopGroup.singleton)
         let defaultPort = url.port == nil || url.port == (secure ? 443 : 80)
@@ -172,12 +172,14 @@ public final class OIFDEClient: Sendable {
         var outcome = await exchange(changeWorkModePath, headers: headers, body: body, deadline: deadline)
         // Provably not sent on a connection that had gone away (the server closed it while idle):
         // at once once more, on a fresh one. Not for a refused connection or a spent time limit.
-        if case .failure(let kind) = outcome, kind == .closedBeforeSending {
+        if case .failure(let error) = outcome, error == .closedBeforeSending {
             outcome = await exchange(changeWorkModePath, headers: headers, body: body, deadline: deadline)
         }
         switch outcome {
-        case .failure(let kind):
-            return AttemptResult(transportError: kind)
+        case .failure(let error):
+            var result = AttemptResult(transportError: TransportErrorMapping.kind(of: error))
+            if case .proxyRefused(let status) = error { result.proxyStatus = status }
+            return result
         case .success(let response):
             let base = AttemptResult(httpStatus: response.status, retryAfter: response.retryAfter, location: response.location)
             switch decoded(response) {
@@ -208,26 +210,26 @@ public final class OIFDEClient: Sendable {
     /// With tracing on, it is a client span of its own whose context goes to OIFDE as `traceparent`.
     private func exchange(
         _ path: String, headers: HTTPHeaders, body: [UInt8], deadline: ContinuousClock.Instant?
-    ) async -> Result<Answer, AttemptResult.TransportError> {
+    ) async -> Result<Answer, HTTPExchangeError> {
         let limit = deadline.map { min(configuration.timeout, max(.milliseconds(1), $0 - ContinuousClock.now)) } ?? configuration.timeout
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
         head.headers.add(name: "Host", value: hostHeader)
         head.headers.add(name: "Content-Length", value: String(body.count))
         let poolDeadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(limit.timeInterval * 1e9))
         guard configuration.tracing else {
-            return await pool.execute(head, body: body, deadline: poolDeadline).mapError(TransportErrorMapping.kind)
+            return await pool.execute(head, body: body, deadline: poolDeadline)
         }
         return await withSpan("POST", ofKind: .client) { span in
             span.attributes["http.request.method"] = "POST"
             span.attributes["url.path"] = path
             InstrumentationSystem.instrument.inject(span.context, into: &head.headers, using: HTTPHeadersInjector())
-            let result = await pool.execute(head, body: body, deadline: poolDeadline).mapError(TransportErrorMapping.kind)
+            let result = await pool.execute(head, body: body, deadline: poolDeadline)
             switch result {
             case .success(let answer):
                 span.attributes["http.response.status_code"] = answer.status
                 if answer.status >= 500 { span.setStatus(SpanStatus(code: .error)) }
-            case .failure(let kind):
-                span.setStatus(SpanStatus(code: .error, message: kind.rawValue))
+            case .failure(let error):
+                span.setStatus(SpanStatus(code: .error, message: TransportErrorMapping.kind(of: error).rawValue))
             }
             return result
         }
@@ -255,8 +257,11 @@ public final class OIFDEClient: Sendable {
         // oifde.timeout only, not by one command's deadline.
         let failure: TokenFailure
         switch await exchange(getTokenPath, headers: ["Content-Type": "application/json; charset=UTF-8"], body: body.bytes, deadline: nil) {
-        case .failure(let kind):
-            failure = TokenFailure(.transport(kind))
+        case .failure(let error):
+            failure = TokenFailure(.transport(TransportErrorMapping.kind(of: error)))
+            if case .proxyRefused(let status) = error {
+                logger.warning("the HTTP proxy refused the tunnel to OIFDE for gettoken", metadata: ["proxyStatus": "\(status)"])
+            }
         case .success(let response):
             switch decoded(response) {
             case .failure(let problem):

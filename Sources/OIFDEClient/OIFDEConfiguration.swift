@@ -61,6 +61,8 @@ public struct OIFDEConfiguration: Sendable {
     public var maxConnections: Int
     /// Response bodies larger than this are an error, not a crash.
     public var maxResponseBytes: Int
+    /// The HTTP proxy toward OIFDE, when there is one (already decided for OIFDE's host).
+    public var proxy: ProxySettings?
     /// A span per HTTP request (the process's tracer), which also carries the trace context to
     /// OIFDE; off, the command's own `traceparent` is forwarded as it came.
     public var tracing: Bool
@@ -69,8 +71,9 @@ public struct OIFDEConfiguration: Sendable {
     public init(
         baseURL: String = "https://127.0.0.1:18443", timeout: Duration = .seconds(5), tls: TLS = TLS(),
         authMode: CommandDecoder.AuthMode = .token, tenants: [String: Secret] = [:], maxConnections: Int = 64,
-        maxResponseBytes: Int = 64 * 1024, tracing: Bool = false
+        maxResponseBytes: Int = 64 * 1024, tracing: Bool = false, proxy: ProxySettings? = nil
     ) {
+        self.proxy = proxy
         self.tracing = tracing
         self.baseURL = baseURL
         self.timeout = timeout

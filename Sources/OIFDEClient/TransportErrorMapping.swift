@@ -10,6 +10,7 @@ enum TransportErrorMapping {
         switch error {
         case .connect: return .connect
         case .tlsHandshake: return .tls
+        case .proxyRefused: return .proxyRefused
         case .noConnection: return .noConnection
         case .closedBeforeSending: return .closedBeforeSending
         case .timeout: return .timeout

@@ -147,6 +147,26 @@ import Testing
         let version = try await Subprocess.run(
             Harness.binary, ["config", "check"], environment: ["WMG_OIFDE_TLS_MINIMUMVERSION": "1.0"], mergeErrors: true)
         #expect(version.status == 78 && version.output.contains("oifde.tls.minimumVersion"), "\(version.output)")
+        // Proxies: a malformed URL is 78 naming the key or variable; a good one shows, masked.
+        for (variable, key) in [("WMG_OIFDE_PROXY_URL", "oifde.proxy.url"), ("HTTPS_PROXY", "HTTPS_PROXY")] {
+            let bad = try await Subprocess.run(
+                Harness.binary, ["config", "check"], environment: [variable: "socks5://proxy:1080"], mergeErrors: true)
+            #expect(bad.status == 78 && bad.output.contains(key), "\(bad.output)")
+        }
+        let secretFile = directory + "/proxy-password"
+        try "proxy-pass\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        let good = try await Subprocess.run(
+            Harness.binary, ["config", "check"],
+            environment: [
+                "WMG_OIFDE_PROXY_URL": "http://gateway@egress.example:3128", "WMG_OIFDE_PROXY_PASSWORDFILE": secretFile,
+                "WMG_OIFDE_PROXY_NOPROXY": ".internal",
+            ], mergeErrors: true)
+        #expect(good.status == 0, "\(good.output)")
+        #expect(good.output.contains("oifde.proxy: http://gateway:***@egress.example:3128 from oifde.proxy.url, not for .internal"), "\(good.output)")
+        #expect(!good.output.contains("proxy-pass"))
+        let inline = try await Subprocess.run(
+            Harness.binary, ["config", "check"], environment: ["WMG_OIFDE_PROXY_URL": "http://gateway:inline@egress.example:3128"], mergeErrors: true)
+        #expect(inline.status == 78 && inline.output.contains("oifde.proxy.passwordFile") && !inline.output.contains("inline@"), "\(inline.output)")
     }
 
     /// `--json` on the operator commands: every line of standard output is one JSON object.

@@ -17,7 +17,9 @@ import WorkModeDomain
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        defer { process.terminate() }
+        // SIGKILL: the test runner ignores SIGTERM (a service-lifecycle test traps it), and an
+        // ignored signal stays ignored in a child across exec.
+        defer { kill(process.processIdentifier, SIGKILL) }
         // Listening: a plain connect succeeds (polled, never a fixed sleep).
         let end = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < end {

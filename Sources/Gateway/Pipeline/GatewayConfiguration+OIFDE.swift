@@ -1,3 +1,4 @@
+import Foundation
 import GatewayConfig
 import OIFDEClient
 import PipelineCore
@@ -11,8 +12,17 @@ extension GatewayConfiguration {
                 caFile: oifde.tls.caFile, verifyPeer: oifde.tls.verifyPeer, certFile: oifde.tls.certFile, keyFile: oifde.tls.keyFile,
                 minimumVersion: .init(rawValue: oifde.tls.minimumVersion) ?? .tls12),
             authMode: oifde.authMode, tenants: oifde.tenants.mapValues { OIFDEConfiguration.Secret($0.reveal()) },
-            maxConnections: max(1, min(pipeline.maxInFlight, 512)), tracing: tracing.otlpEndpoint != nil
+            maxConnections: max(1, min(pipeline.maxInFlight, 512)), tracing: tracing.otlpEndpoint != nil,
+            proxy: oifdeProxy
         )
+    }
+}
+
+extension GatewayConfiguration {
+    /// The proxy for OIFDE's host, unless `noProxy` exempts it.
+    var oifdeProxy: ProxySettings? {
+        guard let proxy = oifde.proxy, let host = URL(string: oifde.baseURL)?.host, proxy.applies(to: host) else { return nil }
+        return ProxySettings(host: proxy.host, port: proxy.port, user: proxy.user, password: proxy.password?.reveal())
     }
 }
 

@@ -26,6 +26,7 @@ enum ConfigurationSchema {
         "replicas.count": .int(Self.range(1, 1024)), "replicas.ordinal": .ordinal, "replicas.standbyDelay": .duration,
         "oifde.baseURL": .url, "oifde.timeout": .duration, "oifde.tls.caFile": .optionalPath, "oifde.tls.verifyPeer": .bool,
         "oifde.tls.certFile": .optionalPath, "oifde.tls.keyFile": .optionalPath, "oifde.tls.minimumVersion": .choice(["1.2", "1.3"]),
+        "oifde.proxy.url": .string, "oifde.proxy.passwordFile": .optionalPath, "oifde.proxy.noProxy": .string,
         "oifde.auth.mode": .choice(["token", "passthrough"]),
         "pipeline.maxInFlight": .int(Self.range(1, 65535)), "pipeline.maxMessageBytes": .int(Self.range(256, 134_217_728)),
         "pipeline.adaptive": .bool, "pipeline.minInFlight": .int(Self.range(1, 65535)), "pipeline.latencyTarget": .duration,

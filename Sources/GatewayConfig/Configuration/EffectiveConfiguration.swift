@@ -20,7 +20,14 @@ public enum EffectiveConfiguration {
             ("topology.singleActiveConsumer", "\(c.topology.singleActiveConsumer)"), ("topology.partitions", "\(c.topology.partitions)"),
             ("replicas", "\(c.replicas.ordinal) of \(c.replicas.count), standby after \(DurationText.format(c.replicas.standbyDelay))"),
             ("oifde.baseURL", "\(c.oifde.baseURL)"), ("oifde.timeout", "\(DurationText.format(c.oifde.timeout))"),
-            ("oifde.tls.verifyPeer", "\(c.oifde.tls.verifyPeer)"), ("oifde.auth.mode", "\(c.oifde.authMode.rawValue)"),
+            ("oifde.tls.verifyPeer", "\(c.oifde.tls.verifyPeer)"),
+            (
+                "oifde.proxy",
+                c.oifde.proxy.map { proxy in
+                    "http://\(proxy.user.map { $0 + (proxy.password == nil ? "" : ":***") + "@" } ?? "")\(proxy.host):\(proxy.port) from \(proxy.source)"
+                        + (proxy.noProxy.isEmpty ? "" : ", not for \(proxy.noProxy.joined(separator: ","))")
+                } ?? "none"
+            ), ("oifde.auth.mode", "\(c.oifde.authMode.rawValue)"),
             ("oifde.auth.tenants", tenants),
             ("oifde.rateLimits", c.oifde.rateLimits.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)/s" }.joined(separator: ",")),
             ("pipeline.maxInFlight", "\(c.pipeline.maxInFlight)"),

@@ -117,6 +117,8 @@ public struct GatewayConfiguration: Sendable {
         public var timeout: Duration = .seconds(5)
         /// `oifde.tls`.
         public var tls = TLS()
+        /// `oifde.proxy` (or `HTTPS_PROXY`/`HTTP_PROXY` and `NO_PROXY`): nil for a direct connection.
+        public var proxy: ProxyConfiguration?
         /// `oifde.auth.mode`: `token` (the gateway fetches tokens) or `passthrough`.
         public var authMode: CommandDecoder.AuthMode = .token
         /// `oifde.auth.tenants`: tenantId to appSecret.

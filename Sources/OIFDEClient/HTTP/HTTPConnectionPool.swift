@@ -19,11 +19,14 @@ final class HTTPConnectionPool: Sendable {
         let tls: NIOSSLContext?
         /// The TLS server name: none for an address, and NIOSSL then checks the certificate against the IP.
         let serverHostname: String?
+        /// An HTTP proxy on the way: a CONNECT tunnel for HTTPS, absolute-form requests for HTTP.
+        let proxy: ProxySettings?
 
-        init(host: String, port: Int, tls: NIOSSLContext?) {
+        init(host: String, port: Int, tls: NIOSSLContext?, proxy: ProxySettings? = nil) {
             self.host = host
             self.port = port
             self.tls = tls
+            self.proxy = proxy
             let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
             self.serverHostname = (try? SocketAddress(ipAddress: bare, port: 0)) != nil ? nil : host
         }
@@ -79,6 +82,12 @@ final class HTTPConnectionPool: Sendable {
     /// Sends one request and collects its answer, all before `deadline` (waiting for a
     /// connection, connecting, the TLS handshake, the request and the whole answer).
     func execute(_ head: HTTPRequestHead, body: [UInt8], deadline: NIODeadline) async -> Result<HTTPAnswer, HTTPExchangeError> {
+        var head = head
+        if let proxy = target.proxy, target.tls == nil {
+            // Plain HTTP through a proxy: the absolute form names the server (RFC 9112 3.2.2).
+            head.uri = "http://\(target.host):\(target.port)" + head.uri
+            if let authorization = proxy.authorization { head.headers.replaceOrAdd(name: "Proxy-Authorization", value: authorization) }
+        }
         let channel: any Channel
         do {
             channel = try await lease(deadline: deadline)
@@ -243,22 +252,39 @@ final class HTTPConnectionPool: Sendable {
             countOut(nil)
             throw HTTPExchangeError.noConnection
         }
+        // Through a proxy over HTTPS, the TLS and HTTP handlers come after the tunnel is open.
+        let tunnel: EventLoopPromise<Void>? = target.proxy != nil && target.tls != nil ? group.any().makePromise() : nil
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(remaining)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls = target.tls {
+                    if let tunnel, let proxy = target.proxy {
                         try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls, serverHostname: target.serverHostname))
-                        try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(done: channel.eventLoop.makePromise()))
+                            ProxyTunnelHandler(target: "\(target.host):\(target.port)", authorization: proxy.authorization, established: tunnel))
+                        return
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(ExchangeHandler(maxBytes: maxResponseBytes))
+                    try Self.addExchangeHandlers(to: channel, target: target, maxResponseBytes: maxResponseBytes)
                 }
             }
         let channel: any Channel
         do {
-            channel = try await bootstrap.connect(host: target.host, port: target.port).get()
+            channel = try await bootstrap.connect(host: target.proxy?.host ?? target.host, port: target.proxy?.port ?? target.port).get()
+            if let tunnel {
+                let timer = channel.eventLoop.scheduleTask(deadline: deadline) { tunnel.fail(HTTPExchangeError.noConnection) }
+                defer { timer.cancel() }
+                do {
+                    try await tunnel.futureResult.get()
+                } catch {
+                    channel.close(promise: nil)
+                    throw error
+                }
+                try await channel.eventLoop.submit {
+                    try Self.addExchangeHandlers(to: channel, target: target, maxResponseBytes: maxResponseBytes)
+                }.get()
+            }
+        } catch let error as HTTPExchangeError {
+            countOut(nil)
+            throw error
         } catch {
             countOut(nil)
             if let timeout = error as? ChannelError, case .connectTimeout = timeout { throw HTTPExchangeError.noConnection }
@@ -275,6 +301,16 @@ final class HTTPConnectionPool: Sendable {
             }
         }
         return channel
+    }
+
+    /// TLS (with a handshake waiter), HTTP/1.1 and the exchange handler, on the channel's loop.
+    private static func addExchangeHandlers(to channel: any Channel, target: Target, maxResponseBytes: Int) throws {
+        if let tls = target.tls {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: target.serverHostname))
+            try channel.pipeline.syncOperations.addHandler(HandshakeWaiter(done: channel.eventLoop.makePromise()))
+        }
+        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+        try channel.pipeline.syncOperations.addHandler(ExchangeHandler(maxBytes: maxResponseBytes))
     }
 
     private func handshake(on channel: any Channel, deadline: NIODeadline) async throws {

@@ -20,6 +20,8 @@ enum HTTPExchangeError: Error, Sendable, Hashable {
     case connect
     /// The TLS handshake failed (a connection is handed out only after it).
     case tlsHandshake
+    /// The proxy refused the CONNECT tunnel with this status (0: it did not answer HTTP).
+    case proxyRefused(status: Int)
     /// The deadline passed while waiting for a free connection, connecting or shaking hands.
     case noConnection
     /// The leased connection was closed before the request went into it.

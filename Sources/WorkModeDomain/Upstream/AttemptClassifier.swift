@@ -13,6 +13,8 @@ public struct AttemptResult: Sendable, Hashable {
         case noConnection
         /// The connection was found closed before the request was written: never sent.
         case closedBeforeSending
+        /// The HTTP proxy refused to open a tunnel to OIFDE (its status in ``AttemptResult/proxyStatus``): never sent.
+        case proxyRefused
         /// No complete answer within the time limit: the request may have been applied.
         case timeout
         /// The connection ended after the request was written (a TLS connection cut in the middle
@@ -24,7 +26,7 @@ public struct AttemptResult: Sendable, Hashable {
         /// The request provably did not reach OIFDE: retrying it cannot apply a change twice.
         public var provablyNotSent: Bool {
             switch self {
-            case .connect, .tls, .noConnection, .closedBeforeSending: return true
+            case .connect, .tls, .noConnection, .closedBeforeSending, .proxyRefused: return true
             case .timeout, .connectionClosed, .badResponse: return false
             }
         }
@@ -36,6 +38,7 @@ public struct AttemptResult: Sendable, Hashable {
             case .tls: return "the TLS handshake failed (the request was not sent)"
             case .noConnection: return "no connection to OIFDE within the time limit (the request was not sent)"
             case .closedBeforeSending: return "the connection was closed before the request was written (not sent)"
+            case .proxyRefused: return "the HTTP proxy refused the tunnel to OIFDE (the request was not sent)"
             case .timeout: return "no complete answer within the time limit (the change may have been applied: in doubt)"
             case .connectionClosed: return "the connection was lost after the request was sent (the change may have been applied: in doubt)"
             case .badResponse: return "the answer was not valid HTTP (the change may have been applied: in doubt)"
@@ -58,6 +61,8 @@ public struct AttemptResult: Sendable, Hashable {
     public var bodyProblem: String?
     /// The `Location` of a 3xx answer, without its query.
     public var location: String?
+    /// The HTTP proxy's status when it refused the tunnel (``TransportError/proxyRefused``).
+    public var proxyStatus: Int?
 
     /// What changeWorkMode answered (or the transport error instead of an answer).
     public init(
@@ -76,7 +81,10 @@ public struct AttemptResult: Sendable, Hashable {
     /// What happened, in one line without secrets: "HTTP 503, errorCode 10000001",
     /// "HTTP 200 with an empty body", "transport error: timeout (…)".
     public var summary: String {
-        if let transport = transportError { return "transport error: \(transport.rawValue): \(transport.explanation)" }
+        if let transport = transportError {
+            let proxy = proxyStatus.map { ", proxy answered HTTP \($0)" + ($0 == 407 ? " (check oifde.proxy credentials)" : "") } ?? ""
+            return "transport error: \(transport.rawValue): \(transport.explanation)\(proxy)"
+        }
         var text = "HTTP " + String(httpStatus ?? 0)
         if let bodyProblem { return text + " with " + bodyProblem }
         if let code = errorCode { text += ", errorCode " + code }

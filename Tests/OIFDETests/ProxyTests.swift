@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import OIFDEClient
+import OIFDESimulator
+import Testing
+import WorkModeDomain
+
+/// OIFDE through an HTTP proxy (docs/contract.md section 14): a CONNECT tunnel for HTTPS, the
+/// absolute form for plain HTTP, basic credentials, and a refusal that names the proxy's status.
+/// The proxy is Tests/Scripts/http_proxy.py, a real one on a loopback port.
+@Suite struct ProxyTests {
+    static func withProxy(credentials: String? = nil, _ body: (Int, String) async throws -> Void) async throws {
+        let port = Int.random(in: 51000...53999)
+        let log = NSTemporaryDirectory() + "wmg-proxy-" + UUID().uuidString + ".log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [root.path + "/Tests/Scripts/http_proxy.py", "\(port)", log] + (credentials.map { [$0] } ?? [])
+        // Not the test runner's output: `swift test` waits for every holder of its pipe to close it.
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // SIGKILL: the test runner ignores SIGTERM (a service-lifecycle test traps it), and an
+        // ignored signal stays ignored in a child across exec.
+        defer { kill(process.processIdentifier, SIGKILL) }
+        let end = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < end, (try? await TLSFloorTests.canConnect(port)) != true { try await Task.sleep(for: .milliseconds(50)) }
+        try await body(port, log)
+    }
+
+    static func client(_ simulatorPort: Int, https: Bool, proxy: ProxySettings?) throws -> OIFDEClient {
+        let certificates = TestCertificates.shared
+        let configuration = OIFDEConfiguration(
+            baseURL: "\(https ? "https" : "http")://localhost:\(simulatorPort)", timeout: .seconds(10),
+            tls: .init(caFile: certificates?.caFile), tenants: ["t1": .init("s1")], proxy: proxy)
+        return try OIFDEClient(configuration: configuration, logger: Logger(label: "proxy", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    static func lines(_ log: String) -> [String] {
+        ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    @Test func httpsGoesThroughACONNECTTunnelWithCredentials() async throws {
+        let certificates = try #require(TestCertificates.shared)
+        let settings = SimulatorConfiguration(
+            port: 0, tlsCertificateFile: certificates.certificateFile, tlsKeyFile: certificates.keyFile, tenants: ["t1": "s1"], autoSessions: true)
+        try await withSimulator(settings) { _, simulatorPort in
+            try await Self.withProxy(credentials: "gateway:proxy-secret") { proxyPort, log in
+                let good = ProxySettings(host: "127.0.0.1", port: proxyPort, user: "gateway", password: "proxy-secret")
+                try await withClient(try Self.client(simulatorPort, https: true, proxy: good)) { client in
+                    let attempt = await client.changeWorkMode(command(.supervision, call: "proxied"), commandId: "proxied")
+                    #expect(attempt.verdict == .succeeded, "\(attempt.summary)")
+                }
+                #expect(Self.lines(log).contains("CONNECT localhost:\(simulatorPort)"), "\(Self.lines(log))")
+
+                let wrong = ProxySettings(host: "127.0.0.1", port: proxyPort, user: "gateway", password: "wrong")
+                try await withClient(try Self.client(simulatorPort, https: true, proxy: wrong)) { client in
+                    let attempt = await client.changeWorkMode(command(.supervision, call: "refused"), commandId: "refused")
+                    #expect(attempt.verdict != .succeeded)
+                    // gettoken goes first: a token failure naming the proxy's refusal; nothing reached OIFDE.
+                    #expect(attempt.summary.contains("proxyRefused") || attempt.summary.contains("proxy"), "\(attempt.summary)")
+                }
+            }
+        }
+    }
+
+    @Test func plainHTTPUsesTheAbsoluteForm() async throws {
+        let settings = SimulatorConfiguration(port: 0, tenants: ["t1": "s1"], autoSessions: true)
+        try await withSimulator(settings) { _, simulatorPort in
+            try await Self.withProxy { proxyPort, log in
+                let proxy = ProxySettings(host: "127.0.0.1", port: proxyPort)
+                try await withClient(try Self.client(simulatorPort, https: false, proxy: proxy)) { client in
+                    let attempt = await client.changeWorkMode(command(.supervision, call: "plain"), commandId: "plain")
+                    #expect(attempt.verdict == .succeeded, "\(attempt.summary)")
+                }
+                #expect(
+                    Self.lines(log).contains { $0.hasPrefix("POST http://localhost:\(simulatorPort)/oifde/rest/api/flow/changeWorkMode") },
+                    "\(Self.lines(log))")
+            }
+        }
+    }
+
+    @Test func aRefusedTunnelIsNotSentAndNamesTheStatus() async throws {
+        let certificates = try #require(TestCertificates.shared)
+        let settings = SimulatorConfiguration(
+            port: 0, tlsCertificateFile: certificates.certificateFile, tlsKeyFile: certificates.keyFile, tenants: ["t1": "s1"])
+        try await withSimulator(settings) { _, simulatorPort in
+            try await Self.withProxy(credentials: "gateway:proxy-secret") { proxyPort, _ in
+                let anonymous = ProxySettings(host: "127.0.0.1", port: proxyPort)
+                let configuration = OIFDEConfiguration(
+                    baseURL: "https://localhost:\(simulatorPort)", timeout: .seconds(10), tls: .init(caFile: certificates.caFile),
+                    authMode: .passthrough, proxy: anonymous)
+                let client = try OIFDEClient(configuration: configuration, logger: Logger(label: "p", factory: { _ in SwiftLogNoOpLogHandler() }))
+                try await withClient(client) { client in
+                    var passthrough = command(.supervision, call: "refused")
+                    passthrough.authToken = "publisher-token"
+                    let attempt = await client.changeWorkMode(passthrough, commandId: "refused")
+                    #expect(attempt.summary.contains("proxy answered HTTP 407 (check oifde.proxy credentials)"), "\(attempt.summary)")
+                    #expect(attempt.transportNeverSent && attempt.unknownOutcome == nil)
+                }
+            }
+        }
+    }
+}
