@@ -204,6 +204,22 @@ import Testing
         #expect(!scrape.body.contains(GatewayUnderTest.secret))
     }
 
+    /// Prometheus's own checker: every family of a real scrape has HELP and TYPE and a sound name,
+    /// and the alert rules parse.
+    @Test func promtoolFindsNothingInTheScrapeOrTheRules() async throws {
+        try await withGateway(environment: ["WMG_TOPOLOGY_PARTITIONS": "0"]) { gut in
+            try await gut.publish(Self.command("promtool-1"), messageId: "promtool-1")
+            _ = try await gut.nextResults(1)
+            let path = try Harness.temporaryDirectory() + "/scrape.txt"
+            try await gut.admin("/metrics").body.write(toFile: path, atomically: true, encoding: .utf8)
+            let metrics = try await Subprocess.run("/bin/sh", ["-c", "promtool check metrics < '\(path)'"], mergeErrors: true)
+            #expect(metrics.status == 0 && metrics.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(metrics.output)")
+        }
+        let rules = try await Subprocess.run(
+            "/usr/bin/env", ["promtool", "check", "rules", Harness.packageRoot + "/deploy/observability/alerts.yaml"], mergeErrors: true)
+        #expect(rules.status == 0 && rules.output.contains("SUCCESS"), "\(rules.output)")
+    }
+
     @Test func dashboardAndAlertsNameOnlyExportedMetrics() async throws {
         let root = Harness.packageRoot + "/deploy/observability"
         let dashboard = try Data(contentsOf: URL(fileURLWithPath: root + "/grafana-dashboard.json"))

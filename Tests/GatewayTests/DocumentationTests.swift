@@ -65,4 +65,16 @@ import Testing
         #expect(checked > 100, "the scan found the references (\(checked))")
         #expect(broken.isEmpty, "references to files that do not exist:\n\(broken.sorted().joined(separator: "\n"))")
     }
+
+    /// Every alert has a runbook section in docs/operations.md, and its `runbook_url` points at it.
+    @Test func everyAlertHasItsRunbookSection() throws {
+        let alerts = try String(contentsOfFile: Self.root + "/deploy/observability/alerts.yaml", encoding: .utf8)
+        let runbook = try String(contentsOfFile: Self.root + "/docs/operations.md", encoding: .utf8)
+        let names = alerts.matches(of: try Regex(#"- alert: (\w+)"#)).map { String($0.output[1].substring ?? "") }
+        #expect(names.count >= 12)
+        for name in names {
+            #expect(runbook.contains("\n## \(name)\n"), "docs/operations.md has no section for \(name)")
+            #expect(alerts.contains("runbook_url: \"docs/operations.md#\(name.lowercased())\""), "\(name) has no runbook_url")
+        }
+    }
 }

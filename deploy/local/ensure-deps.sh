@@ -13,6 +13,8 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v amqp-publish >/dev/null 2>&1 || missing+=(amqp-tools)
 # The deploy units are checked by the tools made for them (hadolint and kubernetes-validate below).
 [ -x /usr/bin/systemd-analyze ] || missing+=(systemd)
+# promtool (Debian's prometheus package) checks a scrape of the gateway and the alert rules.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # The unit's system-call filter is checked against the calls the binary makes (check-sandbox.sh).
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 # The Python packages below are installed with pip (a bare Debian python3 has none).

@@ -6,7 +6,7 @@ import Synchronization
 /// when the broker makes it active, so a partition counts as active here while its deliveries keep
 /// arriving: within the last `window` (a quiet partition drops out after it). Exported as
 /// `wmg_partitions_active` (how many), `wmg_partition_active{partition}` (which) and
-/// `wmg_partitions_total` (the configured count), with a log line when this replica starts
+/// `wmg_partitions_configured` (the configured count), with a log line when this replica starts
 /// serving a partition, so a rollout that left one replica with everything shows up.
 final class PartitionActivity: Sendable {
     private struct State {
@@ -19,7 +19,7 @@ final class PartitionActivity: Sendable {
     private let window: Duration
     private let logger: Logger
     private let active = Gauge(label: "wmg_partitions_active")
-    private let configured = Gauge(label: "wmg_partitions_total")
+    private let configured = Gauge(label: "wmg_partitions_configured")
 
     init(partitions: Int, window: Duration = .seconds(60), logger: Logger) {
         total = partitions
