@@ -66,7 +66,9 @@ import Testing
             _ = try await gut.nextResults(40, within: 60)
             // Alone, replica 0 serves all four partitions, and says so.
             let alone = try await AdminTests.parse(await gut.admin("/metrics").body)
-            #expect(alone["wmg_partitions_active{}"] == 4 && alone["wmg_partitions_configured{}"] == 4, "\(alone.filter { $0.key.contains("partition") })")
+            #expect(
+                alone["wmg_partitions_active{}"] == 4 && alone["wmg_partitions_configured{}"] == 4, "\(alone.filter { $0.key.contains("partition") })"
+            )
             #expect(alone["wmg_partition_active{partition=p1}"] == 1)
             #expect(gut.gateway.output.contains("active on partition p1") && gut.gateway.output.contains("active on partition p3"))
             other = try Self.replica(gut, ["WMG_REPLICAS_ORDINAL": "1"], name: "replica-1-back")
