@@ -47,7 +47,7 @@ import Testing
         #expect(
             Set(files).isSuperset(of: [
                 "statefulset.yaml", "configmap.yaml", "secret.example.yaml", "service.yaml", "pdb.yaml", "servicemonitor.yaml",
-                "keda-scaledobject.yaml",
+                "prometheusrule.yaml",
             ]))
         let validated = try await Subprocess.run(
             "/usr/bin/env", ["kubernetes-validate", "--strict", "--quiet"] + files.map { directory + "/" + $0 }, mergeErrors: true)
@@ -57,6 +57,21 @@ import Testing
         #expect(unexpected.isEmpty, "\(validated.output)")
         let statefulSet = try String(contentsOfFile: directory + "/statefulset.yaml", encoding: .utf8)
         #expect(statefulSet.contains("/health/live") && statefulSet.contains("/health/ready") && statefulSet.contains("volumeClaimTemplates"))
+        #expect(statefulSet.contains("automountServiceAccountToken: false") && statefulSet.contains("topologySpreadConstraints"))
+        #expect(statefulSet.contains("mountPath: /tmp") && statefulSet.contains("emptyDir"), "publish - needs a writable /tmp")
+        let budget = try String(contentsOfFile: directory + "/pdb.yaml", encoding: .utf8)
+        #expect(budget.contains("unhealthyPodEvictionPolicy: AlwaysAllow"), "a drain is never blocked while the broker is down")
+        // The PrometheusRule carries exactly the alert rules Prometheus users load from the file.
+        let script = """
+            import sys, yaml
+            rule = yaml.safe_load(open(sys.argv[1]))
+            alerts = yaml.safe_load(open(sys.argv[2]))
+            print("same" if rule["spec"] == alerts else "differ")
+            """
+        let compared = try await Subprocess.run(
+            "/usr/bin/python3", ["-c", script, directory + "/prometheusrule.yaml", Harness.packageRoot + "/deploy/observability/alerts.yaml"],
+            mergeErrors: true)
+        #expect(compared.output.trimmingCharacters(in: .whitespacesAndNewlines) == "same", "\(compared.output)")
     }
 
     /// The ConfigMap's gateway.yaml is a configuration the gateway accepts, as each pod sees it

@@ -13,6 +13,8 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v amqp-publish >/dev/null 2>&1 || missing+=(amqp-tools)
 # The deploy units are checked by the tools made for them (hadolint and kubernetes-validate below).
 [ -x /usr/bin/systemd-analyze ] || missing+=(systemd)
+# The deploy tests compare YAML files with Debian's PyYAML.
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
 # promtool (Debian's prometheus package) checks a scrape of the gateway and the alert rules.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # The unit's system-call filter is checked against the calls the binary makes (check-sandbox.sh).
