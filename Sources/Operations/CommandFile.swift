@@ -19,8 +19,21 @@ public final class CommandFile {
     public let path: String
     /// The format it is read as.
     public let format: Format
+    /// The CSV field separator: `,` unless `--delimiter` says `;` or a tab.
+    public var delimiter = UInt8(ascii: ",")
     /// The spool's descriptor, kept open: the spool itself is unlinked as soon as it is written.
     private let spool: Int32?
+
+    /// The byte `--delimiter` names: `,`, `;`, `|`, or a tab (`\t`, `tab`); nil for anything else.
+    public static func delimiter(_ text: String) -> UInt8? {
+        switch text {
+        case ",": UInt8(ascii: ",")
+        case ";": UInt8(ascii: ";")
+        case "|": UInt8(ascii: "|")
+        case "\t", "tab", "\\t": 0x09
+        default: nil
+        }
+    }
 
     /// - Parameter format: nil picks by extension (`.csv`, `.jsonl`/`.ndjson`/`.json`), else by the
     ///   first non-blank character (`{` means JSON lines).
@@ -102,16 +115,18 @@ public final class CommandFile {
 
     /// A reader of the records in file order.
     public func makeRecordReader() throws(OperatorError) -> RecordReader {
-        RecordReader(lines: try LineReader(path: path), format: format)
+        RecordReader(lines: try LineReader(path: path), format: format, delimiter: delimiter)
     }
 
     /// The records of the file, one at a time.
     public final class RecordReader {
         private let lines: LineReader
         private let format: Format
+        private let delimiter: UInt8
         private var header: [String]?
 
-        init(lines: LineReader, format: Format) {
+        init(lines: LineReader, format: Format, delimiter: UInt8) {
+            self.delimiter = delimiter
             self.lines = lines
             self.format = format
         }
@@ -126,11 +141,11 @@ public final class CommandFile {
                 case .csv:
                     var record = first
                     // A quoted field may hold line breaks: the record goes on until its quotes close.
-                    while CSVRecord.isOpen(record), let (_, more) = lines.next() {
+                    while CSVRecord.isOpen(record, delimiter: delimiter), let (_, more) = lines.next() {
                         record.append(0x0A)
                         record.append(contentsOf: more)
                     }
-                    guard let fields = CSVRecord.rawFields(record) else {
+                    guard let fields = CSVRecord.rawFields(record, delimiter: delimiter) else {
                         throw OperatorError(
                             .invalidInput, "line \(number): broken CSV quoting (text after a closing quote, or a quote that never closes)")
                     }

@@ -26,6 +26,9 @@ struct Publish: AsyncParsableCommand {
     @Option(help: "jsonl or csv (default: by extension, else by the first character).")
     var format: CommandFile.Format?
 
+    @Option(help: "The CSV field separator: , (default), ; (European spreadsheet exports), | or tab.")
+    var delimiter: String = ","
+
     @Flag(help: "Publish the valid lines of a file that has invalid ones.")
     var skipInvalid = false
 
@@ -95,8 +98,13 @@ struct Publish: AsyncParsableCommand {
             }
             settings.resultsTimeout = timeout
             settings.window = window
+            var input = try CommandFile(path: file, format: format)
+            guard let separator = CommandFile.delimiter(delimiter) else {
+                throw OperatorError(.usage, "--delimiter \(delimiter): one of , ; | or tab")
+            }
+            input.delimiter = separator
             let summary = try await BatchPublisher(context: context, options: settings)
-                .run(try CommandFile(path: file, format: format), say: { line in if !json { OperatorCommand.say(line) } })
+                .run(input, say: { line in if !json { OperatorCommand.say(line) } })
             if json {
                 JSONOutput.line { writer in
                     writer.member("file", file)

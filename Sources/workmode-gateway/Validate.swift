@@ -15,6 +15,9 @@ struct Validate: AsyncParsableCommand {
     @Option(help: "jsonl or csv (default: by extension, else by the first character).")
     var format: CommandFile.Format?
 
+    @Option(help: "The CSV field separator: , (default), ; (European spreadsheet exports), | or tab.")
+    var delimiter: String = ","
+
     @Flag(help: "One JSON object per invalid line ({line, errors}), then one summary object; nothing else.")
     var json = false
 
@@ -24,7 +27,11 @@ struct Validate: AsyncParsableCommand {
         try await OperatorCommand.run {
             let context = try OperatorContext(configPath: options.config)
             let validation = BatchValidation(decoder: context.decoder)
-            let input = try CommandFile(path: file, format: format)
+            var input = try CommandFile(path: file, format: format)
+            guard let separator = CommandFile.delimiter(delimiter) else {
+                throw OperatorError(.usage, "--delimiter \(delimiter): one of , ; | or tab")
+            }
+            input.delimiter = separator
             guard json else {
                 let summary = try validation.run(input, problem: OperatorCommand.say)
                 OperatorCommand.say(BatchValidation.summaryLine(summary))

@@ -210,4 +210,19 @@ import Testing
             #expect(Set(objects(purged.output).first?["keys"] as? [String] ?? []) == ["json-0", "json-1"])
         }
     }
+
+    /// `--delimiter ;` reads a European spreadsheet's export; a bad delimiter is a usage error.
+    @Test func aSemicolonSeparatedExportValidates() async throws {
+        let directory = try Harness.temporaryDirectory()
+        let path = directory + "/export.csv"
+        try "tenantId;callId;agentId;workMode\nt1;\"call;1\";1001;2\nt1;call-2;1001;9\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let semicolon = try await Subprocess.run(Harness.binary, ["validate", path, "--delimiter", ";", "--json"])
+        let lines = semicolon.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(semicolon.status == 65, "one line is invalid: \(semicolon.output)")
+        #expect(lines.first?["line"] as? Int == 3 && lines.last?["valid"] as? Int == 1, "\(semicolon.output)")
+        let comma = try await Subprocess.run(Harness.binary, ["validate", path], mergeErrors: true)
+        #expect(comma.status != 0, "read with commas, the header is one unknown column: \(comma.output)")
+        let bad = try await Subprocess.run(Harness.binary, ["validate", path, "--delimiter", "::"], mergeErrors: true)
+        #expect(bad.status == 64 && bad.output.contains("--delimiter"), "\(bad.output)")
+    }
 }

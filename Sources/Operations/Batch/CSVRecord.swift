@@ -1,4 +1,4 @@
-/// RFC 4180 records: comma-separated, fields optionally in double quotes, `""` for a quote inside
+/// RFC 4180 records: comma-separated (or `;`/tab, as European spreadsheets export: `--delimiter`), fields optionally in double quotes, `""` for a quote inside
 /// quotes, line breaks allowed inside quotes. A quote opens a quoted field only at the start of a
 /// field; anywhere else in an unquoted field (`a"b`) it is a literal character and never makes a
 /// record run on into the next line.
@@ -12,7 +12,7 @@ public enum CSVRecord {
         case broken
     }
 
-    static func scan(_ bytes: [UInt8]) -> Scan {
+    static func scan(_ bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) -> Scan {
         var fields: [[UInt8]] = []
         var current: [UInt8] = []
         var index = 0
@@ -33,7 +33,7 @@ public enum CSVRecord {
                 } else {
                     current.append(byte)
                 }
-            } else if byte == UInt8(ascii: ",") {
+            } else if byte == delimiter {
                 fields.append(current)
                 current.removeAll(keepingCapacity: true)
                 afterClosingQuote = false
@@ -57,20 +57,20 @@ public enum CSVRecord {
     }
 
     /// True when `bytes` ends inside a quoted field, so the record continues on the next line.
-    public static func isOpen(_ bytes: [UInt8]) -> Bool {
-        if case .open = scan(bytes) { return true }
+    public static func isOpen(_ bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) -> Bool {
+        if case .open = scan(bytes, delimiter: delimiter) { return true }
         return false
     }
 
     /// The fields of one complete record (without its final line break), as bytes: a cell that is
     /// not UTF-8 is the caller's to refuse, never silently replaced. nil when quoting is broken.
-    public static func rawFields(_ bytes: [UInt8]) -> [[UInt8]]? {
-        if case .fields(let fields) = scan(bytes) { return fields }
+    public static func rawFields(_ bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) -> [[UInt8]]? {
+        if case .fields(let fields) = scan(bytes, delimiter: delimiter) { return fields }
         return nil
     }
 
     /// The fields as text (invalid UTF-8 replaced): for tests and for what is already checked.
-    public static func fields(_ bytes: [UInt8]) -> [String]? {
-        rawFields(bytes)?.map { String(decoding: $0, as: UTF8.self) }
+    public static func fields(_ bytes: [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) -> [String]? {
+        rawFields(bytes, delimiter: delimiter)?.map { String(decoding: $0, as: UTF8.self) }
     }
 }
