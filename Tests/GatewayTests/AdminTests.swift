@@ -36,7 +36,7 @@ import Testing
     /// is seen going down however loaded the machine is (a closed connection alone is reopened in
     /// a fraction of a second).
     @Test func liveAndReadyFollowStartBrokerLossAndDrain() async throws {
-        let port = 5691
+        let port = Harness.freeBrokerPort()
         _ = try await BrokerRestartTests.script(["fresh"], port: port)
         do {
             let url = try await BrokerRestartTests.script(["url"], port: port)

@@ -6,7 +6,7 @@ import Testing
 /// the other suites' broker is untouched.
 @Suite struct BlockedBrokerTests {
     @Test func aMemoryAlarmMakesReadySayWhyAndLosesNothing() async throws {
-        let port = 5694
+        let port = Harness.freeBrokerPort()
         _ = try await BrokerRestartTests.script(["fresh"], port: port)
         do {
             let url = try await BrokerRestartTests.script(["url"], port: port)

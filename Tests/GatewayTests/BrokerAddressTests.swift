@@ -6,7 +6,7 @@ import Testing
 /// its node, reconnects to the next.
 @Suite struct BrokerAddressTests {
     @Test func aGatewayThatLosesItsNodeMovesToTheNextOne() async throws {
-        let port = 5695
+        let port = Harness.freeBrokerPort()
         _ = try await BrokerRestartTests.script(["fresh"], port: port)
         do {
             // The private node first, the shared test broker (where the test's tap is) second.

@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func gatewayRecoversFromABrokerRestart() async throws {
-        let port = 5690
+        let port = Harness.freeBrokerPort()
         _ = try await Self.script(["fresh"], port: port)
         do {
             try await Self.restartScenario(port: port)

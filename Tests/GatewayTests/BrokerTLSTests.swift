@@ -6,7 +6,7 @@ import Testing
 /// client trusts only the CA it is given, and checks the host name (librabbitmq 0.11 matches DNS
 /// names only, so the certificate's `localhost` passes and `127.0.0.1` does not).
 @Suite struct BrokerTLSTests {
-    static let port = 5692
+    static let port = Harness.freeBrokerPort()
 
     static func makeCertificates() async throws -> String {
         let directory = try Harness.temporaryDirectory() + "/certs"

@@ -145,6 +145,22 @@ extension Harness {
         return Int.random(in: range)
     }
 
+    /// A port for a throwaway broker of a test's own (deploy/local/broker.sh): it and the ports the
+    /// node derives from it (TLS +10000, distribution +20000, a port mapper +30000) are free now.
+    /// Fixed ports failed a clean clone's run when another node on the machine held one.
+    static func freeBrokerPort() -> Int {
+        for _ in 0..<200 {
+            let port = freePort(in: 5710...5999)
+            let all = [port, port + 10000, port + 20000, port + 30000].allSatisfy { candidate in
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(fd) }
+                return fd >= 0 && bindLoopback(fd, port: candidate)
+            }
+            if all { return port }
+        }
+        return freePort(in: 5710...5999)
+    }
+
     /// Every port `freePort` gave out in this process; never given twice.
     private static let handedOut = Mutex<Set<Int>>([])
 

@@ -62,7 +62,7 @@ import Testing
     /// A broker without the consistent-hash plugin cannot carry partitions: one line says how to
     /// enable it, and the gateway exits instead of reconnecting forever.
     @Test func partitionsWithoutTheConsistentHashPluginAreRefusedInOneLine() async throws {
-        let port = 5696
+        let port = Harness.freeBrokerPort()
         _ = try await BrokerRestartTests.script(["fresh"], port: port, environment: ["WMG_BROKER_PLUGINS": ""])
         do {
             let url = try await BrokerRestartTests.script(["url"], port: port)
