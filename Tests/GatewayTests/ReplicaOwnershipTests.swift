@@ -17,7 +17,9 @@ import Testing
             arguments: ["run", "--config", gut.configPath],
             environment: gut.environment.merging(environment) { $1 }.merging([
                 "WMG_DEDUPE_PATH": directory + "/completions.journal",
-                "WMG_ADMIN_LISTEN": "127.0.0.1:\(Harness.freePort(in: 61000...64999))",
+                // Port 0: the system picks a free one at bind time. A port checked free beforehand was
+                // taken by the time one replica bound it in a clean clone's run ("Address already in use").
+                "WMG_ADMIN_LISTEN": "127.0.0.1:0",
             ]) { $1 },
             outputPath: directory + "/\(name).log")
     }
@@ -90,11 +92,11 @@ import Testing
                 try await Task.sleep(for: .milliseconds(500))
             }
             if version.hasPrefix("4.") {
-                #expect(handledByReturned > 0, "the returned owner got p1 and p3 back (RabbitMQ \(version))")
+                #expect(handledByReturned > 0, "the returned owner got p1 and p3 back (RabbitMQ \(version)): \(other.output.suffix(2000))")
             } else {
                 print("replica hand-back: RabbitMQ \(version) ignores consumer priority; the returned owner handled \(handledByReturned)")
             }
-            #expect(other.process.isRunning)
+            #expect(other.process.isRunning, "\(other.output.suffix(3000))")
         }
     }
 }
