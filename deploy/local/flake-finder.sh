@@ -57,6 +57,8 @@ runs = int(sys.argv[1])
 passed, failed = {}, {}
 for line in sys.stdin:
     m = re.match(r"^[✔✘] Test (.+?) (passed|failed) after", line)
+    if m and m.group(1).startswith("run with"):
+        continue
     if m:
         (passed if m.group(2) == "passed" else failed).setdefault(m.group(1), 0)
         (passed if m.group(2) == "passed" else failed)[m.group(1)] += 1
