@@ -83,6 +83,9 @@ public final class OIFDEClient: Sendable {
         self.logger = logger
     }
 
+    /// The connection pool now, for the gateway's metrics.
+    public var connections: ConnectionStatistics { pool.statistics }
+
     /// Closes the connection pool. Call once, before the process ends.
     public func shutdown() async throws { pool.shutdown() }
 

@@ -199,6 +199,22 @@ import Testing
             let actual: Double? = samples[sample]
             #expect(actual == value, "\(sample): \(actual.map { "\($0)" } ?? "absent")")
         }
+        // Sampled at the scrape: the process, the journal, the pool, the circuit by state.
+        #expect(samples["wmg_circuit_status{state=closed}"] == 1 && samples["wmg_circuit_status{state=open}"] == 0)
+        #expect(samples["wmg_circuit_state{}"] == 0)
+        #expect((samples["wmg_publish_confirm_seconds_count{}"] ?? 0) >= 7, "every result event is confirmed")
+        #expect((samples["wmg_journal_bytes{}"] ?? 0) > 0 && (samples["wmg_journal_records{}"] ?? 0) >= 5)
+        let volumeFree = samples["wmg_journal_volume_free_bytes{}"] ?? -1
+        #expect(volumeFree > 0 && volumeFree <= (samples["wmg_journal_volume_size_bytes{}"] ?? 0))
+        #expect(samples["wmg_oifde_connections{state=in_use}"] == 0, "nothing is in flight")
+        #expect((samples["wmg_oifde_connections{state=idle}"] ?? 0) >= 1, "the kept-alive connection")
+        #expect(samples["wmg_oifde_connection_waiters{}"] == 0)
+        #expect((samples["process_cpu_seconds_total{}"] ?? 0) > 0)
+        #expect((samples["process_resident_memory_bytes{}"] ?? 0) > 1_000_000)
+        let openDescriptors = samples["process_open_fds{}"] ?? 0
+        #expect(openDescriptors > 3 && openDescriptors < (samples["process_max_fds{}"] ?? 0))
+        let started = samples["process_start_time_seconds{}"] ?? 0
+        #expect(abs(started - Date().timeIntervalSince1970) < 600, "started \(started), now \(Date().timeIntervalSince1970)")
         // Cardinality: no call or message ID ever becomes a label.
         #expect(!scrape.body.contains("m-ok-") && !scrape.body.contains("callId"))
         #expect(!scrape.body.contains(GatewayUnderTest.secret))
@@ -237,7 +253,7 @@ import Testing
             exported = Set(samples.keys.map { String($0.prefix { $0 != "{" }) })
         }
         exported.insert("wmg_token_refreshes_total")
-        let pattern = try Regex(#"wmg_[a-z_]+"#)
+        let pattern = try Regex(#"(?:wmg|process)_[a-z_]+"#)
         let used = Set(
             (String(decoding: dashboard, as: UTF8.self).matches(of: pattern) + alerts.matches(of: pattern)).map {
                 String($0.output[0].substring ?? "")
@@ -265,7 +281,7 @@ import Testing
         try await withGateway { gut in
             #expect(gut.gateway.output.contains(#""commit":"\#(commit)""#), "the start line names the commit")
             let metrics = await gut.admin("/metrics").body
-            #expect(metrics.contains(#"wmg_build_info{version="0.2.0",commit="\#(commit)"} 1"#), "\(metrics.prefix(400))")
+            #expect(metrics.contains(#"wmg_build_info{version="0.2.0",revision="\#(commit)"} 1"#), "\(metrics.prefix(400))")
         }
     }
 }

@@ -75,11 +75,14 @@ grep -q '^  swift-nio ' <<<"$verbose" || fail "--version --verbose lists no pack
 # Read whole, then searched: `grep -q` in a pipe would end the reader early (SIGPIPE under pipefail).
 dependencies=$(run --entrypoint /bin/cat "$image" /usr/share/workmode-gateway/dependencies.json)
 grep -q '"swift-nio"' <<<"$dependencies" || fail "the image has no /usr/share/workmode-gateway/dependencies.json naming swift-nio"
+manual=$(run --entrypoint /bin/sh "$image" -c 'gzip -dc /usr/share/man/man1/workmode-gateway.1.gz')
+grep -q '^\.Dt WORKMODE-GATEWAY 1' <<<"$manual" && grep -q 'dead-letters' <<<"$manual" \
+  || fail "the image has no man page /usr/share/man/man1/workmode-gateway.1.gz describing the subcommands"
 labels=$("${podman[@]}" image inspect "$image" --format '{{index .Labels "org.opencontainers.image.revision"}}')
 [ "$labels" = "$revision" ] || fail "label org.opencontainers.image.revision is '$labels', not $revision"
 user=$(run --entrypoint /usr/bin/id "$image" -u)
 [ "$user" != 0 ] || fail "the image runs as root"
-say "--version: $version; packages listed; labels and user $user ok"
+say "--version: $version; packages listed; man page; labels and user $user ok"
 
 work=$(mktemp -d /var/tmp/wmg-image-test.XXXXXX)
 name=wmg-image-test-$$

@@ -158,6 +158,20 @@ public final class CompletionJournal: Sendable {
     /// Commands remembered now.
     public var count: Int { state.withLock { $0.index.count } }
 
+    /// The file's size, the records in it and the compactions since start: the journal's metrics.
+    public var statistics: (fileBytes: Int64, records: Int, compactions: Int) {
+        state.withLock { ($0.fileSize, $0.recordsInFile, $0.compactions) }
+    }
+
+    /// The size and free space of the file system the journal is on, for the alert that fires before
+    /// a full volume pauses the pipeline. Nil when `statvfs` fails.
+    public var volume: (sizeBytes: Double, freeBytes: Double)? {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return nil }
+        let unit = Double(stats.f_frsize)
+        return (Double(stats.f_blocks) * unit, Double(stats.f_bavail) * unit)
+    }
+
     /// What the journal knows of `id` within `ttl`: nothing, an in-doubt forward, or the stored outcome (confirmed by reading the record back).
     public func lookup(_ id: String, now: Date = Date()) -> Lookup {
         state.withLock { state in

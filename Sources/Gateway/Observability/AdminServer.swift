@@ -38,8 +38,10 @@ public enum AdminServer {
             writer.endObject()
             return json(String(decoding: writer.bytes, as: UTF8.self), status: reason == nil ? .ok : .serviceUnavailable)
         }
+        let process = ProcessMetrics()
         router.get("metrics") { _, _ -> Response in
             gateway.observe()
+            process.observe()
             var buffer: [UInt8] = []
             buffer.reserveCapacity(16 * 1024)
             registry.emit(into: &buffer)

@@ -33,6 +33,6 @@ public enum BuildInfo {
     }
 
     static func record() {
-        Gauge(label: "wmg_build_info", dimensions: [("version", version), ("commit", commit)]).record(1)
+        Gauge(label: "wmg_build_info", dimensions: [("version", version), ("revision", commit)]).record(1)
     }
 }

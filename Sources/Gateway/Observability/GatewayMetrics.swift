@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import PipelineCore
 import WorkModeDomain
 
 /// The daemon's metrics, through swift-metrics (the executable bootstraps the Prometheus backend).
@@ -19,11 +20,27 @@ struct GatewayMetrics: Sendable {
     let oldestInFlightAge = Gauge(label: "wmg_oldest_in_flight_age_seconds")
     let ready = Gauge(label: "wmg_ready")
     /// 0 closed, 1 half-open, 2 open (docs/contract.md section 12).
-    let circuitState = Gauge(label: "wmg_circuit_state")
+    private let circuitState = Gauge(label: "wmg_circuit_state")
+    /// The same state one series per state (1 for the current one), which PromQL selects by label
+    /// (`wmg_circuit_status{state="open"} == 1`) without knowing the numbering.
+    private let circuitStatus: [(CircuitBreaker.State, Gauge)] = [CircuitBreaker.State.closed, .halfOpen, .open].map {
+        ($0, Gauge(label: "wmg_circuit_status", dimensions: [("state", $0.name)]))
+    }
     /// The in-flight limit in force (moves under `pipeline.adaptive`).
     let concurrencyLimit = Gauge(label: "wmg_concurrency_limit")
     /// Commands waiting for permission to send (a slot, the breaker, a tenant's rate).
     let admissionWaiting = Gauge(label: "wmg_admission_waiting")
+    /// From publishing a result event or dead letter to the broker's confirm.
+    private let confirmLatency = Timer(label: "wmg_publish_confirm_seconds")
+    let journalBytes = Gauge(label: "wmg_journal_bytes")
+    let journalRecords = Gauge(label: "wmg_journal_records")
+    let journalEntries = Gauge(label: "wmg_journal_entries")
+    let journalCompactions = Gauge(label: "wmg_journal_compactions")
+    let journalVolumeSize = Gauge(label: "wmg_journal_volume_size_bytes")
+    let journalVolumeFree = Gauge(label: "wmg_journal_volume_free_bytes")
+    let connectionsInUse = Gauge(label: "wmg_oifde_connections", dimensions: [("state", "in_use")])
+    let connectionsIdle = Gauge(label: "wmg_oifde_connections", dimensions: [("state", "idle")])
+    let connectionWaiters = Gauge(label: "wmg_oifde_connection_waiters")
 
     private let outcomes: [CommandStatus: Counter]
     private let deadLetters: [String: Counter]
@@ -48,6 +65,13 @@ struct GatewayMetrics: Sendable {
         }
         requestDurations = durations
     }
+
+    func circuit(_ state: CircuitBreaker.State) {
+        circuitState.record(state.rawValue)
+        for (candidate, gauge) in circuitStatus { gauge.record(candidate == state ? 1 : 0) }
+    }
+
+    func confirmed(after duration: Duration) { confirmLatency.recordNanoseconds(Self.nanoseconds(duration)) }
 
     func outcome(_ status: CommandStatus) { outcomes[status]?.increment() }
 

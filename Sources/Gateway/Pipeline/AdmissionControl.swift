@@ -48,7 +48,7 @@ final class AdmissionControl: Sendable {
         self.state = Mutex(State(admission: Admission(settings: settings)))
         self.logger = logger
         self.metrics = metrics
-        metrics.circuitState.record(0)
+        metrics.circuit(.closed)
         metrics.concurrencyLimit.record(settings.maxInFlight)
     }
 
@@ -138,7 +138,7 @@ final class AdmissionControl: Sendable {
     /// directly, nobody to wake).
     private func apply(_ changes: Admission<UInt64>.Changes, answered: UInt64? = nil) {
         for transition in changes.transitions {
-            metrics.circuitState.record(transition.to.rawValue)
+            metrics.circuit(transition.to)
             var metadata: Logger.Metadata = ["from": "\(transition.from.name)", "to": "\(transition.to.name)", "why": "\(transition.reason)"]
             if let until = transition.openUntil { metadata["until"] = "\(RFC3339.format(until))" }
             switch transition.to {

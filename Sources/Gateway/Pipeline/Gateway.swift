@@ -92,6 +92,19 @@ public final class Gateway: Service, Sendable {
         metrics.admissionWaiting.record(admission.waitingCount)
         metrics.confirmsPending.record(session?.pendingConfirms ?? 0)
         partitionActivity.observe()
+        let journalStatistics = journal.statistics
+        metrics.journalBytes.record(journalStatistics.fileBytes)
+        metrics.journalRecords.record(journalStatistics.records)
+        metrics.journalEntries.record(journal.count)
+        metrics.journalCompactions.record(journalStatistics.compactions)
+        if let volume = journal.volume {
+            metrics.journalVolumeSize.record(volume.sizeBytes)
+            metrics.journalVolumeFree.record(volume.freeBytes)
+        }
+        let connections = client.connections
+        metrics.connectionsInUse.record(connections.inUse)
+        metrics.connectionsIdle.record(connections.idle)
+        metrics.connectionWaiters.record(connections.waiting)
     }
 
     /// True from the start of `run()` until it returns.

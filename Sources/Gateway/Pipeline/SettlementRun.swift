@@ -91,8 +91,14 @@ final class SettlementRun: Sendable {
             lose("\(error)")
             return
         }
+        let sentAt = ContinuousClock.now
         for (index, confirmation) in zip(indices, confirmations) {
-            confirmation.whenResolved { [self] outcome in confirmed(index, outcome) }
+            confirmation.whenResolved { [self] outcome in
+                if case .success = outcome {
+                    processor.metrics.confirmed(after: ContinuousClock.now - sentAt)
+                }
+                confirmed(index, outcome)
+            }
         }
     }
 

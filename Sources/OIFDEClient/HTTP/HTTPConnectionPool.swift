@@ -79,6 +79,11 @@ final class HTTPConnectionPool: Sendable {
         self.group = group
     }
 
+    /// Connections open or opening, those idle among them, and requests waiting for one.
+    var statistics: ConnectionStatistics {
+        state.withLock { ConnectionStatistics(open: $0.connections, idle: $0.idle.count, waiting: $0.waiters.count) }
+    }
+
     /// Sends one request and collects its answer, all before `deadline` (waiting for a
     /// connection, connecting, the TLS handshake, the request and the whole answer).
     func execute(_ head: HTTPRequestHead, body: [UInt8], deadline: NIODeadline) async -> Result<HTTPAnswer, HTTPExchangeError> {
