@@ -5,7 +5,7 @@ import Testing
 /// A peer that goes silent (no FIN, no RST) must be noticed within about two heartbeat intervals,
 /// whether the client is idle, consuming, or only publishing (librabbitmq 0.11's publish can
 /// otherwise block forever: rabbitmq-c #780).
-@Suite struct DeadPeerTests {
+@Suite(.timeLimit(.minutes(10))) struct DeadPeerTests {
     func connectThroughProxy(heartbeat: Int) async throws -> (AMQPConnection, BlackHoleProxy) {
         let direct = try TestBroker.configuration(heartbeat: heartbeat)
         let proxy = try BlackHoleProxy(upstreamPort: direct.port)

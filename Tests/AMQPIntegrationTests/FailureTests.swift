@@ -2,7 +2,7 @@ import AMQP
 import Foundation
 import Testing
 
-@Suite struct FailureTests {
+@Suite(.timeLimit(.minutes(10))) struct FailureTests {
     @Test func channelErrorIsTypedAndTheConnectionSurvives() async throws {
         let connection = try await TestBroker.connect()
         let channel = try await connection.openChannel()
@@ -105,6 +105,7 @@ import Testing
     @Test func idleConnectionWithShortHeartbeatStaysOpen() async throws {
         let connection = try await TestBroker.connect(heartbeat: 2)
         #expect(connection.heartbeatSeconds == 2)
+        // Idle for five heartbeat intervals: the idle time is the scenario, not a wait for something.
         try await Task.sleep(for: .seconds(10))
         #expect(connection.isOpen)
         let channel = try await connection.openChannel()

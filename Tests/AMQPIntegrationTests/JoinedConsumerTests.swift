@@ -4,7 +4,7 @@ import Testing
 
 /// Several queues consumed into one sequence (the gateway's partitions): every queue's
 /// deliveries arrive, acks work per delivery, and one cancel stops them all.
-@Suite struct JoinedConsumerTests {
+@Suite(.timeLimit(.minutes(10))) struct JoinedConsumerTests {
     @Test func joinedConsumersDeliverEveryQueueIntoOneSequenceAndCancelTogether() async throws {
         let connection = try await TestBroker.connect()
         let channel = try await connection.openChannel(publisherConfirms: true)

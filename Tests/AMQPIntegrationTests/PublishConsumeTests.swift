@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite struct PublishConsumeTests {
+@Suite(.timeLimit(.minutes(10))) struct PublishConsumeTests {
     /// A table with its entries, and those of every nested table, in key order.
     static func sortedByKey(_ table: FieldTable) -> FieldTable {
         FieldTable(

@@ -2,7 +2,7 @@ import Testing
 
 @testable import AMQP
 
-@Suite struct AMQPConfigurationTests {
+@Suite(.timeLimit(.minutes(10))) struct AMQPConfigurationTests {
     @Test func parsesEveryPart() throws {
         let c = try AMQPConfiguration(url: "amqp://alice:s%40cret@broker.example:5673/prod%2Fcc")
         #expect(c.user == "alice")
@@ -53,7 +53,7 @@ import Testing
     }
 }
 
-@Suite struct ClusterURLTests {
+@Suite(.timeLimit(.minutes(10))) struct ClusterURLTests {
     @Test func aURLMayNameSeveralNodes() throws {
         let nodes = try AMQPConfiguration.cluster(url: "amqps://gate%40way:p%2Fss@rabbit-0:5671,rabbit-1,[::1]:5673/contact-center")
         #expect(nodes.map(\.host) == ["rabbit-0", "rabbit-1", "::1"])

@@ -3,7 +3,7 @@ import Testing
 
 @testable import AMQP
 
-@Suite struct AckCoalescerTests {
+@Suite(.timeLimit(.minutes(10))) struct AckCoalescerTests {
     typealias Request = (tag: UInt64, kind: ConnectionCore.Acknowledgement)
 
     static func acks(_ tags: UInt64...) -> [Request] { tags.map { ($0, .ack(multiple: false)) } }

@@ -2,7 +2,7 @@ import Testing
 
 @testable import AMQP
 
-@Suite struct ConfirmTrackerTests {
+@Suite(.timeLimit(.minutes(10))) struct ConfirmTrackerTests {
     typealias Tracker = ConfirmTracker<Int>
 
     func publish(_ tracker: inout Tracker, _ token: Int, mandatory: Bool = false, routingKey: String = "rk", messageId: String? = nil) -> UInt64 {
@@ -94,7 +94,7 @@ import Testing
     }
 }
 
-@Suite struct PublishConfirmationCancellationTests {
+@Suite(.timeLimit(.minutes(10))) struct PublishConfirmationCancellationTests {
     @Test func aCancelledWaitEndsAtOnceAndTheAnswerCanStillBeRead() async throws {
         let confirmation = PublishConfirmation()
         let waiter = Task { try await confirmation.outcome() }

@@ -3,7 +3,7 @@ import Testing
 
 @testable import AMQP
 
-@Suite struct FieldTableTests {
+@Suite(.timeLimit(.minutes(10))) struct FieldTableTests {
     static let everyKind: FieldTable = [
         "bool": .bool(true), "i8": .int8(-8), "u8": .uint8(8), "i16": .int16(-16), "u16": .uint16(16),
         "i32": .int32(-32), "u32": .uint32(32), "i64": .int64(-64), "u64": .uint64(64), "f": .float(1.5),

@@ -4,7 +4,7 @@ import Testing
 
 /// The daemon's glibc malloc settings: applied when the environment leaves them open, left alone
 /// when the operator set glibc's own variables.
-@Suite struct AllocatorTuningTests {
+@Suite(.timeLimit(.minutes(10))) struct AllocatorTuningTests {
     @Test func appliesBothSettingsByDefault() {
         #expect(AllocatorTuning.apply(environment: [:]) == ["malloc.arenaMax": "2", "malloc.mmapThreshold": "1048576"])
     }

@@ -4,7 +4,7 @@ import Testing
 
 /// The operator tools as an unattended batch job uses them (issue 20): exit 0 must mean every
 /// command of the file is on the queue, and a failed run must be safe to run again.
-@Suite(.serialized) struct BatchToolTests {
+@Suite(.timeLimit(.minutes(10)), .serialized) struct BatchToolTests {
     static func command(_ n: Int, messageId: String? = nil) -> String {
         let id = messageId.map { #""messageId":"\#($0)","# } ?? ""
         return #"{\#(id)"tenantId":"t1","callId":"batch-\#(n)","agentId":"a1","workMode":"1"}"#

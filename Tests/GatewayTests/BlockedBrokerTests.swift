@@ -4,7 +4,7 @@ import Testing
 
 /// A memory alarm blocks every publisher of the node (`connection.blocked`): on a private node, so
 /// the other suites' broker is untouched.
-@Suite struct BlockedBrokerTests {
+@Suite(.timeLimit(.minutes(10))) struct BlockedBrokerTests {
     @Test func aMemoryAlarmMakesReadySayWhyAndLosesNothing() async throws {
         let port = Harness.freeBrokerPort()
         _ = try await BrokerRestartTests.script(["fresh"], port: port)
@@ -36,7 +36,9 @@ import Testing
         #expect(ready.body.contains("broker blocked the connection"), "\(ready.body)")
         // The broker takes the publish that made it block the connection, and nothing after it:
         // the commands wait for their confirms, unacked, while ready says why.
-        try await Task.sleep(for: .seconds(2))
+        try await FaultProbeTests.waitFor("a publish held unconfirmed by the blocked connection", timeout: .seconds(40)) {
+            (ProtectionTests.gauge("wmg_publish_confirms_pending", in: await gut.admin("/metrics").body) ?? 0) >= 1
+        }
         #expect(await gut.admin("/health/ready").status == 503)
         _ = try await BrokerRestartTests.script(["ctl", "set_vm_memory_high_watermark", "0.4"], port: port)
         let results = try await gut.nextResults(count, within: 60)

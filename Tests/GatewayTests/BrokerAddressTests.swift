@@ -4,7 +4,7 @@ import Testing
 
 /// `amqp.url` naming several nodes: the gateway uses the first that answers, and when it loses
 /// its node, reconnects to the next.
-@Suite struct BrokerAddressTests {
+@Suite(.timeLimit(.minutes(10))) struct BrokerAddressTests {
     @Test func aGatewayThatLosesItsNodeMovesToTheNextOne() async throws {
         let port = Harness.freeBrokerPort()
         _ = try await BrokerRestartTests.script(["fresh"], port: port)

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// A broker restart mid-stream, on a private node so the other suites' broker is untouched.
-@Suite struct BrokerRestartTests {
+@Suite(.timeLimit(.minutes(10))) struct BrokerRestartTests {
     static func script(_ arguments: [String], port: Int, environment: [String: String] = [:]) async throws -> String {
         let (status, output) = try await Subprocess.run(
             "/bin/bash", [Harness.packageRoot + "/deploy/local/broker.sh"] + arguments,
@@ -36,7 +36,10 @@ import Testing
             for index in 0..<100 { try await gut.publish(ResilienceTests.commandBody(call: "r-\(index)", mode: 1), messageId: "r-\(index)") }
             // The application restarts inside the node: connections drop, durable data stays.
             _ = try await Self.script(["ctl", "stop_app"], port: port)
-            try await Task.sleep(for: .seconds(2))
+            // Down until the gateway has seen it, however slow the machine.
+            try await FaultProbeTests.waitFor("the gateway to see the broker gone", timeout: .seconds(30)) {
+                await gut.admin("/health/ready").status == 503
+            }
             _ = try await Self.script(["ctl", "start_app"], port: port)
             var configuration = try AMQPConfiguration(url: url)
             configuration.connectionName = "restart-check"

@@ -5,7 +5,7 @@ import Testing
 /// The broker over TLS, on a private node with a TLS listener made from `make-certs.sh`: the
 /// client trusts only the CA it is given, and checks the host name (librabbitmq 0.11 matches DNS
 /// names only, so the certificate's `localhost` passes and `127.0.0.1` does not).
-@Suite struct BrokerTLSTests {
+@Suite(.timeLimit(.minutes(10))) struct BrokerTLSTests {
     static let port = Harness.freeBrokerPort()
 
     static func makeCertificates() async throws -> String {

@@ -9,7 +9,7 @@ import WorkModeDomain
 
 /// The waits a drain may have to cut short: a lane behind a slow command, a slot while all are
 /// taken. Cancelling the waiting task must end the wait at once and leave the structure usable.
-@Suite struct CancellableWaitTests {
+@Suite(.timeLimit(.minutes(10))) struct CancellableWaitTests {
     @Test func aCancelledLaneWaitReturnsAtOnceAndKeepsTheOrderOfTheRest() async throws {
         let lanes = Lanes()
         let head = lanes.register("t/c")

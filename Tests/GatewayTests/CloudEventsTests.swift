@@ -5,7 +5,7 @@ import Testing
 /// `results.format: cloudevents`: each result event is a CloudEvents 1.0 event in structured mode,
 /// read back with the CloudEvents SDK for Python; its `data` is the native event and matches the
 /// result-event schema.
-@Suite struct CloudEventsTests {
+@Suite(.timeLimit(.minutes(10))) struct CloudEventsTests {
     @Test func resultEventsAreStructuredCloudEventsTheSDKReads() async throws {
         try await withGateway(environment: ["WMG_RESULTS_FORMAT": "cloudevents", "WMG_RESULTS_SOURCE": "/tests/gateway-1"]) { gut in
             try await gut.publish(#"{"tenantId":"t1","callId":"ce-1","agentId":"a1","workMode":"2"}"#, messageId: "ce-ok")

@@ -7,7 +7,7 @@ import Testing
 /// is connected to, or the node that leads the commands queue, during 2,000 commands loses
 /// nothing and keeps each call's order. Each run prints its failover gap (last result before the
 /// kill, first after).
-@Suite(.serialized) struct ClusterTests {
+@Suite(.timeLimit(.minutes(10)), .serialized) struct ClusterTests {
     static func cluster(_ arguments: [String]) async throws -> String {
         let (status, output) = try await Subprocess.run(
             "/bin/bash", [Harness.packageRoot + "/deploy/local/cluster.sh"] + arguments, environment: ["WMG_CLUSTER_PORT": "5681"],

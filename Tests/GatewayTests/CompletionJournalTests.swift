@@ -6,7 +6,7 @@ import Testing
 
 /// The completion journal on its own: what survives a reopen, a torn tail, corruption, the
 /// capacity, the TTL and compaction.
-@Suite struct CompletionJournalTests {
+@Suite(.timeLimit(.minutes(10))) struct CompletionJournalTests {
     let directory: String
     var path: String { directory + "/completions.journal" }
 

@@ -5,7 +5,7 @@ import Testing
 /// test command): Tests/Scripts/console_browser.py logs in, filters, opens a message, replays
 /// three through the confirmation step and checks a `<script>` body runs nothing. Screenshots go
 /// to test-artifacts/console/ (ignored by git).
-@Suite struct ConsoleBrowserTests {
+@Suite(.timeLimit(.minutes(10))) struct ConsoleBrowserTests {
     @Test func anOperatorTriagesAndReplaysInTheBrowser() async throws {
         try await withGateway(environment: ["WMG_ADMIN_TOKEN": ConsoleTests.token]) { gut in
             try await ConsoleTests.makeDeadLetters(gut, rejected: 6)

@@ -4,7 +4,7 @@ import Testing
 
 /// The dead-letter console's API and access rules (docs/contract.md section 13), against the real
 /// broker and the built daemon, over HTTP with curl.
-@Suite struct ConsoleTests {
+@Suite(.timeLimit(.minutes(10))) struct ConsoleTests {
     static let token = "console-test-token-\(UUID().uuidString.prefix(8))"
 
     struct Answer {

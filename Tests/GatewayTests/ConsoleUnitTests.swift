@@ -7,7 +7,7 @@ import Testing
 @testable import Operations
 
 /// The console's pure parts: when it is served, the token's rules, masking, and form parsing.
-@Suite struct ConsoleUnitTests {
+@Suite(.timeLimit(.minutes(10))) struct ConsoleUnitTests {
     func configuration(_ environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {
         try ConfigurationLoader(environment: environment).load(path: nil)
     }

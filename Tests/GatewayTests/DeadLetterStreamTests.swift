@@ -5,7 +5,7 @@ import Testing
 /// Dead letters that reading cannot destroy (docs/contract.md section 14): the stream and its
 /// settlement records, on whichever broker `WMG_TEST_AMQP_URL` names (the test command runs the
 /// suite on RabbitMQ 3.10 and on 4.x).
-@Suite struct DeadLetterStreamTests {
+@Suite(.timeLimit(.minutes(10))) struct DeadLetterStreamTests {
     /// `count` dead letters as the gateway writes them, published straight to the dead-letter
     /// exchange (every header kind of section 6).
     static func writeLetters(_ gut: GatewayUnderTest, count: Int, prefix: String = "dl", channel: AMQPChannel? = nil) async throws {

@@ -5,7 +5,7 @@ import Testing
 /// The deploy units, each checked by the tool made for it: the systemd unit by
 /// `systemd-analyze verify`, the Containerfile by hadolint, the Kubernetes manifests by
 /// kubernetes-validate (strict, offline schemas).
-@Suite struct DeployUnitTests {
+@Suite(.timeLimit(.minutes(10))) struct DeployUnitTests {
     @Test func theSystemdUnitVerifiesWithoutAWarning() async throws {
         let directory = try Harness.temporaryDirectory()
         let unit = try String(contentsOfFile: Harness.packageRoot + "/deploy/systemd/workmode-gateway.service", encoding: .utf8)

@@ -3,7 +3,7 @@ import Testing
 
 /// Every link in the Markdown files and every file reference in code comments, scripts and
 /// manifests resolves: a moved or renamed file breaks this test, not a reader's trust.
-@Suite struct DocumentationTests {
+@Suite(.timeLimit(.minutes(10))) struct DocumentationTests {
     static let root = Harness.packageRoot
 
     /// Files under `folders` (and the top level's own files), without build output.

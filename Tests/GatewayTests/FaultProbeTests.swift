@@ -9,7 +9,7 @@ import WorkModeDomain
 
 /// The defects fault probing found (issue 13), each against the real broker, the built gateway
 /// and the simulator misbehaving on purpose.
-@Suite(.serialized) struct FaultProbeTests {
+@Suite(.timeLimit(.minutes(10)), .serialized) struct FaultProbeTests {
     static func body(call: String, mode: Int = 1) -> String {
         #"{"tenantId":"t1","callId":"\#(call)","agentId":"a1","workMode":"\#(mode)"}"#
     }
@@ -99,7 +99,11 @@ import WorkModeDomain
                 let ready = await gut.admin("/health/ready")
                 return ready.status == 503 && ready.body.contains("journal")
             }
-            try await Task.sleep(for: .seconds(2))
+            // The gateway has had commands in hand (and failed to record their start) before the
+            // absence below means anything.
+            try await Self.waitFor("a command delivered while the journal cannot be written") {
+                (ProtectionTests.gauge("wmg_commands_received_total", in: await gut.admin("/metrics").body) ?? 0) >= 1
+            }
             // Nothing forwarded without its start record, nothing dead-lettered, nothing redelivered.
             #expect(try await Self.changeRequests(gut).isEmpty)
             #expect(try await gut.drainDeadLetters().isEmpty)
@@ -142,10 +146,11 @@ import WorkModeDomain
                 let ready = await gut.admin("/health/ready")
                 return ready.status == 503 && ready.body.contains("refuses result events")
             }
-            try await Task.sleep(for: .seconds(3))
+            // The queue takes 3 events; the 4th command's is refused and held, with its command.
+            try await Self.waitFor("a command forwarded whose result is refused") { try await Self.changeRequests(gut).count >= 4 }
             // Forwarded at most once each, while held; nothing poisoned.
-            let held = try await Self.changeRequests(gut).count
-            #expect(held <= count)
+            let held = try await Self.changeRequests(gut).compactMap { $0["commandId"] as? String }
+            #expect(Set(held).count == held.count, "a held command was forwarded again: \(held)")
             #expect(try await gut.drainDeadLetters().isEmpty)
             #expect(await gut.admin("/metrics").body.contains(#"wmg_pipeline_paused{cause="publish"} 1"#))
 
@@ -264,22 +269,29 @@ import WorkModeDomain
             try await gut.publish(Self.body(call: "kept-1", mode: 2), messageId: "kept-1")
             #expect(try await gut.nextResults(1).first?["status"] as? String == "succeeded")
             try FileManager.default.removeItem(atPath: journal)
-            // The check runs on the append path at most once a second.
-            try await Task.sleep(for: .milliseconds(1200))
-            try await gut.publish(Self.body(call: "kept-2", mode: 2), messageId: "kept-2")
-            #expect(try await gut.nextResults(1).first?["status"] as? String == "succeeded")
-            #expect(await gut.gateway.waitForOutput("the journal file was deleted or replaced", timeout: .seconds(10)))
+            // The check runs on the append path at most once a second: commands go until an append
+            // has run it (each one succeeds meanwhile, written to the deleted file).
+            var kept = ["kept-1"]
+            let noticed = ContinuousClock.now + .seconds(30)
+            repeat {
+                let id = "kept-2-\(kept.count)"
+                kept.append(id)
+                try await gut.publish(Self.body(call: id, mode: 2), messageId: id)
+                #expect(try await gut.nextResults(1).first?["status"] as? String == "succeeded")
+            } while !gut.allLogs.contains("the journal file was deleted or replaced") && ContinuousClock.now < noticed
+            #expect(gut.allLogs.contains("the journal file was deleted or replaced"))
             try await Self.waitFor("the journal file to be back") { FileManager.default.fileExists(atPath: journal) }
             try await gut.publish(Self.body(call: "kept-3", mode: 2), messageId: "kept-3")
             #expect(try await gut.nextResults(1).first?["status"] as? String == "succeeded")
+            kept.append("kept-3")
 
             gut.gateway.signal(SIGKILL)
             _ = await gut.gateway.waitForExit(timeout: .seconds(10))
             try await gut.restart()
-            for id in ["kept-1", "kept-2", "kept-3"] { try await gut.publish(Self.body(call: id, mode: 2), messageId: id) }
-            let again = try await Self.distinctResults(gut, 3, within: 30)
+            for id in kept { try await gut.publish(Self.body(call: id, mode: 2), messageId: id) }
+            let again = try await Self.distinctResults(gut, kept.count, within: 30)
             #expect(again.values.allSatisfy { $0["status"] as? String == "succeeded" })
-            #expect(try await Self.changeRequests(gut).count == 3, "none of the three forwarded again")
+            #expect(try await Self.changeRequests(gut).count == kept.count, "none of the \(kept.count) forwarded again")
         }
     }
 

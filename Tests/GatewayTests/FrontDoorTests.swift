@@ -4,7 +4,7 @@ import Testing
 /// The operator's everyday tools with the built executable (docs/contract.md section 14): `config check`
 /// with and without `--connect`, `health`, `amqp.passwordFile`, the exit statuses 75 (broker
 /// unreachable), 78 (configuration) and 2 (topology drift), and `--version --verbose`.
-@Suite struct FrontDoorTests {
+@Suite(.timeLimit(.minutes(10))) struct FrontDoorTests {
     static func json(_ text: String) -> [String: Any] {
         let line = text.split(separator: "\n").first { $0.hasPrefix("{") }.map(String.init) ?? ""
         return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]

@@ -142,9 +142,11 @@ final class GatewayUnderTest: @unchecked Sendable {
     }
 
     /// Starts the gateway again with the same configuration (after a kill or a stop).
-    func restart() async throws {
+    /// Starts the gateway again, with `overrides` on top of its environment (a new replica count).
+    func restart(overriding overrides: [String: String] = [:]) async throws {
         gateway = try ChildProcess(
-            arguments: ["run", "--config", configPath], environment: environment, outputPath: directory + "/gateway-\(launches).log")
+            arguments: ["run", "--config", configPath], environment: environment.merging(overrides) { $1 },
+            outputPath: directory + "/gateway-\(launches).log")
         launches += 1
         guard await gateway.waitForOutput("consuming") else { throw HarnessError("gateway did not restart: \(gateway.output)") }
     }

@@ -5,7 +5,7 @@ import Testing
 /// docs/contract.md section 14 end to end, against the simulator: a command whose attempt's outcome
 /// was unknown is in doubt whatever its status, and is never `expired`; one that was never sent is
 /// never in doubt.
-@Suite struct InDoubtOutcomeTests {
+@Suite(.timeLimit(.minutes(10))) struct InDoubtOutcomeTests {
     /// An OIFDE that answers after 2 s while the gateway waits 1 s: every attempt reaches it (and
     /// would be applied) but no answer comes in time. Before wave 3 these ended `expired`.
     @Test(.timeLimit(.minutes(3))) func aSlowOIFDEsCommandsEndFailedInDoubtNeverExpired() async throws {

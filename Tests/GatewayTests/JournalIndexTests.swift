@@ -5,7 +5,7 @@ import Testing
 
 /// The journal's hashed index on its own, against the simplest model of what it must do: a list
 /// in first-insertion order, the oldest dropped when a new key arrives at capacity.
-@Suite struct JournalIndexTests {
+@Suite(.timeLimit(.minutes(10))) struct JournalIndexTests {
     static func entry(_ key: UInt64, _ n: Int, completed: Bool = false) -> JournalIndex.Entry {
         .init(key: key, location: .init(offset: Int64(n), length: 10), completed: completed, at: Double(n))
     }

@@ -4,7 +4,7 @@ import Testing
 
 /// The operator commands of docs/contract.md section 9, run as the built executable against the real
 /// broker with the same configuration file as the daemon.
-@Suite struct OperatorToolTests {
+@Suite(.timeLimit(.minutes(10))) struct OperatorToolTests {
     static func command(_ n: Int, mode: Int = 1) -> String {
         #"{"tenantId":"t1","callId":"op-\#(n)","agentId":"a1","workMode":"\#(mode)"}"#
     }

@@ -4,7 +4,7 @@ import Testing
 
 /// The gateway as a separate process against the real broker and the simulator process: every
 /// outcome, with its result event and, where due, its dead letter.
-@Suite(.serialized) struct OutcomeTests {
+@Suite(.timeLimit(.minutes(10)), .serialized) struct OutcomeTests {
     static let supervision = #"{"tenantId":"t1","callId":"call-1","agentId":"a1","workMode":"2"}"#
 
     @Test func everyOutcomeHasItsResultAndDeadLetter() async throws {

@@ -12,7 +12,7 @@ import WorkModeDomain
 /// Every parser that reads outside input (durations, RFC 3339 times, sizes and counts in the
 /// configuration, the console's query strings and bodies, `--since`), fed random and hostile text:
 /// none crashes, each either gives a value inside its documented range or a precise one-line error.
-@Suite struct OutsideInputFuzzTests {
+@Suite(.timeLimit(.minutes(10))) struct OutsideInputFuzzTests {
     /// Pieces that make parsers work hard: digits, signs, units, exponents, huge numbers, NaN and
     /// infinity spellings, separators, percent escapes, non-ASCII, control characters.
     static let pieces = [

@@ -4,7 +4,7 @@ import Testing
 
 /// The pure parts of partitions (docs/contract.md section 11): the configuration keys, which partitions a
 /// replica owns, and the topology they name.
-@Suite struct PartitionConfigurationTests {
+@Suite(.timeLimit(.minutes(10))) struct PartitionConfigurationTests {
     func load(_ environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {
         try ConfigurationLoader(environment: environment).load(path: nil)
     }

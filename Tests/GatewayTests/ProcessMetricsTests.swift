@@ -3,7 +3,7 @@ import Testing
 @testable import Gateway
 
 /// `/proc/self/stat` parsing for the `process_*` metrics (proc(5)).
-@Suite struct ProcessMetricsTests {
+@Suite(.timeLimit(.minutes(10))) struct ProcessMetricsTests {
     // A real line's layout, with a command name that holds a space and a parenthesis.
     static let line =
         "4242 (work) mode) S 1 4242 4242 0 -1 4194560 2561 0 0 0 150 50 0 0 20 0 9 0 123400 912345088 4096 18446744073709551615 1 1 0 0 0 0 0 4096 17475 0 0 0 17 1 0 0 0 0 0"

@@ -3,7 +3,7 @@ import WorkModeDomain
 
 @testable import Gateway
 
-@Suite struct ReconnectDelayTests {
+@Suite(.timeLimit(.minutes(10))) struct ReconnectDelayTests {
     @Test func staysBetweenFiftyMillisecondsAndTheCeilingOfItsFailureCount() {
         for failures in 1...30 {
             let ceiling = max(.milliseconds(50), Gateway.reconnectBackoff.ceiling(afterAttempt: failures))

@@ -5,7 +5,7 @@ import Testing
 /// section 14): a partition count that differs from the broker's is refused (exit 78), a pod whose
 /// ordinal is past the count waits as a standby, and on RabbitMQ 4.x a returning owner takes its
 /// partitions back.
-@Suite struct ReplicaOwnershipTests {
+@Suite(.timeLimit(.minutes(10))) struct ReplicaOwnershipTests {
     static let partitioned = [
         "WMG_TOPOLOGY_PARTITIONS": "4", "WMG_REPLICAS_COUNT": "2", "WMG_REPLICAS_ORDINAL": "0", "WMG_REPLICAS_STANDBYDELAY": "2s",
     ]

@@ -5,7 +5,7 @@ import Testing
 /// Replicas on one single-active-consumer queue (docs/contract.md section 11): one consumes, the other
 /// stands by; when the active one is killed, the broker hands its unacked commands, in order, to
 /// the standby, whose journal does not know them, so each it forwards again is flagged in doubt.
-@Suite(.serialized) struct ReplicaTests {
+@Suite(.timeLimit(.minutes(10)), .serialized) struct ReplicaTests {
     @Test func killingTheActiveReplicaLosesNothingKeepsCallOrderAndFlagsRepeats() async throws {
         try await withGateway(environment: ["WMG_TOPOLOGY_SINGLEACTIVECONSUMER": "true", "WMG_PIPELINE_MAXINFLIGHT": "16"]) { gut in
             let standbyDirectory = try Harness.temporaryDirectory()

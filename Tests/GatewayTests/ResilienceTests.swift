@@ -2,7 +2,7 @@ import AMQP
 import Foundation
 import Testing
 
-@Suite(.serialized) struct ResilienceTests {
+@Suite(.timeLimit(.minutes(10)), .serialized) struct ResilienceTests {
     static func commandBody(call: String, mode: Int) -> String {
         #"{"tenantId":"t1","callId":"\#(call)","agentId":"a1","workMode":"\#(mode)"}"#
     }
@@ -155,7 +155,7 @@ import Testing
     }
 }
 
-@Suite(.serialized) struct DrainDeadlineTests {
+@Suite(.timeLimit(.minutes(10)), .serialized) struct DrainDeadlineTests {
     /// A drain that runs out of time while commands wait for their lane and for an in-flight slot
     /// ends within the timeout: the waits are cancelled, not sat out.
     @Test func aDrainEndsWithinItsTimeoutWhileCommandsWaitInLanesAndForSlots() async throws {

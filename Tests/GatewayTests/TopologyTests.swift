@@ -4,7 +4,7 @@ import Testing
 
 /// docs/contract.md section 7: a commands queue that exists with other arguments is refused in one
 /// clear line; with `topology.declare: false` the gateway checks passively and uses what is there.
-@Suite struct TopologyTests {
+@Suite(.timeLimit(.minutes(10))) struct TopologyTests {
     /// A classic queue where the contract wants a quorum queue with a delivery limit.
     static func declareClassicCommandsQueue(_ channel: AMQPChannel, _ prefix: String) async throws {
         try await channel.declareExchange(prefix + ".commands", type: .direct)

@@ -6,7 +6,7 @@ import Testing
 /// protobuf with opentelemetry-proto: one span per command under the command's own `traceparent`,
 /// with children for validation, each OIFDE attempt (and async-http-client's request span under
 /// it), and the publishes.
-@Suite struct TracingTests {
+@Suite(.timeLimit(.minutes(10))) struct TracingTests {
     @Test func aRetriedCommandIsOneSpanTreeUnderItsTraceparent() async throws {
         let directory = try Harness.temporaryDirectory()
         let port = Harness.freePort(in: 40000...44999)

@@ -7,7 +7,7 @@ import WorkModeDomain
 
 /// The hand-written HTTP/1.1 pool under the OIFDE client, against the simulator over loopback:
 /// its connection limit, waits bounded by the deadline, and connections that end being replaced.
-@Suite struct ConnectionPoolTests {
+@Suite(.timeLimit(.minutes(10))) struct ConnectionPoolTests {
     let base = SimulatorConfiguration(tenants: ["t1": "s1"], autoSessions: true)
 
     func client(port: Int, maxConnections: Int, timeout: Duration = .seconds(30)) throws -> OIFDEClient {
@@ -46,7 +46,11 @@ import WorkModeDomain
                 simulator.state.setFault(FaultPlan(hangSeconds: 30, count: 1))
                 let started = ContinuousClock.now
                 async let first = client.changeWorkMode(command(.insertion, call: "hangs"), commandId: "first")
-                try await Task.sleep(for: .milliseconds(200))
+                // The first request holds the only connection once OIFDE has it.
+                let arrived = ContinuousClock.now + .seconds(20)
+                while !simulator.state.requests.contains(where: { $0.errorCode == "hang" }), ContinuousClock.now < arrived {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 // Its deadline ends before the first request's time limit frees the connection: had
                 // it waited past it, it would have got the connection and succeeded.
                 let second = await client.changeWorkMode(

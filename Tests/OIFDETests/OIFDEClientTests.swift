@@ -7,7 +7,7 @@ import WorkModeDomain
 
 @testable import OIFDESimulator
 
-@Suite struct OIFDEClientTests {
+@Suite(.timeLimit(.minutes(10))) struct OIFDEClientTests {
     let base = SimulatorConfiguration(tenants: ["t1": "s1", "t2": "s2"], autoSessions: true)
 
     @Test func succeedsOverHTTP() async throws {

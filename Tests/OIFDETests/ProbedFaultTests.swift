@@ -6,7 +6,7 @@ import WorkModeDomain
 
 /// The faults that probing from outside found (issue 13), each against the simulator misbehaving
 /// on purpose over real HTTP.
-@Suite struct ProbedFaultTests {
+@Suite(.timeLimit(.minutes(10))) struct ProbedFaultTests {
     let base = SimulatorConfiguration(tenants: ["t1": "s1"], autoSessions: true)
 
     struct TokenAnswerCase: Sendable, CustomTestStringConvertible {

@@ -8,7 +8,7 @@ import WorkModeDomain
 /// OIFDE through an HTTP proxy (docs/contract.md section 14): a CONNECT tunnel for HTTPS, the
 /// absolute form for plain HTTP, basic credentials, and a refusal that names the proxy's status.
 /// The proxy is Tests/Scripts/http_proxy.py, a real one on a loopback port.
-@Suite struct ProxyTests {
+@Suite(.timeLimit(.minutes(10))) struct ProxyTests {
     static func withProxy(credentials: String? = nil, _ body: (Int, String) async throws -> Void) async throws {
         let port = Int.random(in: 51000...53999)
         let log = NSTemporaryDirectory() + "wmg-proxy-" + UUID().uuidString + ".log"

@@ -7,7 +7,7 @@ import WorkModeDomain
 /// TLS toward OIFDE is 1.2 or newer, and a client certificate goes out when configured
 /// (docs/contract.md section 14). The peer is `openssl s_server`, which speaks whatever version it
 /// is told to.
-@Suite struct TLSFloorTests {
+@Suite(.timeLimit(.minutes(10))) struct TLSFloorTests {
     /// `openssl s_server` on a free port with `arguments`, stopped after `body`.
     static func withOpenSSLServer(_ arguments: [String], _ body: (Int) async throws -> Void) async throws {
         let port = Int.random(in: 48000...50999)

@@ -3,7 +3,7 @@ import WorkModeDomain
 
 @testable import Operations
 
-@Suite struct BatchRecordTests {
+@Suite(.timeLimit(.minutes(10))) struct BatchRecordTests {
     func text(_ record: BatchRecord) -> String { String(decoding: record.body, as: UTF8.self) }
 
     @Test func aJSONLineKeepsItsBytesUnlessItNamesAMessageId() {

@@ -7,7 +7,7 @@ import Testing
 /// RFC 4180 reading checked against a writer: any table of fields, written the way a spreadsheet
 /// writes CSV (quoted when needed, sometimes quoted anyway, `""` for a quote), reads back as the
 /// same fields, record by record, however its quoted line breaks split it into lines.
-@Suite struct CSVPropertyTests {
+@Suite(.timeLimit(.minutes(10))) struct CSVPropertyTests {
     struct Generator: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {

@@ -3,7 +3,7 @@ import PipelineCore
 import Testing
 
 /// Per-call lanes and in-flight slots, without tasks: the rules the shell's waits follow.
-@Suite struct AdmissionTests {
+@Suite(.timeLimit(.minutes(10))) struct AdmissionTests {
     @Test func aLaneRunsItsCommandsOneAfterAnotherInJoinOrder() {
         var lanes = LaneBook<Int>()
         let joined = [lanes.join(1, lane: "t1/a"), lanes.join(2, lane: "t1/a"), lanes.join(3, lane: "t1/a"), lanes.join(4, lane: "t1/b")]

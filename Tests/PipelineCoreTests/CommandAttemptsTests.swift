@@ -31,7 +31,7 @@ extension CommandAttempts {
 }
 
 /// docs/contract.md section 4's rules for one command, in virtual time: no sleeps, no broker, no HTTP.
-@Suite struct CommandAttemptsTests {
+@Suite(.timeLimit(.minutes(10))) struct CommandAttemptsTests {
     static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
     static let backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(5))
 

@@ -3,7 +3,7 @@ import PipelineCore
 import Testing
 
 /// The drain of docs/contract.md section 4 in virtual time.
-@Suite struct DrainTests {
+@Suite(.timeLimit(.minutes(10))) struct DrainTests {
     static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
 
     @Test func aDrainCancelsTheConsumerRequeuesLateDeliveriesAndEndsWhenTheLastFinishes() {

@@ -6,7 +6,7 @@ import WorkModeDomain
 /// docs/contract.md section 14: an attempt whose outcome is unknown makes the command in doubt,
 /// whatever its final status, and `expired` then never appears (it promises "not applied"); a
 /// request that provably was not sent is not an attempt and never makes a command in doubt.
-@Suite struct InDoubtTests {
+@Suite(.timeLimit(.minutes(10))) struct InDoubtTests {
     static let lost = CommandAttempts.Report(
         verdict: .retry(retryAfter: nil), sentRequest: true, summary: "transport error: timeout",
         unknownOutcome: "no complete answer within the time limit")

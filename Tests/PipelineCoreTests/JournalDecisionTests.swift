@@ -3,7 +3,7 @@ import Testing
 
 /// The journal's answer decides between re-publishing and forwarding, and whether a forward is in
 /// doubt (docs/contract.md sections 4 and 11).
-@Suite struct JournalDecisionTests {
+@Suite(.timeLimit(.minutes(10))) struct JournalDecisionTests {
     @Test(arguments: [
         (JournalDecision.Entry.completed, false, JournalDecision.republishStored),
         (.completed, true, .republishStored),

@@ -122,7 +122,7 @@ final class OutageSimulation {
     }
 }
 
-@Suite struct OutageSimulationTests {
+@Suite(.timeLimit(.minutes(10))) struct OutageSimulationTests {
     /// The scenario: 300 commands, a 15 s outage, 3 attempts, a 90 s deadline.
     @Test func anOutageShorterThanTheDeadlinesEndsWithEveryCommandSucceeding() {
         let simulation = OutageSimulation(commands: 300, outage: 15, deadline: 90, maxAttempts: 3)

@@ -274,7 +274,7 @@ final class PipelineSimulation {
     }
 }
 
-@Suite struct PipelineSimulationTests {
+@Suite(.timeLimit(.minutes(10))) struct PipelineSimulationTests {
     /// Random runs: every delivery settled exactly once (acked after its confirms, or requeued),
     /// per-call order and one request per call at a time while retries and an open breaker happen,
     /// and a stop that ends by its drain deadline.

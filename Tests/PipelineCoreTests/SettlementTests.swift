@@ -2,7 +2,7 @@ import PipelineCore
 import Testing
 
 /// Confirm before ack (docs/contract.md section 4) without a broker.
-@Suite struct SettlementTests {
+@Suite(.timeLimit(.minutes(10))) struct SettlementTests {
     @Test func everythingConfirmedIsAcked() {
         var settlement = Settlement(owed: 3)
         #expect(settlement.start() == .publish([0, 1, 2]))

@@ -3,7 +3,7 @@ import Testing
 
 @testable import WorkModeDomain
 
-@Suite struct AttemptClassifierTests {
+@Suite(.timeLimit(.minutes(10))) struct AttemptClassifierTests {
     struct Row: Sendable, CustomTestStringConvertible {
         let result: AttemptResult
         let verdict: String
@@ -50,7 +50,7 @@ import Testing
     }
 }
 
-@Suite struct TokenFailureTests {
+@Suite(.timeLimit(.minutes(10))) struct TokenFailureTests {
     static let problems: [TokenFailure.Problem] = [
         .noToken(errorCode: "0", problem: "without an authToken"), .noToken(errorCode: nil, problem: "with an empty authToken"),
         .transport(.timeout), .transport(.connect), .unreadable(status: 200, problem: "an empty body"),
@@ -95,7 +95,7 @@ import Testing
     }
 }
 
-@Suite struct TimingTests {
+@Suite(.timeLimit(.minutes(10))) struct TimingTests {
     let now = Date(timeIntervalSince1970: 1_764_064_800)
 
     @Test func deadlineFromHeaderRFC3339AndEpochMillis() throws {
@@ -214,7 +214,7 @@ import Testing
     }
 }
 
-@Suite struct ListenAddressTests {
+@Suite(.timeLimit(.minutes(10))) struct ListenAddressTests {
     @Test(arguments: [
         ("127.0.0.1:9090", "127.0.0.1", 9090), ("localhost:0", "localhost", 0), ("[::1]:9090", "::1", 9090),
         ("0.0.0.0:65535", "0.0.0.0", 65535),

@@ -135,7 +135,7 @@ let cases: [Case] = [
         expected: [("/extra", .unknownField), ("/tenantId", .empty), ("/callId", .wrongType), ("/agentId", .required), ("/workMode", .notAllowed)]),
 ]
 
-@Suite struct CommandDecoderTests {
+@Suite(.timeLimit(.minutes(10))) struct CommandDecoderTests {
     let decoder = CommandDecoder()
 
     @Test(arguments: cases)

@@ -63,7 +63,7 @@ enum Arbitrary {
     }
 }
 
-@Suite struct DecoderPropertyTests {
+@Suite(.timeLimit(.minutes(10))) struct DecoderPropertyTests {
     @Test func validCommandsRoundTrip() async {
         await propertyCheck(count: 500, input: Gen.uint64()) { seed in
             var r = SplitMix64(seed: seed)
@@ -145,7 +145,7 @@ enum Arbitrary {
     }
 }
 
-@Suite struct UTF8ValidatorTests {
+@Suite(.timeLimit(.minutes(10))) struct UTF8ValidatorTests {
     @Test func agreesWithTheStandardLibrary() async {
         await propertyCheck(count: 3000, input: Gen.uint64()) { seed in
             var r = SplitMix64(seed: seed)

@@ -3,7 +3,7 @@ import Testing
 
 @testable import WorkModeDomain
 
-@Suite struct EventsTests {
+@Suite(.timeLimit(.minutes(10))) struct EventsTests {
     let received = Date(timeIntervalSince1970: 1_764_064_800.123)
 
     func json(_ bytes: [UInt8]) throws -> [String: Any] {

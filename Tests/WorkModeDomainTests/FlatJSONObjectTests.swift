@@ -1,7 +1,7 @@
 import Testing
 import WorkModeDomain
 
-@Suite struct FlatJSONObjectTests {
+@Suite(.timeLimit(.minutes(10))) struct FlatJSONObjectTests {
     func parse(_ text: String) -> FlatJSONObject? { FlatJSONObject(parsing: Array(text.utf8)) }
 
     @Test func readsGettokenAndChangeWorkModeAnswers() throws {

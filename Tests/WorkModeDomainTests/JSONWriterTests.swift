@@ -7,7 +7,7 @@ import Testing
 /// The hand-written JSON writer's strings: whatever the text (quotes, backslashes, control
 /// characters, multi-byte UTF-8, bridged or native storage), a standard parser reads back the
 /// same text.
-@Suite struct JSONWriterTests {
+@Suite(.timeLimit(.minutes(10))) struct JSONWriterTests {
     static let alphabet: [Character] = Array("ab\"\\/\n\r\t\u{0}\u{1}\u{1F}\u{7F} é漢😀{}:,")
 
     @Test func anyStringRoundTripsThroughAStandardParser() async {

@@ -7,7 +7,7 @@ import Testing
 /// can express gives the same verdict (valid or not) on the decoder's table of cases and on
 /// random commands and mutations of them, checked with Python's `jsonschema` (draft 2020-12)
 /// through `deploy/schemas/validate.py`, the script publishers can run too.
-@Suite struct SchemaAgreementTests {
+@Suite(.timeLimit(.minutes(10))) struct SchemaAgreementTests {
     static let root: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
@@ -95,7 +95,7 @@ import Testing
 
 /// `docs/asyncapi.yaml` loads as an AsyncAPI 3.0 document (the `asyncapi3` object model from PyPI),
 /// its schema files are valid, and every message example matches its schemas.
-@Suite struct AsyncAPIDocumentTests {
+@Suite(.timeLimit(.minutes(10))) struct AsyncAPIDocumentTests {
     @Test func theDocumentParsesAndItsExamplesMatchTheSchemas() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -3,6 +3,7 @@
 /// line, so `promtool check metrics` is clean and a dashboard author reads what each one means.
 enum MetricHelp {
     static let texts: [String: String] = [
+        "wmg_replica_ordinal_claimed": "1 while this replica holds its replicas.ordinal; 0 while another live replica does.",
         "wmg_publish_confirm_seconds": "From publishing a result event or dead letter to the broker's answer (ack, nack or return).",
         "wmg_journal_bytes": "Size of the completion journal file.",
         "wmg_journal_records": "Records in the completion journal file (compaction starts past twice dedupe.capacity).",

@@ -278,10 +278,17 @@ public final class Gateway: Service, Sendable {
     /// in flight: within the drain timeout when stopping, at once when the connection is gone.
     /// - Returns: false when the broker refused the consumer.
     private func serve(_ session: BrokerSession) async -> Bool {
-        var (initial, standby) = subscriptions()
+        let ownsOrdinal: Bool
+        do {
+            ownsOrdinal = try await OrdinalClaim.claim(configuration, on: session.consumerConnection, logger: logger)
+        } catch {
+            logger.warning("the ordinal could not be claimed; retrying", metadata: ["error": "\(error)"])
+            return false
+        }
+        var (initial, standby) = subscriptions(owning: ownsOrdinal)
         if initial.isEmpty {
-            // More replicas than partitions, or an ordinal past replicas.count (a scale-down in
-            // progress): this one owns none and waits as a standby for all.
+            // More replicas than partitions, an ordinal past replicas.count (a scale-down in
+            // progress) or held by another replica: this one owns none and waits as a standby for all.
             if configuration.replicas.ordinal >= configuration.replicas.count {
                 logger.notice(
                     "replicas.ordinal \(configuration.replicas.ordinal) is not below replicas.count \(configuration.replicas.count): standby for every partition",
@@ -295,7 +302,9 @@ public final class Gateway: Service, Sendable {
         // returning owner takes its partitions back from the standby that stood in, after the broker
         // has let that one settle what it holds (in order). 3.10 ignores it (docs/deploy.md).
         let owned = Set(
-            configuration.replicas.ownPartitions(of: configuration.topology.partitions).map(Topology(configuration.topology).partitionQueue))
+            ownsOrdinal
+                ? configuration.replicas.ownPartitions(of: configuration.topology.partitions).map(Topology(configuration.topology).partitionQueue)
+                : [])
         func arguments(_ queue: String) -> FieldTable { owned.contains(queue) ? ["x-priority": .int32(Self.ownerPriority)] : [:] }
         partitionActivity.forgetTags()
         do {
@@ -437,15 +446,15 @@ public final class Gateway: Service, Sendable {
     }
 
     /// The queues to consume at once and, after `replicas.standbyDelay`, as a standby
-    /// (docs/contract.md section 11): with partitions, this replica's share first. The batch queue
-    /// (section 12) goes with the first group.
-    func subscriptions() -> (initial: [String], standby: [String]) {
+    /// (docs/contract.md section 11): with partitions, this replica's share first (none when
+    /// another replica holds its ordinal). The batch queue (section 12) goes with the first group.
+    func subscriptions(owning: Bool = true) -> (initial: [String], standby: [String]) {
         let topology = Topology(configuration.topology)
         let batch = runState.withLock { $0.hasBatchQueue } ? [topology.batchQueue] : []
         let partitions = configuration.topology.partitions
         guard partitions > 0 else { return (topology.commandQueues + batch, []) }
-        let own = configuration.replicas.ownPartitions(of: partitions).map(topology.partitionQueue)
-        let standby = configuration.replicas.standbyPartitions(of: partitions).map(topology.partitionQueue)
+        let own = owning ? configuration.replicas.ownPartitions(of: partitions).map(topology.partitionQueue) : []
+        let standby = (owning ? configuration.replicas.standbyPartitions(of: partitions) : Array(0..<partitions)).map(topology.partitionQueue)
         return own.isEmpty ? ([], standby + batch) : (own + batch, standby)
     }
 
