@@ -79,12 +79,44 @@ import Testing
     @Test func theConfigMapIsAValidConfigurationForEveryPod() throws {
         let directory = Harness.packageRoot + "/deploy/kubernetes"
         let configMap = try String(contentsOfFile: directory + "/configmap.yaml", encoding: .utf8)
+        let statefulSet = try String(contentsOfFile: directory + "/statefulset.yaml", encoding: .utf8)
+        let pods = try Self.expectEveryPodConfigured(configMap: configMap, statefulSet: statefulSet)
+        #expect(pods == 2)
+    }
+
+    /// render.sh sets the replica count once for both objects; what it prints validates, and every
+    /// pod of it gets a configuration naming the same count. Impossible counts are refused.
+    @Test func renderSetsTheReplicaCountOnceForBothObjects() async throws {
+        let script = Harness.packageRoot + "/deploy/kubernetes/render.sh"
+        let rendered = try await Subprocess.run("/bin/bash", [script, "--replicas", "3", "--partitions", "6"])
+        #expect(rendered.status == 0, "\(rendered.output)")
+        let documents = rendered.output.components(separatedBy: "\n---\n")
+        let configMap = try #require(documents.first { $0.contains("kind: ConfigMap") })
+        let statefulSet = try #require(documents.first { $0.contains("kind: StatefulSet") })
+        #expect(try Self.expectEveryPodConfigured(configMap: configMap, statefulSet: statefulSet) == 3)
+        #expect(!statefulSet.contains("config-checksum: \"unrendered\""), "the checksum annotation restarts pods on a change")
+        let path = try Harness.temporaryDirectory() + "/rendered.yaml"
+        try rendered.output.write(toFile: path, atomically: true, encoding: .utf8)
+        let validated = try await Subprocess.run("/usr/bin/env", ["kubernetes-validate", "--strict", "--quiet", path], mergeErrors: true)
+        let unexpected = validated.output.split(separator: "\n").filter { !$0.contains("Couldn't find schema for kind") }
+        #expect(validated.status == 0 && unexpected.isEmpty, "\(validated.output)")
+        // Another count changes the checksum, so the pods restart with it.
+        let four = try await Subprocess.run("/bin/bash", [script, "--replicas", "4", "--partitions", "6"])
+        let checksum = { (text: String) in text.split(separator: "\n").first { $0.contains("config-checksum:") }.map(String.init) }
+        #expect(checksum(four.output) != nil && checksum(four.output) != checksum(rendered.output))
+        for bad in [["--replicas", "5", "--partitions", "4"], ["--replicas", "0"], ["--replicas", "two"], ["--partitions"]] {
+            let refused = try await Subprocess.run("/bin/bash", [script] + bad, mergeErrors: true)
+            #expect(refused.status == 2 && refused.output.split(separator: "\n").count == 1, "\(bad): \(refused.output)")
+        }
+    }
+
+    /// Loads the ConfigMap's gateway.yaml as each pod of the StatefulSet would; returns the pod count.
+    static func expectEveryPodConfigured(configMap: String, statefulSet: String) throws -> Int {
         let lines = configMap.split(separator: "\n", omittingEmptySubsequences: false)
         let start = try #require(lines.firstIndex { $0.contains("gateway.yaml: |") })
         let yaml = lines[(start + 1)...].prefix { $0.isEmpty || $0.hasPrefix("    ") }.map { $0.dropFirst(min(4, $0.count)) }.joined(separator: "\n")
         let path = try Harness.temporaryDirectory() + "/gateway.yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        let statefulSet = try String(contentsOfFile: directory + "/statefulset.yaml", encoding: .utf8)
         let replicasLine = try #require(statefulSet.split(separator: "\n").first { $0.hasPrefix("  replicas:") })
         let podCount = try #require(Int(replicasLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)))
         #expect(statefulSet.contains("- name: WMG_REPLICAS_ORDINAL"), "the ordinal comes from the pod's name")
@@ -94,5 +126,6 @@ import Testing
             #expect(configuration.replicas.ordinal == ordinal)
             #expect(configuration.topology.partitions >= podCount, "every pod owns a partition")
         }
+        return podCount
     }
 }
