@@ -116,6 +116,15 @@ public final class AMQPChannel: Sendable {
         }
     }
 
+    /// Removes an exchange-to-exchange binding (`exchange.unbind`); removing one that does not
+    /// exist succeeds.
+    public func unbindExchange(_ destination: String, from source: String, routingKey: String, arguments: FieldTable = [:]) async throws(AMQPError) {
+        let shared = self.shared
+        try await core.perform { core throws(AMQPError) in
+            try core.unbindExchange(shared, destination: destination, source: source, routingKey: routingKey, arguments: arguments)
+        }
+    }
+
     /// Removes a binding (`queue.unbind`).
     public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: FieldTable = [:]) async throws(AMQPError) {
         let shared = self.shared

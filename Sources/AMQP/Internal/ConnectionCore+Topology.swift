@@ -49,6 +49,12 @@ extension ConnectionCore {
         }
     }
 
+    func unbindExchange(_ shared: ChannelShared, destination: String, source: String, routingKey: String, arguments: FieldTable) throws(AMQPError) {
+        _ = try rpc(shared) { state, number in
+            amqp_exchange_unbind(state, number, arena.bytes(destination), arena.bytes(source), arena.bytes(routingKey), arena.table(arguments))
+        }
+    }
+
     func deleteQueue(_ shared: ChannelShared, _ name: String, ifUnused: Bool, ifEmpty: Bool) throws(AMQPError) -> UInt32 {
         try rpc(shared) { state, number in
             amqp_queue_delete(state, number, arena.bytes(name), ifUnused ? 1 : 0, ifEmpty ? 1 : 0)

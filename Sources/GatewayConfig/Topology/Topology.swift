@@ -194,8 +194,10 @@ public struct Topology: Sendable {
     /// Declares everything (idempotent when it already exists as specified); one line per entity.
     /// - Throws: ``Problem`` naming the entity that exists with other arguments, or the missing
     ///   consistent-hash plugin.
+    /// - Parameter routingCommands: false leaves out the binding that routes the commands exchange
+    ///   into the partitions, for `topology repartition`, which moves the waiting commands in first.
     @discardableResult
-    public func declare(on connection: AMQPConnection) async throws -> [String] {
+    public func declare(on connection: AMQPConnection, routingCommands: Bool = true) async throws -> [String] {
         var channel = try await connection.openChannel()
         for exchange in exchanges {
             do {
@@ -220,7 +222,7 @@ public struct Topology: Sendable {
                 channel = try await connection.openChannel()
             }
         }
-        for binding in bindings {
+        for binding in bindings where routingCommands || !(binding.source == section.commandsExchange && binding.routingKey == section.commandsRoutingKey) {
             if binding.toExchange {
                 try await channel.bindExchange(binding.destination, to: binding.source, routingKey: binding.routingKey)
             } else {
