@@ -28,11 +28,13 @@ public struct Repartition: Sendable {
 
     /// What a run did.
     public struct Report: Sendable, Equatable {
-        /// Partition queues before and after.
+        /// Partition queues before.
         public var from = 0
+        /// Partition queues after: `topology.partitions`.
         public var to = 0
-        /// Commands moved out of the old partitions, and published meanwhile, now in the new ones.
+        /// Commands that waited in the old partitions, now in the new ones.
         public var moved = 0
+        /// Commands published while it ran, held, now in the new partitions.
         public var incoming = 0
         /// False when the broker already had the configured count and nothing was held.
         public var changed = false

@@ -222,7 +222,10 @@ public struct Topology: Sendable {
                 channel = try await connection.openChannel()
             }
         }
-        for binding in bindings where routingCommands || !(binding.source == section.commandsExchange && binding.routingKey == section.commandsRoutingKey) {
+        let commandsRoute = { (binding: BindingSpec) in
+            binding.source == section.commandsExchange && binding.routingKey == section.commandsRoutingKey
+        }
+        for binding in bindings where routingCommands || !commandsRoute(binding) {
             if binding.toExchange {
                 try await channel.bindExchange(binding.destination, to: binding.source, routingKey: binding.routingKey)
             } else {
