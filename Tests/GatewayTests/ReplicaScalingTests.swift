@@ -179,4 +179,56 @@ import Testing
             try await CallOrder.expectKept(gut, prefix: "handback", calls: calls, perCall: rounds)
         }
     }
+
+    /// A rolling restart, twice, with commands flowing: replica 1 restarts, then replica 0, as a
+    /// StatefulSet does it. After each restart the returned replica serves its own partitions
+    /// again within standbyDelay + 10 s, nothing is lost, and each call's commands reach OIFDE in
+    /// order across every hand-over.
+    @Test func twoRollingRestartsLeaveBothReplicasServingAndKeepCallOrder() async throws {
+        try await withGateway(environment: Self.partitioned) { gut in
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":5,"latencyJitterMs":10,"fraction":1.0}"#)
+            var one = try ReplicaOwnershipTests.replica(gut, ["WMG_REPLICAS_ORDINAL": "1"], name: "r1")
+            defer { one.signal(SIGKILL) }
+            #expect(await one.waitForOutput("standby for the other replicas' partitions"), "\(one.output)")
+            let calls = 24
+            let stop = StopFlag()
+            let flowing = Self.flow(gut, prefix: "rollout", calls: calls, stop: stop)
+            var seen: [String: String] = [:]
+            try await Self.collect(gut, into: &seen, until: calls * 3)
+            func handled(_ log: String) -> Int { log.components(separatedBy: #""status":"succeeded""#).count - 1 }
+            let bound = Duration.seconds(12)  // standbyDelay (2 s) + 10 s
+            var backAfter: [Duration] = []
+            for round in 0..<2 {
+                // Replica 1 restarts.
+                one.signal(SIGTERM)
+                #expect(await one.waitForExit(timeout: .seconds(60)) == 0)
+                one = try ReplicaOwnershipTests.replica(gut, ["WMG_REPLICAS_ORDINAL": "1"], name: "r1-round\(round)")
+                #expect(await one.waitForOutput("consuming"), "\(one.output)")
+                let oneBack = ContinuousClock.now
+                while handled(one.output) == 0, ContinuousClock.now - oneBack < bound + .seconds(20) {
+                    try await Self.collect(gut, into: &seen, until: seen.count + calls)
+                }
+                backAfter.append(ContinuousClock.now - oneBack)
+                // Replica 0 restarts.
+                gut.gateway.signal(SIGTERM)
+                #expect(await gut.gateway.waitForExit(timeout: .seconds(60)) == 0)
+                try await gut.restart()
+                let zeroBack = ContinuousClock.now
+                while handled(gut.gateway.output) == 0, ContinuousClock.now - zeroBack < bound + .seconds(20) {
+                    try await Self.collect(gut, into: &seen, until: seen.count + calls)
+                }
+                backAfter.append(ContinuousClock.now - zeroBack)
+            }
+            stop.set()
+            let rounds = try await flowing.value
+            try await Self.collect(gut, into: &seen, until: rounds * calls)
+            #expect(seen.count == rounds * calls, "nothing lost: \(seen.count) results for \(rounds * calls) commands")
+            #expect(seen.values.allSatisfy { $0 == "succeeded" }, "\(Set(seen.values))")
+            try await CallOrder.expectKept(gut, prefix: "rollout", calls: calls, perCall: rounds)
+            // Both serve once more: each handled its share of the last commands.
+            #expect(handled(one.output) > 0 && handled(gut.gateway.output) > 0)
+            #expect(backAfter.allSatisfy { $0 <= bound }, "each returned replica served again within \(bound): \(backAfter)")
+            print("rolling restarts: each returned replica served again after \(backAfter); \(rounds * calls) commands in order")
+        }
+    }
 }

@@ -111,10 +111,10 @@ extension CommandProcessor {
     func settle(_ received: Received, session: BrokerSession, published: Bool) -> Disposition {
         do {
             if published {
-                try session.consumerChannel.ack(received.delivery)
+                try received.channel.ack(received.delivery)
                 return .acked
             }
-            try session.consumerChannel.nack(received.delivery, requeue: true)
+            try received.channel.nack(received.delivery, requeue: true)
         } catch {
             logger.debug(
                 "delivery not settled: its connection has ended; the broker will redeliver", metadata: ["commandId": "\(received.commandId)"])

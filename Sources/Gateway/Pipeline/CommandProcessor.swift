@@ -56,6 +56,8 @@ final class CommandProcessor: Sendable {
     /// A command decoded at delivery time, so the consumer can put it in its lane at once.
     struct Received: Sendable {
         let delivery: Delivery
+        /// The channel it came on, which acknowledges it.
+        let channel: AMQPChannel
         let decoded: Result<WorkModeCommand, ValidationFailure>
         let commandId: String
         let hasMessageId: Bool
@@ -76,14 +78,14 @@ final class CommandProcessor: Sendable {
         var redrives: Int { Int(delivery.properties.headers?["x-redrive-count"]?.intValue ?? 0) }
     }
 
-    func receive(_ delivery: Delivery, decoder: CommandDecoder) -> Received {
+    func receive(_ delivery: Delivery, on channel: AMQPChannel, decoder: CommandDecoder) -> Received {
         let messageId = delivery.properties.messageId.flatMap { $0.isEmpty ? nil : $0 }
         metrics.received.increment()
         let receivedAt = Date()
         let decodeStarted = DefaultTracerClock.now
         let decoded = decoder.decode(delivery.body)
         return Received(
-            delivery: delivery, decoded: decoded, commandId: messageId ?? UUID().uuidString.lowercased(),
+            delivery: delivery, channel: channel, decoded: decoded, commandId: messageId ?? UUID().uuidString.lowercased(),
             hasMessageId: messageId != nil, receivedAt: receivedAt, decodeStarted: decodeStarted, decodeEnded: DefaultTracerClock.now
         )
     }

@@ -40,6 +40,8 @@ public final class Gateway: Service, Sendable {
         var nextAddress = 0
         /// False when `topology.declare: false` found no batch queue: live commands only.
         var hasBatchQueue = true
+        /// The other replicas' partitions this one stands by on, once subscribed.
+        var standby: StandbyPartitions?
     }
 
     let runState = Mutex(RunState())
@@ -333,13 +335,24 @@ public final class Gateway: Service, Sendable {
         logger.info("consuming", metadata: ["queue": "\(initial.joined(separator: ","))", "prefetch": "\(configuration.amqp.prefetch)"])
 
         await withDiscardingTaskGroup { group in
-            let standbyTask = Task { [standby] in await self.subscribeAsStandby(standby, joining: consumer, session: session) }
-            // A drain cancels the consumer first, so the broker sends nothing more; what it had
-            // already sent is returned by the consumer loop below.
+            let standbyTask = Task { [standby] in await self.standBy(on: standby, session: session, inFlight: inFlight) }
+            // A drain cancels the consumers first, so the broker sends nothing more; what it had
+            // already sent is returned by the consumer loops. Not on single-active-consumer queues
+            // (partitions too): there a cancel makes the next consumer active at once, which would
+            // start a call's later commands while this replica still holds earlier ones. There
+            // nothing more is started, and the connection's close returns what was held in the
+            // same step that activates the next consumer (docs/guarantees.md).
             group.addTask {
                 for await _ in drainRequests {
-                    standbyTask.cancel()
-                    _ = await standbyTask.value
+                    if self.holdsOnDrain {
+                        self.logger.info("draining: no new command starts; the close returns what the broker sent, in order, to the next consumer")
+                        _ = await inFlight.waitUntilDrained(timeout: self.configuration.drainTimeout)
+                        // Ends the consumer loops; what they held goes back to the queues.
+                        if let standby = self.runState.withLock({ $0.standby }) { try? await standby.channel.close() }
+                        try? await session.consumerChannel.close()
+                        break
+                    }
+                    await self.stopStandby()
                     do {
                         try await session.consumerChannel.cancel(consumer)
                         self.logger.info("consumer cancelled: the broker sends no more commands")
@@ -370,49 +383,8 @@ public final class Gateway: Service, Sendable {
                 }
             }
             do {
-                let partitioned = configuration.topology.partitions > 0
                 for try await delivery in consumer {
-                    if partitioned { partitionActivity.delivered(consumerTag: delivery.consumerTag) }
-                    let received = processor.receive(delivery, decoder: decoder)
-                    if draining {
-                        // Stopping: what the broker had already sent goes back untouched.
-                        try? session.consumerChannel.nack(delivery, requeue: true)
-                        continue
-                    }
-                    // While the journal or the broker's publishes fail, new commands wait here,
-                    // unacked: nothing is redelivered, nothing counts toward the delivery limit.
-                    if pauses.isPaused {
-                        await pauses.waitWhilePaused { self.draining || !session.isOpen }
-                        if draining || !session.isOpen {
-                            try? session.consumerChannel.nack(delivery, requeue: true)
-                            continue
-                        }
-                    }
-                    // The session's drain decides (PipelineCore's `Drain`): after a stop, back untouched.
-                    guard let entry = inFlight.increment() else {
-                        try? session.consumerChannel.nack(delivery, requeue: true)
-                        continue
-                    }
-                    let lanes = self.lanes
-                    let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
-                    let settled: @Sendable () -> Void = {
-                        if let ticket { lanes.leave(ticket) }
-                        inFlight.decrement(entry)
-                    }
-                    // Runs here, on the consumer's thread, until it first waits (for its lane, a
-                    // slot, OIFDE): no hand-off to another pool thread before the request goes out.
-                    group.addImmediateTask {
-                        // A drain that ran out of time cancels the wait: the command goes back
-                        // untouched instead of waiting for the commands ahead of it.
-                        if let ticket, await !ticket.waitForTurn() {
-                            _ = self.processor.settle(received, session: session, published: false)
-                            settled()
-                        } else {
-                            // The lane and the count are released once the delivery is settled,
-                            // which may be after this task ends (on the broker's confirm).
-                            await self.processor.process(received, session: session, whenSettled: settled)
-                        }
-                    }
+                    await handle(delivery, channel: session.consumerChannel, session: session, inFlight: inFlight, standby: nil, group: &group)
                 }
             } catch {
                 logger.warning("consumer ended", metadata: ["error": "\(error)"])
@@ -428,16 +400,19 @@ public final class Gateway: Service, Sendable {
                 } else {
                     logger.warning("drain timeout reached; requeueing unfinished commands", metadata: ["unfinished": "\(inFlight.value)"])
                     group.cancelAll()
+                    standbyTask.cancel()
                     session.abandonSettlements(because: "the drain ran out of time before the broker confirmed")
                     await inFlight.waitUntilEmpty(timeout: .seconds(30))
                 }
             } else {
                 // The connection is gone: acks are void now, so stop and let the broker redeliver.
                 group.cancelAll()
+                standbyTask.cancel()
                 session.abandonSettlements(because: "the broker connection was lost before it confirmed")
             }
             // Ends the drain task and the watchers.
             standbyTask.cancel()
+            await standbyTask.value
             drainRequest.finish()
             runState.withLock { $0.drainRequested = nil }
             await session.close()
@@ -468,21 +443,158 @@ public final class Gateway: Service, Sendable {
     /// The consumer priority of a replica on its own partitions (standbys have the default, 0).
     static let ownerPriority: Int32 = 10
 
-    /// Joins the other replicas' partitions as a standby consumer: the broker makes it active on
-    /// a partition only when that partition's active consumer is gone.
-    private func subscribeAsStandby(_ queues: [String], joining consumer: AMQPConsumer, session: BrokerSession) async {
+    /// True when the commands queues have a single active consumer (partitions, or
+    /// `topology.singleActiveConsumer`): a drain holds deliveries instead of cancelling first.
+    var holdsOnDrain: Bool { configuration.topology.partitions > 0 || configuration.topology.singleActiveConsumer }
+
+    /// Starts one delivery: counted in, in its call's lane, then processed to its end; or back to
+    /// the queue untouched when stopping.
+    private func handle(
+        _ delivery: Delivery, channel: AMQPChannel, session: BrokerSession, inFlight: InFlightCounter, standby: StandbyPartitions?,
+        group: inout DiscardingTaskGroup
+    ) async {
+        if configuration.topology.partitions > 0 { partitionActivity.delivered(consumerTag: delivery.consumerTag) }
+        // Held, not started: the connection's close returns it (see `serve`).
+        if draining, holdsOnDrain { return }
+        // Handing the partition back: not started; the standby channel's close returns it, in order.
+        if let standby, !standby.admit(delivery) { return }
+        let received = processor.receive(delivery, on: channel, decoder: decoder)
+        if draining {
+            // Stopping: what the broker had already sent goes back untouched.
+            try? channel.nack(delivery, requeue: true)
+            standby?.settled()
+            return
+        }
+        // While the journal or the broker's publishes fail, new commands wait here, unacked:
+        // nothing is redelivered, nothing counts toward the delivery limit.
+        if pauses.isPaused {
+            await pauses.waitWhilePaused { self.draining || !session.isOpen }
+            if draining || !session.isOpen {
+                try? channel.nack(delivery, requeue: true)
+                standby?.settled()
+                return
+            }
+        }
+        // The session's drain decides (PipelineCore's `Drain`): after a stop, back untouched.
+        guard let entry = inFlight.increment() else {
+            try? channel.nack(delivery, requeue: true)
+            standby?.settled()
+            return
+        }
+        let lanes = self.lanes
+        let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
+        let settled: @Sendable () -> Void = {
+            if let ticket { lanes.leave(ticket) }
+            inFlight.decrement(entry)
+            standby?.settled()
+        }
+        // Runs here, on the consumer's thread, until it first waits (for its lane, a slot, OIFDE):
+        // no hand-off to another pool thread before the request goes out.
+        group.addImmediateTask {
+            // A drain that ran out of time cancels the wait: the command goes back untouched
+            // instead of waiting for the commands ahead of it.
+            if let ticket, await !ticket.waitForTurn() {
+                _ = self.processor.settle(received, session: session, published: false)
+                settled()
+            } else {
+                // The lane and the count are released once the delivery is settled, which may be
+                // after this task ends (on the broker's confirm).
+                await self.processor.process(received, session: session, whenSettled: settled)
+            }
+        }
+    }
+
+    /// Stands by on the other replicas' partitions, on a channel of its own, after
+    /// `replicas.standbyDelay`: the broker makes this replica active on one only when its active
+    /// consumer is gone. Hands partitions back to their returning owner (``StandbyPartitions``)
+    /// and stands by again behind it; returns when the session ends or drains.
+    private func standBy(on queues: [String], session: BrokerSession, inFlight: InFlightCounter) async {
         guard !queues.isEmpty else { return }
-        try? await Task.sleep(for: configuration.replicas.standbyDelay)
-        guard !Task.isCancelled, !draining, session.isOpen else { return }
-        do {
-            for queue in queues {
-                let tag = try await session.consumerChannel.consume(queue: queue, joining: consumer)
-                registerPartition(queue, tag: tag)
+        while true {
+            await sleepUnlessDraining(configuration.replicas.standbyDelay)
+            guard !Task.isCancelled, !draining, session.isOpen else { return }
+            let standby: StandbyPartitions
+            let consumer: AMQPConsumer
+            do {
+                let channel = try await session.consumerConnection.openChannel()
+                try await channel.qos(prefetchCount: UInt16(configuration.amqp.prefetch))
+                standby = StandbyPartitions(channel: channel)
+                consumer = try await channel.consume(queue: queues[0])
+                standby.subscribed(consumer)
+                for (index, queue) in queues.enumerated() {
+                    let tag = index == 0 ? (consumer.tags.first ?? consumer.tag) : try await channel.consume(queue: queue, joining: consumer)
+                    registerPartition(queue, tag: tag)
+                    if let partition = partitionIndex(of: queue) { standby.register(tag: tag, partition: partition) }
+                }
+            } catch {
+                // The session is ending (its connection failed); the next one subscribes again.
+                logger.warning("the standby subscription failed", metadata: ["error": "\(error)"])
+                return
+            }
+            let stopped = runState.withLock { state -> Bool in
+                guard !state.draining else { return true }
+                state.standby = standby
+                return false
+            }
+            if stopped {
+                try? await standby.channel.close()
+                return
             }
             logger.info("standby for the other replicas' partitions", metadata: ["queue": "\(queues.joined(separator: ","))"])
-        } catch {
-            // The session is ending (its connection failed); the next one subscribes again.
-            logger.warning("the standby subscription failed", metadata: ["error": "\(error)"])
+            let watch = Task { await self.watchOwners(of: standby, session: session) }
+            await withDiscardingTaskGroup { group in
+                do {
+                    for try await delivery in consumer {
+                        await handle(delivery, channel: standby.channel, session: session, inFlight: inFlight, standby: standby, group: &group)
+                    }
+                } catch {
+                    if !standby.isRetiring { logger.warning("the standby consumer ended", metadata: ["error": "\(error)"]) }
+                }
+            }
+            watch.cancel()
+            runState.withLock { state in
+                if state.standby === standby { state.standby = nil }
+            }
+            // Handed back: stand by again, now behind the owner.
+            guard standby.isRetiring, !draining, session.isOpen, !Task.isCancelled else { return }
         }
+    }
+
+    /// A drain: the standby consumer stops, and its loop ends once what it started is settled.
+    private func stopStandby() async {
+        guard let standby = runState.withLock({ $0.standby }), let consumer = standby.consumer else { return }
+        try? await standby.channel.cancel(consumer)
+    }
+
+    /// Hands a partition back once its owner has returned and the broker has not given it back by
+    /// itself (RabbitMQ 3.10; docs/deploy.md).
+    private func watchOwners(of standby: StandbyPartitions, session: BrokerSession) async {
+        let interval = max(Duration.seconds(1), min(configuration.replicas.standbyDelay, .seconds(5)))
+        while !Task.isCancelled, !draining, session.isOpen {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled, !draining, session.isOpen else { return }
+            let now = ContinuousClock.now
+            var due: [Int] = []
+            for partition in standby.partitionsDelivered(since: now - interval * 3) {
+                let owner = partition % configuration.replicas.count
+                guard let present = try? await OrdinalClaim.isHeld(ordinal: owner, configuration: configuration, on: session.consumerConnection)
+                else { continue }
+                if standby.ownerBack(partition, present: present, at: now, grace: configuration.replicas.standbyDelay) { due.append(partition) }
+            }
+            guard !due.isEmpty else { continue }
+            let names = due.map { "p\($0)" }.joined(separator: ",")
+            logger.notice("handing partitions back to their returning owners", metadata: ["partitions": "\(names)"])
+            // Started commands finish first, so an owner never starts a call's next command
+            // before this replica's is settled.
+            await standby.retire()
+            try? await standby.channel.close()
+            logger.notice("handed partitions back; standing by again after replicas.standbyDelay", metadata: ["partitions": "\(names)"])
+            return
+        }
+    }
+
+    private func partitionIndex(of queue: String) -> Int? {
+        let topology = Topology(configuration.topology)
+        return (0..<configuration.topology.partitions).first { topology.partitionQueue($0) == queue }
     }
 }

@@ -12,8 +12,23 @@ import Metrics
 enum OrdinalClaim {
     /// `<commandsQueue>.replica-<ordinal>`: listed by `rabbitmqctl list_queues` with its owner's
     /// connection, so an operator sees which replica holds which ordinal.
-    static func queueName(_ configuration: GatewayConfiguration) -> String {
-        "\(configuration.topology.commandsQueue).replica-\(configuration.replicas.ordinal)"
+    static func queueName(_ configuration: GatewayConfiguration, ordinal: Int? = nil) -> String {
+        "\(configuration.topology.commandsQueue).replica-\(ordinal ?? configuration.replicas.ordinal)"
+    }
+
+    /// Whether a live replica holds `ordinal`: the owner of its partitions is back. (It claims
+    /// before it subscribes, within milliseconds; a queue's consumer count cannot tell, since
+    /// RabbitMQ counts only the active one of a single-active-consumer queue.)
+    static func isHeld(ordinal: Int, configuration: GatewayConfiguration, on connection: AMQPConnection) async throws -> Bool {
+        let probe = try await connection.openChannel()
+        do {
+            // Another connection's exclusive queue answers 405 to a passive declare; none, 404.
+            _ = try await probe.checkQueue(queueName(configuration, ordinal: ordinal))
+            try? await probe.close()
+            return true
+        } catch {
+            return error.replyCode == 405
+        }
     }
 
     /// True when this replica holds its ordinal now (or has no ordinal to hold: no partitions, or

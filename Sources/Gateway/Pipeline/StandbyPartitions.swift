@@ -1,0 +1,96 @@
+import AMQP
+import Synchronization
+
+/// The other replicas' partitions, consumed as a standby on a channel of this replica's own, so
+/// that they can be handed back without touching the replica's own partitions.
+///
+/// Why a channel of their own: RabbitMQ 3.10 ignores consumer priority for single active
+/// consumers, so a returning owner does not get its partitions back from the standby that stood
+/// in. The standby must let go itself, keeping each call's order: it stops starting the
+/// deliveries of this channel, waits until the ones it started are settled, and closes the
+/// channel. The broker then returns what the channel held and makes the next consumer (the owner)
+/// active in one step, and the returned commands go to it before any later ones. On RabbitMQ 4.x
+/// the owner's priority does the same inside the broker, and no hand-back is needed.
+final class StandbyPartitions: Sendable {
+    let channel: AMQPChannel
+
+    private struct State {
+        var consumer: AMQPConsumer?
+        var partitionByTag: [String: Int] = [:]
+        var started = 0
+        var retiring = false
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        var lastDelivery: [Int: ContinuousClock.Instant] = [:]
+        /// When this replica first found each partition's owner back.
+        var ownerSeen: [Int: ContinuousClock.Instant] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    init(channel: AMQPChannel) { self.channel = channel }
+
+    func subscribed(_ consumer: AMQPConsumer) { state.withLock { $0.consumer = consumer } }
+
+    func register(tag: String, partition: Int) { state.withLock { $0.partitionByTag[tag] = partition } }
+
+    var consumer: AMQPConsumer? { state.withLock { $0.consumer } }
+
+    /// True once a hand-back has begun: the channel's deliveries are no longer started.
+    var isRetiring: Bool { state.withLock { $0.retiring } }
+
+    /// Whether to start `delivery`. False while handing back: the channel's close returns it to
+    /// the queue, in order, for the owner. Each true is matched by one ``settled()``.
+    func admit(_ delivery: Delivery) -> Bool {
+        state.withLock { state in
+            guard !state.retiring else { return false }
+            state.started += 1
+            if let partition = state.partitionByTag[delivery.consumerTag] { state.lastDelivery[partition] = .now }
+            return true
+        }
+    }
+
+    /// A delivery ``admit(_:)`` let through is settled (acknowledged or requeued).
+    func settled() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.started -= 1
+            guard state.started == 0 else { return [] }
+            defer { state.idleWaiters.removeAll() }
+            return state.idleWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// The partitions whose deliveries reached this channel since `instant`.
+    func partitionsDelivered(since instant: ContinuousClock.Instant) -> [Int] {
+        state.withLock { state in state.lastDelivery.filter { $0.value >= instant }.keys.sorted() }
+    }
+
+    /// Records whether `partition`'s owner is back; true when it is due back to it: the owner has
+    /// been back for `grace` (time enough for a broker that honours consumer priority to hand it
+    /// over by itself) and this channel still received one of its deliveries after that.
+    func ownerBack(_ partition: Int, present: Bool, at now: ContinuousClock.Instant, grace: Duration) -> Bool {
+        state.withLock { state in
+            guard present else {
+                state.ownerSeen[partition] = nil
+                return false
+            }
+            let seen = state.ownerSeen[partition] ?? now
+            state.ownerSeen[partition] = seen
+            guard let last = state.lastDelivery[partition] else { return false }
+            return now - seen >= grace && last >= seen + grace
+        }
+    }
+
+    /// Stops starting this channel's deliveries and returns once every started one is settled.
+    func retire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = state.withLock { state -> Bool in
+                state.retiring = true
+                guard state.started > 0 else { return true }
+                state.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+}
