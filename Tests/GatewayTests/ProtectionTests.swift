@@ -88,10 +88,15 @@ import Testing
         try await withGateway(environment: ["WMG_PIPELINE_ADAPTIVE": "true", "WMG_PIPELINE_MININFLIGHT": "2", "WMG_RETRY_DEADLINE": "5m"]) { gut in
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"maxConcurrent": 16, "latencyMs": 100}"#)
             try await gut.publishAll(Self.commands(2500, prefix: "aimd"))
-            // Settled once the limit has grown into OIFDE's capacity and been turned back a few
-            // times; a loaded machine only takes longer to get there.
-            try await FaultProbeTests.waitFor("the limit to meet OIFDE's capacity", timeout: .seconds(90)) {
-                (try await Self.stats(gut)["tooMany"] as? Int ?? 0) >= 3
+            // Settled once the limit has grown past OIFDE's capacity, been turned back, and stayed
+            // near it for three readings in a row; a loaded machine only takes longer to get there.
+            var nearInARow = 0
+            try await FaultProbeTests.waitFor("the limit to settle at OIFDE's capacity", timeout: .seconds(90)) {
+                guard (try await Self.stats(gut)["tooMany"] as? Int ?? 0) >= 3,
+                    let limit = Self.gauge("wmg_concurrency_limit", in: await gut.admin("/metrics").body)
+                else { return false }
+                nearInARow = abs(limit - capacity) <= capacity * 0.25 ? nearInARow + 1 : 0
+                return nearInARow >= 3
             }
             _ = try await gut.simulator.control("DELETE", "/simulator/requests")
             var samples: [Double] = []
