@@ -20,6 +20,12 @@
 #                                            (target: two >= 1.8x one); COUNT commands per row
 #                                            (default 20000). Everything shares this machine's
 #                                            cores: the machine's CPU use is printed beside it
+#   deploy/local/bench.sh rollout [COUNT] [MAX_IN_FLIGHT]
+#                                            as replicas, but the two-replica row runs after a
+#                                            rolling restart as a StatefulSet does it (replica 1
+#                                            stopped and started, 8 s later replica 0, 15 s more):
+#                                            the returned owners must have their partitions back
+#                                            (target: two >= 1.8x one)
 #   deploy/local/bench.sh mixed [COUNT]      live before batch: live commands at 20/s on an idle
 #                                            gateway, a COUNT-command batch (default 100000) alone,
 #                                            then the batch again with live commands at 20/s beside
@@ -44,9 +50,10 @@ if [ "${1:-}" = soak ]; then mode=soak; shift; fi
 if [ "${1:-}" = row ]; then mode=row; shift; row_args=("$@"); set -- "${3:-20000}"; fi
 if [ "${1:-}" = ceiling ]; then mode=ceiling; shift; fi
 if [ "${1:-}" = replicas ]; then mode=replicas; shift; replica_slots=${2:-32}; fi
+if [ "${1:-}" = rollout ]; then mode=rollout; shift; replica_slots=${2:-32}; fi
 if [ "${1:-}" = mixed ]; then mode=mixed; shift; fi
 if [ "${1:-}" = outage ]; then mode=outage; shift; fi
-count=${1:-$(case $mode in soak) echo 2000000 ;; replicas) echo 20000 ;; mixed) echo 100000 ;; outage) echo 2000 ;; *) echo 200000 ;; esac)}
+count=${1:-$(case $mode in soak) echo 2000000 ;; replicas|rollout) echo 20000 ;; mixed) echo 100000 ;; outage) echo 2000 ;; *) echo 200000 ;; esac)}
 soak_rate=${2:-1000}
 
 bash deploy/local/ensure-deps.sh
@@ -266,8 +273,8 @@ fi
 
 # Partitions shared by REPLICAS gateways, each with its own journal and admin port; the simulator
 # and the driver as in gateway_row. Every replica is started before the driver publishes.
-replicas_row() {  # REPLICAS LATENCY_MS MAX_IN_FLIGHT COUNT LABEL
-  local prefix=bench-$RANDOM$RANDOM replicas=$1 pids=() ordinal
+replicas_row() {  # REPLICAS LATENCY_MS MAX_IN_FLIGHT COUNT LABEL [ROLLOUT]
+  local prefix=bench-$RANDOM$RANDOM replicas=$1 pids=() ordinal restart
   config "$prefix" "$3"
   cat >> "$work/$prefix.yaml" <<YAML
 replicas:
@@ -285,6 +292,20 @@ YAML
     for _ in $(seq 100); do grep -q '"consuming"' "$work/$prefix-$ordinal.log" 2>/dev/null && break; sleep 0.1; done
   done
   sleep 1.5  # every replica subscribed as a standby too, as in production
+  if [ "${6:-}" = rollout ]; then
+    # A StatefulSet's rolling update: the highest ordinal first, each pod stopped (SIGTERM, it
+    # drains) and started again, 8 s apart; then 15 s before the commands come.
+    for ordinal in $(seq $((replicas - 1)) -1 0); do
+      stop "${pids[$ordinal]}"
+      restart="$work/$prefix-$ordinal-restarted.log"
+      WMG_REPLICAS_ORDINAL=$ordinal WMG_DEDUPE_PATH="$work/$prefix-$ordinal.journal" WMG_ADMIN_LISTEN=127.0.0.1:$((19650 + ordinal)) \
+        "$gateway" run --config "$work/$prefix.yaml" > "$restart" 2>&1 &
+      pids[$ordinal]=$!
+      for _ in $(seq 100); do grep -q '"consuming"' "$restart" 2>/dev/null && break; sleep 0.1; done
+      sleep 8
+    done
+    sleep 7
+  fi
   local machine_before; machine_before=$(machine_busy_seconds)
   local cpu_before=0 pid
   for pid in "${pids[@]}"; do cpu_before=$(awk -v a="$cpu_before" -v b="$(cpu_seconds "$pid")" 'BEGIN { print a + b }'); done
@@ -306,15 +327,19 @@ print(json.dumps(row, sort_keys=True))
 PY
 }
 
-if [ $mode = replicas ]; then
+if [ $mode = replicas ] || [ $mode = rollout ]; then
   echo "partitions: 4 partitions, ${count} commands per row at 50 ms, maxInFlight $replica_slots per replica" >&2
   replicas_row 1 50 "$replica_slots" "$count" "4 partitions, 1 replica"
-  replicas_row 2 50 "$replica_slots" "$count" "4 partitions, 2 replicas"
+  if [ $mode = rollout ]; then
+    replicas_row 2 50 "$replica_slots" "$count" "2 replicas after a rollout" rollout
+  else
+    replicas_row 2 50 "$replica_slots" "$count" "4 partitions, 2 replicas"
+  fi
   /usr/bin/python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 for r in rows:
-    print(f"{r['label']:<26} {r['commandsPerSecond']:>8.0f} commands/s ({r['commandsPerSecond'] / (r['replicas'] * r['maxInFlight'] / 0.05):.0%} of Little's law)  gateways' CPU {1000 * r['gatewayCpuSeconds'] / r['commands']:.2f} ms per command  machine {r['machineBusyPercent']:.0f}% busy")
+    print(f"{r['label']:<27} {r['commandsPerSecond']:>8.0f} commands/s ({r['commandsPerSecond'] / (r['replicas'] * r['maxInFlight'] / 0.05):.0%} of Little's law)  gateways' CPU {1000 * r['gatewayCpuSeconds'] / r['commands']:.2f} ms per command  machine {r['machineBusyPercent']:.0f}% busy")
 if len(rows) == 2:
     ratio = rows[1]["commandsPerSecond"] / rows[0]["commandsPerSecond"]
     print(f"two replicas / one: {ratio:.2f}x (target >= 1.8x)")
