@@ -575,10 +575,13 @@ public final class Gateway: Service, Sendable {
             guard !Task.isCancelled, !draining, session.isOpen else { return }
             let now = ContinuousClock.now
             var due: [Int] = []
-            for partition in standby.partitionsDelivered(since: now - interval * 3) {
+            var presence: [Int: Bool] = [:]
+            for partition in standby.partitions {
                 let owner = partition % configuration.replicas.count
-                guard let present = try? await OrdinalClaim.isHeld(ordinal: owner, configuration: configuration, on: session.consumerConnection)
-                else { continue }
+                if presence[owner] == nil {
+                    presence[owner] = try? await OrdinalClaim.isHeld(ordinal: owner, configuration: configuration, on: session.consumerConnection)
+                }
+                guard let present = presence[owner] else { continue }
                 if standby.ownerBack(partition, present: present, at: now, grace: configuration.replicas.standbyDelay) { due.append(partition) }
             }
             guard !due.isEmpty else { continue }

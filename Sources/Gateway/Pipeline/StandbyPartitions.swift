@@ -23,6 +23,10 @@ final class StandbyPartitions: Sendable {
         var lastDelivery: [Int: ContinuousClock.Instant] = [:]
         /// When this replica first found each partition's owner back.
         var ownerSeen: [Int: ContinuousClock.Instant] = [:]
+        /// Partitions whose owner this subscription has seen gone: it may have become their
+        /// active consumer meanwhile, with or without deliveries to show it.
+        var ownerWasAway: Set<Int> = []
+        var partitions: Set<Int> = []
     }
 
     private let state = Mutex(State())
@@ -31,7 +35,15 @@ final class StandbyPartitions: Sendable {
 
     func subscribed(_ consumer: AMQPConsumer) { state.withLock { $0.consumer = consumer } }
 
-    func register(tag: String, partition: Int) { state.withLock { $0.partitionByTag[tag] = partition } }
+    func register(tag: String, partition: Int) {
+        state.withLock { state in
+            state.partitionByTag[tag] = partition
+            state.partitions.insert(partition)
+        }
+    }
+
+    /// The partitions this channel stands by on.
+    var partitions: [Int] { state.withLock { $0.partitions.sorted() } }
 
     var consumer: AMQPConsumer? { state.withLock { $0.consumer } }
 
@@ -60,24 +72,24 @@ final class StandbyPartitions: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// The partitions whose deliveries reached this channel since `instant`.
-    func partitionsDelivered(since instant: ContinuousClock.Instant) -> [Int] {
-        state.withLock { state in state.lastDelivery.filter { $0.value >= instant }.keys.sorted() }
-    }
-
-    /// Records whether `partition`'s owner is back; true when it is due back to it: the owner has
-    /// been back for `grace` (time enough for a broker that honours consumer priority to hand it
-    /// over by itself) and this channel still received one of its deliveries after that.
+    /// Records whether `partition`'s owner is back; true when the partition is due back to it:
+    /// the owner has been back for `grace` (time enough for a broker that honours consumer
+    /// priority to hand it over by itself), and either this subscription saw the owner gone (so
+    /// it may have become the active consumer, even without traffic to show it) or it still
+    /// received one of the partition's deliveries after the grace.
     func ownerBack(_ partition: Int, present: Bool, at now: ContinuousClock.Instant, grace: Duration) -> Bool {
         state.withLock { state in
             guard present else {
                 state.ownerSeen[partition] = nil
+                state.ownerWasAway.insert(partition)
                 return false
             }
             let seen = state.ownerSeen[partition] ?? now
             state.ownerSeen[partition] = seen
+            guard now - seen >= grace else { return false }
+            if state.ownerWasAway.contains(partition) { return true }
             guard let last = state.lastDelivery[partition] else { return false }
-            return now - seen >= grace && last >= seen + grace
+            return last >= seen + grace
         }
     }
 
