@@ -306,6 +306,7 @@ YAML
     done
     sleep 7
   fi
+  echo "{\"driver\":\"starts\",\"time\":\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\"}" >> "$work/$prefix-driver.log"
   local machine_before; machine_before=$(machine_busy_seconds)
   local cpu_before=0 pid
   for pid in "${pids[@]}"; do cpu_before=$(awk -v a="$cpu_before" -v b="$(cpu_seconds "$pid")" 'BEGIN { print a + b }'); done
@@ -314,6 +315,7 @@ YAML
   for pid in "${pids[@]}"; do cpu_after=$(awk -v a="$cpu_after" -v b="$(cpu_seconds "$pid")" 'BEGIN { print a + b }'); done
   local machine_after; machine_after=$(machine_busy_seconds)
   for pid in "${pids[@]}"; do stop "$pid"; done
+  if [ -n "${WMG_BENCH_LOGS:-}" ]; then mkdir -p "$WMG_BENCH_LOGS"; cp "$work/$prefix"-*.log "$WMG_BENCH_LOGS/"; fi
   stop $sim_pid; sim_pid=
   /usr/bin/python3 - "$line" "$cpu_before" "$cpu_after" "$3" "$2" "$1" "$machine_before" "$machine_after" "$(nproc)" >> "$results" <<'PY'
 import json, sys

@@ -569,7 +569,11 @@ public final class Gateway: Service, Sendable {
     /// Hands a partition back once its owner has returned and the broker has not given it back by
     /// itself (RabbitMQ 3.10; docs/deploy.md).
     private func watchOwners(of standby: StandbyPartitions, session: BrokerSession) async {
-        let interval = max(Duration.seconds(1), min(configuration.replicas.standbyDelay, .seconds(5)))
+        // A broker that honours consumer priority (4.x) stops delivering a partition to this
+        // replica as soon as its owner subscribes, which the owner does within milliseconds of
+        // claiming its ordinal: a second of deliveries after that is proof enough that it will
+        // not hand over by itself (3.10).
+        let interval = max(Duration.milliseconds(250), min(configuration.replicas.standbyDelay, .seconds(1)))
         while !Task.isCancelled, !draining, session.isOpen {
             try? await Task.sleep(for: interval)
             guard !Task.isCancelled, !draining, session.isOpen else { return }
@@ -582,7 +586,7 @@ public final class Gateway: Service, Sendable {
                     presence[owner] = try? await OrdinalClaim.isHeld(ordinal: owner, configuration: configuration, on: session.consumerConnection)
                 }
                 guard let present = presence[owner] else { continue }
-                if standby.ownerBack(partition, present: present, at: now, grace: configuration.replicas.standbyDelay) { due.append(partition) }
+                if standby.ownerBack(partition, present: present, at: now, grace: interval) { due.append(partition) }
             }
             guard !due.isEmpty else { continue }
             let names = due.map { "p\($0)" }.joined(separator: ",")

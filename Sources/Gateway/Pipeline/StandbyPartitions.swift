@@ -74,7 +74,7 @@ final class StandbyPartitions: Sendable {
 
     /// Records whether `partition`'s owner is back; true when the partition is due back to it:
     /// the owner has been back for `grace` (time enough for a broker that honours consumer
-    /// priority to hand it over by itself), and either this subscription saw the owner gone (so
+    /// priority to stop delivering it here), and either this subscription saw the owner gone (so
     /// it may have become the active consumer, even without traffic to show it) or it still
     /// received one of the partition's deliveries after the grace.
     func ownerBack(_ partition: Int, present: Bool, at now: ContinuousClock.Instant, grace: Duration) -> Bool {
