@@ -23,7 +23,8 @@
 #   deploy/local/bench.sh rollout [COUNT] [MAX_IN_FLIGHT]
 #                                            as replicas, but the two-replica row runs after a
 #                                            rolling restart as a StatefulSet does it (replica 1
-#                                            stopped and started, 8 s later replica 0, 15 s more):
+#                                            stopped and started 2 s later, 8 s later replica 0,
+#                                            15 s more; WMG_BENCH_RESTART_GAP=0 restarts at once):
 #                                            the returned owners must have their partitions back
 #                                            (target: two >= 1.8x one)
 #   deploy/local/bench.sh mixed [COUNT]      live before batch: live commands at 20/s on an idle
@@ -297,6 +298,9 @@ YAML
     # drains) and started again, 8 s apart; then 15 s before the commands come.
     for ordinal in $(seq $((replicas - 1)) -1 0); do
       stop "${pids[$ordinal]}"
+      # A StatefulSet creates the pod again only once the old one is gone, and a new container
+      # takes seconds to start: WMG_BENCH_RESTART_GAP (default 2 s; 0 restarts at once).
+      sleep "${WMG_BENCH_RESTART_GAP:-2}"
       restart="$work/$prefix-$ordinal-restarted.log"
       WMG_REPLICAS_ORDINAL=$ordinal WMG_DEDUPE_PATH="$work/$prefix-$ordinal.journal" WMG_ADMIN_LISTEN=127.0.0.1:$((19650 + ordinal)) \
         "$gateway" run --config "$work/$prefix.yaml" > "$restart" 2>&1 &

@@ -517,7 +517,9 @@ public final class Gateway: Service, Sendable {
             let consumer: AMQPConsumer
             do {
                 let channel = try await session.consumerConnection.openChannel()
-                try await channel.qos(prefetchCount: UInt16(configuration.amqp.prefetch))
+                // No more than the pipeline runs at once: a hand-back waits for every delivery it
+                // started, so a deep prefetch here would keep the returned owner idle for longer.
+                try await channel.qos(prefetchCount: UInt16(min(configuration.amqp.prefetch, max(1, configuration.pipeline.maxInFlight))))
                 standby = StandbyPartitions(channel: channel)
                 consumer = try await channel.consume(queue: queues[0])
                 standby.subscribed(consumer)
