@@ -13,6 +13,12 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
     /// Every consumer tag delivering into this sequence (one per queue), while it runs.
     public var tags: [String] { sink.tags.withLock { $0 } }
 
+    /// Ends this sequence here without telling the broker (no `basic.cancel`): the consumers stay
+    /// subscribed, and what the broker still sends is left unacknowledged, to be returned when
+    /// the channel or connection closes. For a single-active-consumer queue, where a cancel would
+    /// make the next consumer active while this one still holds earlier messages.
+    public func stopReceiving() { sink.continuation.finish() }
+
     /// The deliveries, until the consumer is cancelled or its channel or connection ends (then the iteration throws).
     public func makeAsyncIterator() -> Iterator {
         Iterator(batches: stream.makeAsyncIterator())

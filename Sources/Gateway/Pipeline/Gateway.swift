@@ -345,11 +345,11 @@ public final class Gateway: Service, Sendable {
             group.addTask {
                 for await _ in drainRequests {
                     if self.holdsOnDrain {
+                        // Ends the consumer loops without a cancel; the drain below runs as
+                        // usual, and the connection's close at its end returns what was held.
                         self.logger.info("draining: no new command starts; the close returns what the broker sent, in order, to the next consumer")
-                        _ = await inFlight.waitUntilDrained(timeout: self.configuration.drainTimeout)
-                        // Ends the consumer loops; what they held goes back to the queues.
-                        if let standby = self.runState.withLock({ $0.standby }) { try? await standby.channel.close() }
-                        try? await session.consumerChannel.close()
+                        consumer.stopReceiving()
+                        self.runState.withLock { $0.standby }?.consumer?.stopReceiving()
                         break
                     }
                     await self.stopStandby()
