@@ -11,7 +11,8 @@ import Testing
     ) async throws -> [String: String] {
         for key in keys {
             let properties = MessageProperties(headers: ["x-call-key": .string(key)], messageId: key)
-            #expect(try await publisher.publishAndConfirm(Array(key.utf8), exchange: exchange, routingKey: "change", properties: properties) == .acked)
+            #expect(
+                try await publisher.publishAndConfirm(Array(key.utf8), exchange: exchange, routingKey: "change", properties: properties) == .acked)
         }
         var placed: [String: String] = [:]
         for queue in queues {
@@ -29,7 +30,8 @@ import Testing
         let publisher = try await connection.openChannel(publisherConfirms: true)
         let prefix = "ring-\(UInt32.random(in: 0...UInt32.max))"
         let exchange = prefix + ".hash"
-        try await channel.declareExchange(exchange, type: ExchangeType(rawValue: "x-consistent-hash"), arguments: ["hash-header": .string("x-call-key")])
+        try await channel.declareExchange(
+            exchange, type: ExchangeType(rawValue: "x-consistent-hash"), arguments: ["hash-header": .string("x-call-key")])
         let queues = (0..<4).map { "\(prefix).p\($0)" }
         func bind() async throws { for queue in queues { try await channel.bindQueue(queue, exchange: exchange, routingKey: "1") } }
         for queue in queues { try await channel.declareQueue(queue, durable: false, autoDelete: false) }

@@ -3,6 +3,7 @@ import Foundation
 import GatewayConfig
 import Logging
 import PipelineCore
+import Synchronization
 import Tracing
 import WorkModeDomain
 
@@ -114,6 +115,7 @@ extension CommandProcessor {
                 try received.channel.ack(received.delivery)
                 return .acked
             }
+            if holdsReturns.load(ordering: .sequentiallyConsistent) { return .requeued }
             try received.channel.nack(received.delivery, requeue: true)
         } catch {
             logger.debug(

@@ -5,6 +5,7 @@ import GatewayConfig
 import Logging
 import OIFDEClient
 import PipelineCore
+import Synchronization
 import Tracing
 import WorkModeDomain
 
@@ -12,6 +13,12 @@ import WorkModeDomain
 /// publish the result (and dead letter), then acknowledge. Pure pipeline logic; the broker and
 /// OIFDE are reached through the session and the client.
 final class CommandProcessor: Sendable {
+    /// Set by a drain on single-active-consumer queues: a command that goes back is left
+    /// unacknowledged instead of nacked, and the connection's close returns it with the ones held
+    /// after it, in order. A nack would put it at the head of the queue now, ahead of earlier
+    /// commands of its call this replica still holds, for the next consumer to apply first.
+    let holdsReturns = Atomic<Bool>(false)
+
     let configuration: GatewayConfiguration
     let client: OIFDEClient
     let journal: CompletionJournal

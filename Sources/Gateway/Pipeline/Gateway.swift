@@ -133,6 +133,8 @@ public final class Gateway: Service, Sendable {
     private var draining: Bool { runState.withLock { $0.draining } }
 
     private func beginDrain() {
+        // Before anything can be requeued by the drain: see `CommandProcessor.holdsReturns`.
+        if holdsOnDrain { processor.holdsReturns.store(true, ordering: .sequentiallyConsistent) }
         let (request, inFlight) = runState.withLock { state -> (AsyncStream<Void>.Continuation?, InFlightCounter?) in
             state.draining = true
             return (state.drainRequested, state.inFlight)
