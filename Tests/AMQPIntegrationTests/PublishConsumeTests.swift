@@ -86,12 +86,12 @@ import Testing
         let threads = Mutex<Set<String>>([])
         let registering = Mutex<Set<String>>([])
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            registering.withLock { $0.insert(Self.threadName()) }
+            registering.withLock { _ = $0.insert(Self.threadName()) }
             let remaining = Atomic(500)
             for (index, confirmation) in confirmations.enumerated() {
                 confirmation.whenResolved { result in
                     outcomes.withLock { $0[index, default: []].append((try? result.get()) ?? .nacked) }
-                    threads.withLock { $0.insert(Self.threadName()) }
+                    threads.withLock { _ = $0.insert(Self.threadName()) }
                     if remaining.subtract(1, ordering: .relaxed).newValue == 0 { done.resume() }
                 }
             }
