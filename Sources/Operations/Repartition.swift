@@ -64,8 +64,8 @@ public struct Repartition: Sendable {
             throw OperatorError(.usage, "topology.partitions is 0: repartition changes one partition count to another (both at least 1)")
         }
         report.from = try await topology.existingPartitionCount(on: connection)
-        let movedExists = try await exists(moved, on: connection)
-        let incomingExists = try await exists(incoming, on: connection)
+        let movedExists = try await connection.queueExists(moved)
+        let incomingExists = try await connection.queueExists(incoming)
         let holding = movedExists || incomingExists
         if report.from == 0, !holding {
             throw OperatorError(
@@ -87,7 +87,7 @@ public struct Repartition: Sendable {
         try await channel.bindQueue(incoming, exchange: section.commandsExchange, routingKey: section.commandsRoutingKey)
         // Gone already when an earlier run stopped between deleting the old exchanges and declaring
         // the new ones (unbinding from a missing exchange is an error).
-        if try await exchangeExists(topology.partitionedExchange, on: connection) {
+        if try await connection.exchangeExists(topology.partitionedExchange) {
             try await channel.unbindExchange(topology.partitionedExchange, from: section.commandsExchange, routingKey: section.commandsRoutingKey)
         }
         if report.from != section.partitions {
@@ -199,30 +199,6 @@ public struct Repartition: Sendable {
             delivery.body, exchange: exchange, routingKey: routingKey, mandatory: true, properties: properties)
         guard answer == .acked else {
             throw OperatorError(.runtime, "the broker did not take a command moved from \(queue) (\(answer)); run it again to finish")
-        }
-    }
-
-    private func exchangeExists(_ exchange: String, on connection: AMQPConnection) async throws -> Bool {
-        let channel = try await connection.openChannel()
-        do {
-            try await channel.checkExchange(exchange)
-            try? await channel.close()
-            return true
-        } catch {
-            if error.replyCode == 404 { return false }
-            throw error
-        }
-    }
-
-    private func exists(_ queue: String, on connection: AMQPConnection) async throws -> Bool {
-        let channel = try await connection.openChannel()
-        do {
-            _ = try await channel.checkQueue(queue)
-            try? await channel.close()
-            return true
-        } catch {
-            if error.replyCode == 404 { return false }
-            throw error
         }
     }
 }

@@ -15,22 +15,10 @@ extension Topology {
     /// How many partition queues `<commandsQueue>.p0`, `.p1`, … exist, counted up to the first
     /// missing one (a passive declare each, on a channel of its own: a 404 closes it).
     public func existingPartitionCount(on connection: AMQPConnection) async throws -> Int {
-        for index in 0..<Self.partitionProbeLimit where try await !exists(partitionQueue(index), on: connection) {
+        for index in 0..<Self.partitionProbeLimit where try await !connection.queueExists(partitionQueue(index)) {
             return index
         }
         return Self.partitionProbeLimit
-    }
-
-    private func exists(_ queue: String, on connection: AMQPConnection) async throws -> Bool {
-        let channel = try await connection.openChannel()
-        do {
-            _ = try await channel.checkQueue(queue)
-        } catch let error as AMQPError {
-            guard error.replyCode == 404 else { throw error }
-            return false
-        }
-        try? await channel.close()
-        return true
     }
 
     /// Refuses a configuration whose partition count differs from a partitioned topology already in

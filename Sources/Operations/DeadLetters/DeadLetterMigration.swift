@@ -55,7 +55,7 @@ public struct DeadLetterMigration: Sendable {
         var report = Report()
         let store = DeadLetterStore(topology: topology)
         let shape = try await store.shape(on: connection)
-        let stagingExists = try await exists(staging, on: connection)
+        let stagingExists = try await connection.queueExists(staging)
         if case .other(let text) = shape { throw OperatorError(.runtime, "\(letters) is neither the earlier quorum queue nor a stream: \(text)") }
         if shape == .stream, !stagingExists {
             say("\(letters) is a stream already: nothing to migrate")
@@ -82,7 +82,7 @@ public struct DeadLetterMigration: Sendable {
         try await channel.declareQueue(letters, durable: true, arguments: topology.deadLetterQueueArguments)
         try await channel.bindQueue(letters, exchange: exchange, routingKey: "#")
         try await channel.declareQueue(topology.settledQueue, durable: true, arguments: topology.deadLetterQueueArguments)
-        if try await exists(staging, on: connection) {
+        if try await connection.queueExists(staging) {
             let unbinder = try await connection.openChannel()
             try await unbinder.unbindQueue(staging, exchange: exchange, routingKey: "#")
             try? await unbinder.close()
@@ -94,18 +94,6 @@ public struct DeadLetterMigration: Sendable {
         try? await channel.close()
         say("moved \(report.moved) dead letters into the stream \(letters) (\(report.skipped) were there already); \(topology.retentionLine)")
         return report
-    }
-
-    private func exists(_ queue: String, on connection: AMQPConnection) async throws -> Bool {
-        let channel = try await connection.openChannel()
-        do {
-            _ = try await channel.checkQueue(queue)
-            try? await channel.close()
-            return true
-        } catch {
-            if error.replyCode == 404 { return false }
-            throw error
-        }
     }
 
     /// Takes every letter off the quorum queue: copied to the staging stream (unless a copy is
