@@ -121,7 +121,15 @@ launch() {
   if "${inroot[@]}" id rabbitmq >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then "${inroot[@]}" chown -R rabbitmq:rabbitmq "$base"; fi
   mount_root
   node_env
-  "${inroot[@]}" rabbitmq-server -detached
+  # Debian's wrapper starts the server through `su`, which leaves it a soft limit of 1,024 open
+  # files: the quorum queues and streams a few full test runs leave behind use them up, and logins
+  # then time out. Started the same way, with the soft limit raised to the hard one.
+  if [ "$(id -u)" -eq 0 ] && "${inroot[@]}" id rabbitmq >/dev/null 2>&1; then
+    "${inroot[@]}" su rabbitmq -s /bin/sh -c \
+      'ulimit -n "$(ulimit -Hn)"; cd /var/lib/rabbitmq && exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached'
+  else
+    "${inroot[@]}" rabbitmq-server -detached
+  fi
   # await_startup fails at once while the node is not yet registered with epmd: retry it.
   local deadline=$((SECONDS + 120))
   until ctl await_startup --timeout 30 >/dev/null 2>&1; do

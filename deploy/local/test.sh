@@ -17,6 +17,10 @@ bash deploy/local/ensure-deps.sh
 # Style first: the checked-in .swift-format (swift-format ships with the toolchain); a warning fails.
 swift format lint --strict --recursive Sources Tests Plugins Package.swift
 
+# A crash prints the crashed thread alone: CI keeps only the tail of the output, and a backtrace of
+# every thread pushed the one that mattered out of it.
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=yes,threads=crashed,interactive=no}
+
 export WMG_BROKER_PORT=${WMG_BROKER_PORT:-5673}
 rabbitmq4_port=${WMG_BROKER4_PORT:-$((WMG_BROKER_PORT + 1))}
 rabbitmq4_root=
