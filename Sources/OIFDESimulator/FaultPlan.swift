@@ -39,6 +39,9 @@ public struct FaultPlan: Sendable, Hashable, Codable {
     /// An outage: every matching request answers HTTP 503 for this many seconds (`httpStatus` 503
     /// and `forSeconds` in one field).
     public var outageSeconds: Double?
+    /// A flapping OIFDE: the fault applies for this many seconds, then not for as many, and so on,
+    /// from when the plan is set (`outageSeconds` or `forSeconds` bound the whole).
+    public var flapSeconds: Double?
     /// A capacity: a request that arrives while this many are being answered gets HTTP 429 at once.
     public var maxConcurrent: Int?
 

@@ -74,6 +74,8 @@ public final class SimulatorState: Sendable {
         var fault: FaultPlan?
         /// When a fault with `forSeconds` (or `outageSeconds`) stops.
         var faultUntil: Date?
+        /// When the fault was set (the phases of `flapSeconds` count from it).
+        var faultSince = Date()
         /// changeWorkMode requests being answered now, and the most at once.
         var concurrent = 0
         var mostConcurrent = 0
@@ -260,6 +262,7 @@ public final class SimulatorState: Sendable {
         storage.withLock {
             $0.fault = plan
             $0.faultUntil = until
+            $0.faultSince = Date()
         }
     }
 
@@ -300,6 +303,7 @@ public final class SimulatorState: Sendable {
                 storage.faultUntil = nil
             }
             guard var plan = storage.fault, plan.applies(to: endpoint) else { return nil }
+            if let flap = plan.flapSeconds, flap > 0, Int(Date().timeIntervalSince(storage.faultSince) / flap) % 2 == 1 { return nil }
             if let count = plan.count {
                 guard count > 0 else {
                     storage.fault = nil

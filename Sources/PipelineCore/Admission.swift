@@ -44,6 +44,7 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         public var probe: Bool
         /// When it was granted.
         public var at: Date
+        fileprivate var requester: Ticket
         fileprivate var tenant: String
         fileprivate var batch: Bool
     }
@@ -66,9 +67,18 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         public var transitions: [CircuitBreaker.Transition] = []
         /// The new in-flight limit, when it moved.
         public var limit: Int?
+        /// The finished request failed while the gateway knew OIFDE was failing: it went out
+        /// half-open, the breaker was open once it was counted (this failure opened it, or others
+        /// did while it was out), or the requests that ended just before it failed too, at least
+        /// two of them other commands' (a run of failures with no success between). Such a failure
+        /// need not use up the command's attempts (``CommandAttempts/Report/duringOutage``). A
+        /// command failing alone is never in an outage by this rule: its own failures are the
+        /// only evidence, and `retry.maxAttempts` is what bounds them.
+        public var failedDuringOutage = false
     }
 
     private struct Waiting: Sendable {
+        var requester: Ticket
         var tenant: String
         var batch: Bool
     }
@@ -139,6 +149,9 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     private var breaker: CircuitBreaker?
     private var adaptive: AdaptiveLimit?
     private var buckets: [String: TokenBucket]
+    /// Whose requests failed since the last success, the latest few.
+    private var failureRun: [Ticket] = []
+    private static var failureRunKept: Int { 8 }
 
     /// Nothing running, nothing waiting, the breaker closed.
     public init(settings: Settings) {
@@ -173,10 +186,11 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     }
 
     /// Asks permission for one request of `ticket`. Granted at once (in the answer's grants) or
-    /// queued until a report or a tick grants it.
-    public mutating func request(_ ticket: Ticket, tenant: String, batch isBatch: Bool, at now: Date) -> Changes {
+    /// queued until a report or a tick grants it. `requester` names the command when a command
+    /// asks with a new ticket each time (nil: the ticket is the command).
+    public mutating func request(_ ticket: Ticket, for requester: Ticket? = nil, tenant: String, batch isBatch: Bool, at now: Date) -> Changes {
         precondition(waiting[ticket] == nil, "one request per ticket at a time")
-        waiting[ticket] = Waiting(tenant: tenant, batch: isBatch)
+        waiting[ticket] = Waiting(requester: requester ?? ticket, tenant: tenant, batch: isBatch)
         if isBatch { batch.append(ticket, tenant: tenant) } else { live.append(ticket, tenant: tenant) }
         var changes = Changes()
         pump(at: now, into: &changes)
@@ -213,6 +227,19 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
             signal = .neutral
         }
         if let transition = breaker?.finished(breakerResult, probe: grant.probe, at: now) { changes.transitions.append(transition) }
+        // Only with a breaker: without one, the gateway claims to know nothing of outages.
+        var othersFailedJustBefore = false
+        switch breakerResult {
+        case .healthy: failureRun.removeAll()
+        case .failed:
+            othersFailedJustBefore = failureRun.count { $0 != grant.requester } >= 2
+            failureRun.append(grant.requester)
+            if failureRun.count > Self.failureRunKept { failureRun.removeFirst() }
+        case .abandoned: break
+        }
+        if breakerResult == .failed, let breaker, grant.probe || breaker.state != .closed || othersFailedJustBefore {
+            changes.failedDuringOutage = true
+        }
         if let limit = adaptive?.record(signal, startedAt: grant.at, at: now) { changes.limit = limit }
         pump(at: now, into: &changes)
         return changes
@@ -256,10 +283,10 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
             guard let (index, tenant) = takeBatch ? batchNext : liveNext,
                 let ticket = takeBatch ? batch.take(at: index, tenant: tenant) : live.take(at: index, tenant: tenant)
             else { return }
-            waiting.removeValue(forKey: ticket)
+            let requester = waiting.removeValue(forKey: ticket)?.requester ?? ticket
             buckets[tenant]?.take(at: now)
             if takeBatch { runningBatch += 1 } else { runningLive += 1 }
-            changes.grants.append(Grant(ticket: ticket, probe: probe, at: now, tenant: tenant, batch: takeBatch))
+            changes.grants.append(Grant(ticket: ticket, probe: probe, at: now, requester: requester, tenant: tenant, batch: takeBatch))
         }
     }
 }

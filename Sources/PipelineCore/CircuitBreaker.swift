@@ -5,12 +5,17 @@ import WorkModeDomain
 /// caller asks before each request and reports how it went, always with the time.
 ///
 /// Closed, it opens when at least `failureRate` of the last `window`'s requests (and at least
-/// `minimumRequests` of them) failed for a retryable reason. While closed it also holds back a
-/// request whose failure, together with the failures of every request still out, would open it:
-/// on an idle gateway whose upstream has just gone down, OIFDE then sees `minimumRequests`
-/// requests, not one per in-flight slot. Open, it refuses everything until `openFor` has passed;
-/// then one probe goes out (half-open): success closes it, failure opens it again for twice as
-/// long, up to `maxOpenFor`.
+/// `minimumRequests` of them) failed for a retryable reason, or when `minimumRequests` requests in
+/// a row failed: an OIFDE that flaps (down 2 s, up 2 s) never fails half of a window that its up
+/// phases filled with successes, and would otherwise use up commands' attempts in every down phase.
+/// While closed it also holds back a request whose failure, together with the failures of every
+/// request still out, would open it: on an idle gateway whose upstream has just gone down, OIFDE
+/// then sees `minimumRequests` requests, not one per in-flight slot. Open, it refuses everything
+/// until `openFor` has passed; then it is half-open: one probe goes out, and after each success one
+/// more request may be out than successes so far (1, 2, 3, … at once, so the rate roughly doubles
+/// per round trip), until `minimumRequests` succeeded or a `window` passed since the probe's
+/// success; then it closes. A failure while half-open opens it again for twice as long, up to
+/// `maxOpenFor`. Requests let through while half-open are reported with `probe: true`.
 public struct CircuitBreaker: Sendable {
     /// `breaker.*`.
     public struct Settings: Sendable, Hashable {
@@ -55,7 +60,7 @@ public struct CircuitBreaker: Sendable {
     public enum Permission: Sendable, Hashable {
         /// Yes; report its end with `probe: false`.
         case allowed
-        /// Yes, as the half-open probe; report its end with `probe: true`.
+        /// Yes, while half-open (the probe, or the ramp after it); report its end with `probe: true`.
         case probe
         /// Not now. `until` is when to ask again; nil means when a request still out has ended.
         case refused(until: Date?)
@@ -94,7 +99,11 @@ public struct CircuitBreaker: Sendable {
     private var outstanding = 0
     private var openUntil = Date.distantPast
     private var currentOpenFor: Duration
-    private var probeOut = false
+    private var consecutiveFailures = 0
+    /// Half-open: requests out, successes since the probe went out, when the probe succeeded.
+    private var rampOut = 0
+    private var rampSuccesses = 0
+    private var rampSince: Date?
 
     /// Closed, with an empty window.
     public init(settings: Settings) {
@@ -111,41 +120,47 @@ public struct CircuitBreaker: Sendable {
         case .open:
             guard now >= openUntil else { return (.refused(until: openUntil), nil) }
             state = .halfOpen
-            probeOut = true
+            rampOut = 1
+            rampSuccesses = 0
+            rampSince = nil
             outstanding += 1
             return (.probe, Transition(from: .open, to: .halfOpen, openUntil: nil, reason: "open for \(format(currentOpenFor)); probing"))
         case .halfOpen:
-            guard !probeOut else { return (.refused(until: nil), nil) }
-            probeOut = true
+            if let closed = closeIfRamped(at: now) { return (permitClosed(at: now), closed) }
+            guard rampOut < rampSuccesses + 1 else { return (.refused(until: nil), nil) }
+            rampOut += 1
             outstanding += 1
             return (.probe, nil)
         case .closed:
-            prune(at: now)
-            if outstanding > 0, wouldOpen(failures: failuresInWindow + outstanding + 1, requests: windowCount + outstanding + 1) {
-                return (.refused(until: nil), nil)
-            }
-            outstanding += 1
-            return (.allowed, nil)
+            return (permitClosed(at: now), nil)
         }
+    }
+
+    private mutating func permitClosed(at now: Date) -> Permission {
+        prune(at: now)
+        if outstanding > 0, wouldOpen(failures: failuresInWindow + outstanding + 1, requests: windowCount + outstanding + 1) {
+            return .refused(until: nil)
+        }
+        outstanding += 1
+        return .allowed
     }
 
     /// Reports the end of a request `permit` allowed.
     public mutating func finished(_ result: Result, probe: Bool, at now: Date) -> Transition? {
         outstanding = max(0, outstanding - 1)
         if probe {
-            probeOut = false
+            // A request of an earlier half-open period that outlived it says nothing about this one.
             guard state == .halfOpen else { return nil }
+            rampOut = max(0, rampOut - 1)
             switch result {
             case .healthy:
-                state = .closed
-                samples.removeAll()
-                sampleHead = 0
-                failuresInWindow = 0
-                currentOpenFor = settings.openFor
-                return Transition(from: .halfOpen, to: .closed, openUntil: nil, reason: "the probe succeeded")
+                rampSuccesses += 1
+                if rampSince == nil { rampSince = now }
+                return closeIfRamped(at: now)
             case .failed:
                 currentOpenFor = min(settings.maxOpenFor, currentOpenFor * 2)
-                return open(at: now, from: .halfOpen, reason: "the probe failed")
+                let reason = rampSuccesses == 0 ? "the probe failed" : "a request failed after \(rampSuccesses) succeeded since the probe"
+                return open(at: now, from: .halfOpen, reason: reason)
             case .abandoned:
                 return nil
             }
@@ -153,10 +168,42 @@ public struct CircuitBreaker: Sendable {
         guard state == .closed, result != .abandoned else { return nil }
         prune(at: now)
         samples.append((now, result == .failed))
-        if result == .failed { failuresInWindow += 1 }
-        guard wouldOpen(failures: failuresInWindow, requests: windowCount) else { return nil }
-        let reason = "\(failuresInWindow) of the last \(windowCount) requests failed within \(format(settings.window))"
-        return open(at: now, from: .closed, reason: reason)
+        if result == .failed {
+            failuresInWindow += 1
+            consecutiveFailures += 1
+        } else {
+            consecutiveFailures = 0
+        }
+        if wouldOpen(failures: failuresInWindow, requests: windowCount) {
+            return open(
+                at: now, from: .closed, reason: "\(failuresInWindow) of the last \(windowCount) requests failed within \(format(settings.window))")
+        }
+        if consecutiveFailures >= settings.minimumRequests {
+            return open(at: now, from: .closed, reason: "\(consecutiveFailures) requests in a row failed")
+        }
+        return nil
+    }
+
+    /// Half-open long enough without a failure: closes with an empty window and the first open
+    /// period.
+    private mutating func closeIfRamped(at now: Date) -> Transition? {
+        guard let since = rampSince else { return nil }
+        let reason: String
+        if rampSuccesses >= settings.minimumRequests {
+            reason = "the probe and \(rampSuccesses - 1) requests after it succeeded"
+        } else if now >= since.addingTimeInterval(settings.window.timeInterval) {
+            reason = "no request failed within \(format(settings.window)) of the probe's success"
+        } else {
+            return nil
+        }
+        state = .closed
+        samples.removeAll()
+        sampleHead = 0
+        failuresInWindow = 0
+        consecutiveFailures = 0
+        currentOpenFor = settings.openFor
+        rampSince = nil
+        return Transition(from: .halfOpen, to: .closed, openUntil: nil, reason: reason)
     }
 
     private var windowCount: Int { samples.count - sampleHead }
@@ -167,6 +214,7 @@ public struct CircuitBreaker: Sendable {
 
     private mutating func open(at now: Date, from: State, reason: String) -> Transition {
         state = .open
+        consecutiveFailures = 0
         openUntil = now.addingTimeInterval(currentOpenFor.timeInterval)
         return Transition(from: from, to: .open, openUntil: openUntil, reason: reason)
     }

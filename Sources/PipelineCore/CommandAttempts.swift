@@ -71,12 +71,19 @@ public struct CommandAttempts: Sendable {
         /// The attempt was the half-open breaker's probe: a failure does not count against
         /// `retry.maxAttempts`, so no command spends its attempts on probes alone.
         public var probe: Bool
+        /// The attempt failed while the breaker knew OIFDE was failing
+        /// (``Admission/Changes/failedDuringOutage``): when its outcome is known (nothing was
+        /// applied), it does not count against `retry.maxAttempts` either, so an OIFDE that flaps
+        /// faster than the backoff cannot use up a command's attempts while its deadline has time.
+        /// An attempt of unknown outcome always counts: each may have applied the change.
+        public var duringOutage: Bool
 
         /// A report of one attempt.
         public init(
             verdict: AttemptVerdict, sentRequest: Bool, summary: String, httpStatus: Int? = nil, errorCode: String? = nil, errorMsg: String? = nil,
-            probe: Bool = false, unknownOutcome: String? = nil, neverSent: Bool = false
+            probe: Bool = false, unknownOutcome: String? = nil, neverSent: Bool = false, duringOutage: Bool = false
         ) {
+            self.duringOutage = duringOutage
             self.neverSent = neverSent
             self.probe = probe
             self.unknownOutcome = unknownOutcome
@@ -106,8 +113,9 @@ public struct CommandAttempts: Sendable {
     private var state = State.idle
     private var ending: Ending
     private var startRecorded = false
-    /// Failed probes: they reached OIFDE but do not use up the command's attempts.
-    private var failedProbes = 0
+    /// Failed probes and known-outage failures: they reached OIFDE but do not use up the command's
+    /// attempts.
+    private var uncountedFailures = 0
 
     /// - Parameters:
     ///   - journaled: the command has a message ID, so its start is journaled before the first attempt.
@@ -193,9 +201,9 @@ public struct CommandAttempts: Sendable {
                 state = .waiting
                 return .wait(for: delay)
             }
-            if report.probe {
-                // The breaker is open again and holds the next request back; only the deadline ends it.
-                failedProbes += 1
+            if report.probe || (report.duringOutage && report.unknownOutcome == nil) {
+                // The breaker is open and holds the next request back; only the deadline ends it.
+                uncountedFailures += 1
                 return acquire(at: now)
             }
             guard countedAttempts < maxAttempts else {
@@ -216,7 +224,7 @@ public struct CommandAttempts: Sendable {
         }
     }
 
-    private var countedAttempts: Int { ending.attempts - failedProbes }
+    private var countedAttempts: Int { ending.attempts - uncountedFailures }
 
     private mutating func acquire(at now: Date) -> Action {
         if let ending = expiredIfPassed(at: now) { return ending }

@@ -65,6 +65,43 @@ import Testing
         }
     }
 
+    /// Issue 27's flapping OIFDE: 503 for 2 s, fine for 2 s, for 30 s, while commands arrive at
+    /// 25/s with 3 attempts and a 90 s deadline. Before, a command spent its three attempts inside
+    /// one 2 s down phase (the backoff starts at 200 ms) while the breaker's 10 s window, filled by
+    /// the up phases' successes, never reached half failures. Now failures in a row open it, a
+    /// failure the gateway already knew of uses up no attempt, and the ramp after each probe
+    /// reopens it quickly: every command succeeds, and OIFDE sees a bounded number of requests.
+    @Test func aFlappingOIFDEEndsWithEveryCommandSucceeding() async throws {
+        let environment = ["WMG_RETRY_MAXATTEMPTS": "3", "WMG_RETRY_DEADLINE": "90s", "WMG_OIFDE_TIMEOUT": "10s"]
+        try await withGateway(environment: environment) { gut in
+            let commands = Self.commands(550, prefix: "flap")
+            // Two seconds of normal traffic first: the gateway has seen OIFDE work before it flaps.
+            let started = ContinuousClock.now
+            var faultSet = false
+            for (index, batch) in stride(from: 0, to: commands.count, by: 5).enumerated() {
+                // The arrival rate is the scenario's shape, not a wait for something to happen.
+                try await Task.sleep(until: started + .milliseconds(200 * index))
+                if !faultSet, ContinuousClock.now - started >= .seconds(2) {
+                    _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"flapSeconds": 2, "outageSeconds": 30}"#)
+                    faultSet = true
+                }
+                try await gut.publishAll(Array(commands[batch..<min(batch + 5, commands.count)]))
+            }
+            let results = try await gut.nextResults(commands.count, within: 120)
+            let statuses = Dictionary(grouping: results, by: { $0["status"] as? String ?? "?" }).mapValues(\.count)
+            let notSucceeded = results.filter { $0["status"] as? String != "succeeded" }.prefix(2).map { $0["reason"] as? String ?? "" }
+            #expect(statuses == ["succeeded": commands.count], "\(statuses): \(notSucceeded)")
+            let requests = try await gut.simulator.requests().filter { ($0["endpoint"] as? String) == "changeWorkMode" }
+            let whileDown = requests.filter { ($0["errorCode"] as? String) == "10000001" }.count
+            let logs = gut.allLogs
+            let openings = logs.components(separatedBy: "circuit to OIFDE opened").count - 1
+            #expect(openings >= 3, "the breaker opened in down phases: \(openings)")
+            // Each opening: at most minimumRequests failures in a row, what was out then, the probe.
+            #expect(whileDown <= openings * 40, "OIFDE saw \(whileDown) requests while down, \(requests.count) in all; \(openings) openings")
+            print("flapping OIFDE: \(commands.count) commands, \(requests.count) requests, \(whileDown) while down, \(openings) openings")
+        }
+    }
+
     /// A deadline that passes while the breaker is open ends the command `expired`, saying so;
     /// never `failed` for attempts it was not allowed to make.
     @Test func deadlinesDuringAnOpenCircuitEndExpiredNeverFailed() async throws {

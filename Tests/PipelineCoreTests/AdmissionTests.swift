@@ -120,6 +120,32 @@ import Testing
     /// Random requests, withdrawals, finishes and ticks over tenants, classes and rate limits:
     /// requests out never pass the limit, each tenant's requests of a class are granted in
     /// arrival order, a withdrawn one is never granted, and everything is granted in the end.
+    /// A failure is OIFDE's (it uses up no attempt) when the breaker is not closed or when at least
+    /// two other commands' requests failed just before it with no success between; a command failing
+    /// alone, asking with a new ticket each time, is never in an outage by this rule.
+    @Test func failuresDuringAKnownOutageAreToldFromACommandFailingAlone() {
+        let breaker = CircuitBreaker.Settings(
+            failureRate: 0.5, minimumRequests: 20, window: .seconds(10), openFor: .seconds(2), maxOpenFor: .seconds(60))
+        var admission = Admission<Int>(settings: .init(maxInFlight: 8, breaker: breaker))
+        func fail(_ ticket: Int, command: Int) -> Bool {
+            guard let grant = admission.request(ticket, for: command, tenant: "t1", batch: false, at: Self.t0).grants.first else {
+                Issue.record("granted at once")
+                return false
+            }
+            return admission.finished(grant, .failed(overloaded: true), at: Self.t0).failedDuringOutage
+        }
+        // One command, five tickets: its own failures never make an outage.
+        #expect((1...5).map { fail($0, command: 100) } == [false, false, false, false, false])
+        // Two other commands fail next: the second sees one other failure, the third two.
+        #expect(fail(6, command: 101) == true, "command 100's failures (five of them) came just before")
+        let success = admission.request(7, for: 102, tenant: "t1", batch: false, at: Self.t0).grants[0]
+        _ = admission.finished(success, .answered(latency: .milliseconds(5)), at: Self.t0)
+        #expect(fail(8, command: 103) == false, "a success ends the run")
+        #expect(fail(9, command: 104) == false, "one other failure before it")
+        #expect(fail(10, command: 105) == true, "two other commands' failures before it")
+        #expect(fail(11, command: 103) == true, "104 and 105 failed since 103's first failure")
+    }
+
     @Test func randomInterleavingsKeepLimitsAndOrder() {
         var random = SplitMix64(state: 99)
         for _ in 0..<200 {

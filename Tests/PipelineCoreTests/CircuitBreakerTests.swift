@@ -66,8 +66,15 @@ import Testing
         }
         #expect(openFor == [4, 8, 16, 32, 60, 60, 60, 60], "doubling to maxOpenFor: \(openFor)")
         _ = breaker.permit(at: now)
-        let closed = breaker.finished(.healthy, probe: true, at: now)
+        #expect(breaker.finished(.healthy, probe: true, at: now) == nil, "a successful probe starts the ramp")
+        var closed: CircuitBreaker.Transition?
+        for _ in 1..<20 {
+            #expect(breaker.state == .halfOpen)
+            #expect(breaker.permit(at: now).0 == .probe)
+            closed = breaker.finished(.healthy, probe: true, at: now)
+        }
         #expect(closed?.to == .closed && breaker.state == .closed)
+        #expect(closed?.reason == "the probe and 19 requests after it succeeded")
         // Closed again with an empty window and the first open period.
         for _ in 0..<20 {
             _ = breaker.permit(at: now)
@@ -83,16 +90,81 @@ import Testing
             _ = breaker.finished(.failed, probe: false, at: Self.t0)
         }
         let later = Self.t0.addingTimeInterval(11)
+        // One success between, or the failures in a row would open it on their own.
+        _ = breaker.permit(at: later)
+        _ = breaker.finished(.healthy, probe: false, at: later)
         for _ in 0..<10 {
             _ = breaker.permit(at: later)
             _ = breaker.finished(.failed, probe: false, at: later)
         }
-        #expect(breaker.state == .closed, "25 failures, but only 10 within the last 10 s: under minimumRequests")
+        #expect(breaker.state == .closed, "25 failures, but only 10 (of 11) within the last 10 s: under minimumRequests")
         for _ in 0..<10 {
             _ = breaker.permit(at: later)
             _ = breaker.finished(.failed, probe: false, at: later)
         }
         #expect(breaker.state == .open)
+    }
+
+    /// After the probe, one more request may be out than have succeeded since (1, 2, 3, …); a
+    /// failure on the way opens it again for twice as long; a window without failure closes it
+    /// even when traffic is too thin to reach minimumRequests.
+    @Test func afterTheProbeTheBreakerRampsAndReopensAtTheFirstFailure() {
+        var breaker = CircuitBreaker(settings: Self.settings)
+        for _ in 0..<20 {
+            _ = breaker.permit(at: Self.t0)
+            _ = breaker.finished(.failed, probe: false, at: Self.t0)
+        }
+        var now = Self.t0.addingTimeInterval(2)
+        #expect(breaker.permit(at: now).0 == .probe)
+        #expect(breaker.finished(.healthy, probe: true, at: now) == nil)
+        var allowed = 0
+        while case (.probe, _) = breaker.permit(at: now) { allowed += 1 }
+        #expect(allowed == 2, "one success: two may be out")
+        _ = breaker.finished(.healthy, probe: true, at: now)
+        _ = breaker.finished(.healthy, probe: true, at: now)
+        allowed = 0
+        while case (.probe, _) = breaker.permit(at: now) { allowed += 1 }
+        #expect(allowed == 4, "three successes, none out: four may be out")
+        let reopened = breaker.finished(.failed, probe: true, at: now)
+        #expect(reopened?.to == .open && reopened?.openUntil == now.addingTimeInterval(4))
+        #expect(reopened?.reason == "a request failed after 3 succeeded since the probe")
+        // The ramp's other requests end while it is open again: they change nothing.
+        for _ in 0..<3 { #expect(breaker.finished(.healthy, probe: true, at: now) == nil) }
+        #expect(breaker.state == .open)
+
+        now = now.addingTimeInterval(4)
+        #expect(breaker.permit(at: now).0 == .probe)
+        _ = breaker.finished(.healthy, probe: true, at: now)
+        let thin = now.addingTimeInterval(10)
+        let (permission, closed) = breaker.permit(at: thin)
+        #expect(permission == .allowed && closed?.to == .closed)
+        #expect(closed?.reason == "no request failed within 10s of the probe's success")
+    }
+
+    /// A flapping OIFDE never fails half of a window its up phases filled with successes; failures
+    /// in a row open the breaker all the same.
+    @Test func minimumRequestsFailuresInARowOpenItWhateverTheWindowHolds() {
+        var breaker = CircuitBreaker(settings: Self.settings)
+        for _ in 0..<500 {
+            _ = breaker.permit(at: Self.t0)
+            _ = breaker.finished(.healthy, probe: false, at: Self.t0)
+        }
+        var opened: CircuitBreaker.Transition?
+        for index in 0..<20 {
+            _ = breaker.permit(at: Self.t0)
+            opened = breaker.finished(.failed, probe: false, at: Self.t0)
+            if index < 19 { #expect(opened == nil) }
+        }
+        #expect(opened?.to == .open && opened?.reason == "20 requests in a row failed")
+        // Failures with successes between never add up to a run.
+        var mixed = CircuitBreaker(settings: Self.settings)
+        for index in 0..<400 {
+            _ = mixed.permit(at: Self.t0)
+            _ = mixed.finished(index % 3 == 0 ? .healthy : .failed, probe: false, at: Self.t0)
+            _ = mixed.permit(at: Self.t0)
+            _ = mixed.finished(.healthy, probe: false, at: Self.t0)
+        }
+        #expect(mixed.state == .closed, "two of every six failed: under failureRate and never 20 in a row")
     }
 
     @Test func theAdaptiveLimitHalvesOnceAWaveAndStopsAtItsFloor() {

@@ -257,6 +257,26 @@ extension CommandAttempts {
         #expect(ending.status == .succeeded && ending.attempts == 3, "attempts counts every request sent")
     }
 
+    /// A failure during a known outage whose outcome is known uses up no attempt; one of unknown
+    /// outcome always does, since each may have applied the change.
+    @Test func aKnownOutageFailureUsesUpNoAttemptUnlessItsOutcomeIsUnknown() {
+        var attempts = Self.machine(maxAttempts: 1, journaled: false)
+        var random = SplitMix64(state: 9)
+        #expect(attempts.start(at: Self.t0) == .acquire)
+        #expect(attempts.admitted(at: Self.t0) == .attempt(number: 1))
+        var outage = Self.unavailable
+        outage.duringOutage = true
+        #expect(attempts.attemptFinished(outage, at: Self.t0, random: &random) == .acquire, "not counted: back in line")
+        #expect(attempts.admitted(at: Self.t0.addingTimeInterval(2)) == .attempt(number: 2))
+        var lost = outage
+        lost.unknownOutcome = "no answer within 1s"
+        guard case .finish(let ending) = attempts.attemptFinished(lost, at: Self.t0.addingTimeInterval(2), random: &random) else {
+            Issue.record("an unknown outcome counts: maxAttempts 1 is used up")
+            return
+        }
+        #expect(ending.status == .failed && ending.attempts == 2 && ending.inDoubt != nil)
+    }
+
     @Test func aDeadlineThatPassesWhileTheCircuitIsOpenEndsExpiredSayingSo() {
         var attempts = Self.machine(deadlineAfter: 5, maxAttempts: 3, journaled: true)
         #expect(attempts.start(at: Self.t0) == .acquire)

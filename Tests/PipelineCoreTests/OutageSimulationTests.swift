@@ -4,11 +4,12 @@ import Testing
 import WorkModeDomain
 
 /// Many commands, each its own `CommandAttempts`, sharing one `Admission` with the breaker, driven
-/// by a discrete-event loop in virtual time against an OIFDE that is down for a while: the
-/// section 12 scenarios without a broker, a clock or a sleep.
+/// by a discrete-event loop in virtual time against an OIFDE that is down for a while, or flaps:
+/// the section 12 scenarios without a broker, a clock or a sleep.
 final class OutageSimulation {
     let t0 = Date(timeIntervalSince1970: 1_764_064_800)
-    let outageEnd: Date
+    /// Whether OIFDE answers 503 this many seconds after the start.
+    let isDown: (Double) -> Bool
     let requestTime: Double = 0.005
     private(set) var now: Date
     private var admission: Admission<Int>
@@ -21,21 +22,33 @@ final class OutageSimulation {
     private(set) var endings: [Int: CommandAttempts.Ending] = [:]
     private(set) var requestsWhileDown = 0
     private(set) var requests = 0
+    var failureLog: [Int: [String]] = [:]
     private(set) var transitions: [CircuitBreaker.Transition] = []
     let deadline: CommandDeadline
+
+    private let arrivals: Double?
 
     private enum Event {
         case answered(Int, ok: Bool)
         case waited(Int)
+        case arrived(Int)
         case tick
     }
 
-    init(commands count: Int, outage: Double, deadline seconds: Double, maxAttempts: Int) {
+    /// OIFDE down for the first `outage` seconds.
+    convenience init(commands count: Int, outage: Double, deadline seconds: Double, maxAttempts: Int) {
+        self.init(commands: count, deadline: seconds, maxAttempts: maxAttempts) { $0 < outage }
+    }
+
+    /// `arrivals`: commands start this many per second (nil: all at once).
+    init(commands count: Int, deadline seconds: Double, maxAttempts: Int, arrivals: Double? = nil, isDown: @escaping (Double) -> Bool) {
         now = t0
-        outageEnd = t0.addingTimeInterval(outage)
+        self.isDown = isDown
+        self.arrivals = arrivals
         let window = Duration.milliseconds(Int64(seconds * 1000))
         guard case .success(let deadline) = CommandDeadline.resolve(xDeadline: nil, timestampSeconds: nil, firstReceipt: t0, retryDeadline: window)
         else { preconditionFailure("a window alone always resolves") }
+        // One deadline for all, from the start.
         self.deadline = deadline
         admission = Admission(
             settings: .init(
@@ -48,7 +61,13 @@ final class OutageSimulation {
     }
 
     func run() {
-        for ticket in commands.indices { handle(ticket, commands[ticket].start(at: now)) }
+        for ticket in commands.indices {
+            if let arrivals {
+                schedule(t0.addingTimeInterval(Double(ticket) / arrivals), .arrived(ticket))
+            } else {
+                handle(ticket, commands[ticket].start(at: now))
+            }
+        }
         while !events.isEmpty {
             events.sort { ($0.at, $0.sequence) < ($1.at, $1.sequence) }
             let next = events.removeFirst()
@@ -56,13 +75,21 @@ final class OutageSimulation {
             switch next.event {
             case .answered(let ticket, let ok):
                 guard let grant = grants.removeValue(forKey: ticket) else { continue }
-                take(admission.finished(grant, ok ? .answered(latency: .milliseconds(5)) : .failed(overloaded: true), at: now))
+                let changes = admission.finished(grant, ok ? .answered(latency: .milliseconds(5)) : .failed(overloaded: true), at: now)
+                take(changes)
+                if !ok {
+                    failureLog[ticket, default: []].append(
+                        "\(now.timeIntervalSince(t0)) \(grant.probe) \(changes.failedDuringOutage) \(admission.breakerState)")
+                }
                 let report =
                     ok
                     ? CommandAttempts.Report(verdict: .succeeded, sentRequest: true, summary: "HTTP 200", httpStatus: 200, probe: grant.probe)
                     : CommandAttempts.Report(
-                        verdict: .retry(retryAfter: nil), sentRequest: true, summary: "HTTP 503", httpStatus: 503, probe: grant.probe)
+                        verdict: .retry(retryAfter: nil), sentRequest: true, summary: "HTTP 503", httpStatus: 503, probe: grant.probe,
+                        duringOutage: changes.failedDuringOutage)
                 handle(ticket, commands[ticket].attemptFinished(report, at: now, random: &random))
+            case .arrived(let ticket):
+                handle(ticket, commands[ticket].start(at: now))
             case .waited(let ticket):
                 handle(ticket, commands[ticket].waited(at: now))
             case .tick:
@@ -109,7 +136,7 @@ final class OutageSimulation {
             take(admission.request(ticket, tenant: "t\(ticket % 3)", batch: false, at: now))
         case .attempt:
             requests += 1
-            let ok = now >= outageEnd
+            let ok = !isDown(now.timeIntervalSince(t0))
             if !ok { requestsWhileDown += 1 }
             schedule(now.addingTimeInterval(requestTime), .answered(ticket, ok: ok))
         case .wait(let delay):
@@ -136,6 +163,36 @@ final class OutageSimulation {
             simulation.requestsWhileDown <= 20 + probes,
             "OIFDE saw \(simulation.requestsWhileDown) requests while down: at most minimumRequests + one probe per open period (\(probes))")
         #expect(simulation.transitions.last?.to == .closed)
+    }
+
+    /// Issue 27's flapping OIFDE: 503 for 2 s, fine for 2 s, for 40 s, with 3 attempts and a 90 s
+    /// deadline; 1,000 commands either arrive at 25/s while it flaps (after 2 s of normal traffic),
+    /// or wait as a backlog when it first fails. Failures in a row open the breaker within each down
+    /// phase, failures the breaker already knew of do not use up attempts, and the ramp after each
+    /// probe reopens it at the next down phase's first failure.
+    @Test(arguments: [25.0, nil])
+    func aFlappingOIFDEEndsWithEveryCommandSucceedingAndBoundedRequests(arrivals: Double?) {
+        let simulation = OutageSimulation(commands: 1000, deadline: 90, maxAttempts: 3, arrivals: arrivals) { seconds in
+            let phase = arrivals == nil ? seconds : seconds - 2
+            return phase >= 0 && phase < 40 && Int(phase / 2) % 2 == 0
+        }
+        simulation.run()
+        let statuses = Dictionary(grouping: simulation.endings.values, by: \.status).mapValues(\.count)
+        #expect(
+            statuses == [.succeeded: 1000],
+            "\(statuses) \(simulation.endings.filter { $0.value.status != .succeeded }.map { simulation.failureLog[$0.key] ?? [] })")
+        let opened = simulation.transitions.filter { $0.to == .open }.count
+        let downPhases = arrivals == nil ? 1 : 10
+        #expect(opened >= downPhases, "opened in every down phase with traffic: \(opened)")
+        // Each down phase costs at most minimumRequests requests in a row before the breaker opens,
+        // plus a few that were out at that moment, plus one probe per open period.
+        #expect(
+            simulation.requestsWhileDown <= opened * (20 + 20),
+            "OIFDE saw \(simulation.requestsWhileDown) requests while down, \(simulation.requests) in all, \(opened) openings")
+        #expect(simulation.transitions.last?.to == .closed)
+        print(
+            "flapping, arrivals \(arrivals.map { "\($0)/s" } ?? "backlog"): \(simulation.requests) requests, \(simulation.requestsWhileDown) while down, \(opened) openings"
+        )
     }
 
     /// Commands whose deadline passes while the breaker is open end `expired`, saying why, never

@@ -52,15 +52,24 @@ final class AdmissionControl: Sendable {
         metrics.concurrencyLimit.record(settings.maxInFlight)
     }
 
-    /// Asks permission for one request of a command of `tenant`, waiting at most until `deadline`.
-    /// Granted at once (the steady state) without suspending the task.
-    func acquire(tenant: String, batch: Bool, deadline: Date) async -> Answer {
+    /// A number for a command's requests, unique in this process: the breaker tells a command's
+    /// own failures from other commands' by it.
+    func commandNumber() -> UInt64 {
+        state.withLock {
+            $0.nextId += 1
+            return $0.nextId
+        }
+    }
+
+    /// Asks permission for one request of command `command` (from `commandNumber()`) of `tenant`, waiting at most until `deadline`. Granted at once (the steady state)
+    /// without suspending the task.
+    func acquire(command: UInt64, tenant: String, batch: Bool, deadline: Date) async -> Answer {
         if Task.isCancelled { return .cancelled }
         let (id, immediate, changes, startTimer) = state.withLock {
             state -> (UInt64, Admission<UInt64>.Grant?, Admission<UInt64>.Changes, Bool) in
             state.nextId += 1
             let id = state.nextId
-            let changes = state.admission.request(id, tenant: tenant, batch: batch, at: Date())
+            let changes = state.admission.request(id, for: command, tenant: tenant, batch: batch, at: Date())
             if let mine = changes.grants.first(where: { $0.ticket == id }) { return (id, mine, changes, false) }
             state.unanswered.insert(id)
             let startTimer = !state.timerRunning
@@ -101,11 +110,14 @@ final class AdmissionControl: Sendable {
         }
     }
 
-    /// The request `grant` allowed has ended with `attempt` (nil: it was not sent at all).
-    func finished(_ grant: Admission<UInt64>.Grant, attempt: OIFDEAttempt?) {
+    /// The request `grant` allowed has ended with `attempt` (nil: it was not sent at all). True
+    /// when it failed while the breaker knew OIFDE was failing (``CommandAttempts/Report/duringOutage``).
+    @discardableResult
+    func finished(_ grant: Admission<UInt64>.Grant, attempt: OIFDEAttempt?) -> Bool {
         let outcome = attempt.map(Self.outcome) ?? .notSent
         let changes = state.withLock { $0.admission.finished(grant, outcome, at: Date()) }
         apply(changes)
+        return changes.failedDuringOutage
     }
 
     /// What the breaker and the adaptive limit learn from one attempt.
@@ -143,7 +155,7 @@ final class AdmissionControl: Sendable {
             if let until = transition.openUntil { metadata["until"] = "\(RFC3339.format(until))" }
             switch transition.to {
             case .open: logger.warning("circuit to OIFDE opened: no requests until the probe", metadata: metadata)
-            case .halfOpen: logger.info("circuit to OIFDE half-open: one probe request", metadata: metadata)
+            case .halfOpen: logger.info("circuit to OIFDE half-open: one probe, then more requests as they succeed", metadata: metadata)
             case .closed: logger.info("circuit to OIFDE closed: requests flow again", metadata: metadata)
             }
         }

@@ -247,6 +247,7 @@ final class CommandProcessor: Sendable {
         // A batch job's command (the `.batch` queue, or replayed to it) runs in what live ones leave.
         let isBatch = received.delivery.routingKey == Topology.batchRoutingKey
         var grant: Admission<UInt64>.Grant?
+        let commandNumber = admission.commandNumber()
         // A grant not used for an attempt goes back at once (deadline passed, journal write failed).
         defer { if let grant { admission.finished(grant, attempt: nil) } }
         var action = attempts.start(at: Date())
@@ -261,7 +262,7 @@ final class CommandProcessor: Sendable {
                     inDoubtReason: ending.inDoubt ?? redelivery)
             case .acquire:
                 // Cancelled while waiting (a drain out of time): back to the queue, untouched.
-                switch await admission.acquire(tenant: command.tenantId, batch: isBatch, deadline: deadline.date) {
+                switch await admission.acquire(command: commandNumber, tenant: command.tenantId, batch: isBatch, deadline: deadline.date) {
                 case .cancelled: return nil
                 case .granted(let granted):
                     grant = granted
@@ -286,13 +287,14 @@ final class CommandProcessor: Sendable {
                     return attempt
                 }
                 let probe = grant?.probe ?? false
+                var duringOutage = false
                 if let used = grant {
-                    admission.finished(used, attempt: attempt)
+                    duringOutage = admission.finished(used, attempt: attempt)
                     grant = nil
                 }
                 var report = CommandAttempts.Report(
                     verdict: attempt.verdict, sentRequest: attempt.sentRequest, summary: attempt.summary, probe: probe,
-                    unknownOutcome: attempt.unknownOutcome, neverSent: attempt.transportNeverSent)
+                    unknownOutcome: attempt.unknownOutcome, neverSent: attempt.transportNeverSent, duringOutage: duringOutage)
                 switch attempt.exchange {
                 case .answered(let result), .answeredButRefused(let result, _):
                     metrics.attempts.increment()
