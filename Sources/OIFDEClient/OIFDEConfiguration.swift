@@ -51,6 +51,8 @@ public struct OIFDEConfiguration: Sendable {
     public var baseURL: String
     /// Bound on one HTTP exchange, connect included.
     public var timeout: Duration
+    /// A keep-alive connection unused this long is closed (zero: none is kept).
+    public var idleTimeout: Duration
     /// Trust for OIFDE's certificate.
     public var tls: TLS
     /// Who provides tokens: the gateway (`token`) or each command (`passthrough`).
@@ -69,7 +71,7 @@ public struct OIFDEConfiguration: Sendable {
 
     /// The client's settings; `maxConnections` bounds the keep-alive pool per host.
     public init(
-        baseURL: String = "https://127.0.0.1:18443", timeout: Duration = .seconds(5), tls: TLS = TLS(),
+        baseURL: String = "https://127.0.0.1:18443", timeout: Duration = .seconds(5), idleTimeout: Duration = .seconds(20), tls: TLS = TLS(),
         authMode: CommandDecoder.AuthMode = .token, tenants: [String: Secret] = [:], maxConnections: Int = 64,
         maxResponseBytes: Int = 64 * 1024, tracing: Bool = false, proxy: ProxySettings? = nil
     ) {
@@ -77,6 +79,7 @@ public struct OIFDEConfiguration: Sendable {
         self.tracing = tracing
         self.baseURL = baseURL
         self.timeout = timeout
+        self.idleTimeout = idleTimeout
         self.tls = tls
         self.authMode = authMode
         self.tenants = tenants

@@ -10,9 +10,10 @@ import WorkModeDomain
 @Suite(.timeLimit(.minutes(10))) struct ConnectionPoolTests {
     let base = SimulatorConfiguration(tenants: ["t1": "s1"], autoSessions: true)
 
-    func client(port: Int, maxConnections: Int, timeout: Duration = .seconds(30)) throws -> OIFDEClient {
+    func client(port: Int, maxConnections: Int, timeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(20)) throws -> OIFDEClient {
         let configuration = OIFDEConfiguration(
-            baseURL: "http://127.0.0.1:\(port)", timeout: timeout, tls: .init(), tenants: ["t1": .init("s1")], maxConnections: maxConnections)
+            baseURL: "http://127.0.0.1:\(port)", timeout: timeout, idleTimeout: idleTimeout, tls: .init(), tenants: ["t1": .init("s1")],
+            maxConnections: maxConnections)
         return try OIFDEClient(configuration: configuration, logger: Logger(label: "client", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
@@ -82,6 +83,37 @@ import WorkModeDomain
                     let attempt = await client.changeWorkMode(command(.insertion, call: "ok-\(index)"), commandId: "o\(index)")
                     #expect(attempt.verdict == .succeeded, "\(attempt.summary)")
                 }
+            }
+        }
+    }
+
+    /// Idle keep-alive connections are closed by the pool after `idleTimeout`, not first found
+    /// dead by the next request after a load balancer cut them; `0s` keeps none.
+    @Test func idleConnectionsAreClosedAfterTheIdleTimeout() async throws {
+        var slow = base
+        slow.latency = .milliseconds(30)
+        try await withSimulator(slow) { simulator, port in
+            try await withClient(client(port: port, maxConnections: 4, idleTimeout: .milliseconds(400))) { client in
+                await warmUp(client)
+                await withTaskGroup(of: Void.self) { group in
+                    for index in 0..<8 {
+                        group.addTask { _ = await client.changeWorkMode(command(.insertion, call: "idle-\(index)"), commandId: "\(index)") }
+                    }
+                }
+                let answered = ContinuousClock.now
+                #expect(client.connections.open >= 2 && client.connections.idle == client.connections.open, "\(client.connections)")
+                let closedBy = ContinuousClock.now + .seconds(10)
+                while client.connections.open > 0, ContinuousClock.now < closedBy { try await Task.sleep(for: .milliseconds(20)) }
+                #expect(client.connections.open == 0, "closed while idle: \(client.connections)")
+                #expect(ContinuousClock.now - answered >= .milliseconds(400), "not before the idle timeout")
+                // The next request opens a new connection and succeeds.
+                #expect(await client.changeWorkMode(command(.supervision, call: "idle-after"), commandId: "after").verdict == .succeeded)
+            }
+            try await withClient(client(port: port, maxConnections: 4, idleTimeout: .zero)) { client in
+                #expect(await client.changeWorkMode(command(.insertion, call: "none-kept"), commandId: "none").verdict == .succeeded)
+                let closedBy = ContinuousClock.now + .seconds(10)
+                while client.connections.open > 0, ContinuousClock.now < closedBy { try await Task.sleep(for: .milliseconds(20)) }
+                #expect(client.connections.open == 0 && client.connections.idle == 0, "\(client.connections)")
             }
         }
     }

@@ -7,7 +7,7 @@ extension GatewayConfiguration {
     /// The `oifde` section as the client takes it.
     var oifdeClientConfiguration: OIFDEConfiguration {
         OIFDEConfiguration(
-            baseURL: oifde.baseURL, timeout: oifde.timeout,
+            baseURL: oifde.baseURL, timeout: oifde.timeout, idleTimeout: oifde.idleTimeout,
             tls: .init(
                 caFile: oifde.tls.caFile, verifyPeer: oifde.tls.verifyPeer, certFile: oifde.tls.certFile, keyFile: oifde.tls.keyFile,
                 minimumVersion: .init(rawValue: oifde.tls.minimumVersion) ?? .tls12),

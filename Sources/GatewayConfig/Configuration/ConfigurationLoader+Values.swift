@@ -54,6 +54,7 @@ extension ConfigurationLoader {
             }
         }
         try reader.duration("oifde.timeout", &c.oifde.timeout)
+        try reader.duration("oifde.idleTimeout", &c.oifde.idleTimeout)
         c.oifde.proxy = try proxy(values, baseURL: c.oifde.baseURL)
         try reader.path("oifde.tls.caFile", &c.oifde.tls.caFile)
         try reader.bool("oifde.tls.verifyPeer", &c.oifde.tls.verifyPeer)

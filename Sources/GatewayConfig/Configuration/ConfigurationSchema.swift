@@ -24,7 +24,7 @@ enum ConfigurationSchema {
         "topology.deadLetterMaxBytes": .int(Self.range(1_000_000, Int.max)),
         "topology.singleActiveConsumer": .bool, "topology.partitions": .int(Self.range(0, 1024)),
         "replicas.count": .int(Self.range(1, 1024)), "replicas.ordinal": .ordinal, "replicas.standbyDelay": .duration,
-        "oifde.baseURL": .url, "oifde.timeout": .duration, "oifde.tls.caFile": .optionalPath, "oifde.tls.verifyPeer": .bool,
+        "oifde.baseURL": .url, "oifde.timeout": .duration, "oifde.idleTimeout": .duration, "oifde.tls.caFile": .optionalPath, "oifde.tls.verifyPeer": .bool,
         "oifde.tls.certFile": .optionalPath, "oifde.tls.keyFile": .optionalPath, "oifde.tls.minimumVersion": .choice(["1.2", "1.3"]),
         "oifde.proxy.url": .string, "oifde.proxy.passwordFile": .optionalPath, "oifde.proxy.noProxy": .string,
         "oifde.auth.mode": .choice(["token", "passthrough"]),

@@ -20,6 +20,7 @@ public enum EffectiveConfiguration {
             ("topology.singleActiveConsumer", "\(c.topology.singleActiveConsumer)"), ("topology.partitions", "\(c.topology.partitions)"),
             ("replicas", "\(c.replicas.ordinal) of \(c.replicas.count), standby after \(DurationText.format(c.replicas.standbyDelay))"),
             ("oifde.baseURL", "\(c.oifde.baseURL)"), ("oifde.timeout", "\(DurationText.format(c.oifde.timeout))"),
+            ("oifde.idleTimeout", "\(DurationText.format(c.oifde.idleTimeout))"),
             ("oifde.tls.verifyPeer", "\(c.oifde.tls.verifyPeer)"),
             (
                 "oifde.proxy",

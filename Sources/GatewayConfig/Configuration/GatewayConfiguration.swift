@@ -115,6 +115,10 @@ public struct GatewayConfiguration: Sendable {
         public var baseURL = "https://127.0.0.1:18443"
         /// `oifde.timeout`: bound on one exchange, connect to last byte.
         public var timeout: Duration = .seconds(5)
+        /// `oifde.idleTimeout`: a keep-alive connection unused this long is closed, before a load
+        /// balancer or OIFDE cuts it (a request written to a cut connection is lost time); `0s`
+        /// closes each connection after its answer.
+        public var idleTimeout: Duration = .seconds(20)
         /// `oifde.tls`.
         public var tls = TLS()
         /// `oifde.proxy` (or `HTTPS_PROXY`/`HTTP_PROXY` and `NO_PROXY`): nil for a direct connection.

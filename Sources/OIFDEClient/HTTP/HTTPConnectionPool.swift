@@ -70,6 +70,8 @@ final class HTTPConnectionPool: Sendable {
     private let group: any EventLoopGroup
     private let state = Mutex(State())
     private let nextWaiter = Atomic<UInt64>(0)
+    /// Closes connections idle for `idleTimeout`: one timer for the pool, not one per request.
+    private let sweeper = Mutex<RepeatedTask?>(nil)
 
     init(target: Target, maxConnections: Int, idleTimeout: TimeAmount, maxResponseBytes: Int, group: any EventLoopGroup) {
         self.target = target
@@ -77,6 +79,25 @@ final class HTTPConnectionPool: Sendable {
         self.idleTimeout = idleTimeout
         self.maxResponseBytes = maxResponseBytes
         self.group = group
+        guard idleTimeout > .zero else { return }
+        // A connection closes between one and one and a half `idleTimeout`s after its last answer.
+        let every = TimeAmount.nanoseconds(max(idleTimeout.nanoseconds / 2, 50_000_000))
+        let task = group.any().scheduleRepeatedTask(initialDelay: every, delay: every) { [weak self] task in
+            guard let self else { return task.cancel() }
+            self.closeIdle(olderThan: .now() - idleTimeout)
+        }
+        sweeper.withLock { $0 = task }
+    }
+
+    /// Closes the idle connections unused since `cutoff`; their close counts them out.
+    private func closeIdle(olderThan cutoff: NIODeadline) {
+        let expired = state.withLock { state -> [any Channel] in
+            guard state.idle.contains(where: { $0.since < cutoff }) else { return [] }
+            let old = state.idle.filter { $0.since < cutoff }.map(\.channel)
+            state.idle.removeAll { $0.since < cutoff }
+            return old
+        }
+        for channel in expired { channel.close(promise: nil) }
     }
 
     /// Connections open or opening, those idle among them, and requests waiting for one.
@@ -130,6 +151,7 @@ final class HTTPConnectionPool: Sendable {
 
     /// Closes every idle connection and fails the requests waiting for one; later requests fail.
     func shutdown() {
+        sweeper.withLock { $0?.cancel() }
         let (idle, waiters) = state.withLock { state -> ([Idle], [Waiter]) in
             state.shutDown = true
             defer {
@@ -221,6 +243,7 @@ final class HTTPConnectionPool: Sendable {
         let next = state.withLock { state -> Next in
             guard !state.shutDown else { return .close }
             if !state.waiters.isEmpty { return .handTo(state.waiters.removeFirst()) }
+            guard idleTimeout > .zero else { return .close }
             state.idle.append(Idle(channel: channel, since: .now()))
             return .keepIdle
         }
