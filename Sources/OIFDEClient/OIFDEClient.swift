@@ -73,7 +73,8 @@ public final class OIFDEClient: Sendable {
         }
         self.pool = HTTPConnectionPool(
             target: .init(host: host, port: url.port ?? (secure ? 443 : 80), tls: context, proxy: configuration.proxy),
-            maxConnections: configuration.maxConnections, idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.timeInterval * 1e9)), maxResponseBytes: configuration.maxResponseBytes,
+            maxConnections: configuration.maxConnections, idleTimeout: .nanoseconds(Int64(configuration.idleTimeout.timeInterval * 1e9)),
+            maxResponseBytes: configuration.maxResponseBytes,
             group: MultiThreadedEventLoopGroup.singleton)
         let defaultPort = url.port == nil || url.port == (secure ? 443 : 80)
         self.hostHeader = defaultPort ? host : "\(host):\(url.port ?? 0)"
