@@ -66,10 +66,18 @@ def main():
 
         # The counts: a bar per class and reason.
         shown("8 of 8 match", 8)
-        bars = driver.find_elements(By.CSS_SELECTOR, "#bars .bar")
-        rejected = [bar for bar in bars if bar.get_attribute("data-class") == "rejected"]
-        check(len(rejected) == 1 and rejected[0].find_element(By.CLASS_NAME, "count").text == "6",
-              "one rejected bar counting 6: " + str([bar.text for bar in bars]))
+        # Read in one script: the console's refresh re-renders the bars, and an element found
+        # before a refresh is stale after it.
+        def bars():
+            return driver.execute_script(
+                "return [...document.querySelectorAll('#bars .bar')].map(b => "
+                "[b.dataset.class, (b.querySelector('.count') || {}).textContent || '', b.textContent])")
+        try:
+            wait.until(lambda d: [bar[1] for bar in bars() if bar[0] == "rejected"] == ["6"])
+        except Exception:
+            pass
+        rejected = [bar for bar in bars() if bar[0] == "rejected"]
+        check(len(rejected) == 1 and rejected[0][1] == "6", "one rejected bar counting 6: " + str([bar[2] for bar in bars()]))
         shot("2-counts")
 
         # Filter by class; the filter is kept in the URL.

@@ -31,17 +31,27 @@ public struct AttemptResult: Sendable, Hashable {
             }
         }
 
-        /// One line for reasons and logs.
+        /// One line for reasons and logs of a changeWorkMode request: what happened, and whether
+        /// the change may have been applied.
         public var explanation: String {
             switch self {
-            case .connect: return "could not connect (the request was not sent)"
-            case .tls: return "the TLS handshake failed (the request was not sent)"
-            case .noConnection: return "no connection to OIFDE within the time limit (the request was not sent)"
-            case .closedBeforeSending: return "the connection was closed before the request was written (not sent)"
-            case .proxyRefused: return "the HTTP proxy refused the tunnel to OIFDE (the request was not sent)"
-            case .timeout: return "no complete answer within the time limit (the change may have been applied: in doubt)"
-            case .connectionClosed: return "the connection was lost after the request was sent (the change may have been applied: in doubt)"
-            case .badResponse: return "the answer was not valid HTTP (the change may have been applied: in doubt)"
+            case .connect, .tls, .noConnection, .proxyRefused: return "\(what) (the request was not sent)"
+            case .closedBeforeSending: return "\(what) (not sent)"
+            case .timeout, .connectionClosed, .badResponse: return "\(what) (the change may have been applied: in doubt)"
+            }
+        }
+
+        /// What happened, alone (a gettoken request applies nothing, whatever became of it).
+        public var what: String {
+            switch self {
+            case .connect: return "could not connect"
+            case .tls: return "the TLS handshake failed"
+            case .noConnection: return "no connection to OIFDE within the time limit"
+            case .closedBeforeSending: return "the connection was closed before the request was written"
+            case .proxyRefused: return "the HTTP proxy refused the tunnel to OIFDE"
+            case .timeout: return "no complete answer within the time limit"
+            case .connectionClosed: return "the connection was lost after the request was sent"
+            case .badResponse: return "the answer was not valid HTTP"
             }
         }
     }
@@ -158,7 +168,7 @@ public struct TokenFailure: Sendable, Hashable {
     /// One line naming gettoken and what was wrong; never the secret or a token.
     public var reason: String {
         switch problem {
-        case .transport(let kind): return "gettoken failed: \(kind.rawValue): \(kind.explanation)"
+        case .transport(let kind): return "gettoken failed: \(kind.rawValue): \(kind.what) (no change was sent)"
         case .httpStatus(let status, let code, let message):
             return "gettoken answered HTTP \(status)" + (code.map { ", errorCode \($0)" } ?? "") + AttemptClassifier.message(message)
         case .unreadable(let status, let problem): return "gettoken answered HTTP \(status) with \(problem)"
