@@ -45,6 +45,7 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         /// When it was granted.
         public var at: Date
         fileprivate var requester: Ticket
+        fileprivate var requesterSince: Date
         fileprivate var tenant: String
         fileprivate var batch: Bool
     }
@@ -70,7 +71,8 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         /// The finished request failed while the gateway knew OIFDE was failing: it went out
         /// half-open, the breaker was open once it was counted (this failure opened it, or others
         /// did while it was out), or the requests that ended just before it failed too, at least
-        /// two of them other commands' (a run of failures with no success between). Such a failure
+        /// two of them other commands' since this command first asked (a run of failures with no
+        /// success between, while this command was trying: not a run that ended before it began). Such a failure
         /// need not use up the command's attempts (``CommandAttempts/Report/duringOutage``). A
         /// command failing alone is never in an outage by this rule: its own failures are the
         /// only evidence, and `retry.maxAttempts` is what bounds them.
@@ -79,6 +81,7 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
 
     private struct Waiting: Sendable {
         var requester: Ticket
+        var since: Date
         var tenant: String
         var batch: Bool
     }
@@ -149,9 +152,9 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     private var breaker: CircuitBreaker?
     private var adaptive: AdaptiveLimit?
     private var buckets: [String: TokenBucket]
-    /// Whose requests failed since the last success, the latest few.
-    private var failureRun: [Ticket] = []
-    private static var failureRunKept: Int { 8 }
+    /// Whose requests failed since the last success, and when: the latest few.
+    private var failureRun: [(requester: Ticket, at: Date)] = []
+    private static var failureRunKept: Int { 32 }
 
     /// Nothing running, nothing waiting, the breaker closed.
     public init(settings: Settings) {
@@ -187,10 +190,13 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
 
     /// Asks permission for one request of `ticket`. Granted at once (in the answer's grants) or
     /// queued until a report or a tick grants it. `requester` names the command when a command
-    /// asks with a new ticket each time (nil: the ticket is the command).
-    public mutating func request(_ ticket: Ticket, for requester: Ticket? = nil, tenant: String, batch isBatch: Bool, at now: Date) -> Changes {
+    /// asks with a new ticket each time (nil: the ticket is the command); `since` is when that
+    /// command first asked: only other commands' failures from then on tell it OIFDE is failing.
+    public mutating func request(
+        _ ticket: Ticket, for requester: Ticket? = nil, since: Date? = nil, tenant: String, batch isBatch: Bool, at now: Date
+    ) -> Changes {
         precondition(waiting[ticket] == nil, "one request per ticket at a time")
-        waiting[ticket] = Waiting(requester: requester ?? ticket, tenant: tenant, batch: isBatch)
+        waiting[ticket] = Waiting(requester: requester ?? ticket, since: since ?? now, tenant: tenant, batch: isBatch)
         if isBatch { batch.append(ticket, tenant: tenant) } else { live.append(ticket, tenant: tenant) }
         var changes = Changes()
         pump(at: now, into: &changes)
@@ -232,8 +238,8 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         switch breakerResult {
         case .healthy: failureRun.removeAll()
         case .failed:
-            othersFailedJustBefore = failureRun.count { $0 != grant.requester } >= 2
-            failureRun.append(grant.requester)
+            othersFailedJustBefore = failureRun.count { $0.requester != grant.requester && $0.at >= grant.requesterSince } >= 2
+            failureRun.append((grant.requester, now))
             if failureRun.count > Self.failureRunKept { failureRun.removeFirst() }
         case .abandoned: break
         }
@@ -283,10 +289,13 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
             guard let (index, tenant) = takeBatch ? batchNext : liveNext,
                 let ticket = takeBatch ? batch.take(at: index, tenant: tenant) : live.take(at: index, tenant: tenant)
             else { return }
-            let requester = waiting.removeValue(forKey: ticket)?.requester ?? ticket
+            let entry = waiting.removeValue(forKey: ticket)
             buckets[tenant]?.take(at: now)
             if takeBatch { runningBatch += 1 } else { runningLive += 1 }
-            changes.grants.append(Grant(ticket: ticket, probe: probe, at: now, requester: requester, tenant: tenant, batch: takeBatch))
+            changes.grants.append(
+                Grant(
+                    ticket: ticket, probe: probe, at: now, requester: entry?.requester ?? ticket, requesterSince: entry?.since ?? now,
+                    tenant: tenant, batch: takeBatch))
         }
     }
 }

@@ -201,10 +201,21 @@ public struct CommandAttempts: Sendable {
                 state = .waiting
                 return .wait(for: delay)
             }
-            if report.probe || (report.duringOutage && report.unknownOutcome == nil) {
-                // The breaker is open and holds the next request back; only the deadline ends it.
+            if report.probe {
+                // The breaker is open again and holds the next request back; only the deadline ends it.
                 uncountedFailures += 1
                 return acquire(at: now)
+            }
+            if report.duringOutage, report.unknownOutcome == nil {
+                // Not counted, but waited for like a counted one: the breaker may still be closed.
+                uncountedFailures += 1
+                let after = max(1, countedAttempts)
+                guard let delay = backoff.delay(afterAttempt: after, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random)
+                else {
+                    return finish(.expired, "the deadline leaves no time for another attempt after \(ending.attempts); last: \(report.summary)")
+                }
+                state = .waiting
+                return .wait(for: delay)
             }
             guard countedAttempts < maxAttempts else {
                 return finish(.failed, "still failing after \(ending.attempts) attempts; last: \(report.summary)")

@@ -127,12 +127,12 @@ import Testing
         let breaker = CircuitBreaker.Settings(
             failureRate: 0.5, minimumRequests: 20, window: .seconds(10), openFor: .seconds(2), maxOpenFor: .seconds(60))
         var admission = Admission<Int>(settings: .init(maxInFlight: 8, breaker: breaker))
-        func fail(_ ticket: Int, command: Int) -> Bool {
-            guard let grant = admission.request(ticket, for: command, tenant: "t1", batch: false, at: Self.t0).grants.first else {
+        func fail(_ ticket: Int, command: Int, since: Date = Self.t0, at now: Date = Self.t0) -> Bool {
+            guard let grant = admission.request(ticket, for: command, since: since, tenant: "t1", batch: false, at: now).grants.first else {
                 Issue.record("granted at once")
                 return false
             }
-            return admission.finished(grant, .failed(overloaded: true), at: Self.t0).failedDuringOutage
+            return admission.finished(grant, .failed(overloaded: true), at: now).failedDuringOutage
         }
         // One command, five tickets: its own failures never make an outage.
         #expect((1...5).map { fail($0, command: 100) } == [false, false, false, false, false])
@@ -144,6 +144,11 @@ import Testing
         #expect(fail(9, command: 104) == false, "one other failure before it")
         #expect(fail(10, command: 105) == true, "two other commands' failures before it")
         #expect(fail(11, command: 103) == true, "104 and 105 failed since 103's first failure")
+        // Failures of commands that ended before this one began are no evidence: one command
+        // failing for good after another is judged by its own attempts.
+        let later = Self.t0.addingTimeInterval(5)
+        #expect(fail(12, command: 106, since: later, at: later) == false, "the run's failures all came before 106 first asked")
+        #expect(fail(13, command: 106, since: later, at: later.addingTimeInterval(1)) == false)
     }
 
     @Test func randomInterleavingsKeepLimitsAndOrder() {

@@ -18,11 +18,13 @@ final class OutageSimulation {
     private var waitingSince: [Int: Date] = [:]
     private var events: [(at: Date, sequence: Int, event: Event)] = []
     private var sequence = 0
-    private var random = SplitMix64(state: 42)
+    private var random: SplitMix64
     private(set) var endings: [Int: CommandAttempts.Ending] = [:]
     private(set) var requestsWhileDown = 0
     private(set) var requests = 0
     var failureLog: [Int: [String]] = [:]
+    /// When each command first asked.
+    private var started: [Int: Date] = [:]
     private(set) var transitions: [CircuitBreaker.Transition] = []
     let deadline: CommandDeadline
 
@@ -41,8 +43,12 @@ final class OutageSimulation {
     }
 
     /// `arrivals`: commands start this many per second (nil: all at once).
-    init(commands count: Int, deadline seconds: Double, maxAttempts: Int, arrivals: Double? = nil, isDown: @escaping (Double) -> Bool) {
+    init(
+        commands count: Int, deadline seconds: Double, maxAttempts: Int, arrivals: Double? = nil, seed: UInt64 = 42,
+        isDown: @escaping (Double) -> Bool
+    ) {
         now = t0
+        random = SplitMix64(state: seed)
         self.isDown = isDown
         self.arrivals = arrivals
         let window = Duration.milliseconds(Int64(seconds * 1000))
@@ -133,7 +139,8 @@ final class OutageSimulation {
         switch action {
         case .acquire:
             waitingSince[ticket] = now
-            take(admission.request(ticket, tenant: "t\(ticket % 3)", batch: false, at: now))
+            if started[ticket] == nil { started[ticket] = now }
+            take(admission.request(ticket, since: started[ticket], tenant: "t\(ticket % 3)", batch: false, at: now))
         case .attempt:
             requests += 1
             let ok = !isDown(now.timeIntervalSince(t0))
@@ -170,19 +177,21 @@ final class OutageSimulation {
     /// or wait as a backlog when it first fails. Failures in a row open the breaker within each down
     /// phase, failures the breaker already knew of do not use up attempts, and the ramp after each
     /// probe reopens it at the next down phase's first failure.
-    @Test(arguments: [25.0, nil])
-    func aFlappingOIFDEEndsWithEveryCommandSucceedingAndBoundedRequests(arrivals: Double?) {
-        let simulation = OutageSimulation(commands: 1000, deadline: 90, maxAttempts: 3, arrivals: arrivals) { seconds in
+    @Test(arguments: [10.0, 25.0, 100.0, nil], [42, 7, 2026, 99, 123] as [UInt64])
+    func aFlappingOIFDEEndsWithEveryCommandSucceedingAndBoundedRequests(arrivals: Double?, seed: UInt64) {
+        // Arrivals over 40 s at most: one deadline (90 s from the start) serves them all.
+        let count = arrivals.map { min(1000, Int($0 * 40)) } ?? 1000
+        let simulation = OutageSimulation(commands: count, deadline: 90, maxAttempts: 3, arrivals: arrivals, seed: seed) { seconds in
             let phase = arrivals == nil ? seconds : seconds - 2
             return phase >= 0 && phase < 40 && Int(phase / 2) % 2 == 0
         }
         simulation.run()
         let statuses = Dictionary(grouping: simulation.endings.values, by: \.status).mapValues(\.count)
         #expect(
-            statuses == [.succeeded: 1000],
+            statuses == [.succeeded: count],
             "\(statuses) \(simulation.endings.filter { $0.value.status != .succeeded }.map { simulation.failureLog[$0.key] ?? [] })")
         let opened = simulation.transitions.filter { $0.to == .open }.count
-        let downPhases = arrivals == nil ? 1 : 10
+        let downPhases = arrivals == 25 ? 10 : 1
         #expect(opened >= downPhases, "opened in every down phase with traffic: \(opened)")
         // Each down phase costs at most minimumRequests requests in a row before the breaker opens,
         // plus a few that were out at that moment, plus one probe per open period.

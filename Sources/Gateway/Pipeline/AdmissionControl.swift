@@ -61,15 +61,16 @@ final class AdmissionControl: Sendable {
         }
     }
 
-    /// Asks permission for one request of command `command` (from `commandNumber()`) of `tenant`, waiting at most until `deadline`. Granted at once (the steady state)
+    /// Asks permission for one request of command `command` (from `commandNumber()`, first asking
+    /// at `since`) of `tenant`, waiting at most until `deadline`. Granted at once (the steady state)
     /// without suspending the task.
-    func acquire(command: UInt64, tenant: String, batch: Bool, deadline: Date) async -> Answer {
+    func acquire(command: UInt64, since: Date, tenant: String, batch: Bool, deadline: Date) async -> Answer {
         if Task.isCancelled { return .cancelled }
         let (id, immediate, changes, startTimer) = state.withLock {
             state -> (UInt64, Admission<UInt64>.Grant?, Admission<UInt64>.Changes, Bool) in
             state.nextId += 1
             let id = state.nextId
-            let changes = state.admission.request(id, for: command, tenant: tenant, batch: batch, at: Date())
+            let changes = state.admission.request(id, for: command, since: since, tenant: tenant, batch: batch, at: Date())
             if let mine = changes.grants.first(where: { $0.ticket == id }) { return (id, mine, changes, false) }
             state.unanswered.insert(id)
             let startTimer = !state.timerRunning

@@ -248,6 +248,7 @@ final class CommandProcessor: Sendable {
         let isBatch = received.delivery.routingKey == Topology.batchRoutingKey
         var grant: Admission<UInt64>.Grant?
         let commandNumber = admission.commandNumber()
+        let firstAsked = Date()
         // A grant not used for an attempt goes back at once (deadline passed, journal write failed).
         defer { if let grant { admission.finished(grant, attempt: nil) } }
         var action = attempts.start(at: Date())
@@ -262,7 +263,9 @@ final class CommandProcessor: Sendable {
                     inDoubtReason: ending.inDoubt ?? redelivery)
             case .acquire:
                 // Cancelled while waiting (a drain out of time): back to the queue, untouched.
-                switch await admission.acquire(command: commandNumber, tenant: command.tenantId, batch: isBatch, deadline: deadline.date) {
+                switch await admission.acquire(
+                    command: commandNumber, since: firstAsked, tenant: command.tenantId, batch: isBatch, deadline: deadline.date)
+                {
                 case .cancelled: return nil
                 case .granted(let granted):
                     grant = granted

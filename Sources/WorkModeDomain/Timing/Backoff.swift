@@ -1,14 +1,16 @@
 import Foundation
 
-/// Exponential backoff with full jitter, bounded by a command's deadline.
+/// Exponential backoff with jitter, bounded by a command's deadline.
 ///
 /// | attempt just failed | ceiling before jitter            |
 /// |---------------------|----------------------------------|
 /// | 1                   | initial                          |
 /// | n                   | min(maximum, initial × 2^(n−1))  |
 ///
-/// The wait is uniform in [0, ceiling] ("full jitter", so retries of many commands spread out
-/// instead of arriving together). A server's Retry-After replaces the jittered wait.
+/// The wait is uniform in [ceiling / 2, ceiling]: retries of many commands spread out instead of
+/// arriving together, and a command's own retries never come so fast (full jitter drew from zero)
+/// that its attempts are used up before other commands' failures can show an outage (the
+/// pipeline core's known-outage rule). A server's Retry-After replaces the jittered wait.
 public struct Backoff: Sendable, Hashable {
     /// The ceiling after the first failed attempt.
     public let initial: Duration
@@ -38,7 +40,7 @@ public struct Backoff: Sendable, Hashable {
             wait = retryAfter
         } else {
             let ceiling = ceiling(afterAttempt: attempt).timeInterval
-            wait = .seconds(ceiling > 0 ? Double.random(in: 0...ceiling, using: &random) : 0)
+            wait = .seconds(ceiling > 0 ? Double.random(in: (ceiling / 2)...ceiling, using: &random) : 0)
         }
         guard now.addingTimeInterval(wait.timeInterval) < deadline else { return nil }
         return wait
