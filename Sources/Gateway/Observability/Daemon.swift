@@ -26,6 +26,13 @@ public enum Daemon {
         otel.traces.otlpExporter.endpoint = endpoint
         otel.traces.otlpExporter.protocol = .httpProtobuf
         otel.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
+        // A collector that accepts and never answers must not hold spans (memory) or exports for
+        // long: at most 1,024 spans wait (more are dropped and logged), an export gives up after
+        // 5 s. OTEL_BSP_* and OTEL_EXPORTER_OTLP_TIMEOUT still override these.
+        otel.traces.batchSpanProcessor.maxQueueSize = 1024
+        otel.traces.batchSpanProcessor.maxExportBatchSize = 256
+        otel.traces.batchSpanProcessor.exportTimeout = .seconds(5)
+        otel.traces.otlpExporter.timeout = .seconds(5)
         otel.diagnosticLogger = .custom(logger)
         let backend = try OTel.makeTracingBackend(configuration: otel)
         InstrumentationSystem.bootstrap(backend.factory)
