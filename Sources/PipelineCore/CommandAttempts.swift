@@ -193,13 +193,7 @@ public struct CommandAttempts: Sendable {
                 // request takes its number. It waits like one, so a refused connection is not
                 // hammered; only the deadline ends it, never in doubt.
                 ending.attempts -= 1
-                let after = max(1, countedAttempts)
-                guard let delay = backoff.delay(afterAttempt: after, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random)
-                else {
-                    return finish(.expired, "the deadline leaves no time for another attempt; last: \(report.summary)")
-                }
-                state = .waiting
-                return .wait(for: delay)
+                return waitToRetry(afterAttempt: max(1, countedAttempts), retryAfter, report, at: now, random: &random)
             }
             if report.probe {
                 // The breaker is open again and holds the next request back; only the deadline ends it.
@@ -209,23 +203,12 @@ public struct CommandAttempts: Sendable {
             if report.duringOutage, report.unknownOutcome == nil {
                 // Not counted, but waited for like a counted one: the breaker may still be closed.
                 uncountedFailures += 1
-                let after = max(1, countedAttempts)
-                guard let delay = backoff.delay(afterAttempt: after, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random)
-                else {
-                    return finish(.expired, "the deadline leaves no time for another attempt after \(ending.attempts); last: \(report.summary)")
-                }
-                state = .waiting
-                return .wait(for: delay)
+                return waitToRetry(afterAttempt: max(1, countedAttempts), retryAfter, report, at: now, random: &random)
             }
             guard countedAttempts < maxAttempts else {
                 return finish(.failed, "still failing after \(ending.attempts) attempts; last: \(report.summary)")
             }
-            guard let delay = backoff.delay(afterAttempt: countedAttempts, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random)
-            else {
-                return finish(.expired, "the deadline leaves no time for another attempt after \(ending.attempts); last: \(report.summary)")
-            }
-            state = .waiting
-            return .wait(for: delay)
+            return waitToRetry(afterAttempt: countedAttempts, retryAfter, report, at: now, random: &random)
         case .refreshTokenAndRetry:
             // The client already renewed the token once in this attempt; it counts as a failure.
             guard countedAttempts < maxAttempts else {
@@ -236,6 +219,18 @@ public struct CommandAttempts: Sendable {
     }
 
     private var countedAttempts: Int { ending.attempts - uncountedFailures }
+
+    /// The backoff before the next request, or `expired` when the deadline leaves no time for it.
+    private mutating func waitToRetry(
+        afterAttempt attempt: Int, _ retryAfter: Duration?, _ report: Report, at now: Date, random: inout some RandomNumberGenerator
+    ) -> Action {
+        guard let delay = backoff.delay(afterAttempt: attempt, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random) else {
+            let after = ending.attempts == 0 ? "" : " after \(ending.attempts)"
+            return finish(.expired, "the deadline leaves no time for another attempt\(after); last: \(report.summary)")
+        }
+        state = .waiting
+        return .wait(for: delay)
+    }
 
     private mutating func acquire(at now: Date) -> Action {
         if let ending = expiredIfPassed(at: now) { return ending }
