@@ -21,10 +21,13 @@ enum CallOrder {
         for call in 0..<calls {
             let data = try await gut.simulator.control("GET", "/simulator/sessions/t1/\(prefix)-\(call)")
             let session = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-            let history = (session["history"] as? [[String: Any]] ?? []).compactMap { $0["commandId"] as? String }
+            let entries = session["history"] as? [[String: Any]] ?? []
+            let history = entries.compactMap { $0["commandId"] as? String }
             var applied = Set<String>()
             let collapsed = history.filter { applied.insert($0).inserted }
-            #expect(collapsed == (0..<perCall).map { "\(prefix)-\(call)-\($0)" }, "call \(call): \(history)")
+            // With the times, a failure can be matched against each replica's log.
+            let timed = entries.map { "\($0["commandId"] as? String ?? "?")@\(($0["at"] as? String ?? "").suffix(13))" }
+            #expect(collapsed == (0..<perCall).map { "\(prefix)-\(call)-\($0)" }, "call \(call): \(timed)")
         }
     }
 }
