@@ -449,6 +449,15 @@ public final class Gateway: Service, Sendable {
     /// `topology.singleActiveConsumer`): a drain holds deliveries instead of cancelling first.
     var holdsOnDrain: Bool { configuration.topology.partitions > 0 || configuration.topology.singleActiveConsumer }
 
+    /// A delivery that will not be started goes back to the queue. On a single-active queue it is
+    /// held for the channel's close instead: a nack puts a message behind every later one this
+    /// consumer holds (RabbitMQ 3.10 and 4.x alike), so a call's earlier command would reach the
+    /// next consumer after its later ones; the close returns them all in queue order.
+    private func returnUntouched(_ delivery: Delivery, on channel: AMQPChannel) {
+        guard !holdsOnDrain else { return }
+        try? channel.nack(delivery, requeue: true)
+    }
+
     /// Starts one delivery: counted in, in its call's lane, then processed to its end; or back to
     /// the queue untouched when stopping.
     private func handle(
@@ -472,14 +481,14 @@ public final class Gateway: Service, Sendable {
         if pauses.isPaused {
             await pauses.waitWhilePaused { self.draining || !session.isOpen }
             if draining || !session.isOpen {
-                try? channel.nack(delivery, requeue: true)
+                returnUntouched(delivery, on: channel)
                 standby?.settled()
                 return
             }
         }
         // The session's drain decides (PipelineCore's `Drain`): after a stop, back untouched.
         guard let entry = inFlight.increment() else {
-            try? channel.nack(delivery, requeue: true)
+            returnUntouched(delivery, on: channel)
             standby?.settled()
             return
         }
