@@ -68,7 +68,7 @@ finish() {
 # The suites that talk to the shared broker, again on RabbitMQ 4.x (docs/rabbitmq-versions.md says
 # why these): dead letters, the console, the operator tools, outcomes, topology and the AMQP client.
 # Suites that start brokers of their own (restarts, TLS, clusters, the blocked broker) run on 3.10.
-rabbitmq4_suites='DeadLetterStreamTests|ConsoleTests|OperatorToolTests|OutcomeTests|TopologyTests|PublishConsumeTests|JoinedConsumerTests|BatchToolTests|ReplicaTests|ReplicaOwnershipTests|ReplicaScalingTests|RepartitionTests|InDoubtOutcomeTests|FrontDoorTests'
+rabbitmq4_suites='SingleActiveOrderTests|DeadLetterStreamTests|ConsoleTests|OperatorToolTests|OutcomeTests|TopologyTests|PublishConsumeTests|JoinedConsumerTests|BatchToolTests|ReplicaTests|ReplicaOwnershipTests|ReplicaScalingTests|RepartitionTests|InDoubtOutcomeTests|FrontDoorTests'
 if [ "${WMG_SKIP_RABBITMQ4:-}" = 1 ]; then
   echo "== RabbitMQ 4.x pass skipped (WMG_SKIP_RABBITMQ4=1)"
   finish
