@@ -103,4 +103,23 @@ import WorkModeDomain
             }
         }
     }
+
+    /// A proxy that cannot be reached (nothing listens on its port): not sent, and the client
+    /// completes the tunnel's promise it made (a debug build once trapped on the leaked promise,
+    /// taking the whole test process down).
+    @Test func anUnreachableProxyIsNotSentAndLeaksNothing() async throws {
+        let certificates = try #require(TestCertificates.shared)
+        let configuration = OIFDEConfiguration(
+            baseURL: "https://localhost:18443", timeout: .seconds(5), tls: .init(caFile: certificates.caFile), authMode: .passthrough,
+            proxy: ProxySettings(host: "127.0.0.1", port: 1))
+        let client = try OIFDEClient(configuration: configuration, logger: Logger(label: "p", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await withClient(client) { client in
+            for index in 0..<3 {
+                var passthrough = command(.supervision, call: "unreachable-\(index)")
+                passthrough.authToken = "publisher-token"
+                let attempt = await client.changeWorkMode(passthrough, commandId: "unreachable-\(index)")
+                #expect(attempt.transportNeverSent && attempt.unknownOutcome == nil, "\(attempt.summary)")
+            }
+        }
+    }
 }

@@ -294,6 +294,9 @@ final class HTTPConnectionPool: Sendable {
                     try Self.addExchangeHandlers(to: channel, target: target, maxResponseBytes: maxResponseBytes)
                 }
             }
+        // A promise must be completed before it goes (NIO traps on a leaked one in debug builds):
+        // a connect that fails before the tunnel handler exists leaves it to this.
+        defer { tunnel?.fail(HTTPExchangeError.connect) }
         let channel: any Channel
         do {
             channel = try await bootstrap.connect(host: target.proxy?.host ?? target.host, port: target.proxy?.port ?? target.port).get()
@@ -306,9 +309,14 @@ final class HTTPConnectionPool: Sendable {
                     channel.close(promise: nil)
                     throw error
                 }
-                try await channel.eventLoop.submit {
-                    try Self.addExchangeHandlers(to: channel, target: target, maxResponseBytes: maxResponseBytes)
-                }.get()
+                do {
+                    try await channel.eventLoop.submit {
+                        try Self.addExchangeHandlers(to: channel, target: target, maxResponseBytes: maxResponseBytes)
+                    }.get()
+                } catch {
+                    channel.close(promise: nil)
+                    throw error
+                }
             }
         } catch let error as HTTPExchangeError {
             countOut(nil)
