@@ -122,4 +122,20 @@ import WorkModeDomain
             }
         }
     }
+
+    /// The same without a proxy: a TLS OIFDE that is not there.
+    @Test func anUnreachableTLSServerIsNotSentAndLeaksNothing() async throws {
+        let certificates = try #require(TestCertificates.shared)
+        let configuration = OIFDEConfiguration(
+            baseURL: "https://127.0.0.1:1", timeout: .seconds(5), tls: .init(caFile: certificates.caFile), authMode: .passthrough)
+        let client = try OIFDEClient(configuration: configuration, logger: Logger(label: "p", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await withClient(client) { client in
+            for index in 0..<3 {
+                var passthrough = command(.supervision, call: "absent-\(index)")
+                passthrough.authToken = "publisher-token"
+                let attempt = await client.changeWorkMode(passthrough, commandId: "absent-\(index)")
+                #expect(attempt.transportNeverSent && attempt.unknownOutcome == nil, "\(attempt.summary)")
+            }
+        }
+    }
 }

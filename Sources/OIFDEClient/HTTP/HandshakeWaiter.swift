@@ -29,6 +29,12 @@ final class HandshakeWaiter: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// A connect that fails never makes the channel active, so `channelInactive` does not come;
+    /// the pipeline's teardown does, and the promise must not outlive it unfulfilled.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        done.fail(HTTPExchangeError.tlsHandshake)
+    }
+
     /// A handshake that outlives the exchange's deadline.
     func timeOut() { done.fail(HTTPExchangeError.timeout) }
 }

@@ -56,6 +56,12 @@ final class ProxyTunnelHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
+    /// The pipeline's teardown (also after a connect that failed, which never makes the channel
+    /// active): the promise must not outlive it unfulfilled.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        established.fail(HTTPExchangeError.connect)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         established.fail(HTTPExchangeError.connect)
         context.fireChannelInactive()
