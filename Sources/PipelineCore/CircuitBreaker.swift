@@ -11,11 +11,12 @@ import WorkModeDomain
 /// While closed it also holds back a request whose failure, together with the failures of every
 /// request still out, would open it: on an idle gateway whose upstream has just gone down, OIFDE
 /// then sees `minimumRequests` requests, not one per in-flight slot. Open, it refuses everything
-/// until `openFor` has passed; then it is half-open: one probe goes out, and after each success one
-/// more request may be out than successes so far (1, 2, 3, … at once, so the rate roughly doubles
-/// per round trip), until `minimumRequests` succeeded or a `window` passed since the probe's
-/// success; then it closes. A failure while half-open opens it again for twice as long, up to
-/// `maxOpenFor`. Requests let through while half-open are reported with `probe: true`.
+/// until `openFor` has passed; then it is half-open and one probe goes out: its success closes
+/// the breaker, its failure opens it again for twice as long, up to `maxOpenFor`. Closed after a
+/// probe, it ramps: one more request may be out than have succeeded since the probe (1, 2, 3, …
+/// at once, so the rate roughly doubles per round trip) until `minimumRequests` succeeded or a
+/// `window` passed, and a failure on the way opens it again at once, for twice as long. The probe
+/// and the ramp's requests are reported with `probe: true`.
 public struct CircuitBreaker: Sendable {
     /// `breaker.*`.
     public struct Settings: Sendable, Hashable {
@@ -60,7 +61,7 @@ public struct CircuitBreaker: Sendable {
     public enum Permission: Sendable, Hashable {
         /// Yes; report its end with `probe: false`.
         case allowed
-        /// Yes, while half-open (the probe, or the ramp after it); report its end with `probe: true`.
+        /// Yes, as the half-open probe or within the ramp after it; report its end with `probe: true`.
         case probe
         /// Not now. `until` is when to ask again; nil means when a request still out has ended.
         case refused(until: Date?)
@@ -100,7 +101,8 @@ public struct CircuitBreaker: Sendable {
     private var openUntil = Date.distantPast
     private var currentOpenFor: Duration
     private var consecutiveFailures = 0
-    /// Half-open: requests out, successes since the probe went out, when the probe succeeded.
+    /// Closed after a probe's success, still ramping: requests out and successes since the probe,
+    /// and when the probe succeeded (nil: not ramping).
     private var rampOut = 0
     private var rampSuccesses = 0
     private var rampSince: Date?
@@ -120,48 +122,59 @@ public struct CircuitBreaker: Sendable {
         case .open:
             guard now >= openUntil else { return (.refused(until: openUntil), nil) }
             state = .halfOpen
-            rampOut = 1
-            rampSuccesses = 0
-            rampSince = nil
             outstanding += 1
             return (.probe, Transition(from: .open, to: .halfOpen, openUntil: nil, reason: "open for \(format(currentOpenFor)); probing"))
         case .halfOpen:
-            if let closed = closeIfRamped(at: now) { return (permitClosed(at: now), closed) }
-            guard rampOut < rampSuccesses + 1 else { return (.refused(until: nil), nil) }
-            rampOut += 1
-            outstanding += 1
-            return (.probe, nil)
+            return (.refused(until: nil), nil)
         case .closed:
-            return (permitClosed(at: now), nil)
+            if rampSince != nil, !endRampIfDone(at: now) {
+                guard rampOut < rampSuccesses + 1 else { return (.refused(until: nil), nil) }
+                rampOut += 1
+                outstanding += 1
+                return (.probe, nil)
+            }
+            prune(at: now)
+            if outstanding > 0, wouldOpen(failures: failuresInWindow + outstanding + 1, requests: windowCount + outstanding + 1) {
+                return (.refused(until: nil), nil)
+            }
+            outstanding += 1
+            return (.allowed, nil)
         }
-    }
-
-    private mutating func permitClosed(at now: Date) -> Permission {
-        prune(at: now)
-        if outstanding > 0, wouldOpen(failures: failuresInWindow + outstanding + 1, requests: windowCount + outstanding + 1) {
-            return .refused(until: nil)
-        }
-        outstanding += 1
-        return .allowed
     }
 
     /// Reports the end of a request `permit` allowed.
     public mutating func finished(_ result: Result, probe: Bool, at now: Date) -> Transition? {
         outstanding = max(0, outstanding - 1)
         if probe {
-            // A request of an earlier half-open period that outlived it says nothing about this one.
-            guard state == .halfOpen else { return nil }
-            rampOut = max(0, rampOut - 1)
-            switch result {
-            case .healthy:
-                rampSuccesses += 1
-                if rampSince == nil { rampSince = now }
-                return closeIfRamped(at: now)
-            case .failed:
+            switch (state, result) {
+            case (.halfOpen, .healthy):
+                state = .closed
+                samples.removeAll()
+                sampleHead = 0
+                failuresInWindow = 0
+                consecutiveFailures = 0
+                rampOut = 0
+                rampSuccesses = 1
+                rampSince = now
+                return Transition(from: .halfOpen, to: .closed, openUntil: nil, reason: "the probe succeeded")
+            case (.halfOpen, .failed):
                 currentOpenFor = min(settings.maxOpenFor, currentOpenFor * 2)
-                let reason = rampSuccesses == 0 ? "the probe failed" : "a request failed after \(rampSuccesses) succeeded since the probe"
-                return open(at: now, from: .halfOpen, reason: reason)
-            case .abandoned:
+                return open(at: now, from: .halfOpen, reason: "the probe failed")
+            case (.closed, _) where rampSince != nil:
+                rampOut = max(0, rampOut - 1)
+                switch result {
+                case .healthy:
+                    rampSuccesses += 1
+                    _ = endRampIfDone(at: now)
+                    return nil
+                case .failed:
+                    currentOpenFor = min(settings.maxOpenFor, currentOpenFor * 2)
+                    return open(at: now, from: .closed, reason: "a request failed after \(rampSuccesses) succeeded since the probe")
+                case .abandoned:
+                    return nil
+                }
+            default:
+                // A request of an earlier ramp or probe that outlived it says nothing about now.
                 return nil
             }
         }
@@ -184,27 +197,18 @@ public struct CircuitBreaker: Sendable {
         return nil
     }
 
-    /// Half-open long enough without a failure: closes with an empty window and the first open
-    /// period.
-    private mutating func closeIfRamped(at now: Date) -> Transition? {
-        guard let since = rampSince else { return nil }
-        let reason: String
-        if rampSuccesses >= settings.minimumRequests {
-            reason = "the probe and \(rampSuccesses - 1) requests after it succeeded"
-        } else if now >= since.addingTimeInterval(settings.window.timeInterval) {
-            reason = "no request failed within \(format(settings.window)) of the probe's success"
-        } else {
-            return nil
-        }
-        state = .closed
-        samples.removeAll()
-        sampleHead = 0
-        failuresInWindow = 0
-        consecutiveFailures = 0
-        currentOpenFor = settings.openFor
+    /// True when the ramp after a probe is over: `minimumRequests` succeeded, or a `window` passed
+    /// without a failure. Then the first open period applies again.
+    private mutating func endRampIfDone(at now: Date) -> Bool {
+        guard let since = rampSince else { return true }
+        guard rampSuccesses >= settings.minimumRequests || now >= since.addingTimeInterval(settings.window.timeInterval) else { return false }
         rampSince = nil
-        return Transition(from: .halfOpen, to: .closed, openUntil: nil, reason: reason)
+        currentOpenFor = settings.openFor
+        return true
     }
+
+    /// Still ramping after a probe's success: requests beyond the ramp's allowance wait.
+    public var isRamping: Bool { state == .closed && rampSince != nil }
 
     private var windowCount: Int { samples.count - sampleHead }
 

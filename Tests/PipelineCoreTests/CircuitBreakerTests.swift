@@ -66,15 +66,16 @@ import Testing
         }
         #expect(openFor == [4, 8, 16, 32, 60, 60, 60, 60], "doubling to maxOpenFor: \(openFor)")
         _ = breaker.permit(at: now)
-        #expect(breaker.finished(.healthy, probe: true, at: now) == nil, "a successful probe starts the ramp")
-        var closed: CircuitBreaker.Transition?
-        for _ in 1..<20 {
-            #expect(breaker.state == .halfOpen)
-            #expect(breaker.permit(at: now).0 == .probe)
-            closed = breaker.finished(.healthy, probe: true, at: now)
-        }
+        let closed = breaker.finished(.healthy, probe: true, at: now)
         #expect(closed?.to == .closed && breaker.state == .closed)
-        #expect(closed?.reason == "the probe and 19 requests after it succeeded")
+        #expect(closed?.reason == "the probe succeeded")
+        // The ramp after it: 19 more successes end it.
+        for _ in 1..<20 {
+            #expect(breaker.isRamping)
+            #expect(breaker.permit(at: now).0 == .probe)
+            _ = breaker.finished(.healthy, probe: true, at: now)
+        }
+        #expect(!breaker.isRamping)
         // Closed again with an empty window and the first open period.
         for _ in 0..<20 {
             _ = breaker.permit(at: now)
@@ -105,9 +106,9 @@ import Testing
         #expect(breaker.state == .open)
     }
 
-    /// After the probe, one more request may be out than have succeeded since (1, 2, 3, …); a
-    /// failure on the way opens it again for twice as long; a window without failure closes it
-    /// even when traffic is too thin to reach minimumRequests.
+    /// The probe's success closes it; then one more request may be out than have succeeded since
+    /// (1, 2, 3, …); a failure on the way opens it again for twice as long; a window without failure
+    /// ends the ramp even when traffic is too thin to reach minimumRequests.
     @Test func afterTheProbeTheBreakerRampsAndReopensAtTheFirstFailure() {
         var breaker = CircuitBreaker(settings: Self.settings)
         for _ in 0..<20 {
@@ -116,7 +117,7 @@ import Testing
         }
         var now = Self.t0.addingTimeInterval(2)
         #expect(breaker.permit(at: now).0 == .probe)
-        #expect(breaker.finished(.healthy, probe: true, at: now) == nil)
+        #expect(breaker.finished(.healthy, probe: true, at: now)?.to == .closed, "the probe's success closes it")
         var allowed = 0
         while case (.probe, _) = breaker.permit(at: now) { allowed += 1 }
         #expect(allowed == 2, "one success: two may be out")
@@ -126,7 +127,7 @@ import Testing
         while case (.probe, _) = breaker.permit(at: now) { allowed += 1 }
         #expect(allowed == 4, "three successes, none out: four may be out")
         let reopened = breaker.finished(.failed, probe: true, at: now)
-        #expect(reopened?.to == .open && reopened?.openUntil == now.addingTimeInterval(4))
+        #expect(reopened?.to == .open && reopened?.from == .closed && reopened?.openUntil == now.addingTimeInterval(4))
         #expect(reopened?.reason == "a request failed after 3 succeeded since the probe")
         // The ramp's other requests end while it is open again: they change nothing.
         for _ in 0..<3 { #expect(breaker.finished(.healthy, probe: true, at: now) == nil) }
@@ -135,10 +136,11 @@ import Testing
         now = now.addingTimeInterval(4)
         #expect(breaker.permit(at: now).0 == .probe)
         _ = breaker.finished(.healthy, probe: true, at: now)
+        #expect(breaker.isRamping)
+        // Thin traffic: a window without failure ends the ramp, and requests flow without a cap.
         let thin = now.addingTimeInterval(10)
-        let (permission, closed) = breaker.permit(at: thin)
-        #expect(permission == .allowed && closed?.to == .closed)
-        #expect(closed?.reason == "no request failed within 10s of the probe's success")
+        #expect(breaker.permit(at: thin).0 == .allowed && !breaker.isRamping)
+        #expect(breaker.permit(at: thin).0 == .allowed)
     }
 
     /// A flapping OIFDE never fails half of a window its up phases filled with successes; failures
