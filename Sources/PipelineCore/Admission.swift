@@ -236,7 +236,8 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         // Only with a breaker: without one, the gateway claims to know nothing of outages.
         var othersFailedJustBefore = false
         switch breakerResult {
-        case .healthy: failureRun.removeAll()
+        case _ where breaker == nil: break
+        case .healthy: if !failureRun.isEmpty { failureRun.removeAll(keepingCapacity: true) }
         case .failed:
             othersFailedJustBefore = failureRun.count { $0.requester != grant.requester && $0.at >= grant.requesterSince } >= 2
             failureRun.append((grant.requester, now))

@@ -104,38 +104,32 @@ import WorkModeDomain
         }
     }
 
-    /// A proxy that cannot be reached (nothing listens on its port): not sent, and the client
-    /// completes the tunnel's promise it made (a debug build once trapped on the leaked promise,
-    /// taking the whole test process down).
-    @Test func anUnreachableProxyIsNotSentAndLeaksNothing() async throws {
+    /// Three requests to an OIFDE that cannot be reached: none is sent, and the client completes
+    /// every promise it made (a debug build once trapped on a leaked one, taking the whole test
+    /// process down).
+    static func expectNothingSentAndNothingLeaked(baseURL: String, proxy: ProxySettings?, call: String) async throws {
         let certificates = try #require(TestCertificates.shared)
         let configuration = OIFDEConfiguration(
-            baseURL: "https://localhost:18443", timeout: .seconds(5), tls: .init(caFile: certificates.caFile), authMode: .passthrough,
-            proxy: ProxySettings(host: "127.0.0.1", port: 1))
+            baseURL: baseURL, timeout: .seconds(5), tls: .init(caFile: certificates.caFile), authMode: .passthrough, proxy: proxy)
         let client = try OIFDEClient(configuration: configuration, logger: Logger(label: "p", factory: { _ in SwiftLogNoOpLogHandler() }))
         try await withClient(client) { client in
             for index in 0..<3 {
-                var passthrough = command(.supervision, call: "unreachable-\(index)")
+                var passthrough = command(.supervision, call: "\(call)-\(index)")
                 passthrough.authToken = "publisher-token"
-                let attempt = await client.changeWorkMode(passthrough, commandId: "unreachable-\(index)")
+                let attempt = await client.changeWorkMode(passthrough, commandId: "\(call)-\(index)")
                 #expect(attempt.transportNeverSent && attempt.unknownOutcome == nil, "\(attempt.summary)")
             }
         }
     }
 
-    /// The same without a proxy: a TLS OIFDE that is not there.
+    /// A proxy that cannot be reached (nothing listens on its port): the tunnel's promise.
+    @Test func anUnreachableProxyIsNotSentAndLeaksNothing() async throws {
+        try await Self.expectNothingSentAndNothingLeaked(
+            baseURL: "https://localhost:18443", proxy: ProxySettings(host: "127.0.0.1", port: 1), call: "unreachable")
+    }
+
+    /// The same without a proxy, a TLS OIFDE that is not there: the handshake waiter's promise.
     @Test func anUnreachableTLSServerIsNotSentAndLeaksNothing() async throws {
-        let certificates = try #require(TestCertificates.shared)
-        let configuration = OIFDEConfiguration(
-            baseURL: "https://127.0.0.1:1", timeout: .seconds(5), tls: .init(caFile: certificates.caFile), authMode: .passthrough)
-        let client = try OIFDEClient(configuration: configuration, logger: Logger(label: "p", factory: { _ in SwiftLogNoOpLogHandler() }))
-        try await withClient(client) { client in
-            for index in 0..<3 {
-                var passthrough = command(.supervision, call: "absent-\(index)")
-                passthrough.authToken = "publisher-token"
-                let attempt = await client.changeWorkMode(passthrough, commandId: "absent-\(index)")
-                #expect(attempt.transportNeverSent && attempt.unknownOutcome == nil, "\(attempt.summary)")
-            }
-        }
+        try await Self.expectNothingSentAndNothingLeaked(baseURL: "https://127.0.0.1:1", proxy: nil, call: "absent")
     }
 }

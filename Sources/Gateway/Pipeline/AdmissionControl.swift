@@ -39,6 +39,7 @@ final class AdmissionControl: Sendable {
     }
 
     private let state: Mutex<State>
+    private let commandNumbers = Atomic<UInt64>(0)
     private let logger: Logger
     private let metrics: GatewayMetrics
     /// The timer's longest sleep: deadlines of parked commands are checked at least this often.
@@ -54,12 +55,7 @@ final class AdmissionControl: Sendable {
 
     /// A number for a command's requests, unique in this process: the breaker tells a command's
     /// own failures from other commands' by it.
-    func commandNumber() -> UInt64 {
-        state.withLock {
-            $0.nextId += 1
-            return $0.nextId
-        }
-    }
+    func commandNumber() -> UInt64 { commandNumbers.add(1, ordering: .relaxed).newValue }
 
     /// Asks permission for one request of command `command` (from `commandNumber()`, first asking
     /// at `since`) of `tenant`, waiting at most until `deadline`. Granted at once (the steady state)
