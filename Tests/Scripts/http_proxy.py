@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A small HTTP proxy for the OIFDE client's proxy tests: CONNECT tunnels (HTTPS) and absolute-form
 requests (plain HTTP), optional basic credentials (407 without them). Each request line it takes
-is appended to LOG. Usage: http_proxy.py PORT LOG [USER:PASSWORD]"""
+is appended to LOG. Usage: http_proxy.py PORT LOG [USER:PASSWORD]; with PORT 0 the system picks a
+free port, which is written to LOG.port once the proxy listens."""
 import asyncio, base64, sys
 
 port, log = int(sys.argv[1]), sys.argv[2]
@@ -53,11 +54,20 @@ async def handle(reader, writer):
     body = await reader.readexactly(int(headers.get("content-length", "0")))
     up_writer.write((f"{method} /{path} HTTP/1.1\r\n" + "\r\n".join(kept) + "\r\nConnection: close\r\n\r\n").encode("latin-1") + body)
     await up_writer.drain()
+    # This proxy closes the client's connection after one answer, so it says so: a client that saw
+    # a keep-alive answer would rightly send its next request on a connection being closed.
+    response_head = (await up_reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    response_head = [l for l in response_head if l and not l.lower().startswith("connection:")]
+    writer.write(("\r\n".join(response_head) + "\r\nConnection: close\r\n\r\n").encode("latin-1"))
     await pipe(up_reader, writer)
 
 
 async def main():
     server = await asyncio.start_server(handle, "127.0.0.1", port)
+    with open(log + ".port.tmp", "w") as f:
+        f.write(str(server.sockets[0].getsockname()[1]))
+    import os
+    os.rename(log + ".port.tmp", log + ".port")
     async with server:
         await server.serve_forever()
 
