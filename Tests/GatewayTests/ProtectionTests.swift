@@ -72,7 +72,13 @@ import Testing
     /// failure the gateway already knew of uses up no attempt, and the ramp after each probe
     /// reopens it quickly: every command succeeds, and OIFDE sees a bounded number of requests.
     @Test func aFlappingOIFDEEndsWithEveryCommandSucceeding() async throws {
-        let environment = ["WMG_RETRY_MAXATTEMPTS": "3", "WMG_RETRY_DEADLINE": "90s", "WMG_OIFDE_TIMEOUT": "10s"]
+        // The backoff (the defaults, from 200 ms), not the harness's fast 50 ms one: with
+        // that, a command's three attempts fit in 130 ms and once all fell before any other
+        // command's failure could show the outage.
+        let environment = [
+            "WMG_RETRY_MAXATTEMPTS": "3", "WMG_RETRY_DEADLINE": "90s", "WMG_OIFDE_TIMEOUT": "10s", "WMG_RETRY_INITIALBACKOFF": "200ms",
+            "WMG_RETRY_MAXBACKOFF": "5s",
+        ]
         try await withGateway(environment: environment) { gut in
             let commands = Self.commands(550, prefix: "flap")
             // Two seconds of normal traffic first: the gateway has seen OIFDE work before it flaps.
