@@ -6,7 +6,9 @@ import Testing
 /// in use (the test command runs it on RabbitMQ 3.10 and 4.x): when the active consumer's channel
 /// closes, the next consumer gets what it held in queue order; a nack instead puts the message
 /// behind every later one the consumer holds, so a call's earlier command would reach the next
-/// consumer after its later ones.
+/// consumer after its later ones; and what a close returns goes behind what earlier closes returned
+/// that no consumer has taken yet, so a consumer that took only part of those (its prefetch) must
+/// settle them before it lets go (`HandOver`, docs/rabbitmq-versions.md).
 @Suite(.timeLimit(.minutes(5))) struct SingleActiveOrderTests {
     static let count = 40
 
@@ -75,5 +77,39 @@ import Testing
             let order = try await Self.bodies(second, Self.count - 10)
             #expect(order == Array(11..<Self.count) + [10], "the nacked message is no longer in its place: \(order)")
         }
+    }
+
+    @Test func aCloseReturnsWhatItHeldBehindEarlierReturnsNotYetTaken() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel(publisherConfirms: true)
+        let queue = TestBroker.uniqueName("sac-returns")
+        try await channel.declareQueue(
+            queue, durable: true, arguments: ["x-queue-type": .string("quorum"), "x-single-active-consumer": .bool(true)])
+        for index in 0..<Self.count {
+            #expect(try await channel.publishAndConfirm(Array("\(index)".utf8), exchange: "", routingKey: queue) == .acked)
+        }
+        // Three consumers on connections of their own: the first holds all 40, the second may hold
+        // only 10 (its prefetch), the third waits.
+        var connections: [AMQPConnection] = []
+        var channels: [AMQPChannel] = []
+        var consumers: [AMQPConsumer] = []
+        for prefetch in [Self.count + 10, 10, Self.count + 10] {
+            let consumerConnection = try await TestBroker.connect()
+            let consumerChannel = try await consumerConnection.openChannel()
+            try await consumerChannel.qos(prefetchCount: UInt16(prefetch))
+            connections.append(consumerConnection)
+            channels.append(consumerChannel)
+            consumers.append(try await consumerChannel.consume(queue: queue))
+        }
+        #expect(try await Self.bodies(consumers[0], Self.count) == Array(0..<Self.count))
+        // The first lets go: the second takes 0…9 of its 40 and lets go too, holding them.
+        try await channels[0].close()
+        #expect(try await Self.bodies(consumers[1], 10) == Array(0..<10))
+        try await channels[1].close()
+        let order = try await Self.bodies(consumers[2], Self.count)
+        #expect(order == Array(10..<Self.count) + Array(0..<10), "the second close's messages are not last: \(order)")
+        for consumerConnection in connections { await consumerConnection.close() }
+        _ = try? await channel.deleteQueue(queue)
+        await connection.close()
     }
 }

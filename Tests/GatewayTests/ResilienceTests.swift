@@ -146,7 +146,9 @@ import Testing
         }
         // Those that did were in flight at the kill, and say so.
         #expect(repeated.isSubset(of: inDoubt))
-        #expect(repeated.count <= 2 * 32)
+        // At a kill, up to 32 requests are out, and the commands just answered may not have their
+        // completion journaled yet (their slot is already free): at most as many again.
+        #expect(repeated.count <= 2 * (32 + 32), "\(repeated.count) commands reached OIFDE twice")
         // Every command's ack reaches the broker (polled; a quorum queue counts acks asynchronously).
         let emptied = ContinuousClock.now + .seconds(20)
         while try await gut.commandsQueueDepth() != 0, ContinuousClock.now < emptied { try await Task.sleep(for: .milliseconds(100)) }
