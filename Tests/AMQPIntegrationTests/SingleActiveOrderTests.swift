@@ -88,25 +88,26 @@ import Testing
         for index in 0..<Self.count {
             #expect(try await channel.publishAndConfirm(Array("\(index)".utf8), exchange: "", routingKey: queue) == .acked)
         }
-        // Three consumers on connections of their own: the first holds all 40, the second may hold
-        // only 10 (its prefetch), the third waits.
+        // Consumers on connections of their own: the first holds all 40, the second may hold only
+        // 10 (its prefetch); the third subscribes once the second has them (RabbitMQ 4.x may
+        // activate any waiting consumer next, 3.10 the oldest).
         var connections: [AMQPConnection] = []
-        var channels: [AMQPChannel] = []
-        var consumers: [AMQPConsumer] = []
-        for prefetch in [Self.count + 10, 10, Self.count + 10] {
+        func consumer(prefetch: Int) async throws -> (AMQPChannel, AMQPConsumer) {
             let consumerConnection = try await TestBroker.connect()
+            connections.append(consumerConnection)
             let consumerChannel = try await consumerConnection.openChannel()
             try await consumerChannel.qos(prefetchCount: UInt16(prefetch))
-            connections.append(consumerConnection)
-            channels.append(consumerChannel)
-            consumers.append(try await consumerChannel.consume(queue: queue))
+            return (consumerChannel, try await consumerChannel.consume(queue: queue))
         }
-        #expect(try await Self.bodies(consumers[0], Self.count) == Array(0..<Self.count))
+        let (firstChannel, first) = try await consumer(prefetch: Self.count + 10)
+        #expect(try await Self.bodies(first, Self.count) == Array(0..<Self.count))
+        let (secondChannel, second) = try await consumer(prefetch: 10)
         // The first lets go: the second takes 0…9 of its 40 and lets go too, holding them.
-        try await channels[0].close()
-        #expect(try await Self.bodies(consumers[1], 10) == Array(0..<10))
-        try await channels[1].close()
-        let order = try await Self.bodies(consumers[2], Self.count)
+        try await firstChannel.close()
+        #expect(try await Self.bodies(second, 10) == Array(0..<10))
+        let (_, third) = try await consumer(prefetch: Self.count + 10)
+        try await secondChannel.close()
+        let order = try await Self.bodies(third, Self.count)
         #expect(order == Array(10..<Self.count) + Array(0..<10), "the second close's messages are not last: \(order)")
         for consumerConnection in connections { await consumerConnection.close() }
         _ = try? await channel.deleteQueue(queue)
