@@ -41,10 +41,13 @@ public struct Drain<Entry: Hashable & Sendable>: Sendable {
     /// When `tick(at:)` must run: the drain deadline, while commands are still in flight.
     public var nextWakeup: Date? { cut || started.isEmpty ? nil : deadline }
 
-    /// A delivery arrived at `now` as `entry`.
-    public mutating func delivered(_ entry: Entry, at now: Date) -> Admission {
-        guard deadline == nil else { return .requeue }
+    /// A delivery arrived at `now` as `entry`. `aheadOfHeld`: a single-active queue's return that
+    /// ``HandOver`` starts even while draining (it is ahead of every held one); it runs until the
+    /// deadline like the rest, and the drain is no longer done until it ends.
+    public mutating func delivered(_ entry: Entry, at now: Date, aheadOfHeld: Bool = false) -> Admission {
+        guard deadline == nil || (aheadOfHeld && !cut) else { return .requeue }
         started[entry] = now
+        reportedDrained = false
         return .process
     }
 

@@ -4,6 +4,7 @@ import Foundation
 import GatewayConfig
 import Logging
 import OIFDEClient
+import PipelineCore
 import ServiceLifecycle
 import Synchronization
 import WorkModeDomain
@@ -42,6 +43,8 @@ public final class Gateway: Service, Sendable {
         var hasBatchQueue = true
         /// The other replicas' partitions this one stands by on, once subscribed.
         var standby: StandbyPartitions?
+        /// How the session's own consumer channel lets go of single-active queues (a drain).
+        var handOver: ChannelHandOver?
     }
 
     let runState = Mutex(RunState())
@@ -135,6 +138,12 @@ public final class Gateway: Service, Sendable {
     private func beginDrain() {
         // Before anything can be requeued by the drain: see `CommandProcessor.holdsReturns`.
         if holdsOnDrain { processor.holdsReturns.store(true, ordering: .sequentiallyConsistent) }
+        // Before `draining` is seen: a fresh delivery is then held, never started (`HandOver`).
+        if holdsOnDrain {
+            let (own, standby) = runState.withLock { ($0.handOver, $0.standby) }
+            own?.letGo()
+            standby?.handOver.letGo()
+        }
         let (request, inFlight) = runState.withLock { state -> (AsyncStream<Void>.Continuation?, InFlightCounter?) in
             state.draining = true
             return (state.drainRequested, state.inFlight)
@@ -311,12 +320,17 @@ public final class Gateway: Service, Sendable {
                 : [])
         func arguments(_ queue: String) -> FieldTable { owned.contains(queue) ? ["x-priority": .int32(Self.ownerPriority)] : [:] }
         partitionActivity.forgetTags()
+        let handOver = ChannelHandOver()
         do {
             consumer = try await session.consumerChannel.consume(queue: initial[0], arguments: arguments(initial[0]))
-            if let tag = consumer.tags.first { registerPartition(initial[0], tag: tag) }
+            if let tag = consumer.tags.first {
+                registerPartition(initial[0], tag: tag)
+                handOver.register(tag: tag)
+            }
             for queue in initial.dropFirst() {
                 let tag = try await session.consumerChannel.consume(queue: queue, joining: consumer, arguments: arguments(queue))
                 registerPartition(queue, tag: tag)
+                handOver.register(tag: tag)
             }
         } catch {
             logger.warning("the consumer could not start; retrying", metadata: ["error": "\(error)"])
@@ -331,9 +345,13 @@ public final class Gateway: Service, Sendable {
             state.inFlight = inFlight
             state.blockedReason = nil
             state.drainRequested = drainRequest
+            state.handOver = handOver
             return state.draining
         }
-        if stopAlready { drainRequest.yield() }
+        if stopAlready {
+            handOver.letGo()
+            drainRequest.yield()
+        }
         logger.info("consuming", metadata: ["queue": "\(initial.joined(separator: ","))", "prefetch": "\(configuration.amqp.prefetch)"])
 
         await withDiscardingTaskGroup { group in
@@ -347,9 +365,11 @@ public final class Gateway: Service, Sendable {
             group.addTask {
                 for await _ in drainRequests {
                     if self.holdsOnDrain {
-                        // Ends the consumer loops without a cancel; the drain below runs as
-                        // usual, and the connection's close at its end returns what was held.
+                        // Ends the consumer loops without a cancel once the returns ahead of what
+                        // is held are settled (`HandOver`); the drain below runs as usual, and
+                        // the connection's close at its end returns what was held.
                         self.logger.info("draining: no new command starts; the close returns what the broker sent, in order, to the next consumer")
+                        await self.letGo(own: handOver, inFlight: inFlight)
                         consumer.stopReceiving()
                         self.runState.withLock { $0.standby }?.consumer?.stopReceiving()
                         break
@@ -386,7 +406,9 @@ public final class Gateway: Service, Sendable {
             }
             do {
                 for try await delivery in consumer {
-                    await handle(delivery, channel: session.consumerChannel, session: session, inFlight: inFlight, standby: nil, group: &group)
+                    await handle(
+                        delivery, channel: session.consumerChannel, session: session, inFlight: inFlight, handOver: handOver, standby: nil,
+                        group: &group)
                 }
             } catch {
                 logger.warning("consumer ended", metadata: ["error": "\(error)"])
@@ -461,16 +483,19 @@ public final class Gateway: Service, Sendable {
     /// Starts one delivery: counted in, in its call's lane, then processed to its end; or back to
     /// the queue untouched when stopping.
     private func handle(
-        _ delivery: Delivery, channel: AMQPChannel, session: BrokerSession, inFlight: InFlightCounter, standby: StandbyPartitions?,
-        group: inout DiscardingTaskGroup
+        _ delivery: Delivery, channel: AMQPChannel, session: BrokerSession, inFlight: InFlightCounter, handOver: ChannelHandOver,
+        standby: StandbyPartitions?, group: inout DiscardingTaskGroup
     ) async {
         if configuration.topology.partitions > 0 { partitionActivity.delivered(consumerTag: delivery.consumerTag) }
-        // Held, not started: the connection's close returns it (see `serve`).
-        if draining, holdsOnDrain { return }
-        // Handing the partition back: not started; the standby channel's close returns it, in order.
-        if let standby, !standby.admit(delivery) { return }
+        // On single-active queues a drain or a hand-back holds what it will not start, for the
+        // channel's close to return in place; it still starts the returns ahead of those.
+        var aheadOfHeld = false
+        if holdsOnDrain {
+            guard (standby?.admit(delivery) ?? handOver.decide(delivery)) == .start else { return }
+            aheadOfHeld = handOver.isLettingGo
+        }
         let received = processor.receive(delivery, on: channel, decoder: decoder)
-        if draining {
+        if draining, !aheadOfHeld {
             // Stopping: what the broker had already sent goes back untouched.
             try? channel.nack(delivery, requeue: true)
             standby?.settled()
@@ -487,7 +512,7 @@ public final class Gateway: Service, Sendable {
             }
         }
         // The session's drain decides (PipelineCore's `Drain`): after a stop, back untouched.
-        guard let entry = inFlight.increment() else {
+        guard let entry = inFlight.increment(aheadOfHeld: aheadOfHeld) else {
             returnUntouched(delivery, on: channel)
             standby?.settled()
             return
@@ -558,7 +583,9 @@ public final class Gateway: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 do {
                     for try await delivery in consumer {
-                        await handle(delivery, channel: standby.channel, session: session, inFlight: inFlight, standby: standby, group: &group)
+                        await handle(
+                            delivery, channel: standby.channel, session: session, inFlight: inFlight, handOver: standby.handOver,
+                            standby: standby, group: &group)
                     }
                 } catch {
                     if !standby.isRetiring { logger.warning("the standby consumer ended", metadata: ["error": "\(error)"]) }
@@ -571,6 +598,20 @@ public final class Gateway: Service, Sendable {
             // Handed back: stand by again, now behind the owner.
             guard standby.isRetiring, !draining, session.isOpen, !Task.isCancelled else { return }
         }
+    }
+
+    /// A drain on single-active queues: returns once nothing is in flight and both consumer
+    /// channels may close (`HandOver`), or when the drain's time is up; then everything is held.
+    private func letGo(own: ChannelHandOver, inFlight: InFlightCounter) async {
+        let end = ContinuousClock.now + configuration.drainTimeout
+        while ContinuousClock.now < end, !Task.isCancelled {
+            let standby = runState.withLock { $0.standby }?.handOver
+            let closesAt = [own.closesAt, standby?.closesAt].compactMap { $0 }.max() ?? .now
+            if inFlight.value == 0, closesAt <= .now { break }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        own.seal()
+        runState.withLock { $0.standby }?.handOver.seal()
     }
 
     /// A drain: the standby consumer stops, and its loop ends once what it started is settled.

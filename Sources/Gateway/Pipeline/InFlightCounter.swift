@@ -21,12 +21,15 @@ final class InFlightCounter: Sendable {
         state.withLock { $0.drain.oldestStart }.map { .milliseconds(Int64(max(0, Date().timeIntervalSince($0)) * 1000)) }
     }
 
-    /// Counts a delivery in; nil when the session is draining (requeue it untouched). Pass the
-    /// entry to `decrement` once the delivery is settled.
-    func increment() -> UInt64? {
+    /// Counts a delivery in; nil when the session is draining (requeue it untouched), unless it is
+    /// a single-active queue's return ahead of held deliveries (``Drain``). Pass the entry to
+    /// `decrement` once the delivery is settled.
+    func increment(aheadOfHeld: Bool = false) -> UInt64? {
         state.withLock { state in
             state.nextEntry += 1
-            guard state.drain.delivered(state.nextEntry, at: Date()) == .process else { return nil }
+            guard state.drain.delivered(state.nextEntry, at: Date(), aheadOfHeld: aheadOfHeld) == .process else { return nil }
+            // Started during a drain: not drained until it ends.
+            state.drained = false
             return state.nextEntry
         }
     }

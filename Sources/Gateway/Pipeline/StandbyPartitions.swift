@@ -1,4 +1,5 @@
 import AMQP
+import PipelineCore
 import Synchronization
 
 /// The other replicas' partitions, consumed as a standby on a channel of this replica's own, so
@@ -6,19 +7,20 @@ import Synchronization
 ///
 /// Why a channel of their own: RabbitMQ 3.10 ignores consumer priority for single active
 /// consumers, so a returning owner does not get its partitions back from the standby that stood
-/// in. The standby must let go itself, keeping each call's order: it stops starting the
-/// deliveries of this channel, waits until the ones it started are settled, and closes the
-/// channel. The broker then returns what the channel held and makes the next consumer (the owner)
-/// active in one step, and the returned commands go to it before any later ones. On RabbitMQ 4.x
-/// the owner's priority does the same inside the broker, and no hand-back is needed.
+/// in. The standby must let go itself, keeping each call's order (``HandOver``): it stops starting
+/// the channel's fresh deliveries, settles what it started and the returns still ahead of what it
+/// holds, and closes the channel. The broker then returns what the channel held and makes the next
+/// consumer (the owner) active in one step, and the returned commands go to it before any later
+/// ones. On RabbitMQ 4.x the owner's priority does the same inside the broker, and no hand-back is
+/// needed.
 final class StandbyPartitions: Sendable {
     let channel: AMQPChannel
+    let handOver = ChannelHandOver()
 
     private struct State {
         var consumer: AMQPConsumer?
         var partitionByTag: [String: Int] = [:]
         var started = 0
-        var retiring = false
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
         var lastDelivery: [Int: ContinuousClock.Instant] = [:]
         /// When this replica first found each partition's owner back.
@@ -40,6 +42,7 @@ final class StandbyPartitions: Sendable {
             state.partitionByTag[tag] = partition
             state.partitions.insert(partition)
         }
+        handOver.register(tag: tag)
     }
 
     /// The partitions this channel stands by on.
@@ -47,18 +50,19 @@ final class StandbyPartitions: Sendable {
 
     var consumer: AMQPConsumer? { state.withLock { $0.consumer } }
 
-    /// True once a hand-back has begun: the channel's deliveries are no longer started.
-    var isRetiring: Bool { state.withLock { $0.retiring } }
+    /// True once a hand-back (or a drain) has begun: only returns ahead of held deliveries start.
+    var isRetiring: Bool { handOver.isLettingGo }
 
-    /// Whether to start `delivery`. False while handing back: the channel's close returns it to
-    /// the queue, in order, for the owner. Each true is matched by one ``settled()``.
-    func admit(_ delivery: Delivery) -> Bool {
+    /// Whether to start `delivery` (``HandOver``); a held one is returned by the channel's close,
+    /// in order, for the owner. Each start is matched by one ``settled()``.
+    func admit(_ delivery: Delivery) -> HandOver<String>.Decision {
+        let decision = handOver.decide(delivery)
+        guard decision == .start else { return decision }
         state.withLock { state in
-            guard !state.retiring else { return false }
             state.started += 1
             if let partition = state.partitionByTag[delivery.consumerTag] { state.lastDelivery[partition] = .now }
-            return true
         }
+        return decision
     }
 
     /// A delivery ``admit(_:)`` let through is settled (acknowledged or requeued).
@@ -93,11 +97,28 @@ final class StandbyPartitions: Sendable {
         }
     }
 
-    /// Stops starting this channel's deliveries and returns once every started one is settled.
+    /// Lets go: returns once every started delivery is settled and the returns ahead of the held
+    /// ones are taken (``HandOver``); then holds everything for the channel's close.
     func retire() async {
+        handOver.letGo()
+        while !Task.isCancelled {
+            await idle()
+            let now = ContinuousClock.now
+            guard let closesAt = handOver.closesAt, closesAt > now else {
+                handOver.seal()
+                // A return started between the check and the seal is waited for too.
+                if state.withLock({ $0.started }) == 0 { return }
+                continue
+            }
+            try? await Task.sleep(until: closesAt, clock: .continuous)
+        }
+        handOver.seal()
+    }
+
+    /// Returns once nothing started is unsettled.
+    private func idle() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle = state.withLock { state -> Bool in
-                state.retiring = true
                 guard state.started > 0 else { return true }
                 state.idleWaiters.append(continuation)
                 return false
