@@ -35,20 +35,6 @@ import Testing
         func set() { flag.store(true, ordering: .relaxed) }
     }
 
-    /// Each call's commands reached OIFDE in order across the hand-overs. On RabbitMQ 3.10 a clean
-    /// clone's run with one core kept busy saw a call's commands applied out of order around a
-    /// hand-over (issue #26 stays open for it): recorded there as a known, intermittent issue, so
-    /// the run reports it without failing; asserted as it is on 4.x.
-    static func expectCallOrder(_ gut: GatewayUnderTest, prefix: String, calls: Int, perCall: Int) async throws {
-        let version = (try? await Harness.rabbitmqctl(["version"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        guard version.hasPrefix("3.") else {
-            return try await CallOrder.expectKept(gut, prefix: prefix, calls: calls, perCall: perCall)
-        }
-        await withKnownIssue("per-call order across a hand-over on RabbitMQ \(version) under load (issue #26)", isIntermittent: true) {
-            try await CallOrder.expectKept(gut, prefix: prefix, calls: calls, perCall: perCall)
-        }
-    }
-
     /// Waits for `count` more distinct results, adding them to `seen`.
     static func collect(_ gut: GatewayUnderTest, into seen: inout [String: String], until count: Int, within seconds: Double = 120) async throws {
         let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
@@ -119,7 +105,7 @@ import Testing
 
             // Up: the third pod starts with count 3, then the others restart with it, one at a time.
             let three = ["WMG_REPLICAS_COUNT": "3"]
-            var two = try ReplicaOwnershipTests.replica(gut, three.merging(["WMG_REPLICAS_ORDINAL": "2"]) { $1 }, name: "r2-count3")
+            let two = try ReplicaOwnershipTests.replica(gut, three.merging(["WMG_REPLICAS_ORDINAL": "2"]) { $1 }, name: "r2-count3")
             defer { two.signal(SIGKILL) }
             #expect(await two.waitForOutput("consuming"), "\(two.output)")
             one.signal(SIGTERM)
@@ -150,7 +136,7 @@ import Testing
             try await Self.collect(gut, into: &seen, until: rounds * calls)
             #expect(seen.count == rounds * calls, "nothing lost: \(seen.count) results for \(rounds * calls) commands")
             #expect(seen.values.allSatisfy { $0 == "succeeded" }, "\(Set(seen.values))")
-            try await Self.expectCallOrder(gut, prefix: "scale", calls: calls, perCall: rounds)
+            try await CallOrder.expectKept(gut, prefix: "scale", calls: calls, perCall: rounds)
             // Each replica subscribes to the others' partitions after its standby delay.
             var consumers: [String: Int] = [:]
             let subscribed = ContinuousClock.now + .seconds(30)
@@ -196,7 +182,7 @@ import Testing
             try await Self.collect(gut, into: &seen, until: rounds * calls)
             #expect(seen.count == rounds * calls, "nothing lost: \(seen.count) results for \(rounds * calls) commands")
             #expect(seen.values.allSatisfy { $0 == "succeeded" }, "\(Set(seen.values))")
-            try await Self.expectCallOrder(gut, prefix: "handback", calls: calls, perCall: rounds)
+            try await CallOrder.expectKept(gut, prefix: "handback", calls: calls, perCall: rounds)
         }
     }
 
@@ -244,7 +230,7 @@ import Testing
             try await Self.collect(gut, into: &seen, until: rounds * calls)
             #expect(seen.count == rounds * calls, "nothing lost: \(seen.count) results for \(rounds * calls) commands")
             #expect(seen.values.allSatisfy { $0 == "succeeded" }, "\(Set(seen.values))")
-            try await Self.expectCallOrder(gut, prefix: "rollout", calls: calls, perCall: rounds)
+            try await CallOrder.expectKept(gut, prefix: "rollout", calls: calls, perCall: rounds)
             // Both serve once more: each handled its share of the last commands.
             #expect(handled(one.output) > 0 && handled(gut.gateway.output) > 0)
             #expect(backAfter.allSatisfy { $0 <= bound }, "each returned replica served again within \(bound): \(backAfter)")

@@ -4,8 +4,8 @@ import Testing
 
 /// OpenTelemetry traces over OTLP/HTTP, received by a small Python receiver that decodes the
 /// protobuf with opentelemetry-proto: one span per command under the command's own `traceparent`,
-/// with children for validation, each OIFDE attempt (and async-http-client's request span under
-/// it), and the publishes.
+/// with children for validation, each OIFDE attempt (and the HTTP client's request span under it),
+/// and the publishes; and a collector that never answers costs the pipeline nothing but the spans.
 @Suite(.timeLimit(.minutes(10))) struct TracingTests {
     @Test func aRetriedCommandIsOneSpanTreeUnderItsTraceparent() async throws {
         let directory = try Harness.temporaryDirectory()
@@ -49,7 +49,7 @@ import Testing
             let children = spans.filter { $0["parentSpanId"] as? String == commandSpanId }
             let names = children.compactMap { $0["name"] as? String }.sorted()
             #expect(names == ["workmode.oifde.attempt", "workmode.oifde.attempt", "workmode.publish", "workmode.validate"], "\(names)")
-            // async-http-client's request spans hang under the attempts.
+            // The HTTP client's request spans hang under the attempts.
             let attemptIds = Set(children.filter { $0["name"] as? String == "workmode.oifde.attempt" }.compactMap { $0["spanId"] as? String })
             let httpSpans = spans.filter { attemptIds.contains($0["parentSpanId"] as? String ?? "") }
             #expect(httpSpans.count >= 2, "\(spans.map { $0["name"] ?? "" })")
@@ -69,4 +69,57 @@ import Testing
             #expect(!everything.contains(GatewayUnderTest.secret) && !everything.contains("sim-"))
         }
     }
+
+    /// A collector that accepts connections, reads, and never answers: every command still ends
+    /// `succeeded`, and the spans the exporter gives up on are counted by reason
+    /// (`wmg_trace_spans_dropped_total`): its queue (1,024 spans) fills within the first second,
+    /// and each export of 256 fails after its 5 s timeout.
+    @Test func aCollectorThatNeverAnswersCostsOnlySpansAndTheyAreCounted() async throws {
+        let directory = try Harness.temporaryDirectory()
+        let collector = try ChildProcess(
+            executable: "/usr/bin/env", arguments: ["python3", "-c", Self.silentCollector], outputPath: directory + "/collector.log")
+        defer { collector.signal(SIGKILL) }
+        try #require(await collector.waitForOutput("listening on"), "\(collector.output)")
+        let port = try #require(collector.output.split(separator: " ").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        try await withGateway(environment: ["WMG_TRACING_OTLP_ENDPOINT": "http://127.0.0.1:\(port)/v1/traces"]) { gut in
+            // About 5 spans per command: 600 commands fill the queue several times over.
+            let total = 600
+            try await gut.publishAll(
+                (0..<total).map { (#"{"tenantId":"t1","callId":"silent-\#($0)","agentId":"a1","workMode":"2"}"#, "silent-\($0)") })
+            let results = try await gut.nextResults(total, within: 120)
+            #expect(results.count == total)
+            #expect(results.allSatisfy { $0["status"] as? String == "succeeded" }, "\(Set(results.map { $0["status"] as? String ?? "?" }))")
+            func dropped(_ reason: String, in scrape: String) -> Double {
+                scrape.split(separator: "\n").first { $0.hasPrefix("wmg_trace_spans_dropped_total{reason=\"\(reason)\"}") }
+                    .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            var scrape = ""
+            let counted = ContinuousClock.now + .seconds(30)
+            repeat {
+                scrape = await gut.admin("/metrics").body
+                if dropped("queue_full", in: scrape) > 0, dropped("export_failed", in: scrape) > 0 { break }
+                try await Task.sleep(for: .milliseconds(250))
+            } while ContinuousClock.now < counted
+            #expect(dropped("queue_full", in: scrape) > 0, "\(scrape.split(separator: "\n").filter { $0.contains("trace") })")
+            #expect(dropped("export_failed", in: scrape) >= 256, "\(scrape.split(separator: "\n").filter { $0.contains("trace") })")
+        }
+    }
+
+    /// Accepts every connection and reads what it is sent, never answering.
+    static let silentCollector = """
+        import socket, threading
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        print("listening on", listener.getsockname()[1], flush=True)
+        held = []
+        def read(connection):
+            while connection.recv(65536):
+                pass
+        while True:
+            connection, _ = listener.accept()
+            held.append(connection)
+            threading.Thread(target=read, args=(connection,), daemon=True).start()
+        """
 }

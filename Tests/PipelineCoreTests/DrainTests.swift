@@ -17,6 +17,19 @@ import Testing
         #expect(drain.tick(at: Self.t0.addingTimeInterval(10)) == nil, "nothing to cut")
     }
 
+    /// A single-active queue's return ahead of held deliveries (`HandOver`) still starts while
+    /// draining, until the deadline cuts the drain short; the drain is done only after it ends.
+    @Test func aReturnAheadOfHeldOnesStartsWhileDrainingUntilTheCut() {
+        var drain = Drain<Int>()
+        #expect(drain.requested(at: Self.t0, timeout: .seconds(5)) == [.cancelConsumer, .drained])
+        #expect(drain.delivered(1, at: Self.t0, aheadOfHeld: false) == .requeue)
+        #expect(drain.delivered(2, at: Self.t0, aheadOfHeld: true) == .process)
+        #expect(drain.finished(2) == .drained, "drained again once it ends")
+        #expect(drain.delivered(3, at: Self.t0, aheadOfHeld: true) == .process)
+        #expect(drain.tick(at: Self.t0.addingTimeInterval(6)) == .cutShort(count: 1))
+        #expect(drain.delivered(4, at: Self.t0.addingTimeInterval(6), aheadOfHeld: true) == .requeue, "after the cut nothing starts")
+    }
+
     @Test func anIdleSessionDrainsAtOnce() {
         var drain = Drain<Int>()
         #expect(drain.requested(at: Self.t0, timeout: .seconds(5)) == [.cancelConsumer, .drained])

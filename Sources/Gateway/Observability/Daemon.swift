@@ -33,7 +33,9 @@ public enum Daemon {
         otel.traces.batchSpanProcessor.maxExportBatchSize = 256
         otel.traces.batchSpanProcessor.exportTimeout = .seconds(5)
         otel.traces.otlpExporter.timeout = .seconds(5)
-        otel.diagnosticLogger = .custom(logger)
+        // The spans it gives up on are counted (`wmg_trace_spans_dropped_total`).
+        let diagnostics = logger.handler
+        otel.diagnosticLogger = .custom(Logger(label: logger.label) { _ in SpanLossCounter(wrapping: diagnostics) })
         let backend = try OTel.makeTracingBackend(configuration: otel)
         InstrumentationSystem.bootstrap(backend.factory)
         logger.info("tracing: spans go to \(endpoint) over OTLP/HTTP")

@@ -34,6 +34,7 @@ enum MetricHelp {
         "wmg_concurrency_limit": "Requests to OIFDE allowed at once (moves under pipeline.adaptive).",
         "wmg_console_actions_total": "Dead-letter console actions, by action.",
         "wmg_dead_letters_oldest_age_seconds": "Age of the oldest open dead letter (0 when none): the next one retention deletes.",
+        "wmg_trace_spans_dropped_total": "Finished spans the OTLP exporter gave up on: its queue was full, or an export failed or timed out.",
         "wmg_dead_letters_open": "Dead letters without a settlement (neither replayed nor purged).",
         "wmg_dead_letters_retention_seconds": "topology.deadLetterRetention: how long the stream keeps a letter.",
         "wmg_dead_letters_total": "Commands dead-lettered by this gateway, by class.",
