@@ -553,9 +553,11 @@ public final class Gateway: Service, Sendable {
             let consumer: AMQPConsumer
             do {
                 let channel = try await session.consumerConnection.openChannel()
-                // No more than the pipeline runs at once: a hand-back waits for every delivery it
-                // started, so a deep prefetch here would keep the returned owner idle for longer.
-                try await channel.qos(prefetchCount: UInt16(min(configuration.amqp.prefetch, max(1, configuration.pipeline.maxInFlight))))
+                // The same prefetch as the owner's channel: a close (or a crash) returns at most
+                // that many, and a standby that becomes active then takes all of them at once, so
+                // none is still waiting behind what this channel's own close or crash would return
+                // (`HandOver`). A smaller one reordered calls when a standby was killed.
+                try await channel.qos(prefetchCount: UInt16(clamping: configuration.amqp.prefetch))
                 standby = StandbyPartitions(channel: channel)
                 consumer = try await channel.consume(queue: queues[0])
                 standby.subscribed(consumer)

@@ -3,7 +3,7 @@ import NIOHTTP1
 
 /// What came back for one request: the status, the two headers the rules read, and the body up to
 /// `oifde.maxResponseBytes` (`oversized` past it; the rest is not read).
-struct HTTPAnswer: Sendable {
+struct HTTPAnswer: Sendable, Equatable {
     var status: Int
     var retryAfter: Duration?
     var location: String?
