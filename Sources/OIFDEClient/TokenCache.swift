@@ -14,58 +14,108 @@ final class TokenCache: Sendable {
 
     private enum Entry {
         case valid(token: String, refreshAt: ContinuousClock.Instant)
-        case fetching(Task<Fetch, Never>)
+        case fetching(id: UInt64, Task<Fetch, Never>)
     }
 
     private struct State {
         var entries: [String: Entry] = [:]
         var fetchCount: [String: Int] = [:]
+        var nextFetch: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
-    private enum Step {
+    private enum Source {
         case cached(Fetch)
-        case join(Task<Fetch, Never>)
-        case lead(Task<Fetch, Never>)
+        case fetching(Task<Fetch, Never>)
     }
 
-    /// A cached token, or the outcome of the one fetch in flight for this tenant.
+    /// A cached token, or the outcome of the one fetch in flight for this tenant. A caller whose
+    /// task is cancelled stops waiting at once (its attempt ends as not sent); the fetch goes on
+    /// for the others and is cached as usual.
     func token(for tenant: String, fetch: @escaping @Sendable () async -> Fetch) async -> Fetch {
-        let step = state.withLock { state -> Step in
+        let fetching = state.withLock { state -> Source in
             let now = ContinuousClock.now
             switch state.entries[tenant] {
             case .valid(let token, let refreshAt) where now < refreshAt:
                 return .cached(.token(token, lifetime: refreshAt - now))
-            case .fetching(let task):
-                return .join(task)
+            case .fetching(_, let task):
+                return .fetching(task)
             case .valid, nil:
-                let task = Task { await fetch() }
-                state.entries[tenant] = .fetching(task)
+                state.nextFetch += 1
+                let id = state.nextFetch
+                let task = Task { [self] in
+                    let outcome = await fetch()
+                    store(outcome, tenant: tenant, fetch: id)
+                    return outcome
+                }
+                state.entries[tenant] = .fetching(id: id, task)
                 state.fetchCount[tenant, default: 0] += 1
-                return .lead(task)
+                return .fetching(task)
             }
         }
-        switch step {
-        case .cached(let fetched):
-            return fetched
-        case .join(let task):
-            return await task.value
-        case .lead(let task):
-            let outcome = await task.value
-            state.withLock { state in
-                // Only this fetch's own entry: an invalidation meanwhile leaves nothing to replace.
-                guard case .fetching(let current) = state.entries[tenant], current == task else { return }
-                switch outcome {
-                case .token(let token, let lifetime):
-                    // Refresh a little early so a token never expires on its way to OIFDE.
-                    let margin = min(Duration.seconds(60), lifetime / 10)
-                    state.entries[tenant] = .valid(token: token, refreshAt: ContinuousClock.now + lifetime - margin)
-                case .failed:
-                    state.entries[tenant] = nil
-                }
+        switch fetching {
+        case .cached(let cached): return cached
+        case .fetching(let task): return await Self.value(of: task)
+        }
+    }
+
+    private func store(_ outcome: Fetch, tenant: String, fetch id: UInt64) {
+        state.withLock { state in
+            // Only this fetch's own entry: an invalidation meanwhile leaves nothing to replace.
+            guard case .fetching(let current, _) = state.entries[tenant], current == id else { return }
+            switch outcome {
+            case .token(let token, let lifetime):
+                // Refresh a little early so a token never expires on its way to OIFDE.
+                let margin = min(Duration.seconds(60), lifetime / 10)
+                state.entries[tenant] = .valid(token: token, refreshAt: ContinuousClock.now + lifetime - margin)
+            case .failed:
+                state.entries[tenant] = nil
             }
-            return outcome
+        }
+    }
+
+    /// The fetch's outcome, or a not-sent failure as soon as the waiting task is cancelled.
+    private static func value(of task: Task<Fetch, Never>) async -> Fetch {
+        let waiter = Waiter()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                waiter.wait(continuation)
+                Task { waiter.resume(await task.value) }
+            }
+        } onCancel: {
+            waiter.resume(.failed(TokenFailure(.transport(.cancelledBeforeSending))))
+        }
+    }
+
+    /// One continuation resumed once: by the fetch or by the cancellation, whichever comes first.
+    private final class Waiter: Sendable {
+        private let state = Mutex<(continuation: CheckedContinuation<Fetch, Never>?, early: Fetch?, done: Bool)>((nil, nil, false))
+
+        func wait(_ continuation: CheckedContinuation<Fetch, Never>) {
+            let early = state.withLock { state -> Fetch? in
+                if let early = state.early {
+                    state.done = true
+                    return early
+                }
+                state.continuation = continuation
+                return nil
+            }
+            if let early { continuation.resume(returning: early) }
+        }
+
+        func resume(_ outcome: Fetch) {
+            let continuation = state.withLock { state -> CheckedContinuation<Fetch, Never>? in
+                guard !state.done else { return nil }
+                guard let continuation = state.continuation else {
+                    if state.early == nil { state.early = outcome }
+                    return nil
+                }
+                state.done = true
+                state.continuation = nil
+                return continuation
+            }
+            continuation?.resume(returning: outcome)
         }
     }
 

@@ -14,7 +14,9 @@ enum TransportErrorMapping {
         case .noConnection: return .noConnection
         case .closedBeforeSending: return .closedBeforeSending
         case .timeout: return .timeout
-        case .connectionClosed, .cancelled: return .connectionClosed
+        case .connectionClosed: return .connectionClosed
+        case .cancelled: return .cancelled
+        case .cancelledBeforeSending: return .cancelledBeforeSending
         case .badResponse: return .badResponse
         }
     }

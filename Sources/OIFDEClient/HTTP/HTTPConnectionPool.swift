@@ -60,6 +60,8 @@ final class HTTPConnectionPool: Sendable {
         /// Connections open or opening.
         var connections = 0
         var waiters: [Waiter] = []
+        /// Connections carrying a request: a shutdown ends their exchanges.
+        var busy: [ObjectIdentifier: any Channel] = [:]
         var shutDown = false
     }
 
@@ -122,6 +124,16 @@ final class HTTPConnectionPool: Sendable {
         } catch {
             return .failure(.connect)
         }
+        let stillOpen = state.withLock { state -> Bool in
+            guard !state.shutDown else { return false }
+            state.busy[ObjectIdentifier(channel)] = channel
+            return true
+        }
+        guard stillOpen else {
+            release(channel, reusable: false)
+            return .failure(.cancelledBeforeSending)
+        }
+        defer { _ = state.withLock { $0.busy.removeValue(forKey: ObjectIdentifier(channel)) } }
         let completion = ExchangeCompletion()
         let outcome = await withTaskCancellationHandler {
             await completion.wait {
@@ -149,22 +161,24 @@ final class HTTPConnectionPool: Sendable {
         return outcome
     }
 
-    /// Closes every idle connection and fails the requests waiting for one; later requests fail.
+    /// Closes every idle connection, fails the requests waiting for one (never sent) and ends the
+    /// exchanges in progress (in doubt: their requests may have been read); later requests fail.
     func shutdown() {
         sweeper.withLock { $0?.cancel() }
-        let (idle, waiters) = state.withLock { state -> ([Idle], [Waiter]) in
+        let (idle, waiters, busy) = state.withLock { state -> ([Idle], [Waiter], [any Channel]) in
             state.shutDown = true
             defer {
                 state.idle.removeAll()
                 state.waiters.removeAll()
             }
-            return (state.idle, state.waiters)
+            return (state.idle, state.waiters, Array(state.busy.values))
         }
         for connection in idle { connection.channel.close(promise: nil) }
         for waiter in waiters {
             waiter.timer.withLock { $0?.cancel() }
-            waiter.continuation.resume(throwing: HTTPExchangeError.connect)
+            waiter.continuation.resume(throwing: HTTPExchangeError.cancelledBeforeSending)
         }
+        for channel in busy { channel.triggerUserOutboundEvent(ExchangeHandler.Abort(error: .cancelled), promise: nil) }
     }
 
     // MARK: - leasing
@@ -202,7 +216,7 @@ final class HTTPConnectionPool: Sendable {
             }
         } onCancel: {
             // Still waiting for a connection: nothing was sent.
-            giveUp(waiter: id, .noConnection)
+            giveUp(waiter: id, .cancelledBeforeSending)
         }
         switch lease {
         case .connection(let channel): return channel
@@ -333,7 +347,11 @@ final class HTTPConnectionPool: Sendable {
                 try await handshake(on: channel, deadline: deadline)
             } catch {
                 channel.close(promise: nil)
-                throw error as? HTTPExchangeError == .timeout ? HTTPExchangeError.noConnection : HTTPExchangeError.tlsHandshake
+                switch error as? HTTPExchangeError {
+                case .timeout: throw HTTPExchangeError.noConnection
+                case .cancelledBeforeSending: throw HTTPExchangeError.cancelledBeforeSending
+                default: throw HTTPExchangeError.tlsHandshake
+                }
             }
         }
         return channel
@@ -353,7 +371,12 @@ final class HTTPConnectionPool: Sendable {
         let waiter = try await channel.pipeline.handler(type: HandshakeWaiter.self).get()
         let timer = channel.eventLoop.scheduleTask(deadline: deadline) { waiter.timeOut() }
         defer { timer.cancel() }
-        try await waiter.done.futureResult.get()
+        let done = waiter.done
+        try await withTaskCancellationHandler {
+            try await done.futureResult.get()
+        } onCancel: {
+            done.fail(HTTPExchangeError.cancelledBeforeSending)
+        }
     }
 
 }

@@ -14,7 +14,7 @@ struct HTTPAnswer: Sendable, Equatable {
 }
 
 /// Why an exchange ended without an answer, kept apart by whether the request may have reached
-/// OIFDE (docs/contract.md section 14): the first four provably sent nothing.
+/// OIFDE (docs/contract.md section 14; `AttemptResult.TransportError.provablyNotSent`).
 enum HTTPExchangeError: Error, Sendable, Hashable {
     /// No connection could be made.
     case connect
@@ -34,6 +34,8 @@ enum HTTPExchangeError: Error, Sendable, Hashable {
     case badResponse
     /// The waiting task was cancelled (a drain out of time); the request may have left.
     case cancelled
+    /// The task was cancelled while waiting for a connection or its TLS handshake: never sent.
+    case cancelledBeforeSending
 }
 
 /// One request on its way down a connection's pipeline.

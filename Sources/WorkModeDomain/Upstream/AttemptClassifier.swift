@@ -22,12 +22,17 @@ public struct AttemptResult: Sendable, Hashable {
         case connectionClosed
         /// The answer was not valid HTTP: the request was received, so it may have been applied.
         case badResponse
+        /// The attempt was stopped (a drain out of time) before the request left: never sent.
+        case cancelledBeforeSending
+        /// The attempt was stopped (a drain out of time) after the request began to leave: it may
+        /// have been applied.
+        case cancelled
 
         /// The request provably did not reach OIFDE: retrying it cannot apply a change twice.
         public var provablyNotSent: Bool {
             switch self {
-            case .connect, .tls, .noConnection, .closedBeforeSending, .proxyRefused: return true
-            case .timeout, .connectionClosed, .badResponse: return false
+            case .connect, .tls, .noConnection, .closedBeforeSending, .proxyRefused, .cancelledBeforeSending: return true
+            case .timeout, .connectionClosed, .badResponse, .cancelled: return false
             }
         }
 
@@ -36,8 +41,8 @@ public struct AttemptResult: Sendable, Hashable {
         public var explanation: String {
             switch self {
             case .connect, .tls, .noConnection, .proxyRefused: return "\(what) (the request was not sent)"
-            case .closedBeforeSending: return "\(what) (not sent)"
-            case .timeout, .connectionClosed, .badResponse: return "\(what) (the change may have been applied: in doubt)"
+            case .closedBeforeSending, .cancelledBeforeSending: return "\(what) (not sent)"
+            case .timeout, .connectionClosed, .badResponse, .cancelled: return "\(what) (the change may have been applied: in doubt)"
             }
         }
 
@@ -52,6 +57,8 @@ public struct AttemptResult: Sendable, Hashable {
             case .timeout: return "no complete answer within the time limit"
             case .connectionClosed: return "the connection was lost after the request was sent"
             case .badResponse: return "the answer was not valid HTTP"
+            case .cancelledBeforeSending: return "the attempt was stopped before the request was written"
+            case .cancelled: return "the attempt was stopped after the request was sent"
             }
         }
     }
