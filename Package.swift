@@ -14,6 +14,14 @@ let package = Package(
         .library(name: "AMQP", targets: ["AMQP"]),
         .library(name: "WorkModeDomain", targets: ["WorkModeDomain"]),
     ],
+    traits: [
+        .trait(
+            name: "OTLPTracing",
+            description:
+                "Exports traces over OTLP/HTTP (swift-otel, which brings async-http-client). Without it the build carries neither, and tracing.otlp.endpoint is refused at start."
+        ),
+        .default(enabledTraits: ["OTLPTracing"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -82,7 +90,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLPTracing"])),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strict,

@@ -40,6 +40,9 @@ struct Run: AsyncParsableCommand {
             try await Daemon.run(
                 configuration: configuration, logger: logger, adminRoutes: { router in console.register(on: router) },
                 background: interval > .zero ? [{ await watch.run() }] : [])
+        } catch let missing as Daemon.TracingNotBuilt {
+            logger.critical("\(missing)")
+            throw ExitCode(78)
         } catch let mismatch as Topology.PartitionMismatch {
             // A configuration that does not fit the broker: like any configuration error, 78.
             logger.critical("\(mismatch)")

@@ -2,7 +2,9 @@ import GatewayConfig
 import Hummingbird
 import Logging
 import Metrics
-import OTel
+#if OTLPTracing
+    import OTel
+#endif
 import Prometheus
 import ServiceLifecycle
 import Tracing
@@ -16,30 +18,51 @@ public enum Daemon {
     /// variables of the OpenTelemetry specification (sampler, headers, …) still apply.
     static func bootstrapTracing(_ configuration: GatewayConfiguration, logger: Logger) throws -> (any Service)? {
         guard let endpoint = configuration.tracing.otlpEndpoint else { return nil }
-        var otel = OTel.Configuration.default
-        otel.serviceName = "workmode-gateway"
-        otel.resourceAttributes["service.version"] = BuildInfo.version
-        otel.logs.enabled = false
-        otel.metrics.enabled = false
-        otel.traces.enabled = true
-        otel.traces.exporter = .otlp
-        otel.traces.otlpExporter.endpoint = endpoint
-        otel.traces.otlpExporter.protocol = .httpProtobuf
-        otel.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
-        // A collector that accepts and never answers must not hold spans (memory) or exports for
-        // long: at most 1,024 spans wait (more are dropped and logged), an export gives up after
-        // 5 s. OTEL_BSP_* and OTEL_EXPORTER_OTLP_TIMEOUT still override these.
-        otel.traces.batchSpanProcessor.maxQueueSize = 1024
-        otel.traces.batchSpanProcessor.maxExportBatchSize = 256
-        otel.traces.batchSpanProcessor.exportTimeout = .seconds(5)
-        otel.traces.otlpExporter.timeout = .seconds(5)
-        // The spans it gives up on are counted (`wmg_trace_spans_dropped_total`).
-        let diagnostics = logger.handler
-        otel.diagnosticLogger = .custom(Logger(label: logger.label) { _ in SpanLossCounter(wrapping: diagnostics) })
-        let backend = try OTel.makeTracingBackend(configuration: otel)
-        InstrumentationSystem.bootstrap(backend.factory)
-        logger.info("tracing: spans go to \(endpoint) over OTLP/HTTP")
-        return backend.service
+        #if OTLPTracing
+            var otel = OTel.Configuration.default
+            otel.serviceName = "workmode-gateway"
+            otel.resourceAttributes["service.version"] = BuildInfo.version
+            otel.logs.enabled = false
+            otel.metrics.enabled = false
+            otel.traces.enabled = true
+            otel.traces.exporter = .otlp
+            otel.traces.otlpExporter.endpoint = endpoint
+            otel.traces.otlpExporter.protocol = .httpProtobuf
+            otel.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
+            // A collector that accepts and never answers must not hold spans (memory) or exports for
+            // long: at most 1,024 spans wait (more are dropped and logged), an export gives up after
+            // 5 s. OTEL_BSP_* and OTEL_EXPORTER_OTLP_TIMEOUT still override these.
+            otel.traces.batchSpanProcessor.maxQueueSize = 1024
+            otel.traces.batchSpanProcessor.maxExportBatchSize = 256
+            otel.traces.batchSpanProcessor.exportTimeout = .seconds(5)
+            otel.traces.otlpExporter.timeout = .seconds(5)
+            // The spans it gives up on are counted (`wmg_trace_spans_dropped_total`).
+            let diagnostics = logger.handler
+            otel.diagnosticLogger = .custom(Logger(label: logger.label) { _ in SpanLossCounter(wrapping: diagnostics) })
+            let backend = try OTel.makeTracingBackend(configuration: otel)
+            InstrumentationSystem.bootstrap(backend.factory)
+            logger.info("tracing: spans go to \(endpoint) over OTLP/HTTP")
+            return backend.service
+        #else
+            throw TracingNotBuilt(endpoint: endpoint)
+        #endif
+    }
+
+    /// Whether this build can export traces (the package trait `OTLPTracing`, on by default).
+    public static var tracingBuilt: Bool {
+        #if OTLPTracing
+            true
+        #else
+            false
+        #endif
+    }
+
+    /// `tracing.otlp.endpoint` is set, but this build was made without the `OTLPTracing` trait.
+    public struct TracingNotBuilt: Error, CustomStringConvertible {
+        let endpoint: String
+        public var description: String {
+            "tracing.otlp.endpoint is \(endpoint), but this build has no tracing (built without the OTLPTracing trait): unset it, or use a build with the trait"
+        }
     }
 
     /// Buckets for the duration histograms: OIFDE answers in milliseconds when healthy, and a
