@@ -2,13 +2,14 @@ import GatewayConfig
 import Hummingbird
 import Logging
 import Metrics
-#if OTLPTracing
-    import OTel
-#endif
 import Prometheus
 import ServiceLifecycle
 import Tracing
 import UnixSignals
+
+#if OTLPTracing
+    import OTel
+#endif
 
 /// `workmode-gateway run` put together: the Prometheus metrics backend, the pipeline and the admin
 /// listener in one service group that stops on SIGTERM or SIGINT.
