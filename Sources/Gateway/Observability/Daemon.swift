@@ -61,6 +61,7 @@ public enum Daemon {
     /// `tracing.otlp.endpoint` is set, but this build was made without the `OTLPTracing` trait.
     public struct TracingNotBuilt: Error, CustomStringConvertible {
         let endpoint: String
+        /// One line for the log: what is set, and what to do.
         public var description: String {
             "tracing.otlp.endpoint is \(endpoint), but this build has no tracing (built without the OTLPTracing trait): unset it, or use a build with the trait"
         }
