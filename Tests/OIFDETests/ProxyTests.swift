@@ -10,29 +10,9 @@ import WorkModeDomain
 /// The proxy is Tests/Scripts/http_proxy.py, a real one on a loopback port.
 @Suite(.timeLimit(.minutes(10))) struct ProxyTests {
     static func withProxy(credentials: String? = nil, _ body: (Int, String) async throws -> Void) async throws {
-        let log = NSTemporaryDirectory() + "wmg-proxy-" + UUID().uuidString + ".log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         // Port 0: a port picked at random once belonged to another listener, and the test talked
         // to it instead of the proxy.
-        process.arguments = [root.path + "/Tests/Scripts/http_proxy.py", "0", log] + (credentials.map { [$0] } ?? [])
-        // Not the test runner's output: `swift test` waits for every holder of its pipe to close it.
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // SIGKILL: the test runner ignores SIGTERM (a service-lifecycle test traps it), and an
-        // ignored signal stays ignored in a child across exec.
-        defer { kill(process.processIdentifier, SIGKILL) }
-        let end = ContinuousClock.now + .seconds(10)
-        var port: Int?
-        while port == nil, ContinuousClock.now < end {
-            port = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
-            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        try await body(try #require(port, "the proxy did not start listening"), log)
+        try await withScript("http_proxy.py", ["0", "LOG"] + (credentials.map { [$0] } ?? []), body)
     }
 
     static func client(_ simulatorPort: Int, https: Bool, proxy: ProxySettings?) throws -> OIFDEClient {

@@ -96,3 +96,30 @@ func withClient(_ client: OIFDEClient, _ body: (OIFDEClient) async throws -> Voi
     }
     try await client.shutdown()
 }
+
+/// Runs a Python script of Tests/Scripts that listens on a port the system picks and writes it to
+/// `LOG.port` (its second argument is LOG): `body` gets the port and LOG. The script is killed
+/// after `body`, whatever happens.
+func withScript(_ script: String, _ arguments: [String], _ body: (_ port: Int, _ log: String) async throws -> Void) async throws {
+    let log = NSTemporaryDirectory() + "wmg-script-" + UUID().uuidString + ".log"
+    FileManager.default.createFile(atPath: log, contents: nil)
+    var root = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { root.deleteLastPathComponent() }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments = [root.path + "/Tests/Scripts/" + script] + arguments.map { $0 == "LOG" ? log : $0 }
+    // Not the test runner's output: `swift test` waits for every holder of its pipe to close it.
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    // SIGKILL: the test runner ignores SIGTERM (a service-lifecycle test traps it), and an
+    // ignored signal stays ignored in a child across exec.
+    defer { kill(process.processIdentifier, SIGKILL) }
+    let end = ContinuousClock.now + .seconds(10)
+    var port: Int?
+    while port == nil, ContinuousClock.now < end {
+        port = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
+        if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+    }
+    try await body(try #require(port, "\(script) did not start listening"), log)
+}

@@ -18,31 +18,12 @@ import WorkModeDomain
     }
 
     static func withStandIn(_ scenario: String, tls: Bool = false, _ body: (Stand) async throws -> Void) async throws {
-        let log = NSTemporaryDirectory() + "wmg-wire-" + UUID().uuidString + ".log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        var arguments = [root.path + "/Tests/Scripts/scripted_oifde.py", scenario, log]
+        var arguments = [scenario, "LOG"]
         if tls {
             let certificates = try #require(TestCertificates.shared)
             arguments += [certificates.certificateFile, certificates.keyFile]
         }
-        process.arguments = arguments
-        // Not the test runner's output: `swift test` waits for every holder of its pipe to close it.
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // SIGKILL: the test runner ignores SIGTERM, and an ignored signal stays ignored across exec.
-        defer { kill(process.processIdentifier, SIGKILL) }
-        let end = ContinuousClock.now + .seconds(10)
-        var port: Int?
-        while port == nil, ContinuousClock.now < end {
-            port = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
-            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        try await body(Stand(port: try #require(port, "the stand-in did not start listening"), log: log))
+        try await withScript("scripted_oifde.py", arguments) { port, log in try await body(Stand(port: port, log: log)) }
     }
 
     static func client(_ stand: Stand, tls: Bool = false, timeout: Duration = .seconds(10), maxConnections: Int = 64) throws -> OIFDEClient {
@@ -137,35 +118,21 @@ import WorkModeDomain
         try openssl.run()
         openssl.waitUntilExit()
         try #require(openssl.terminationStatus == 0)
-        let log = NSTemporaryDirectory() + "wmg-wire-" + UUID().uuidString + ".log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        server.arguments = [root.path + "/Tests/Scripts/scripted_oifde.py", "chunked", log, directory + "/cert.pem", directory + "/key.pem"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { kill(server.processIdentifier, SIGKILL) }
-        let end = ContinuousClock.now + .seconds(10)
-        var port: Int?
-        while port == nil, ContinuousClock.now < end {
-            port = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
-            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        // Trusted (its own certificate is the CA), but issued to other.example, not localhost.
-        let configuration = OIFDEConfiguration(
-            baseURL: "https://localhost:\(try #require(port))", timeout: .seconds(10), tls: .init(caFile: directory + "/cert.pem"),
-            tenants: ["t1": .init("s1")])
-        try await withClient(try OIFDEClient(configuration: configuration, logger: Logger(label: "wire", factory: { _ in SwiftLogNoOpLogHandler() })))
-        { client in
-            let attempt = await client.changeWorkMode(command(.transfer), commandId: "mismatch")
-            #expect(attempt.verdict != .succeeded)
-            #expect(!attempt.sentRequest || attempt.transportNeverSent, "\(attempt.summary)")
-            #expect(attempt.summary.contains("TLS handshake failed"), "\(attempt.summary)")
-            let requests = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
-            #expect(requests.isEmpty, "nothing reached the server: \(requests)")
+        try await withScript("scripted_oifde.py", ["chunked", "LOG", directory + "/cert.pem", directory + "/key.pem"]) { port, log in
+            // Trusted (its own certificate is the CA), but issued to other.example, not localhost.
+            let configuration = OIFDEConfiguration(
+                baseURL: "https://localhost:\(port)", timeout: .seconds(10), tls: .init(caFile: directory + "/cert.pem"),
+                tenants: ["t1": .init("s1")])
+            try await withClient(
+                try OIFDEClient(configuration: configuration, logger: Logger(label: "wire", factory: { _ in SwiftLogNoOpLogHandler() }))
+            ) { client in
+                let attempt = await client.changeWorkMode(command(.transfer), commandId: "mismatch")
+                #expect(attempt.verdict != .succeeded)
+                #expect(!attempt.sentRequest || attempt.transportNeverSent, "\(attempt.summary)")
+                #expect(attempt.summary.contains("TLS handshake failed"), "\(attempt.summary)")
+                let requests = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+                #expect(requests.isEmpty, "nothing reached the server: \(requests)")
+            }
         }
     }
 
