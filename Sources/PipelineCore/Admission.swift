@@ -1,4 +1,5 @@
 import Foundation
+import WorkModeDomain
 
 /// Who may send a request to OIFDE now (docs/contract.md sections 4 and 12), as pure bookkeeping:
 /// the in-flight limit (fixed, or adaptive), the circuit breaker, tenants' rate limits, fair
@@ -58,6 +59,32 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         case failed(overloaded: Bool)
         /// Nothing reached OIFDE (no token, cancelled).
         case notSent
+    }
+
+    /// What the breaker and the adaptive limit learn from a changeWorkMode exchange: nothing from
+    /// a request of ours that never reached OIFDE or was stopped by us (waiting for our own pool, a
+    /// connection found closed, a cancellation), an answer from one that retrying would not change,
+    /// and a failure from a retryable one: an overload for a 429, a 503 or a timeout.
+    public static func learned(
+        fromExchange transportError: AttemptResult.TransportError?, httpStatus: Int?, retryable: Bool, latency: Duration
+    ) -> Outcome {
+        if let transportError, Self.saysNothingAboutOIFDE(transportError) { return .notSent }
+        guard retryable else { return .answered(latency: latency) }
+        return .failed(overloaded: httpStatus == 429 || httpStatus == 503 || transportError == .timeout)
+    }
+
+    /// What they learn from a token failure: a retryable one is OIFDE failing (its gettoken), unless
+    /// the request was ours to stop; any other is an answer.
+    public static func learned(fromTokenFailure transportError: AttemptResult.TransportError?, retryable: Bool, latency: Duration) -> Outcome {
+        if let transportError, Self.saysNothingAboutOIFDE(transportError) { return .notSent }
+        return retryable ? .failed(overloaded: false) : .answered(latency: latency)
+    }
+
+    private static func saysNothingAboutOIFDE(_ error: AttemptResult.TransportError) -> Bool {
+        switch error {
+        case .noConnection, .closedBeforeSending, .cancelledBeforeSending, .cancelled: return true
+        case .connect, .tls, .proxyRefused, .timeout, .connectionClosed, .badResponse: return false
+        }
     }
 
     /// What a step changed besides grants, for log lines and metrics.

@@ -1,6 +1,7 @@
 import Foundation
 import PipelineCore
 import Testing
+import WorkModeDomain
 
 /// Per-call lanes and in-flight slots, without tasks: the rules the shell's waits follow.
 @Suite(.timeLimit(.minutes(10))) struct AdmissionTests {
@@ -205,5 +206,27 @@ import Testing
             let leftover = lines.values.reduce(0) { $0 + $1.count }
             #expect(leftover == 0, "everything waiting was granted in the end")
         }
+    }
+
+    /// What the breaker and the adaptive limit learn from an attempt (formerly decided in the
+    /// shell): overloads, plain failures, answers, and what says nothing about OIFDE.
+    @Test func whatAnAttemptTeachesTheBreakerAndTheLimit() {
+        typealias A = Admission<Int>
+        let latency = Duration.milliseconds(40)
+        #expect(A.learned(fromExchange: nil, httpStatus: 200, retryable: false, latency: latency) == .answered(latency: latency))
+        #expect(A.learned(fromExchange: nil, httpStatus: 400, retryable: false, latency: latency) == .answered(latency: latency))
+        #expect(A.learned(fromExchange: nil, httpStatus: 429, retryable: true, latency: latency) == .failed(overloaded: true))
+        #expect(A.learned(fromExchange: nil, httpStatus: 503, retryable: true, latency: latency) == .failed(overloaded: true))
+        #expect(A.learned(fromExchange: .timeout, httpStatus: nil, retryable: true, latency: latency) == .failed(overloaded: true))
+        #expect(A.learned(fromExchange: nil, httpStatus: 500, retryable: true, latency: latency) == .failed(overloaded: false))
+        #expect(A.learned(fromExchange: .connect, httpStatus: nil, retryable: true, latency: latency) == .failed(overloaded: false))
+        #expect(A.learned(fromExchange: .connectionClosed, httpStatus: nil, retryable: true, latency: latency) == .failed(overloaded: false))
+        for ours in [AttemptResult.TransportError.noConnection, .closedBeforeSending, .cancelledBeforeSending, .cancelled] {
+            #expect(A.learned(fromExchange: ours, httpStatus: nil, retryable: true, latency: latency) == .notSent, "\(ours)")
+            #expect(A.learned(fromTokenFailure: ours, retryable: true, latency: latency) == .notSent, "\(ours)")
+        }
+        #expect(A.learned(fromTokenFailure: nil, retryable: true, latency: latency) == .failed(overloaded: false), "gettoken 5xx")
+        #expect(A.learned(fromTokenFailure: .connect, retryable: true, latency: latency) == .failed(overloaded: false))
+        #expect(A.learned(fromTokenFailure: nil, retryable: false, latency: latency) == .answered(latency: latency))
     }
 }

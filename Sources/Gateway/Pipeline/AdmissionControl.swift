@@ -117,20 +117,21 @@ final class AdmissionControl: Sendable {
         return changes.failedDuringOutage
     }
 
-    /// What the breaker and the adaptive limit learn from one attempt.
+    /// What the breaker and the adaptive limit learn from one attempt: the rules are
+    /// ``Admission``'s; this only takes the attempt apart.
     static func outcome(_ attempt: OIFDEAttempt) -> Admission<UInt64>.Outcome {
+        let retryable: Bool
+        if case .retry = attempt.verdict { retryable = true } else { retryable = false }
         switch attempt.exchange {
-        case .notSent: return .notSent
+        case .notSent:
+            return .notSent
         case .tokenFailed(let failure):
-            if case .retry = failure.verdict { return .failed(overloaded: false) }
-            return .answered(latency: attempt.duration)
+            let transport: AttemptResult.TransportError?
+            if case .transport(let error) = failure.problem { transport = error } else { transport = nil }
+            return Admission<UInt64>.learned(fromTokenFailure: transport, retryable: retryable, latency: attempt.duration)
         case .answered(let result), .answeredButRefused(let result, _):
-            // Waiting for a connection of our own pool, or one closed before writing, says nothing
-            // about OIFDE: neither the breaker nor the adaptive limit learns from it.
-            if result.transportError == .noConnection || result.transportError == .closedBeforeSending { return .notSent }
-            guard case .retry = attempt.verdict else { return .answered(latency: attempt.duration) }
-            let overloaded = result.httpStatus == 429 || result.httpStatus == 503 || result.transportError == .timeout
-            return .failed(overloaded: overloaded)
+            return Admission<UInt64>.learned(
+                fromExchange: result.transportError, httpStatus: result.httpStatus, retryable: retryable, latency: attempt.duration)
         }
     }
 

@@ -376,9 +376,11 @@ final class CommandProcessor: Sendable {
 
     /// Between tries while paused: 200 ms doubling to 5 s, jittered over its upper half so the
     /// commands that wait spread out and the broker or disk sees a bounded rate.
+    static let pauseBackoff = Backoff(initial: .milliseconds(200), maximum: .seconds(5))
+
     static func pauseDelay(failures: Int) -> Duration {
-        let ceiling = min(5.0, 0.2 * pow(2, Double(min(failures - 1, 10))))
-        return .milliseconds(Int64(Double.random(in: (ceiling / 2)...ceiling) * 1000))
+        var random = SystemRandomNumberGenerator()
+        return pauseBackoff.delay(afterAttempt: failures, using: &random)
     }
 
     private func resultEvent(_ received: Received, outcome: Outcome, completedAt: Date) -> ResultEvent {

@@ -149,12 +149,12 @@ public final class Gateway: Service, Sendable {
             return (state.drainRequested, state.inFlight)
         }
         // The drain's deadline counts from the stop, not from when the consumer is cancelled.
-        _ = inFlight?.beginDrain(timeout: configuration.drainTimeout)
+        let actions = inFlight?.beginDrain(timeout: configuration.drainTimeout) ?? []
         logger.info(
             "stopping: no new commands; finishing those in flight", metadata: ["drainTimeout": "\(DurationText.format(configuration.drainTimeout))"])
-        // The handler is synchronous: the session's own task cancels the consumer (one broker
-        // round trip), logged either way.
-        request?.yield()
+        // As `Drain` answers. The handler is synchronous: the session's own task cancels the
+        // consumer (one broker round trip), logged either way. Without a session there is none.
+        if actions.contains(.cancelConsumer) { request?.yield() }
     }
 
     // MARK: - sessions
@@ -208,14 +208,13 @@ public final class Gateway: Service, Sendable {
         }
     }
 
-    /// Between broker sessions: 100 ms doubling to 10 s, fully jittered (the commands' own backoff,
-    /// without a deadline), never under 50 ms so a refused session cannot spin.
+    /// Between broker sessions: 100 ms doubling to 10 s, jittered over its upper half (the
+    /// commands' own backoff, without a deadline), so a refused session cannot spin.
     static let reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
 
     static func reconnectDelay(failures: Int) -> Duration {
         var random = SystemRandomNumberGenerator()
-        let delay = reconnectBackoff.delay(afterAttempt: failures, retryAfter: nil, now: Date(), deadline: .distantFuture, using: &random)
-        return max(.milliseconds(50), delay ?? reconnectBackoff.maximum)
+        return reconnectBackoff.delay(afterAttempt: failures, using: &random)
     }
 
     private func sleepUnlessDraining(_ delay: Duration) async {

@@ -42,15 +42,21 @@ final class InFlightCounter: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Starts the drain now. True when nothing was in flight.
-    func beginDrain(timeout: Duration) -> Bool {
-        let (drained, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
-            guard state.drain.requested(at: Date(), timeout: timeout).contains(.drained) else { return (state.drained, []) }
-            return (true, Self.wake(&state))
+    /// Starts the drain now (once; later calls change nothing) and returns what ``Drain`` answered:
+    /// `cancelConsumer` the first time, `drained` when nothing was in flight.
+    @discardableResult
+    func beginDrain(timeout: Duration) -> [Drain<UInt64>.Action] {
+        let (actions, waiters) = state.withLock { state -> ([Drain<UInt64>.Action], [CheckedContinuation<Void, Never>]) in
+            let actions = state.drain.requested(at: Date(), timeout: timeout)
+            guard actions.contains(.drained) else { return (actions, []) }
+            return (actions, Self.wake(&state))
         }
         for waiter in waiters { waiter.resume() }
-        return drained
+        return actions
     }
+
+    /// True once nothing is in flight after the drain began.
+    var isDrained: Bool { state.withLock { $0.drained } }
 
     private static func wake(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
         state.drained = true
@@ -62,7 +68,8 @@ final class InFlightCounter: Sendable {
     /// began at most `timeout` ago, or begins now). True when drained; false when the deadline cut
     /// it short: the caller cancels what is left.
     func waitUntilDrained(timeout: Duration) async -> Bool {
-        if beginDrain(timeout: timeout) { return true }
+        beginDrain(timeout: timeout)
+        if isDrained { return true }
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -45,4 +45,11 @@ public struct Backoff: Sendable, Hashable {
         guard now.addingTimeInterval(wait.timeInterval) < deadline else { return nil }
         return wait
     }
+
+    /// The jittered wait after attempt number `attempt` failed, where no deadline applies (broker
+    /// reconnects, retries while paused): uniform between half the ceiling and the ceiling.
+    public func delay(afterAttempt attempt: Int, using random: inout some RandomNumberGenerator) -> Duration {
+        let ceiling = ceiling(afterAttempt: attempt).timeInterval
+        return .seconds(ceiling > 0 ? Double.random(in: (ceiling / 2)...ceiling, using: &random) : 0)
+    }
 }
