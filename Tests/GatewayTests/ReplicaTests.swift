@@ -63,6 +63,47 @@ import Testing
         }
     }
 
+    /// A stop right after a take-over, with a smaller prefetch than the replica before (a rollout
+    /// that lowers `amqp.prefetch`): the first replica's stop returns about 150 commands; the
+    /// second takes 8 of them (its prefetch) and is stopped at once. Were it to hold the returns
+    /// it had not started, its close would put them behind the rest (`SingleActiveOrderTests`), and
+    /// the next replica would apply a call's later commands first. It settles them instead
+    /// (`HandOver`), and every call keeps its order at OIFDE.
+    @Test func aStopRightAfterATakeOverWithASmallerPrefetchKeepsCallOrder() async throws {
+        try await withGateway(environment: [
+            "WMG_TOPOLOGY_SINGLEACTIVECONSUMER": "true", "WMG_PIPELINE_MAXINFLIGHT": "4", "WMG_SHUTDOWN_DRAINTIMEOUT": "1s",
+        ]) { gut in
+            let second = try ReplicaOwnershipTests.replica(
+                gut, ["WMG_AMQP_PREFETCH": "8", "WMG_SHUTDOWN_DRAINTIMEOUT": "60s"], name: "smaller-prefetch")
+            defer { second.signal(SIGKILL) }
+            #expect(await second.waitForOutput("consuming"), "\(second.output)")
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":100,"fraction":1.0}"#)
+            let calls = 10
+            let perCall = 20
+            let messages = CallOrder.commands(prefix: "prefetch", calls: calls, perCall: perCall)
+            try await gut.publishAll(messages)
+            var seen = Set<String>()
+            while seen.count < 8 {
+                for result in try await gut.nextResults(1, within: 60) { seen.insert(result["commandId"] as? String ?? "") }
+            }
+            // The first stops: its drain runs out after 1 s, and its close returns what is left.
+            gut.gateway.signal(SIGTERM)
+            #expect(await gut.gateway.waitForExit(timeout: .seconds(60)) == 0)
+            // The second became active with 8 of those returns; it stops at once.
+            second.signal(SIGTERM)
+            #expect(await second.waitForExit(timeout: .seconds(90)) == 0, "\(second.output.suffix(1500))")
+            // Whatever is left goes to the first, started again.
+            try await gut.restart()
+            let end = ContinuousClock.now + .seconds(120)
+            while seen.count < messages.count, ContinuousClock.now < end {
+                for result in try await gut.nextResults(1, within: 120) { seen.insert(result["commandId"] as? String ?? "") }
+            }
+            #expect(seen.count == messages.count, "nothing lost: \(seen.count) of \(messages.count)")
+            #expect(second.output.contains(#""status":"succeeded""#), "the second replica took over")
+            try await CallOrder.expectKept(gut, prefix: "prefetch", calls: calls, perCall: perCall)
+        }
+    }
+
     /// Partitions K=4 over two replicas (docs/contract.md section 11): each replica is active on its own
     /// share, per-call order holds, a command without `x-call-key` still arrives, and when one
     /// replica is killed its partitions move to the other, which stood by on them.
