@@ -7,6 +7,7 @@ written to LOG.port once it listens. Usage:
 Scenarios:
   close-after-response  keep-alive answer (no Connection: close), then the server closes at once
   close-when-idle       keep-alive answer, then the server closes after 300 ms without a request
+                        (from the first answer on: a new connection waits for its first request)
   connection-close      answer with Connection: close, then close
   http10                HTTP/1.0 answer without Content-Length: the body is read to the close
   read-to-close         HTTP/1.1 answer without Content-Length, Connection: close, read to close
@@ -76,8 +77,6 @@ def serve(sock, number):
             return
         if context is not None:
             sock = context.wrap_socket(sock, server_side=True)
-        if scenario == "close-when-idle":
-            sock.settimeout(0.3)
         while True:
             try:
                 path, buffered = read_request(sock, buffered)
@@ -93,6 +92,7 @@ def serve(sock, number):
                 sock.sendall(answer(BODY))
                 if scenario == "close-after-response":
                     break
+                sock.settimeout(0.3)
             elif scenario == "connection-close":
                 sock.sendall(answer(BODY, b"Connection: close\r\n"))
                 break
