@@ -12,8 +12,9 @@
 /// has arrived on its queue: it is ahead of everything this consumer holds. A fresh delivery proves
 /// its queue's returns are all taken; from then on everything on that queue is held, and the
 /// channel's close gives it back in place. The channel may close once nothing started is
-/// unsettled and every queue has shown a fresh delivery, or no return has arrived for `quiet`
-/// (the broker sends returns at once while the prefetch has room).
+/// unsettled and every queue has shown a fresh delivery, or for `quiet` no return has arrived and
+/// nothing was settled (the broker sends the next returns as soon as a settlement frees the
+/// prefetch, so a full prefetch of slow commands is no sign that the returns are all taken).
 public struct HandOver<Tag: Hashable & Sendable>: Sendable {
     /// What to do with a delivery.
     public enum Decision: Sendable, Hashable {
@@ -29,6 +30,7 @@ public struct HandOver<Tag: Hashable & Sendable>: Sendable {
     private var freshSeen: Set<Tag> = []
     private var lettingGoSince: ContinuousClock.Instant?
     private var lastReturn: ContinuousClock.Instant?
+    private var lastSettled: ContinuousClock.Instant?
     private var sealed = false
 
     /// A channel that has not begun to let go.
@@ -62,12 +64,19 @@ public struct HandOver<Tag: Hashable & Sendable>: Sendable {
         return .start
     }
 
+    /// A delivery of the channel was settled (acknowledged) at `now`: its prefetch has room, and
+    /// the broker may send more returns.
+    public mutating func settled(at now: ContinuousClock.Instant) {
+        if lettingGoSince != nil { lastSettled = now }
+    }
+
     /// When the channel may close, given that nothing it started is unsettled: at once (the
     /// result is `now` or earlier) when every queue in `tags` has shown a fresh delivery, else
-    /// `quiet` after the last return or the start of letting go. Nil while not letting go.
+    /// `quiet` after the last return, the last settlement or the start of letting go. Nil while
+    /// not letting go.
     public func closesAt(tags: Set<Tag>, quiet: Duration = Self.quiet) -> ContinuousClock.Instant? {
         guard let since = lettingGoSince else { return nil }
         if tags.isSubset(of: freshSeen) { return since }
-        return max(since, lastReturn ?? since) + quiet
+        return max(since, lastReturn ?? since, lastSettled ?? since) + quiet
     }
 }

@@ -29,7 +29,7 @@ import WorkModeDomain
     }
 
     @Test func succeedsOverHTTPSWithTheCAFileAndFailsWithoutIt() async throws {
-        let certificates = try #require(TestCertificates.shared)
+        let certificates = try #require(await TestCertificates.shared())
         var configuration = base
         configuration.tlsCertificateFile = certificates.certificateFile
         configuration.tlsKeyFile = certificates.keyFile

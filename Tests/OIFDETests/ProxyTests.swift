@@ -15,8 +15,8 @@ import WorkModeDomain
         try await withScript("http_proxy.py", ["0", "LOG"] + (credentials.map { [$0] } ?? []), body)
     }
 
-    static func client(_ simulatorPort: Int, https: Bool, proxy: ProxySettings?) throws -> OIFDEClient {
-        let certificates = TestCertificates.shared
+    static func client(_ simulatorPort: Int, https: Bool, proxy: ProxySettings?) async throws -> OIFDEClient {
+        let certificates = await TestCertificates.shared()
         let configuration = OIFDEConfiguration(
             baseURL: "\(https ? "https" : "http")://localhost:\(simulatorPort)", timeout: .seconds(10),
             tls: .init(caFile: certificates?.caFile), tenants: ["t1": .init("s1")], proxy: proxy)
@@ -28,20 +28,20 @@ import WorkModeDomain
     }
 
     @Test func httpsGoesThroughACONNECTTunnelWithCredentials() async throws {
-        let certificates = try #require(TestCertificates.shared)
+        let certificates = try #require(await TestCertificates.shared())
         let settings = SimulatorConfiguration(
             port: 0, tlsCertificateFile: certificates.certificateFile, tlsKeyFile: certificates.keyFile, tenants: ["t1": "s1"], autoSessions: true)
         try await withSimulator(settings) { _, simulatorPort in
             try await Self.withProxy(credentials: "gateway:proxy-secret") { proxyPort, log in
                 let good = ProxySettings(host: "127.0.0.1", port: proxyPort, user: "gateway", password: "proxy-secret")
-                try await withClient(try Self.client(simulatorPort, https: true, proxy: good)) { client in
+                try await withClient(try await Self.client(simulatorPort, https: true, proxy: good)) { client in
                     let attempt = await client.changeWorkMode(command(.supervision, call: "proxied"), commandId: "proxied")
                     #expect(attempt.verdict == .succeeded, "\(attempt.summary)")
                 }
                 #expect(Self.lines(log).contains("CONNECT localhost:\(simulatorPort)"), "\(Self.lines(log))")
 
                 let wrong = ProxySettings(host: "127.0.0.1", port: proxyPort, user: "gateway", password: "wrong")
-                try await withClient(try Self.client(simulatorPort, https: true, proxy: wrong)) { client in
+                try await withClient(try await Self.client(simulatorPort, https: true, proxy: wrong)) { client in
                     let attempt = await client.changeWorkMode(command(.supervision, call: "refused"), commandId: "refused")
                     #expect(attempt.verdict != .succeeded)
                     // gettoken goes first: a token failure naming the proxy's refusal; nothing reached OIFDE.
@@ -56,7 +56,7 @@ import WorkModeDomain
         try await withSimulator(settings) { _, simulatorPort in
             try await Self.withProxy { proxyPort, log in
                 let proxy = ProxySettings(host: "127.0.0.1", port: proxyPort)
-                try await withClient(try Self.client(simulatorPort, https: false, proxy: proxy)) { client in
+                try await withClient(try await Self.client(simulatorPort, https: false, proxy: proxy)) { client in
                     let attempt = await client.changeWorkMode(command(.supervision, call: "plain"), commandId: "plain")
                     #expect(attempt.verdict == .succeeded, "\(attempt.summary)")
                 }
@@ -68,7 +68,7 @@ import WorkModeDomain
     }
 
     @Test func aRefusedTunnelIsNotSentAndNamesTheStatus() async throws {
-        let certificates = try #require(TestCertificates.shared)
+        let certificates = try #require(await TestCertificates.shared())
         let settings = SimulatorConfiguration(
             port: 0, tlsCertificateFile: certificates.certificateFile, tlsKeyFile: certificates.keyFile, tenants: ["t1": "s1"])
         try await withSimulator(settings) { _, simulatorPort in
@@ -93,7 +93,7 @@ import WorkModeDomain
     /// every promise it made (a debug build once trapped on a leaked one, taking the whole test
     /// process down).
     static func expectNothingSentAndNothingLeaked(baseURL: String, proxy: ProxySettings?, call: String) async throws {
-        let certificates = try #require(TestCertificates.shared)
+        let certificates = try #require(await TestCertificates.shared())
         let configuration = OIFDEConfiguration(
             baseURL: baseURL, timeout: .seconds(5), tls: .init(caFile: certificates.caFile), authMode: .passthrough, proxy: proxy)
         let client = try OIFDEClient(configuration: configuration, logger: Logger(label: "p", factory: { _ in SwiftLogNoOpLogHandler() }))

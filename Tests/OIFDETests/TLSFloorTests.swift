@@ -55,7 +55,7 @@ import WorkModeDomain
     }
 
     @Test func anOIFDEThatOffersOnlyTLS11IsRefusedBeforeAnythingIsSent() async throws {
-        let certificates = try #require(TestCertificates.shared)
+        let certificates = try #require(await TestCertificates.shared())
         let old = ["-cert", certificates.certificateFile, "-key", certificates.keyFile, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]
         try await Self.withOpenSSLServer(old) { port in
             try await withClient(try Self.client(port: port, certificates: certificates)) { client in
@@ -76,7 +76,7 @@ import WorkModeDomain
     }
 
     @Test func aClientCertificateIsPresentedWhenConfigured() async throws {
-        let certificates = try #require(TestCertificates.shared)
+        let certificates = try #require(await TestCertificates.shared())
         let directory = certificates.directory
         // A client certificate from the same CA.
         let script = """
@@ -111,8 +111,8 @@ import WorkModeDomain
         }
     }
 
-    @Test func aClientCertificateThatCannotBeReadIsRefusedAtSetup() throws {
-        let certificates = try #require(TestCertificates.shared)
+    @Test func aClientCertificateThatCannotBeReadIsRefusedAtSetup() async throws {
+        let certificates = try #require(await TestCertificates.shared())
         #expect(throws: OIFDEClient.SetupError.self) {
             _ = try Self.client(port: 1, certificates: certificates, certFile: "/nonexistent.pem", keyFile: "/nonexistent.key")
         }

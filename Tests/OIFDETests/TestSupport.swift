@@ -13,9 +13,12 @@ struct TestCertificates: Sendable {
     var certificateFile: String { directory + "/server.pem" }
     var keyFile: String { directory + "/server.key" }
 
-    static let shared: TestCertificates? = try? make()
+    /// Made once per test process, on first use. Async, not a `static let`: a blocking first use
+    /// (openssl under load takes seconds) held the cooperative threads of every test that asked at
+    /// once, and the whole process, simulators included, stood still.
+    static func shared() async -> TestCertificates? { await CertificateStore.shared.certificates() }
 
-    static func make() throws -> TestCertificates {
+    static func make() async throws -> TestCertificates {
         let directory = NSTemporaryDirectory() + "wmg-certs-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // The same script the demo and benchmarks use.
@@ -25,13 +28,28 @@ struct TestCertificates: Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [root.path + "/deploy/local/make-certs.sh", directory]
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CertificateError() }
+        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        guard status == 0 else { throw CertificateError() }
         return TestCertificates(directory: directory)
     }
 
     struct CertificateError: Error {}
+}
+
+/// The one set of test certificates, made by the first test that asks.
+actor CertificateStore {
+    static let shared = CertificateStore()
+    private var making: Task<TestCertificates?, Never>?
+
+    func certificates() async -> TestCertificates? {
+        if let making { return await making.value }
+        let task = Task { try? await TestCertificates.make() }
+        making = task
+        return await task.value
+    }
 }
 
 /// Runs a simulator on a free loopback port for the duration of `body`.

@@ -20,16 +20,19 @@ import WorkModeDomain
     static func withStandIn(_ scenario: String, tls: Bool = false, _ body: (Stand) async throws -> Void) async throws {
         var arguments = [scenario, "LOG"]
         if tls {
-            let certificates = try #require(TestCertificates.shared)
+            let certificates = try #require(await TestCertificates.shared())
             arguments += [certificates.certificateFile, certificates.keyFile]
         }
         try await withScript("scripted_oifde.py", arguments) { port, log in try await body(Stand(port: port, log: log)) }
     }
 
-    static func client(_ stand: Stand, tls: Bool = false, timeout: Duration = .seconds(10), maxConnections: Int = 64) throws -> OIFDEClient {
+    static func client(_ stand: Stand, tls: Bool = false, timeout: Duration = .seconds(10), maxConnections: Int = 64) async throws
+        -> OIFDEClient
+    {
+        let caFile = tls ? await TestCertificates.shared()?.caFile : nil
         let configuration = OIFDEConfiguration(
             baseURL: "\(tls ? "https://localhost" : "http://127.0.0.1"):\(stand.port)", timeout: timeout,
-            tls: .init(caFile: tls ? TestCertificates.shared?.caFile : nil), tenants: ["t1": .init("s1")], maxConnections: maxConnections)
+            tls: .init(caFile: caFile), tenants: ["t1": .init("s1")], maxConnections: maxConnections)
         return try OIFDEClient(configuration: configuration, logger: Logger(label: "wire", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
@@ -39,7 +42,7 @@ import WorkModeDomain
     /// connection the server is closing at that moment cannot be known unread: in doubt, said so.)
     static func expectTenSucceedOnce(_ scenario: String, tls: Bool = false, pause: Duration = .zero) async throws {
         try await withStandIn(scenario, tls: tls) { stand in
-            try await withClient(client(stand, tls: tls)) { client in
+            try await withClient(await client(stand, tls: tls)) { client in
                 var inDoubt = 0
                 for index in 0..<10 {
                     var attempt = await client.changeWorkMode(command(.supervision, call: "w\(index)"), commandId: "w\(index)")
@@ -77,7 +80,7 @@ import WorkModeDomain
     /// failed handshake.
     @Test(arguments: [false, true]) func anAnswerCutHalfwayIsInDoubtAndNamedSo(tls: Bool) async throws {
         try await Self.withStandIn("drop-mid-answer", tls: tls) { stand in
-            try await withClient(Self.client(stand, tls: tls)) { client in
+            try await withClient(await Self.client(stand, tls: tls)) { client in
                 let attempt = await client.changeWorkMode(command(.transfer), commandId: "cut")
                 #expect(attempt.verdict != .succeeded)
                 #expect(attempt.sentRequest)
@@ -93,7 +96,7 @@ import WorkModeDomain
     /// request was read).
     @Test func oversizedHeadersAreNotASuccessAndLeaveTheChangeInDoubt() async throws {
         try await Self.withStandIn("oversized-headers") { stand in
-            try await withClient(Self.client(stand)) { client in
+            try await withClient(await Self.client(stand)) { client in
                 let attempt = await client.changeWorkMode(command(.transfer), commandId: "big")
                 #expect(attempt.verdict != .succeeded)
                 #expect(attempt.unknownOutcome != nil, "\(attempt.summary)")
@@ -141,7 +144,7 @@ import WorkModeDomain
     @Test func cancellingWhileTheHandshakeHangsEndsAtOnceAsNotSent() async throws {
         try await Self.withStandIn("stall-handshake", tls: true) { stand in
             // The token is asked for first, on the same stalled handshake.
-            try await withClient(Self.client(stand, tls: true, timeout: .seconds(60))) { client in
+            try await withClient(await Self.client(stand, tls: true, timeout: .seconds(60))) { client in
                 let started = ContinuousClock.now
                 let task = Task { await client.changeWorkMode(command(.transfer), commandId: "stalled") }
                 try await Task.sleep(for: .milliseconds(300))
@@ -162,7 +165,7 @@ import WorkModeDomain
     /// doubt.
     @Test func cancellingAWaitingRequestAndShuttingDownWithOneInFlight() async throws {
         try await Self.withStandIn("hang") { stand in
-            let client = try Self.client(stand, timeout: .seconds(60), maxConnections: 1)
+            let client = try await Self.client(stand, timeout: .seconds(60), maxConnections: 1)
             let hanging = Task { await client.changeWorkMode(command(.transfer, call: "h"), commandId: "hanging") }
             let end = ContinuousClock.now + .seconds(20)
             while stand.requests.isEmpty, ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(50)) }

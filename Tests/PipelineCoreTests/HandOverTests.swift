@@ -23,6 +23,17 @@ import Testing
         #expect(handOver.delivered(tag: "p3", redelivered: true, at: Self.t0) == .start, "another queue's returns are its own")
     }
 
+    /// Slow commands fill the prefetch: no return arrives for longer than the quiet period, but
+    /// only because there is no room. The channel may close only a quiet period after the last
+    /// settlement, when the broker has had the chance to send the next returns.
+    @Test func aFullPrefetchIsNoSignThatTheReturnsAreAllTaken() {
+        var handOver = HandOver<String>()
+        handOver.letGo(at: Self.t0)
+        #expect(handOver.delivered(tag: "p1", redelivered: true, at: Self.t0) == .start)
+        handOver.settled(at: Self.t0 + .seconds(2))
+        #expect(handOver.closesAt(tags: ["p1"], quiet: .milliseconds(250)) == Self.t0 + .seconds(2) + .milliseconds(250))
+    }
+
     @Test func aSealedChannelHoldsEverything() {
         var handOver = HandOver<String>()
         handOver.seal(at: Self.t0)
@@ -72,8 +83,15 @@ import Testing
                 // The broker delivers while the prefetch has room: returns first.
                 guard held.count + inFlight.count < prefetch else {
                     if inFlight.isEmpty { break }
-                    // Finish the oldest started one (acknowledged).
-                    acknowledged.insert(inFlight.removeFirst())
+                    // Everything started finishes together (acknowledged), 300 ms later: slow
+                    // commands.
+                    acknowledged.formUnion(inFlight)
+                    inFlight.removeAll()
+                    clock = clock + .milliseconds(300)
+                    handOver.settled(at: clock)
+                    // The consumer may decide to close before the broker has answered the ack
+                    // with the next returns.
+                    if handOver.isLettingGo, inFlight.isEmpty, let closesAt = handOver.closesAt(tags: ["p"]), closesAt <= clock { break }
                     continue
                 }
                 let next: (Int, Bool)?
@@ -105,6 +123,10 @@ import Testing
                 if handOver.isLettingGo, inFlight.isEmpty, let closesAt = handOver.closesAt(tags: ["p"]), closesAt <= clock { break }
             }
             acknowledged.formUnion(inFlight)
+            // What the broker sent before the close took effect arrives sealed: held.
+            if handOver.isLettingGo {
+                while held.count < prefetch, !returns.isEmpty { held.append(returns.removeFirst()) }
+            }
             // The close returns what was held, in order, behind returns not yet taken.
             returns.append(contentsOf: held.sorted())
             clock = clock + .seconds(1)

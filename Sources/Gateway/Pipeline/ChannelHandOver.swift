@@ -21,6 +21,9 @@ final class ChannelHandOver: Sendable {
 
     func seal() { state.withLock { $0.handOver.seal(at: .now) } }
 
+    /// A delivery this channel started is settled.
+    func settled() { state.withLock { $0.handOver.settled(at: .now) } }
+
     func decide(_ delivery: Delivery) -> HandOver<String>.Decision {
         state.withLock { $0.handOver.delivered(tag: delivery.consumerTag, redelivered: delivery.redelivered, at: .now) }
     }

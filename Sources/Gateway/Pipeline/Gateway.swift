@@ -518,8 +518,11 @@ public final class Gateway: Service, Sendable {
         }
         let lanes = self.lanes
         let ticket = (try? received.decoded.get()).map { lanes.register($0.laneKey) }
+        let holds = holdsOnDrain
         let settled: @Sendable () -> Void = {
             if let ticket { lanes.leave(ticket) }
+            // Before the count: a drain that sees nothing in flight also sees this settlement.
+            if holds { handOver.settled() }
             inFlight.decrement(entry)
             standby?.settled()
         }
