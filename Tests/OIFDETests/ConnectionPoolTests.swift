@@ -22,7 +22,10 @@ import WorkModeDomain
         var slow = base
         slow.latency = .milliseconds(50)
         try await withSimulator(slow) { simulator, port in
-            try await withClient(client(port: port, maxConnections: 4)) { client in
+            // A generous time limit: this is about how many at once, and at the suite's start the
+            // in-process simulator once answered so late (CPU-bound tests beside it) that 3 of 40
+            // ran out of 30 s.
+            try await withClient(client(port: port, maxConnections: 4, timeout: .seconds(120))) { client in
                 await warmUp(client)
                 simulator.state.clearRequests()
                 let verdicts = await withTaskGroup(of: AttemptVerdict.self) { group in
