@@ -495,8 +495,11 @@ public final class Gateway: Service, Sendable {
         }
         let received = processor.receive(delivery, on: channel, decoder: decoder)
         if draining, !aheadOfHeld {
-            // Stopping: what the broker had already sent goes back untouched.
-            try? channel.nack(delivery, requeue: true)
+            // Stopping: what the broker had already sent goes back untouched. On single-active
+            // queues it is held, never nacked, even when the drain began after `HandOver` let it
+            // start: a nack puts it behind the call's later commands this consumer holds (seen in
+            // a loaded CI run: step 17 of a call applied after 18).
+            if !holdsOnDrain { try? channel.nack(delivery, requeue: true) }
             standby?.settled()
             return
         }
