@@ -324,12 +324,12 @@ public final class Gateway: Service, Sendable {
             consumer = try await session.consumerChannel.consume(queue: initial[0], arguments: arguments(initial[0]))
             if let tag = consumer.tags.first {
                 registerPartition(initial[0], tag: tag)
-                handOver.register(tag: tag)
+                handOver.register(tag: tag, queue: initial[0])
             }
             for queue in initial.dropFirst() {
                 let tag = try await session.consumerChannel.consume(queue: queue, joining: consumer, arguments: arguments(queue))
                 registerPartition(queue, tag: tag)
-                handOver.register(tag: tag)
+                handOver.register(tag: tag, queue: queue)
             }
         } catch {
             logger.warning("the consumer could not start; retrying", metadata: ["error": "\(error)"])
@@ -368,7 +368,7 @@ public final class Gateway: Service, Sendable {
                         // is held are settled (`HandOver`); the drain below runs as usual, and
                         // the connection's close at its end returns what was held.
                         self.logger.info("draining: no new command starts; the close returns what the broker sent, in order, to the next consumer")
-                        await self.letGo(own: handOver, inFlight: inFlight)
+                        await self.letGo(own: handOver, inFlight: inFlight, session: session)
                         consumer.stopReceiving()
                         self.runState.withLock { $0.standby }?.consumer?.stopReceiving()
                         break
@@ -569,7 +569,7 @@ public final class Gateway: Service, Sendable {
                 for (index, queue) in queues.enumerated() {
                     let tag = index == 0 ? (consumer.tags.first ?? consumer.tag) : try await channel.consume(queue: queue, joining: consumer)
                     registerPartition(queue, tag: tag)
-                    if let partition = partitionIndex(of: queue) { standby.register(tag: tag, partition: partition) }
+                    if let partition = partitionIndex(of: queue) { standby.register(tag: tag, queue: queue, partition: partition) }
                 }
             } catch {
                 // The session is ending (its connection failed); the next one subscribes again.
@@ -609,16 +609,35 @@ public final class Gateway: Service, Sendable {
 
     /// A drain on single-active queues: returns once nothing is in flight and both consumer
     /// channels may close (`HandOver`), or when the drain's time is up; then everything is held.
-    private func letGo(own: ChannelHandOver, inFlight: InFlightCounter) async {
+    private func letGo(own: ChannelHandOver, inFlight: InFlightCounter, session: BrokerSession) async {
         let end = ContinuousClock.now + configuration.drainTimeout
+        let readyCounts = Self.readyCounts(on: session)
         while ContinuousClock.now < end, !Task.isCancelled {
-            let standby = runState.withLock { $0.standby }?.handOver
-            let closesAt = [own.closesAt, standby?.closesAt].compactMap { $0 }.max() ?? .now
-            if inFlight.value == 0, closesAt <= .now { break }
+            if inFlight.value == 0 {
+                let standby = runState.withLock { $0.standby }?.handOver
+                let ownClosing = await own.closing(asking: readyCounts)
+                let standbyClosing = await standby?.closing(asking: readyCounts) ?? .now
+                if ownClosing == .now, standbyClosing == .now { break }
+            }
             try? await Task.sleep(for: .milliseconds(20))
         }
         own.seal()
         runState.withLock { $0.standby }?.handOver.seal()
+    }
+
+    /// Messages ready on queues, asked on a channel of its own: a passive declare of a queue that
+    /// is gone closes the channel it is asked on.
+    static func readyCounts(on session: BrokerSession) -> ChannelHandOver.ReadyCounts {
+        { queues in
+            guard let channel = try? await session.publisherConnection.openChannel() else { return [:] }
+            var counts: [String: Int] = [:]
+            for queue in queues {
+                guard let info = try? await channel.checkQueue(queue) else { break }
+                counts[queue] = Int(info.messageCount)
+            }
+            try? await channel.close()
+            return counts
+        }
     }
 
     /// A drain: the standby consumer stops, and its loop ends once what it started is settled.
@@ -654,7 +673,7 @@ public final class Gateway: Service, Sendable {
             logger.notice("handing partitions back to their returning owners", metadata: ["partitions": "\(names)"])
             // Started commands finish first, so an owner never starts a call's next command
             // before this replica's is settled.
-            await standby.retire()
+            await standby.retire(asking: Self.readyCounts(on: session))
             try? await standby.channel.close()
             logger.notice("handed partitions back; standing by again after replicas.standbyDelay", metadata: ["partitions": "\(names)"])
             return

@@ -37,12 +37,12 @@ final class StandbyPartitions: Sendable {
 
     func subscribed(_ consumer: AMQPConsumer) { state.withLock { $0.consumer = consumer } }
 
-    func register(tag: String, partition: Int) {
+    func register(tag: String, queue: String, partition: Int) {
         state.withLock { state in
             state.partitionByTag[tag] = partition
             state.partitions.insert(partition)
         }
-        handOver.register(tag: tag)
+        handOver.register(tag: tag, queue: queue)
     }
 
     /// The partitions this channel stands by on.
@@ -99,18 +99,18 @@ final class StandbyPartitions: Sendable {
 
     /// Lets go: returns once every started delivery is settled and the returns ahead of the held
     /// ones are taken (``HandOver``); then holds everything for the channel's close.
-    func retire() async {
+    func retire(asking readyCounts: ChannelHandOver.ReadyCounts) async {
         handOver.letGo()
         while !Task.isCancelled {
             await idle()
-            let now = ContinuousClock.now
-            guard let closesAt = handOver.closesAt, closesAt > now else {
+            switch await handOver.closing(asking: readyCounts) {
+            case .now:
                 handOver.seal()
                 // A return started between the check and the seal is waited for too.
                 if state.withLock({ $0.started }) == 0 { return }
-                continue
+            case .notBefore(let instant):
+                try? await Task.sleep(until: instant, clock: .continuous)
             }
-            try? await Task.sleep(until: closesAt, clock: .continuous)
         }
         handOver.seal()
     }
