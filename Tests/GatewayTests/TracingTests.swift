@@ -9,7 +9,8 @@ import Testing
 @Suite(.timeLimit(.minutes(10))) struct TracingTests {
     @Test func aRetriedCommandIsOneSpanTreeUnderItsTraceparent() async throws {
         let directory = try Harness.temporaryDirectory()
-        let port = Harness.freePort(in: 40000...44999)
+        // Outside the ephemeral range (32768-60999): an outgoing connection may hold a port inside it.
+        let port = Harness.freePort(in: 61000...64999)
         let spansPath = directory + "/spans.jsonl"
         let receiver = try ChildProcess(
             executable: "/usr/bin/env", arguments: ["python3", Harness.packageRoot + "/Tests/Scripts/otlp_receiver.py", String(port), spansPath],

@@ -314,7 +314,11 @@ final class CommandProcessor: Sendable {
                 if case .retry = attempt.verdict {
                     if Task.isCancelled { return nil }
                     let why: String = attempt.summary
-                    logger.debug("attempt failed; will retry", metadata: Self.adding(metadata, ["attempt": "\(number)", "why": "\(why)"]))
+                    // Whether it used up an attempt (`CommandAttempts`): a probe's or an outage's failure does not.
+                    let counted = !(probe || (duringOutage && attempt.unknownOutcome == nil) || attempt.transportNeverSent)
+                    logger.debug(
+                        "attempt failed; will retry",
+                        metadata: Self.adding(metadata, ["attempt": "\(number)", "why": "\(why)", "probe": "\(probe)", "counted": "\(counted)"]))
                 }
                 action = attempts.attemptFinished(report, at: Date(), random: &random)
             case .wait(let delay):
