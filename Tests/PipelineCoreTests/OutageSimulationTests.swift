@@ -191,7 +191,8 @@ final class OutageSimulation {
         let simulation = OutageSimulation(
             commands: 300, outage: 15, deadline: 90, maxAttempts: 3, maxInFlight: 64, initialBackoff: .milliseconds(50), seed: seed
         ) { random in
-            Double.random(in: 0..<1, using: &random) < 0.8 ? Double.random(in: 0.001...0.05, using: &random) : Double.random(in: 0.5...4, using: &random)
+            Double.random(in: 0..<1, using: &random) < 0.8
+                ? Double.random(in: 0.001...0.05, using: &random) : Double.random(in: 0.5...4, using: &random)
         }
         simulation.run()
         let statuses = Dictionary(grouping: simulation.endings.values, by: \.status).mapValues(\.count)
