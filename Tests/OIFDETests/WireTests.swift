@@ -160,6 +160,34 @@ import WorkModeDomain
         }
     }
 
+    /// A request whose task is cancelled before it asks for a connection (the cancellation handler
+    /// then finds no waiter to give up) ends at once as not sent, never waiting for the busy one.
+    /// A loaded whole-suite run waited 56 s, until the hanging request's time limit freed it.
+    @Test func aRequestCancelledBeforeItWaitsForAConnectionEndsAtOnceAsNotSent() async throws {
+        try await Self.withStandIn("hang") { stand in
+            let client = try await Self.client(stand, timeout: .seconds(60), maxConnections: 1)
+            let hanging = Task { await client.changeWorkMode(command(.transfer, call: "h"), commandId: "hanging") }
+            let end = ContinuousClock.now + .seconds(20)
+            while stand.requests.isEmpty, ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(50)) }
+            try #require(stand.requests.count == 1, "the first request is in flight")
+            let (gate, open) = AsyncStream<Void>.makeStream()
+            let late = Task {
+                // Ends at once when cancelled: the request starts only after the cancel.
+                for await _ in gate { break }
+                return await client.changeWorkMode(command(.transfer, call: "late"), commandId: "late")
+            }
+            late.cancel()
+            open.finish()
+            let started = ContinuousClock.now
+            let attempt = await late.value
+            #expect(attempt.transportNeverSent && attempt.summary.contains("stopped before"), "\(attempt.summary)")
+            #expect(ContinuousClock.now - started < .seconds(30), "not held until the hanging request's 60 s limit")
+            try await client.shutdown()
+            _ = await hanging.value
+            #expect(stand.requests.count == 1, "nothing else sent: \(stand.requests)")
+        }
+    }
+
     /// With one connection, held by a request that hangs, a second request waits; cancelled, it
     /// ends at once as not sent. Shutting the client down then ends the hanging one at once, in
     /// doubt.

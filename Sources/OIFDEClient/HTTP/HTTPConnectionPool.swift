@@ -200,6 +200,11 @@ final class HTTPConnectionPool: Sendable {
                         state.connections += 1
                         return (.success(.open), stale)
                     }
+                    // Cancelled already: the cancellation handler ran before this waiter existed
+                    // and found nothing to give up (a task cancelled before it asked, as a
+                    // drain out of time does). Checked under the lock: a later cancellation's
+                    // handler takes the lock after this and finds the waiter.
+                    if Task.isCancelled { return (.failure(.cancelledBeforeSending), stale) }
                     state.waiters.append(Waiter(id: id, continuation: continuation))
                     return (nil, stale)
                 }
