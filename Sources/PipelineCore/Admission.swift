@@ -5,7 +5,9 @@ import WorkModeDomain
 /// the in-flight limit (fixed, or adaptive), the circuit breaker, tenants' rate limits, fair
 /// shares across tenants, and live commands before batch ones. Every command asks before each
 /// attempt and reports the attempt's end; the shell parks the ones this queues and wakes the ones
-/// it grants, and calls `tick(at:)` at `nextWakeup` (an open breaker's end, a rate-limit token).
+/// it grants, and calls `tick(at:)` at `nextWakeup` (an open breaker's end, a rate-limit token, a
+/// waiting command's deadline). A wait whose deadline passes ends here too (``Changes/expired``):
+/// the shell keeps no clock of its own.
 ///
 /// The order of grants: live commands first, except that batch commands keep up to `batchShare`
 /// of the running slots while both wait; within a class, tenants take turns (round-robin); within
@@ -104,6 +106,22 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         /// command failing alone is never in an outage by this rule: its own failures are the
         /// only evidence, and `retry.maxAttempts` is what bounds them.
         public var failedDuringOutage = false
+        /// Waiting requests whose deadline passed: taken out of line, never granted.
+        public var expired: [Expiry] = []
+    }
+
+    /// A waiting request whose deadline passed.
+    public struct Expiry: Sendable, Hashable {
+        /// Whose.
+        public var ticket: Ticket
+        /// The breaker was not closed: the circuit is why it waited so long.
+        public var circuitNotClosed: Bool
+
+        /// An expiry as given.
+        public init(ticket: Ticket, circuitNotClosed: Bool) {
+            self.ticket = ticket
+            self.circuitNotClosed = circuitNotClosed
+        }
     }
 
     private struct Waiting: Sendable {
@@ -111,6 +129,7 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         var since: Date
         var tenant: String
         var batch: Bool
+        var deadline: Date?
     }
 
     /// One class (live or batch): tenants with waiters, in turn order, each with its line.
@@ -181,6 +200,8 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     private var buckets: [String: TokenBucket]
     /// Whose requests failed since the last success, and when: the latest few.
     private var failureRun: [(requester: Ticket, at: Date)] = []
+    /// Waiting requests' deadlines.
+    private var deadlines = DeadlineHeap<Ticket>()
     private static var failureRunKept: Int { 32 }
 
     /// Nothing running, nothing waiting, the breaker closed.
@@ -202,15 +223,19 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     /// The breaker's state (closed when there is none).
     public var breakerState: CircuitBreaker.State { breaker?.state ?? .closed }
 
-    /// When `tick(at:)` may grant something a report will not: an open breaker's end, or a
-    /// waiting tenant's next rate-limit token. Nil when nothing waits on time.
+    /// When `tick(at:)` may change something a report will not: an open breaker's end, a waiting
+    /// tenant's next rate-limit token, or a waiting request's deadline. Nil when nothing waits.
     public var nextWakeup: Date? {
         guard !waiting.isEmpty else { return nil }
-        if let reopens = breaker?.reopensAt { return reopens }
-        var earliest: Date?
-        for tenant in live.turns + batch.turns {
-            guard let bucket = buckets[tenant] else { continue }
-            earliest = min(earliest ?? bucket.availableAt, bucket.availableAt)
+        var earliest = deadlines.earliest?.deadline
+        if let reopens = breaker?.reopensAt { earliest = min(earliest ?? reopens, reopens) }
+        // A token matters only with a slot free: a slot freed is a report, and grants then.
+        guard inUse < limit, !buckets.isEmpty else { return earliest }
+        for turns in [live.turns, batch.turns] {
+            for tenant in turns {
+                guard let bucket = buckets[tenant] else { continue }
+                earliest = min(earliest ?? bucket.availableAt, bucket.availableAt)
+            }
         }
         return earliest
     }
@@ -219,14 +244,24 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     /// queued until a report or a tick grants it. `requester` names the command when a command
     /// asks with a new ticket each time (nil: the ticket is the command); `since` is when that
     /// command first asked: only other commands' failures from then on tell it OIFDE is failing.
+    /// Not granted by `deadline`, it ends in ``Changes/expired`` of the tick at or after it.
     public mutating func request(
-        _ ticket: Ticket, for requester: Ticket? = nil, since: Date? = nil, tenant: String, batch isBatch: Bool, at now: Date
+        _ ticket: Ticket, for requester: Ticket? = nil, since: Date? = nil, tenant: String, batch isBatch: Bool, deadline: Date? = nil,
+        at now: Date
     ) -> Changes {
         precondition(waiting[ticket] == nil, "one request per ticket at a time")
-        waiting[ticket] = Waiting(requester: requester ?? ticket, since: since ?? now, tenant: tenant, batch: isBatch)
+        waiting[ticket] = Waiting(requester: requester ?? ticket, since: since ?? now, tenant: tenant, batch: isBatch, deadline: deadline)
         if isBatch { batch.append(ticket, tenant: tenant) } else { live.append(ticket, tenant: tenant) }
         var changes = Changes()
         pump(at: now, into: &changes)
+        // Only a request that waits: granted at once (the steady state), it has no deadline to keep.
+        if let deadline, waiting[ticket] != nil {
+            deadlines.insert(deadline, ticket)
+            // Requests granted later leave their entries behind: rebuilt before they dominate.
+            if deadlines.count > 2 * waiting.count + 64 {
+                deadlines.rebuild(from: waiting.compactMap { ticket, entry in entry.deadline.map { ($0, ticket) } })
+            }
+        }
         return changes
     }
 
@@ -279,9 +314,16 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         return changes
     }
 
-    /// Time passed: grants what an ended open period or a new rate token allows.
+    /// Time passed: ends the waits whose deadline passed, then grants what an ended open period or
+    /// a new rate token allows.
     public mutating func tick(at now: Date) -> Changes {
         var changes = Changes()
+        while let (deadline, ticket) = deadlines.earliest, deadline <= now {
+            deadlines.removeEarliest()
+            // Granted or withdrawn since, or asking again with a later deadline: not this entry's.
+            guard waiting[ticket]?.deadline == deadline, withdraw(ticket) else { continue }
+            changes.expired.append(Expiry(ticket: ticket, circuitNotClosed: circuitNotClosed))
+        }
         pump(at: now, into: &changes)
         return changes
     }

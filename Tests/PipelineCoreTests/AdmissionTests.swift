@@ -22,6 +22,69 @@ import WorkModeDomain
 
     static func tickets(_ changes: Admission<Int>.Changes) -> [Int] { changes.grants.map(\.ticket) }
 
+    /// A waiting request's deadline is the core's to keep: `nextWakeup` names it, and the tick at
+    /// or after it takes the request out of line, saying whether the circuit was why. The shell
+    /// no longer polls its parked commands every 50 ms.
+    @Test func aWaitEndsInTheTickAtItsDeadlineSayingWhetherTheCircuitWasWhy() {
+        var admission = Admission<Int>(settings: .init(maxInFlight: 1))
+        let deadline = Self.t0.addingTimeInterval(5)
+        let first = admission.request(1, tenant: "t1", batch: false, deadline: Self.t0.addingTimeInterval(1), at: Self.t0)
+        #expect(Self.tickets(first) == [1])
+        _ = admission.request(2, tenant: "t1", batch: false, deadline: deadline, at: Self.t0)
+        _ = admission.request(3, tenant: "t1", batch: false, deadline: deadline.addingTimeInterval(10), at: Self.t0)
+        #expect(admission.nextWakeup == deadline, "the granted request's own deadline is no reason to wake")
+        #expect(admission.tick(at: deadline.addingTimeInterval(-0.001)).expired.isEmpty, "not before")
+        let expired = admission.tick(at: deadline).expired
+        #expect(expired == [.init(ticket: 2, circuitNotClosed: false)])
+        let withdrawnAgain = admission.withdraw(2)
+        #expect(admission.waitingCount == 1 && !withdrawnAgain, "out of line once")
+        #expect(admission.nextWakeup == deadline.addingTimeInterval(10))
+    }
+
+    /// Random asks, grants, finishes and withdrawals: every tick expires exactly the waiting
+    /// requests whose deadline passed, each once, whatever stale entries the granted ones left.
+    @Test(arguments: 0..<20 as Range<UInt64>)
+    func ticksExpireExactlyTheWaitsWhoseDeadlinePassed(seed: UInt64) {
+        var random = SplitMix64(state: seed)
+        var admission = Admission<Int>(settings: .init(maxInFlight: 4))
+        var now = Self.t0
+        var waiting: [Int: Date] = [:]
+        var granted: [Int: Admission<Int>.Grant] = [:]
+        var next = 0
+        func take(_ changes: Admission<Int>.Changes) {
+            for grant in changes.grants {
+                waiting.removeValue(forKey: grant.ticket)
+                granted[grant.ticket] = grant
+            }
+        }
+        for _ in 0..<2000 {
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0..<4:
+                next += 1
+                let deadline = now.addingTimeInterval(Double.random(in: 0.01...3, using: &random))
+                waiting[next] = deadline
+                take(admission.request(next, tenant: "t\(next % 3)", batch: next % 4 == 0, deadline: deadline, at: now))
+            case 4..<6:
+                guard let ticket = granted.keys.randomElement(using: &random), let grant = granted.removeValue(forKey: ticket) else { continue }
+                take(admission.finished(grant, .answered(latency: .milliseconds(5)), at: now))
+            case 6:
+                guard let ticket = waiting.keys.randomElement(using: &random) else { continue }
+                let withdrawn = admission.withdraw(ticket)
+                #expect(withdrawn)
+                waiting.removeValue(forKey: ticket)
+            default:
+                now = now.addingTimeInterval(Double.random(in: 0...0.5, using: &random))
+                let due = Set(waiting.filter { $0.value <= now }.keys)
+                let changes = admission.tick(at: now)
+                #expect(Set(changes.expired.map(\.ticket)) == due && changes.expired.count == due.count, "seed \(seed)")
+                for ticket in due { waiting.removeValue(forKey: ticket) }
+                take(changes)
+                if let wake = admission.nextWakeup, let earliest = waiting.values.min() { #expect(wake <= earliest) }
+            }
+        }
+        #expect(admission.waitingCount == waiting.count)
+    }
+
     @Test func slotsAreGrantedUpToTheLimitThenInArrivalOrder() {
         var admission = Admission<Int>(settings: .init(maxInFlight: 2))
         var grants: [Int: Admission<Int>.Grant] = [:]

@@ -110,15 +110,10 @@ final class OutageSimulation {
                 handle(ticket, commands[ticket].waited(at: now))
             case .tick:
                 take(admission.tick(at: now))
-                // The shell ends waits whose deadline passed.
-                for (ticket, _) in waitingSince where deadline.hasPassed(at: now) && admission.withdraw(ticket) {
-                    waitingSince.removeValue(forKey: ticket)
-                    handle(ticket, commands[ticket].notAdmitted(circuitOpen: admission.circuitNotClosed, at: now))
-                }
             }
-            // Like the shell's timer: awake at the next time the rules name, or the deadline.
-            if !waitingSince.isEmpty {
-                let wake = max(min(admission.nextWakeup ?? deadline.date, deadline.date), now.addingTimeInterval(0.05))
+            // Like the shell's timer: awake at the next time the rules name (deadlines included).
+            if !waitingSince.isEmpty, let next = admission.nextWakeup {
+                let wake = max(next, now.addingTimeInterval(0.001))
                 let nextTick = events.filter { if case .tick = $0.event { true } else { false } }.map(\.at).min()
                 if nextTick.map({ wake < $0 }) ?? true { schedule(wake, .tick) }
             }
@@ -132,6 +127,10 @@ final class OutageSimulation {
 
     private func take(_ changes: Admission<Int>.Changes) {
         transitions += changes.transitions
+        for expiry in changes.expired {
+            waitingSince.removeValue(forKey: expiry.ticket)
+            handle(expiry.ticket, commands[expiry.ticket].notAdmitted(circuitOpen: expiry.circuitNotClosed, at: now))
+        }
         for grant in changes.grants {
             waitingSince.removeValue(forKey: grant.ticket)
             grants[grant.ticket] = grant
@@ -150,7 +149,7 @@ final class OutageSimulation {
         case .acquire:
             waitingSince[ticket] = now
             if started[ticket] == nil { started[ticket] = now }
-            take(admission.request(ticket, since: started[ticket], tenant: "t\(ticket % 3)", batch: false, at: now))
+            take(admission.request(ticket, since: started[ticket], tenant: "t\(ticket % 3)", batch: false, deadline: deadline.date, at: now))
         case .attempt:
             requests += 1
             let time = latency?(&random) ?? requestTime

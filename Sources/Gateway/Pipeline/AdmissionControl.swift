@@ -7,9 +7,9 @@ import Synchronization
 import WorkModeDomain
 
 /// Parks and wakes the commands that ask ``Admission`` (PipelineCore) for a request to OIFDE:
-/// the rules (limit, breaker, rates, fairness, live before batch) are all there; this class only
-/// holds the parked tasks, bounds each wait by the command's deadline, runs the one timer the
-/// rules need (an open breaker's end, a rate token, a deadline), and logs what changed.
+/// the rules (limit, breaker, rates, fairness, live before batch, each wait's deadline) are all
+/// there; this class only holds the parked tasks, sleeps until the core's next wake-up (an open
+/// breaker's end, a rate token, a deadline), and logs what changed.
 final class AdmissionControl: Sendable {
     /// How a request for permission ended.
     enum Answer: Sendable {
@@ -22,7 +22,12 @@ final class AdmissionControl: Sendable {
 
     private struct Waiter {
         var continuation: CheckedContinuation<Answer, Never>
-        var deadline: Date
+    }
+
+    private struct Timer {
+        var id: UInt64
+        var task: Task<Void, Never>
+        var at: Date
     }
 
     private struct State {
@@ -31,19 +36,17 @@ final class AdmissionControl: Sendable {
         var nextId: UInt64 = 0
         /// Asked and not answered yet.
         var unanswered: Set<UInt64> = []
-        /// Cancelled before their continuation was stored.
-        var cancelledEarly: Set<UInt64> = []
-        /// Granted before their continuation was stored.
-        var grantedEarly: [UInt64: Admission<UInt64>.Grant] = [:]
-        var timerRunning = false
+        /// Answered (granted, cancelled, out of time) before their continuation was stored.
+        var answeredEarly: [UInt64: Answer] = [:]
+        /// The one timer, armed for the core's next wake-up.
+        var timer: Timer?
+        var nextTimerId: UInt64 = 0
     }
 
     private let state: Mutex<State>
     private let commandNumbers = Atomic<UInt64>(0)
     private let logger: Logger
     private let metrics: GatewayMetrics
-    /// The timer's longest sleep: deadlines of parked commands are checked at least this often.
-    static let timerResolution: Duration = .milliseconds(50)
 
     init(settings: Admission<UInt64>.Settings, logger: Logger, metrics: GatewayMetrics) {
         self.state = Mutex(State(admission: Admission(settings: settings)))
@@ -62,32 +65,24 @@ final class AdmissionControl: Sendable {
     /// without suspending the task.
     func acquire(command: UInt64, since: Date, tenant: String, batch: Bool, deadline: Date) async -> Answer {
         if Task.isCancelled { return .cancelled }
-        let (id, immediate, changes, startTimer) = state.withLock {
-            state -> (UInt64, Admission<UInt64>.Grant?, Admission<UInt64>.Changes, Bool) in
+        let (id, immediate, changes) = state.withLock { state -> (UInt64, Admission<UInt64>.Grant?, Admission<UInt64>.Changes) in
             state.nextId += 1
             let id = state.nextId
-            let changes = state.admission.request(id, for: command, since: since, tenant: tenant, batch: batch, at: Date())
-            if let mine = changes.grants.first(where: { $0.ticket == id }) { return (id, mine, changes, false) }
+            let changes = state.admission.request(id, for: command, since: since, tenant: tenant, batch: batch, deadline: deadline, at: Date())
+            if let mine = changes.grants.first(where: { $0.ticket == id }) { return (id, mine, changes) }
             state.unanswered.insert(id)
-            let startTimer = !state.timerRunning
-            if startTimer { state.timerRunning = true }
-            return (id, nil, changes, startTimer)
+            return (id, nil, changes)
         }
         apply(changes, answered: immediate?.ticket)
         if let immediate { return .granted(immediate) }
-        if startTimer { runTimer() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
                 let answer = state.withLock { state -> Answer? in
-                    if state.cancelledEarly.remove(id) != nil {
+                    if let early = state.answeredEarly.removeValue(forKey: id) {
                         state.unanswered.remove(id)
-                        return .cancelled
+                        return early
                     }
-                    if let grant = state.grantedEarly.removeValue(forKey: id) {
-                        state.unanswered.remove(id)
-                        return .granted(grant)
-                    }
-                    state.parked[id] = Waiter(continuation: continuation, deadline: deadline)
+                    state.parked[id] = Waiter(continuation: continuation)
                     return nil
                 }
                 if let answer { continuation.resume(returning: answer) }
@@ -96,8 +91,8 @@ final class AdmissionControl: Sendable {
             let waiter = state.withLock { state -> Waiter? in
                 guard state.unanswered.contains(id), state.admission.withdraw(id) else { return nil }
                 guard let waiter = state.parked.removeValue(forKey: id) else {
-                    // Not parked yet: the continuation's closure sees this mark.
-                    state.cancelledEarly.insert(id)
+                    // Not parked yet: the continuation's closure sees this answer.
+                    state.answeredEarly[id] = .cancelled
                     return nil
                 }
                 state.unanswered.remove(id)
@@ -161,47 +156,56 @@ final class AdmissionControl: Sendable {
             metrics.concurrencyLimit.record(limit)
             logger.debug("in-flight limit changed", metadata: ["limit": "\(limit)"])
         }
-        guard !changes.grants.isEmpty else { return }
-        let ready = state.withLock { state -> [(CheckedContinuation<Answer, Never>, Admission<UInt64>.Grant)] in
-            changes.grants.compactMap { grant in
-                guard grant.ticket != answered else { return nil }
-                guard let waiter = state.parked.removeValue(forKey: grant.ticket) else {
-                    // Asked, not parked yet: its continuation's closure takes the grant.
-                    state.grantedEarly[grant.ticket] = grant
+        let answers =
+            changes.grants.map { ($0.ticket, Answer.granted($0)) }
+            + changes.expired.map { ($0.ticket, Answer.deadlinePassed(circuitOpen: $0.circuitNotClosed)) }
+        guard !answers.isEmpty else { return armTimer() }
+        let ready = state.withLock { state -> [(CheckedContinuation<Answer, Never>, Answer)] in
+            answers.compactMap { ticket, answer in
+                guard ticket != answered else { return nil }
+                guard let waiter = state.parked.removeValue(forKey: ticket) else {
+                    // Asked, not parked yet: its continuation's closure takes the answer.
+                    state.answeredEarly[ticket] = answer
                     return nil
                 }
-                state.unanswered.remove(grant.ticket)
-                return (waiter.continuation, grant)
+                state.unanswered.remove(ticket)
+                return (waiter.continuation, answer)
             }
         }
-        for (continuation, grant) in ready { continuation.resume(returning: .granted(grant)) }
+        for (continuation, answer) in ready { continuation.resume(returning: answer) }
+        armTimer()
     }
 
-    /// One task while anything waits: grants what time allows (an open breaker's end, a rate
-    /// token) and ends the waits whose deadline passed.
-    private func runTimer() {
-        Task {
-            while true {
-                let now = Date()
-                let (expired, changes, wakeAt, circuitOpen) = state.withLock {
-                    state -> ([CheckedContinuation<Answer, Never>], Admission<UInt64>.Changes, Date?, Bool) in
-                    let changes = state.admission.tick(at: now)
-                    var expired: [CheckedContinuation<Answer, Never>] = []
-                    for (id, waiter) in state.parked where waiter.deadline <= now && state.admission.withdraw(id) {
-                        state.parked.removeValue(forKey: id)
-                        state.unanswered.remove(id)
-                        expired.append(waiter.continuation)
-                    }
-                    if state.admission.waitingCount == 0 { state.timerRunning = false }
-                    let wakeAt = state.timerRunning ? (state.admission.nextWakeup ?? .distantFuture) : nil
-                    return (expired, changes, wakeAt, state.admission.circuitNotClosed)
-                }
-                for continuation in expired { continuation.resume(returning: .deadlinePassed(circuitOpen: circuitOpen)) }
-                apply(changes)
-                guard let wakeAt else { return }
-                let sleep = min(Self.timerResolution, .milliseconds(max(1, Int64(wakeAt.timeIntervalSince(Date()) * 1000))))
-                try? await Task.sleep(for: sleep)
+    /// Arms the timer for the core's next wake-up when none is armed for it or earlier (a wait's
+    /// deadline, an open breaker's end, a rate token); disarms it when nothing waits.
+    private func armTimer() {
+        state.withLock { state in
+            guard let wake = state.admission.nextWakeup else {
+                state.timer?.task.cancel()
+                state.timer = nil
+                return
             }
+            if let armed = state.timer, armed.at <= wake { return }
+            state.timer?.task.cancel()
+            state.nextTimerId += 1
+            let id = state.nextTimerId
+            let task = Task { [self] in
+                // At least a millisecond: a wake-up the tick leaves in the past (a stale deadline
+                // entry is dropped by it) must not spin.
+                let delay = max(0.001, wake.timeIntervalSince(Date()))
+                do { try await Task.sleep(for: .seconds(delay)) } catch { return }
+                self.fire(timer: id)
+            }
+            state.timer = Timer(id: id, task: task, at: wake)
         }
+    }
+
+    /// The timer's time came: the core ends the waits out of time and grants what time allows.
+    private func fire(timer id: UInt64) {
+        let changes = state.withLock { state -> Admission<UInt64>.Changes in
+            if state.timer?.id == id { state.timer = nil }
+            return state.admission.tick(at: Date())
+        }
+        apply(changes)
     }
 }
