@@ -31,10 +31,10 @@ import Testing
                 let history = try #require(session["history"] as? [[String: Any]])
                 #expect(history.compactMap { $0["commandId"] as? String } == (0..<perCall).map { "o-\(call)-\($0)" })
             }
-            // One after another, 4,000 requests of at least 50 ms each would take 200 s or more; in
-            // parallel (64 in flight) they take a few seconds. Half the serial bound leaves room
-            // for a loaded machine without letting a serial pipeline pass.
-            #expect(elapsed < .seconds(100), "took \(elapsed)")
+            // Calls in parallel: OIFDE answered many requests at once (a serial pipeline: one).
+            // Counted, not timed: a wall-clock bound here failed a loaded machine's run (102 s).
+            let most = try await ProtectionTests.stats(gut)["mostConcurrent"] as? Int ?? 0
+            #expect(most >= 16, "OIFDE answered at most \(most) at once; the whole took \(elapsed)")
         }
     }
 

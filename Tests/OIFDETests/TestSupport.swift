@@ -52,18 +52,8 @@ actor CertificateStore {
     }
 }
 
-/// Runs a simulator on a free loopback port for the duration of `body`, both on threads of their
-/// own (``DedicatedExecutor``), not behind the CPU-bound suites on the cooperative pool.
+/// Runs a simulator on a free loopback port for the duration of `body`.
 func withSimulator<T: Sendable>(
-    _ configuration: SimulatorConfiguration,
-    _ body: @Sendable (OIFDESimulator, Int) async throws -> T
-) async throws -> T {
-    try await withTaskExecutorPreference(DedicatedExecutor.shared) {
-        try await runSimulator(configuration, body)
-    }
-}
-
-private func runSimulator<T: Sendable>(
     _ configuration: SimulatorConfiguration,
     _ body: @Sendable (OIFDESimulator, Int) async throws -> T
 ) async throws -> T {
@@ -129,11 +119,6 @@ func withClient(_ client: OIFDEClient, _ body: (OIFDEClient) async throws -> Voi
 /// `LOG.port` (its second argument is LOG): `body` gets the port and LOG. The script is killed
 /// after `body`, whatever happens.
 func withScript(_ script: String, _ arguments: [String], _ body: (_ port: Int, _ log: String) async throws -> Void) async throws {
-    // The client under test on threads of its own, as with the simulator (``DedicatedExecutor``).
-    try await withTaskExecutorPreference(DedicatedExecutor.shared) { try await runScript(script, arguments, body) }
-}
-
-private func runScript(_ script: String, _ arguments: [String], _ body: (_ port: Int, _ log: String) async throws -> Void) async throws {
     let log = NSTemporaryDirectory() + "wmg-script-" + UUID().uuidString + ".log"
     FileManager.default.createFile(atPath: log, contents: nil)
     var root = URL(fileURLWithPath: #filePath)
