@@ -65,9 +65,11 @@ import Testing
             let result = try await FaultProbeTests.distinctResults(gut, 1, within: 30)["nowhere-1"] ?? [:]
             #expect(result["status"] as? String == "expired", "\(result)")
             #expect(result["inDoubt"] == nil && result["attempts"] as? Int == 0, "\(result)")
-            // Refused connections open the breaker soon; either way nothing was forwarded.
+            // Refused connections open the breaker soon, or (a loaded machine, flake finder run 2
+            // of 8) the pool had no connection within the time limit; every way, nothing was sent.
             let reason = result["reason"] as? String ?? ""
-            #expect(reason.contains("could not connect") || reason.contains("before the command could be forwarded"), "\(reason)")
+            let nothingSent = ["could not connect", "before the command could be forwarded", "(the request was not sent)"]
+            #expect(nothingSent.contains { reason.contains($0) }, "\(reason)")
         }
     }
 }

@@ -51,7 +51,8 @@ for run in $(seq "$runs"); do
   echo "flake-finder: run $run $verdict in $(($(date +%s) - started)) s" >&2
 done
 # Swift Testing's lines: "✔ Test name() passed after…", "✘ Test name() failed after…" (XCTest's too).
-cat "$out"/run-*.log | python3 -c '
+# This invocation's runs only: a reused $WMG_FLAKE_DIR may hold more from an earlier one.
+for run in $(seq "$runs"); do cat "$out/run-$run.log"; done | python3 -c '
 import re, sys
 runs = int(sys.argv[1])
 passed, failed = {}, {}
