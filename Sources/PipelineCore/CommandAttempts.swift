@@ -218,7 +218,9 @@ public struct CommandAttempts: Sendable {
         }
     }
 
-    private var countedAttempts: Int { ending.attempts - uncountedFailures }
+    /// Attempts that used up `retry.maxAttempts`: not a probe's, not one an outage explains, not
+    /// one that sent nothing.
+    public var countedAttempts: Int { ending.attempts - uncountedFailures }
 
     /// The backoff before the next request, or `expired` when the deadline leaves no time for it.
     private mutating func waitToRetry(

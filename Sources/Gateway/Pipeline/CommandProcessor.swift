@@ -311,16 +311,18 @@ final class CommandProcessor: Sendable {
                 case .notSent:
                     break
                 }
+                if case .retry = attempt.verdict, Task.isCancelled { return nil }
+                let countedBefore = attempts.countedAttempts
+                action = attempts.attemptFinished(report, at: Date(), random: &random)
                 if case .retry = attempt.verdict {
-                    if Task.isCancelled { return nil }
-                    let why: String = attempt.summary
-                    // Whether it used up an attempt (`CommandAttempts`): a probe's or an outage's failure does not.
-                    let counted = !(probe || (duringOutage && attempt.unknownOutcome == nil) || attempt.transportNeverSent)
+                    // Whether it used up an attempt is the core's call (`CommandAttempts`): the
+                    // count includes an attempt from its start, and one found not to count leaves it.
+                    let counted = attempts.countedAttempts >= countedBefore
                     logger.debug(
                         "attempt failed; will retry",
-                        metadata: Self.adding(metadata, ["attempt": "\(number)", "why": "\(why)", "probe": "\(probe)", "counted": "\(counted)"]))
+                        metadata: Self.adding(
+                            metadata, ["attempt": "\(number)", "why": "\(attempt.summary)", "probe": "\(probe)", "counted": "\(counted)"]))
                 }
-                action = attempts.attemptFinished(report, at: Date(), random: &random)
             case .wait(let delay):
                 // Waiting for a retry holds this command's lane only, not an in-flight slot.
                 do { try await Task.sleep(for: delay) } catch { return nil }
