@@ -160,16 +160,26 @@ import WorkModeDomain
         }
     }
 
-    /// A request whose task is cancelled before it asks for a connection (the cancellation handler
-    /// then finds no waiter to give up) ends at once as not sent, never waiting for the busy one.
-    /// A loaded whole-suite run waited 56 s, until the hanging request's time limit freed it.
-    @Test func aRequestCancelledBeforeItWaitsForAConnectionEndsAtOnceAsNotSent() async throws {
-        try await Self.withStandIn("hang") { stand in
-            let client = try await Self.client(stand, timeout: .seconds(60), maxConnections: 1)
+    /// A one-connection client (60 s limit) whose connection is held by a request the stand-in
+    /// never answers, already in flight.
+    static func withOneHangingRequest(
+        _ body: (_ stand: Stand, _ client: OIFDEClient, _ hanging: Task<OIFDEAttempt, Never>) async throws -> Void
+    ) async throws {
+        try await withStandIn("hang") { stand in
+            let client = try await client(stand, timeout: .seconds(60), maxConnections: 1)
             let hanging = Task { await client.changeWorkMode(command(.transfer, call: "h"), commandId: "hanging") }
             let end = ContinuousClock.now + .seconds(20)
             while stand.requests.isEmpty, ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(50)) }
             try #require(stand.requests.count == 1, "the first request is in flight")
+            try await body(stand, client, hanging)
+        }
+    }
+
+    /// A request whose task is cancelled before it asks for a connection (the cancellation handler
+    /// then finds no waiter to give up) ends at once as not sent, never waiting for the busy one.
+    /// A loaded whole-suite run waited 56 s, until the hanging request's time limit freed it.
+    @Test func aRequestCancelledBeforeItWaitsForAConnectionEndsAtOnceAsNotSent() async throws {
+        try await Self.withOneHangingRequest { stand, client, hanging in
             let (gate, open) = AsyncStream<Void>.makeStream()
             let late = Task {
                 // Ends at once when cancelled: the request starts only after the cancel.
@@ -192,12 +202,7 @@ import WorkModeDomain
     /// ends at once as not sent. Shutting the client down then ends the hanging one at once, in
     /// doubt.
     @Test func cancellingAWaitingRequestAndShuttingDownWithOneInFlight() async throws {
-        try await Self.withStandIn("hang") { stand in
-            let client = try await Self.client(stand, timeout: .seconds(60), maxConnections: 1)
-            let hanging = Task { await client.changeWorkMode(command(.transfer, call: "h"), commandId: "hanging") }
-            let end = ContinuousClock.now + .seconds(20)
-            while stand.requests.isEmpty, ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(50)) }
-            try #require(stand.requests.count == 1, "the first request is in flight")
+        try await Self.withOneHangingRequest { stand, client, hanging in
             let waiting = Task { await client.changeWorkMode(command(.transfer, call: "w"), commandId: "waiting") }
             try await Task.sleep(for: .milliseconds(300))
             waiting.cancel()
