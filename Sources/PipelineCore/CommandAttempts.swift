@@ -10,9 +10,11 @@ import WorkModeDomain
 /// slot, then `admitted(probe:at:)` (or `notAdmitted(circuitOpen:at:)` when the deadline passed
 /// while waiting); `.recordStart` → journal the start, then `startRecorded(at:)`; `.attempt` →
 /// call OIFDE, then `attemptFinished(_:at:random:)`; `.wait(for:)` → sleep, then `waited(at:)`;
-/// `.finish` → the outcome, exactly once. A slot is held from `admitted` until the attempt ends:
-/// when the answer to `admitted` or `startRecorded` is not `.attempt`, the shell gives it back
-/// unused.
+/// `.releaseGrant` → give the slot back to ``Admission`` unused, then `grantReleased()`;
+/// `.finish` → the outcome, exactly once. A slot is held from `admitted` until the attempt it
+/// allowed ends (the shell reports the attempt to ``Admission`` with it) or until this machine
+/// says `.releaseGrant` (the deadline passed before the request could go). Only a command the shell
+/// abandons (cancelled by a drain out of time) gives a slot back without being told.
 public struct CommandAttempts: Sendable {
     /// What the shell does next.
     public enum Action: Sendable, Hashable {
@@ -24,6 +26,9 @@ public struct CommandAttempts: Sendable {
         case attempt(number: Int)
         /// Wait this long before asking again, holding the call's lane but no in-flight slot.
         case wait(for: Duration)
+        /// Give the slot `admitted` granted back to ``Admission`` unused (nothing was sent), then
+        /// `grantReleased()`.
+        case releaseGrant
         /// The command's outcome; nothing more happens.
         case finish(Ending)
     }
@@ -103,6 +108,7 @@ public struct CommandAttempts: Sendable {
         case recordingStart
         case attempting
         case waiting
+        case releasingGrant
         case finished
     }
 
@@ -113,6 +119,8 @@ public struct CommandAttempts: Sendable {
     private var state = State.idle
     private var ending: Ending
     private var startRecorded = false
+    /// Between `admitted` and the end of the attempt it allowed, or `.releaseGrant`.
+    private var holdsGrant = false
     /// Failed probes and known-outage failures: they reached OIFDE but do not use up the command's
     /// attempts.
     private var uncountedFailures = 0
@@ -140,6 +148,7 @@ public struct CommandAttempts: Sendable {
     /// been long: the deadline is checked again.
     public mutating func admitted(probe: Bool = false, at now: Date) -> Action {
         precondition(state == .acquiring, "admitted answers .acquire")
+        holdsGrant = true
         if let ending = expiredIfPassed(at: now) { return ending }
         if ending.attempts == 0, journaled, !startRecorded {
             state = .recordingStart
@@ -171,9 +180,18 @@ public struct CommandAttempts: Sendable {
         return acquire(at: now)
     }
 
-    /// An attempt ended; `random` jitters the backoff.
+    /// The slot is back with ``Admission``.
+    public mutating func grantReleased() -> Action {
+        precondition(state == .releasingGrant, "grantReleased() answers .releaseGrant")
+        state = .finished
+        return .finish(ending)
+    }
+
+    /// An attempt ended (the shell has reported it to ``Admission`` with its slot); `random`
+    /// jitters the backoff.
     public mutating func attemptFinished(_ report: Report, at now: Date, random: inout some RandomNumberGenerator) -> Action {
         precondition(state == .attempting, "attemptFinished answers .attempt")
+        holdsGrant = false
         ending.httpStatus = report.httpStatus ?? ending.httpStatus
         ending.errorCode = report.errorCode ?? ending.errorCode
         ending.errorMsg = report.errorMsg ?? ending.errorMsg
@@ -263,7 +281,7 @@ public struct CommandAttempts: Sendable {
     }
 
     private mutating func finish(_ status: CommandStatus, _ reason: String) -> Action {
-        state = .finished
+        state = holdsGrant ? .releasingGrant : .finished
         // `expired` promises the change was certainly not applied: a command with an attempt of
         // unknown outcome ends `failed` instead, in doubt (docs/contract.md sections 4 and 14).
         if status == .expired, let doubt = ending.inDoubt {
@@ -273,6 +291,9 @@ public struct CommandAttempts: Sendable {
             ending.status = status
             ending.reason = reason
         }
-        return .finish(ending)
+        guard holdsGrant else { return .finish(ending) }
+        // The ending waits until the slot is back, so no outcome is published while it is counted.
+        holdsGrant = false
+        return .releaseGrant
     }
 }

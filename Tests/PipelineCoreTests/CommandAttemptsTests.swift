@@ -15,10 +15,12 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
-/// An idle admission: every `.acquire` is granted at once.
+/// An idle admission: every `.acquire` is granted at once, and a slot given back is taken back.
 extension CommandAttempts {
     mutating func admittingAtOnce(_ action: Action, at now: Date) -> Action {
-        action == .acquire ? admitted(at: now) : action
+        guard action == .acquire else { return action }
+        let answer = admitted(at: now)
+        return answer == .releaseGrant ? grantReleased() : answer
     }
 
     mutating func startAdmitted(at now: Date) -> Action { admittingAtOnce(start(at: now), at: now) }
@@ -85,8 +87,21 @@ extension CommandAttempts {
     @Test func aSlowJournalWriteCanUseUpTheDeadline() {
         var attempts = Self.machine(deadlineAfter: 1)
         #expect(attempts.startAdmitted(at: Self.t0) == .recordStart)
-        guard case .finish(let ending) = attempts.startRecorded(at: Self.t0.addingTimeInterval(5)) else {
+        #expect(attempts.startRecorded(at: Self.t0.addingTimeInterval(5)) == .releaseGrant, "the slot goes back unused")
+        guard case .finish(let ending) = attempts.grantReleased() else {
             Issue.record("the deadline is checked again after the journal")
+            return
+        }
+        #expect(ending.status == .expired && ending.attempts == 0)
+    }
+
+    @Test func aSlotGrantedAfterTheDeadlineGoesBackBeforeTheEnding() {
+        var attempts = Self.machine(deadlineAfter: 5, journaled: false)
+        #expect(attempts.start(at: Self.t0) == .acquire)
+        // Admission answered late (a full limit): the deadline passed while the grant travelled.
+        #expect(attempts.admitted(at: Self.t0.addingTimeInterval(6)) == .releaseGrant)
+        guard case .finish(let ending) = attempts.grantReleased() else {
+            Issue.record("expired once the slot is back")
             return
         }
         #expect(ending.status == .expired && ending.attempts == 0)
@@ -115,8 +130,8 @@ extension CommandAttempts {
                     #expect(wait >= .zero && wait <= Self.backoff.ceiling(afterAttempt: index + 1), "wait \(index + 1): \(wait)")
                 }
                 return
-            case .recordStart, .acquire:
-                Issue.record("not journaled; admitted at once")
+            case .recordStart, .acquire, .releaseGrant:
+                Issue.record("not journaled; admitted at once, within the deadline")
                 return
             }
         }
@@ -204,6 +219,9 @@ extension CommandAttempts {
             var action = attempts.start(at: now)
             var sent = 0
             var last: CommandAttempts.Report?
+            // A slot from `admitted` goes back exactly once: with the attempt it allowed, or by
+            // `.releaseGrant`, and always before the outcome.
+            var holdsSlot = false
             var steps = 0
             while steps < 100 {
                 steps += 1
@@ -211,13 +229,22 @@ extension CommandAttempts {
                 let step = Double(random.next() % 2000) / 1000
                 switch action {
                 case .acquire:
+                    #expect(!holdsSlot, "run \(run): asks for a slot while holding one")
                     // Admission may take a while (a full limit, an open breaker).
                     now = now.addingTimeInterval(step)
                     action = attempts.admitted(at: now)
+                    holdsSlot = true
                 case .recordStart:
+                    #expect(holdsSlot, "run \(run): the start is journaled once a request may go")
                     now = now.addingTimeInterval(step)
                     action = attempts.startRecorded(at: now)
+                case .releaseGrant:
+                    #expect(holdsSlot, "run \(run): gives back a slot it does not hold")
+                    holdsSlot = false
+                    action = attempts.grantReleased()
                 case .attempt(let number):
+                    #expect(holdsSlot, "run \(run): attempt \(number) without a slot")
+                    holdsSlot = false
                     #expect(now < deadline, "run \(run): attempt \(number) starts before the deadline")
                     #expect(number <= maxAttempts, "run \(run): attempt \(number) within \(maxAttempts)")
                     let report = verdicts[Int(random.next() % UInt64(verdicts.count))]
@@ -226,10 +253,12 @@ extension CommandAttempts {
                     now = now.addingTimeInterval(step)
                     action = attempts.attemptFinished(report, at: now, random: &random)
                 case .wait(let delay):
+                    #expect(!holdsSlot, "run \(run): waits holding a slot")
                     #expect(now.addingTimeInterval(delay.timeInterval) < deadline, "run \(run): a wait ends before the deadline")
                     now = now.addingTimeInterval(delay.timeInterval)
                     action = attempts.waited(at: now)
                 case .finish(let ending):
+                    #expect(!holdsSlot, "run \(run): ends holding a slot")
                     #expect(ending.attempts <= min(sent, maxAttempts), "run \(run)")
                     if ending.status == .succeeded { #expect(last?.verdict == .succeeded, "run \(run): success only from a success") }
                     steps = 1000

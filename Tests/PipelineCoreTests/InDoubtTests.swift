@@ -42,6 +42,8 @@ import WorkModeDomain
                 action = attempts.admitted(at: now)
             case .recordStart:
                 action = attempts.startRecorded(at: now)
+            case .releaseGrant:
+                action = attempts.grantReleased()
             }
         }
         return (nil, asked)

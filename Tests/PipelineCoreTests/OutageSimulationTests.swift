@@ -134,13 +134,7 @@ final class OutageSimulation {
         for grant in changes.grants {
             waitingSince.removeValue(forKey: grant.ticket)
             grants[grant.ticket] = grant
-            let action = commands[grant.ticket].admitted(probe: grant.probe, at: now)
-            if case .attempt = action {
-            } else {
-                grants.removeValue(forKey: grant.ticket)
-                take(admission.finished(grant, .notSent, at: now))
-            }
-            handle(grant.ticket, action)
+            handle(grant.ticket, commands[grant.ticket].admitted(probe: grant.probe, at: now))
         }
     }
 
@@ -162,6 +156,9 @@ final class OutageSimulation {
             endings[ticket] = ending
         case .recordStart:
             preconditionFailure("not journaled")
+        case .releaseGrant:
+            if let unused = grants.removeValue(forKey: ticket) { take(admission.finished(unused, .notSent, at: now)) }
+            handle(ticket, commands[ticket].grantReleased())
         }
     }
 }

@@ -208,6 +208,14 @@ final class PipelineSimulation {
             settle(index, first)
         case .recordStart:
             violations.append("not journaled, yet asked to record a start")
+        case .releaseGrant:
+            if let unused = commands[index].grant {
+                commands[index].grant = nil
+                take(admission.finished(unused, .notSent, at: now))
+            } else {
+                violations.append("command \(index) gives back a slot it does not hold")
+            }
+            handle(index, commands[index].attempts.grantReleased())
         }
     }
 
@@ -215,13 +223,7 @@ final class PipelineSimulation {
         for grant in changes.grants {
             commands[grant.ticket].requested = false
             commands[grant.ticket].grant = grant
-            let action = commands[grant.ticket].attempts.admitted(probe: grant.probe, at: now)
-            if case .attempt = action {
-            } else {
-                commands[grant.ticket].grant = nil
-                take(admission.finished(grant, .notSent, at: now))
-            }
-            handle(grant.ticket, action)
+            handle(grant.ticket, commands[grant.ticket].attempts.admitted(probe: grant.probe, at: now))
         }
     }
 

@@ -249,7 +249,8 @@ final class CommandProcessor: Sendable {
         var grant: Admission<UInt64>.Grant?
         let commandNumber = admission.commandNumber()
         let firstAsked = Date()
-        // A grant not used for an attempt goes back at once (deadline passed, journal write failed).
+        // When to give a grant back unused is the core's `.releaseGrant`; this returns one only
+        // when the command is abandoned (cancelled, or the session closed during a journal write).
         defer { if let grant { admission.finished(grant, attempt: nil) } }
         var action = attempts.start(at: Date())
         while true {
@@ -327,18 +328,12 @@ final class CommandProcessor: Sendable {
                 // Waiting for a retry holds this command's lane only, not an in-flight slot.
                 do { try await Task.sleep(for: delay) } catch { return nil }
                 action = attempts.waited(at: Date())
-            }
-            if let unused = grant, !Self.isAttempt(action) {
-                admission.finished(unused, attempt: nil)
+            case .releaseGrant:
+                if let unused = grant { admission.finished(unused, attempt: nil) }
                 grant = nil
+                action = attempts.grantReleased()
             }
         }
-    }
-
-    private static func isAttempt(_ action: CommandAttempts.Action) -> Bool {
-        if case .attempt = action { return true }
-        if case .recordStart = action { return true }
-        return false
     }
 
     static func reason(for errors: [ValidationError]) -> String {
