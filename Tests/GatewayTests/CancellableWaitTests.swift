@@ -11,7 +11,7 @@ import WorkModeDomain
 /// taken. Cancelling the waiting task must end the wait at once and leave the structure usable.
 @Suite(.timeLimit(.minutes(10))) struct CancellableWaitTests {
     @Test func aCancelledLaneWaitReturnsAtOnceAndKeepsTheOrderOfTheRest() async throws {
-        let lanes = Lanes()
+        let lanes = LaneBookDriver()
         let head = lanes.register("t/c")
         let cancelled = lanes.register("t/c")
         let third = lanes.register("t/c")
@@ -29,7 +29,7 @@ import WorkModeDomain
     }
 
     @Test func aTaskCancelledBeforeItWaitsDoesNotWait() async {
-        let lanes = Lanes()
+        let lanes = LaneBookDriver()
         _ = lanes.register("k")
         let second = lanes.register("k")
         let waiter = Task {
@@ -39,8 +39,8 @@ import WorkModeDomain
         #expect(await waiter.value == false)
     }
 
-    static func control(limit: Int, breaker: Bool = false) -> AdmissionControl {
-        AdmissionControl(
+    static func control(limit: Int, breaker: Bool = false) -> AdmissionDriver {
+        AdmissionDriver(
             settings: .init(
                 maxInFlight: limit,
                 breaker: breaker
@@ -50,7 +50,7 @@ import WorkModeDomain
 
     static let later = Date().addingTimeInterval(3600)
 
-    static func grant(_ answer: AdmissionControl.Answer) -> Admission<UInt64>.Grant? {
+    static func grant(_ answer: AdmissionDriver.Answer) -> Admission<UInt64>.Grant? {
         if case .granted(let grant) = answer { return grant }
         return nil
     }

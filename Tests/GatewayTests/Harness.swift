@@ -15,7 +15,7 @@ final class ChildProcess: @unchecked Sendable {
 
     init(executable: String = Harness.binary, arguments: [String], environment: [String: String] = [:], outputPath: String) throws {
         self.outputPath = outputPath
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -18,7 +18,7 @@ final class BrokerSession: Sendable {
     private let publisher: Mutex<Publisher>
     /// Commands whose results are published and not yet settled: a drain that runs out of time
     /// requeues them instead of waiting for a broker that stopped answering.
-    private let settlements = Mutex<[ObjectIdentifier: SettlementRun]>([:])
+    private let settlements = Mutex<[ObjectIdentifier: SettlementDriver]>([:])
 
     init(consumerConnection: AMQPConnection, consumerChannel: AMQPChannel, publisherConnection: AMQPConnection, publisherChannel: AMQPChannel) {
         self.consumerConnection = consumerConnection
@@ -67,9 +67,9 @@ final class BrokerSession: Sendable {
         }
     }
 
-    func track(_ run: SettlementRun) { settlements.withLock { $0[ObjectIdentifier(run)] = run } }
+    func track(_ run: SettlementDriver) { settlements.withLock { $0[ObjectIdentifier(run)] = run } }
 
-    func untrack(_ run: SettlementRun) { settlements.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(run)) } }
+    func untrack(_ run: SettlementDriver) { settlements.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(run)) } }
 
     /// Requeues every command still waiting for its confirms.
     func abandonSettlements(because why: String) {

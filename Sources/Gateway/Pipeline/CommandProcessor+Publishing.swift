@@ -80,7 +80,7 @@ extension CommandProcessor {
     }
 
     /// Publishes what the command owes and settles its delivery once the broker has confirmed it
-    /// all (``SettlementRun``): then `tail` (metrics, the log line) and `whenSettled` run, on the
+    /// all (``SettlementDriver``): then `tail` (metrics, the log line) and `whenSettled` run, on the
     /// thread that brought the last confirm. Returns at once; with tracing on it waits, so the
     /// command's span covers the publish.
     func publishAndSettle(
@@ -93,13 +93,13 @@ extension CommandProcessor {
             whenSettled()
         }
         guard tracing else {
-            SettlementRun(owed: owed, session: session, processor: self, commandId: received.commandId, ended: ended).start()
+            SettlementDriver(owed: owed, session: session, processor: self, commandId: received.commandId, ended: ended).start()
             return
         }
         await traced("workmode.publish") { span in
             span?.attributes["workmode.dead_lettered"] = owed.contains { $0.exchange == configuration.topology.deadLetterExchange }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                SettlementRun(owed: owed, session: session, processor: self, commandId: received.commandId) { published in
+                SettlementDriver(owed: owed, session: session, processor: self, commandId: received.commandId) { published in
                     ended(published)
                     continuation.resume()
                 }.start()

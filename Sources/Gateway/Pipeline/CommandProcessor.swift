@@ -22,7 +22,7 @@ final class CommandProcessor: Sendable {
     let configuration: GatewayConfiguration
     let client: OIFDEClient
     let journal: CompletionJournal
-    let admission: AdmissionControl
+    let admission: AdmissionDriver
     let logger: Logger
     let backoff: Backoff
     let metrics: GatewayMetrics
@@ -31,7 +31,7 @@ final class CommandProcessor: Sendable {
     let tracing: Bool
 
     init(
-        configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, admission: AdmissionControl, logger: Logger,
+        configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, admission: AdmissionDriver, logger: Logger,
         metrics: GatewayMetrics = GatewayMetrics(), pauses: Pauses
     ) {
         self.pauses = pauses

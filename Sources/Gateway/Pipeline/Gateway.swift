@@ -18,8 +18,8 @@ public final class Gateway: Service, Sendable {
     let client: OIFDEClient
     let journal: CompletionJournal
     let journalLock: JournalLock
-    let lanes = Lanes()
-    let admission: AdmissionControl
+    let lanes = LaneBookDriver()
+    let admission: AdmissionDriver
     let processor: CommandProcessor
     let decoder: CommandDecoder
     let metrics = GatewayMetrics()
@@ -31,7 +31,7 @@ public final class Gateway: Service, Sendable {
         var session: BrokerSession?
         var consumer: AMQPConsumer?
         var ready = false
-        var inFlight: InFlightCounter?
+        var inFlight: DrainDriver?
         /// Set while the broker has blocked the publisher connection (a resource alarm).
         var blockedReason: String?
         var running = false
@@ -44,7 +44,7 @@ public final class Gateway: Service, Sendable {
         /// The other replicas' partitions this one stands by on, once subscribed.
         var standby: StandbyPartitions?
         /// How the session's own consumer channel lets go of single-active queues (a drain).
-        var handOver: ChannelHandOver?
+        var handOver: HandOverDriver?
     }
 
     let runState = Mutex(RunState())
@@ -62,7 +62,7 @@ public final class Gateway: Service, Sendable {
             logger.warning("dropped torn or corrupt journal records at start", metadata: ["count": "\(journal.droppedAtLoad)"])
         }
         self.client = try OIFDEClient(configuration: configuration.oifdeClientConfiguration, logger: logger)
-        self.admission = AdmissionControl(settings: configuration.admissionSettings, logger: logger, metrics: metrics)
+        self.admission = AdmissionDriver(settings: configuration.admissionSettings, logger: logger, metrics: metrics)
         self.pauses = Pauses(logger: logger)
         self.partitionActivity = PartitionActivity(partitions: configuration.topology.partitions, logger: logger)
         self.decoder = CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)
@@ -144,7 +144,7 @@ public final class Gateway: Service, Sendable {
             own?.letGo()
             standby?.handOver.letGo()
         }
-        let (request, inFlight) = runState.withLock { state -> (AsyncStream<Void>.Continuation?, InFlightCounter?) in
+        let (request, inFlight) = runState.withLock { state -> (AsyncStream<Void>.Continuation?, DrainDriver?) in
             state.draining = true
             return (state.drainRequested, state.inFlight)
         }
@@ -319,7 +319,7 @@ public final class Gateway: Service, Sendable {
                 : [])
         func arguments(_ queue: String) -> FieldTable { owned.contains(queue) ? ["x-priority": .int32(Self.ownerPriority)] : [:] }
         partitionActivity.forgetTags()
-        let handOver = ChannelHandOver()
+        let handOver = HandOverDriver()
         do {
             consumer = try await session.consumerChannel.consume(queue: initial[0], arguments: arguments(initial[0]))
             if let tag = consumer.tags.first {
@@ -335,7 +335,7 @@ public final class Gateway: Service, Sendable {
             logger.warning("the consumer could not start; retrying", metadata: ["error": "\(error)"])
             return false
         }
-        let inFlight = InFlightCounter()
+        let inFlight = DrainDriver()
         let (drainRequests, drainRequest) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let stopAlready = runState.withLock { state -> Bool in
             state.session = session
@@ -482,7 +482,7 @@ public final class Gateway: Service, Sendable {
     /// Starts one delivery: counted in, in its call's lane, then processed to its end; or back to
     /// the queue untouched when stopping.
     private func handle(
-        _ delivery: Delivery, channel: AMQPChannel, session: BrokerSession, inFlight: InFlightCounter, handOver: ChannelHandOver,
+        _ delivery: Delivery, channel: AMQPChannel, session: BrokerSession, inFlight: DrainDriver, handOver: HandOverDriver,
         standby: StandbyPartitions?, group: inout DiscardingTaskGroup
     ) async {
         if configuration.topology.partitions > 0 { partitionActivity.delivered(consumerTag: delivery.consumerTag) }
@@ -549,7 +549,7 @@ public final class Gateway: Service, Sendable {
     /// `replicas.standbyDelay`: the broker makes this replica active on one only when its active
     /// consumer is gone. Hands partitions back to their returning owner (``StandbyPartitions``)
     /// and stands by again behind it; returns when the session ends or drains.
-    private func standBy(on queues: [String], session: BrokerSession, inFlight: InFlightCounter) async {
+    private func standBy(on queues: [String], session: BrokerSession, inFlight: DrainDriver) async {
         guard !queues.isEmpty else { return }
         while true {
             await sleepUnlessDraining(configuration.replicas.standbyDelay)
@@ -609,7 +609,7 @@ public final class Gateway: Service, Sendable {
 
     /// A drain on single-active queues: returns once nothing is in flight and both consumer
     /// channels may close (`HandOver`), or when the drain's time is up; then everything is held.
-    private func letGo(own: ChannelHandOver, inFlight: InFlightCounter, session: BrokerSession) async {
+    private func letGo(own: HandOverDriver, inFlight: DrainDriver, session: BrokerSession) async {
         let end = ContinuousClock.now + configuration.drainTimeout
         let readyCounts = Self.readyCounts(on: session)
         while ContinuousClock.now < end, !Task.isCancelled {
@@ -627,7 +627,7 @@ public final class Gateway: Service, Sendable {
 
     /// Messages ready on queues, asked on a channel of its own: a passive declare of a queue that
     /// is gone closes the channel it is asked on.
-    static func readyCounts(on session: BrokerSession) -> ChannelHandOver.ReadyCounts {
+    static func readyCounts(on session: BrokerSession) -> HandOverDriver.ReadyCounts {
         { queues in
             guard let channel = try? await session.publisherConnection.openChannel() else { return [:] }
             var counts: [String: Int] = [:]

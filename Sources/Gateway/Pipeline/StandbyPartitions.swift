@@ -15,7 +15,7 @@ import Synchronization
 /// needed.
 final class StandbyPartitions: Sendable {
     let channel: AMQPChannel
-    let handOver = ChannelHandOver()
+    let handOver = HandOverDriver()
 
     private struct State {
         var consumer: AMQPConsumer?
@@ -99,7 +99,7 @@ final class StandbyPartitions: Sendable {
 
     /// Lets go: returns once every started delivery is settled and the returns ahead of the held
     /// ones are taken (``HandOver``); then holds everything for the channel's close.
-    func retire(asking readyCounts: ChannelHandOver.ReadyCounts) async {
+    func retire(asking readyCounts: HandOverDriver.ReadyCounts) async {
         handOver.letGo()
         while !Task.isCancelled {
             await idle()

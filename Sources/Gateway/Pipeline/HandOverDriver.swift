@@ -4,7 +4,7 @@ import Synchronization
 
 /// One consumer channel's ``HandOver`` (PipelineCore): which deliveries to start while it lets go
 /// of its single-active queues, and when it may close.
-final class ChannelHandOver: Sendable {
+final class HandOverDriver: Sendable {
     /// Messages ready per queue, as the broker answers; a queue it did not answer for is missing.
     typealias ReadyCounts = @Sendable ([String]) async -> [String: Int]
 

@@ -10,7 +10,7 @@ import WorkModeDomain
 /// the rules (limit, breaker, rates, fairness, live before batch, each wait's deadline) are all
 /// there; this class only holds the parked tasks, sleeps until the core's next wake-up (an open
 /// breaker's end, a rate token, a deadline), and logs what changed.
-final class AdmissionControl: Sendable {
+final class AdmissionDriver: Sendable {
     /// How a request for permission ended.
     enum Answer: Sendable {
         case granted(Admission<UInt64>.Grant)

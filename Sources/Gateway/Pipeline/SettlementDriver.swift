@@ -12,7 +12,7 @@ import Synchronization
 /// the last owed message is confirmed, the ack is handed to the consumer connection at once and
 /// `ended` runs, with no task woken in between. Only a refusal (a pause before publishing again)
 /// or a publishing channel being reopened goes through a task.
-final class SettlementRun: Sendable {
+final class SettlementDriver: Sendable {
     private struct State {
         var settlement: Settlement
         /// The pause before publishing refused messages again, or the wait for a reopened channel.

@@ -4,7 +4,7 @@ import Synchronization
 
 /// The commands of one broker session, and its drain: the rules are ``Drain``'s (PipelineCore);
 /// this class holds the task that waits for the drain to end and wakes it.
-final class InFlightCounter: Sendable {
+final class DrainDriver: Sendable {
     private struct State {
         var drain = Drain<UInt64>()
         var nextEntry: UInt64 = 0

@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// The consumer registers each command synchronously as it is delivered, so lane order is
 /// delivery order however the processing tasks are later scheduled.
-final class Lanes: Sendable {
+final class LaneBookDriver: Sendable {
     /// Identity is the ticket: two commands with equal keys are two tickets.
     final class Ticket: Sendable, Hashable {
         static func == (lhs: Ticket, rhs: Ticket) -> Bool { lhs === rhs }
