@@ -74,7 +74,7 @@ import Testing
             var bytes = Array("tenantId,callId,agentId,workMode\nt1,call-".utf8)
             bytes += [0xE9, 0x41]  // "é" in Latin-1, then "A"
             bytes += Array(",a1,1\n".utf8)
-            FileManager.default.createFile(atPath: bad, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: bad, contents: Data(bytes))
             let validated = try await gut.tool(["validate", bad])
             #expect(validated.status == 65)
             #expect(
@@ -84,12 +84,12 @@ import Testing
             #expect(refused.status == 65)
 
             let withMark = gut.directory + "/excel.csv"
-            FileManager.default.createFile(
+            _ = FileManager.default.createFile(
                 atPath: withMark, contents: Data([0xEF, 0xBB, 0xBF] + Array("tenantId,callId,agentId,workMode\nt1,call-bom,a1,1\n".utf8)))
             let csv = try await gut.tool(["validate", withMark])
             #expect(csv.status == 0, "\(csv.output)")
             let jsonWithMark = gut.directory + "/marked.jsonl"
-            FileManager.default.createFile(atPath: jsonWithMark, contents: Data([0xEF, 0xBB, 0xBF] + Array((Self.command(1) + "\n").utf8)))
+            _ = FileManager.default.createFile(atPath: jsonWithMark, contents: Data([0xEF, 0xBB, 0xBF] + Array((Self.command(1) + "\n").utf8)))
             let json = try await gut.tool(["validate", jsonWithMark])
             #expect(json.status == 0, "\(json.output)")
             #expect(json.output.contains("checked 1 commands: 1 valid, 0 invalid"), "\(json.output)")

@@ -19,7 +19,7 @@ import Testing
                 #expect(delivery.properties.headers?["cloudEvents:source"]?.stringValue == "/tests/gateway-1")
             }
             let path = gut.directory + "/cloudevents.jsonl"
-            FileManager.default.createFile(atPath: path, contents: Data(deliveries.map { $0.body + [0x0A] }.joined()))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(deliveries.map { $0.body + [0x0A] }.joined()))
             let parsed = try await Subprocess.run(
                 "/usr/bin/env",
                 [

@@ -85,7 +85,7 @@ import WorkModeDomain
             let filler =
                 FileHandle(forWritingAtPath: mount + "/filler")
                 ?? {
-                    FileManager.default.createFile(atPath: mount + "/filler", contents: nil)
+                    _ = FileManager.default.createFile(atPath: mount + "/filler", contents: nil)
                     return FileHandle(forWritingAtPath: mount + "/filler")
                 }()
             let handle = try #require(filler)

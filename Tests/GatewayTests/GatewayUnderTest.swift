@@ -320,7 +320,7 @@ final class GatewayUnderTest: @unchecked Sendable {
         let seen = resultBuffer.withLock { $0.seen }.map(\.body).filter { !$0.starts(with: Array(#"{"specversion""#.utf8)) }
         guard !seen.isEmpty else { return }
         let path = directory + "/results-seen.jsonl"
-        FileManager.default.createFile(atPath: path, contents: Data(seen.map { $0 + [0x0A] }.joined()))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(seen.map { $0 + [0x0A] }.joined()))
         guard
             let run = try? await Subprocess.run(
                 "/usr/bin/python3",

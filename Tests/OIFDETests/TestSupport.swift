@@ -120,7 +120,7 @@ func withClient(_ client: OIFDEClient, _ body: (OIFDEClient) async throws -> Voi
 /// after `body`, whatever happens.
 func withScript(_ script: String, _ arguments: [String], _ body: (_ port: Int, _ log: String) async throws -> Void) async throws {
     let log = NSTemporaryDirectory() + "wmg-script-" + UUID().uuidString + ".log"
-    FileManager.default.createFile(atPath: log, contents: nil)
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
     var root = URL(fileURLWithPath: #filePath)
     for _ in 0..<3 { root.deleteLastPathComponent() }
     let process = Process()
