@@ -11,6 +11,12 @@ import Testing
     @Test(.timeLimit(.minutes(3))) func aSlowOIFDEsCommandsEndFailedInDoubtNeverExpired() async throws {
         let environment = ["WMG_OIFDE_TIMEOUT": "1s", "WMG_RETRY_DEADLINE": "3s", "WMG_RETRY_MAXATTEMPTS": "10"]
         try await withGateway(environment: environment) { gut in
+            // The token first, while OIFDE is quick: the scenario is a slow changeWorkMode. A slow
+            // gettoken sends nothing (expired, rightly), and a loaded start once left the token to
+            // fetch after the fault was set (flake finder).
+            try await gut.publish(FaultProbeTests.body(call: "warm-up", mode: 2), messageId: "warm-up")
+            let warmUp = try await FaultProbeTests.distinctResults(gut, 1, within: 60)
+            try #require(warmUp["warm-up"]?["status"] as? String == "succeeded", "\(warmUp)")
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"latencyMs":2000}"#)
             for n in 0..<3 { try await gut.publish(FaultProbeTests.body(call: "slow-\(n)", mode: 2), messageId: "slow-\(n)") }
             let results = try await FaultProbeTests.distinctResults(gut, 3, within: 60)

@@ -18,7 +18,9 @@ import WorkModeDomain
     static func client(_ simulatorPort: Int, https: Bool, proxy: ProxySettings?) async throws -> OIFDEClient {
         let certificates = await TestCertificates.shared()
         let configuration = OIFDEConfiguration(
-            baseURL: "\(https ? "https" : "http")://localhost:\(simulatorPort)", timeout: .seconds(10),
+            // Nothing here tests the time limit: it only ends a hang. 10 s was not enough once, with one
+            // core busy and the in-process simulator starved by other suites (flake finder).
+            baseURL: "\(https ? "https" : "http")://localhost:\(simulatorPort)", timeout: .seconds(60),
             tls: .init(caFile: certificates?.caFile), tenants: ["t1": .init("s1")], proxy: proxy)
         return try OIFDEClient(configuration: configuration, logger: Logger(label: "proxy", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
@@ -75,7 +77,7 @@ import WorkModeDomain
             try await Self.withProxy(credentials: "gateway:proxy-secret") { proxyPort, _ in
                 let anonymous = ProxySettings(host: "127.0.0.1", port: proxyPort)
                 let configuration = OIFDEConfiguration(
-                    baseURL: "https://localhost:\(simulatorPort)", timeout: .seconds(10), tls: .init(caFile: certificates.caFile),
+                    baseURL: "https://localhost:\(simulatorPort)", timeout: .seconds(60), tls: .init(caFile: certificates.caFile),
                     authMode: .passthrough, proxy: anonymous)
                 let client = try OIFDEClient(configuration: configuration, logger: Logger(label: "p", factory: { _ in SwiftLogNoOpLogHandler() }))
                 try await withClient(client) { client in
