@@ -27,8 +27,9 @@ import Testing
         (try JSONSerialization.jsonObject(with: try await gut.simulator.control("GET", "/simulator/stats")) as? [String: Any]) ?? [:]
     }
 
-    /// The issue's outage: 300 commands, 15 s of 503s, 3 attempts, a 90 s deadline. All succeed
-    /// after it, and OIFDE sees at most `minimumRequests` plus one probe per open period while down.
+    /// The issue's outage: 300 commands, OIFDE answering 503 until the circuit has opened and
+    /// probed twice, 3 attempts, a 90 s deadline. All succeed after it, and OIFDE sees
+    /// at most `minimumRequests` plus one probe per open period while down.
     @Test func anOutageEndsWithEveryCommandSucceedingAndFewRequestsWhileDown() async throws {
         // When the circuit closes, the waiting commands go to OIFDE together. On a CI machine
         // busy with the rest of the suite the simulator once took over 2 s to answer that wave,
@@ -41,11 +42,15 @@ import Testing
             "WMG_LOG_LEVEL": "debug",
         ]
         try await withGateway(environment: environment) { gut in
-            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"outageSeconds": 15}"#)
+            // OIFDE stays down until the gateway has shown what it does about it (open, ready and
+            // saying so, probing twice), then comes back: a fixed 15 s outage once ended before a
+            // loaded machine had published the 300 commands, and the circuit never opened.
+            _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"httpStatus": 503}"#)
             try await gut.publishAll(Self.commands(300, prefix: "outage"))
             // While it is down: the circuit is open, the gateway still ready, and says so.
             var sawOpen = false
-            for _ in 0..<50 where !sawOpen {
+            let openBy = ContinuousClock.now + .seconds(30)
+            while !sawOpen, ContinuousClock.now < openBy {
                 try await Task.sleep(for: .milliseconds(100))
                 let metrics = await gut.admin("/metrics").body
                 sawOpen = Self.gauge("wmg_circuit_state", in: metrics) == 2
@@ -60,6 +65,11 @@ import Testing
                 ready = await gut.admin("/health/ready")
             }
             #expect(ready.status == 200 && ready.body.contains(#""oifde":"circuit open""#), "\(ready)")
+            let probedBy = ContinuousClock.now + .seconds(30)
+            while gut.allLogs.components(separatedBy: "circuit to OIFDE half-open").count - 1 < 2, ContinuousClock.now < probedBy {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            _ = try await gut.simulator.control("DELETE", "/simulator/faults")
             let results = try await gut.nextResults(300, within: 80)
             let statuses = Dictionary(grouping: results, by: { $0["status"] as? String ?? "?" }).mapValues(\.count)
             let notSucceeded = results.filter { $0["status"] as? String != "succeeded" }.prefix(2).map { $0["reason"] as? String ?? "" }
