@@ -75,4 +75,13 @@ import Testing
         #expect(topology.partitionQueueArguments["x-delivery-limit"] == topology.commandsQueueArguments["x-delivery-limit"])
         #expect(Topology(GatewayConfiguration().topology).commandQueues == ["workmode.commands"])
     }
+
+    /// p0 comes last: a declare stopped partway leaves no p0, which the partition count reads as a
+    /// first start to finish, never as a smaller count to refuse (a CI run hit a transient 541 on p1).
+    @Test func partitionQueuesAreDeclaredHighestFirst() {
+        var section = GatewayConfiguration().topology
+        section.partitions = 4
+        let queues = Topology(section).entities.filter { $0.kind == .queue && $0.name.contains(".commands.p") }.map(\.name)
+        #expect(queues == ["workmode.commands.p3", "workmode.commands.p2", "workmode.commands.p1", "workmode.commands.p0"])
+    }
 }

@@ -13,7 +13,9 @@ extension Topology {
     static let partitionProbeLimit = 1025
 
     /// How many partition queues `<commandsQueue>.p0`, `.p1`, … exist, counted up to the first
-    /// missing one (a passive declare each, on a channel of its own: a 404 closes it).
+    /// missing one (a passive declare each, on a channel of its own: a 404 closes it). `declare`
+    /// creates them highest first, so the p3 and p2 a declare of four stopped partway leaves
+    /// count as none, and the next start finishes that declare instead of refusing it.
     public func existingPartitionCount(on connection: AMQPConnection) async throws -> Int {
         for index in 0..<Self.partitionProbeLimit where try await !connection.queueExists(partitionQueue(index)) {
             return index

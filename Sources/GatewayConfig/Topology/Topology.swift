@@ -134,7 +134,10 @@ public struct Topology: Sendable {
         let commands =
             section.partitions == 0
             ? [QueueSpec(name: section.commandsQueue, arguments: commandsQueueArguments)]
-            : (0..<section.partitions).map { QueueSpec(name: partitionQueue($0), arguments: partitionQueueArguments) }
+            // Highest first: p0 exists only once every partition does, so a declare the broker
+            // stopped partway (a transient 541 on one queue, a killed process) is not taken for a
+            // smaller partition count by the next attempt (PartitionCount.swift).
+            : (0..<section.partitions).reversed().map { QueueSpec(name: partitionQueue($0), arguments: partitionQueueArguments) }
         return commands + [
             // Partitions keep per-call order with one active consumer per queue; so does the batch queue.
             QueueSpec(name: batchQueue, arguments: section.partitions == 0 ? commandsQueueArguments : partitionQueueArguments),
