@@ -133,10 +133,7 @@ import WorkModeDomain
     }
 
     @Test func refusedResultEventsHoldTheCommandInsteadOfRequeueingIt() async throws {
-        // A 10 s OIFDE timeout: on a loaded CI machine the 2 s default timed out a few requests,
-        // and their retries read as commands forwarded twice.
         try await withGateway(
-            environment: ["WMG_OIFDE_TIMEOUT": "10s"],
             prepare: { channel, prefix in
                 // A downstream consumer's queue that takes three events, then refuses the rest.
                 let full = prefix + ".results-full"
@@ -174,7 +171,7 @@ import WorkModeDomain
     // MARK: 3. a timeout that bounds
 
     @Test func aTricklingAnswerIsCutAndTheCallGoesOn() async throws {
-        try await withGateway { gut in
+        try await withGateway(environment: ["WMG_OIFDE_TIMEOUT": "2s"]) { gut in
             _ = try await gut.simulator.control(
                 "PUT", "/simulator/faults",
                 body: #"{"rawBody":"{\"errorCode\":\"0\",\"errorMsg\":\"one byte at a time\"}","trickleIntervalMs":500,"count":1}"#

@@ -85,7 +85,7 @@ final class GatewayUnderTest: @unchecked Sendable {
               deadLetterQueue: \(prefix).dead
             oifde:
               baseURL: \(simulator.baseURL)
-              timeout: 2s
+              timeout: 30s
               auth:
                 mode: token
                 tenants:

@@ -132,7 +132,7 @@ import Testing
     }
 
     @Test func listLeavesTheQueueAsItWasAndReplayBringsEachBackOnce() async throws {
-        try await withGateway(environment: ["WMG_OIFDE_TIMEOUT": "30s"]) { gut in
+        try await withGateway { gut in
             // 100 commands refused for good by OIFDE: 100 dead letters of class rejected. Every
             // change is refused (not a count), so a retry after a slow answer is refused too.
             _ = try await gut.simulator.control(
@@ -172,9 +172,9 @@ import Testing
     }
 
     @Test func replayStopsAtMaxRedrives() async throws {
-        // The default 2 s OIFDE timeout: no forward is counted here, and a request that hangs on a
-        // loaded machine then costs 2 s, not 30 (CI once saw no result within 60 s).
-        try await withGateway { gut in
+        // A 2 s OIFDE timeout: no forward is counted here, and a request that hangs on a loaded
+        // machine then costs 2 s, not 30 (CI once saw no result within 60 s).
+        try await withGateway(environment: ["WMG_OIFDE_TIMEOUT": "2s"]) { gut in
             _ = try await gut.simulator.control(
                 "PUT", "/simulator/faults", body: #"{"errorCode":"10000002","fraction":1.0,"target":"changeWorkMode"}"#)
             try await gut.publishAll((0..<10).map { (Self.command($0), "mr-\($0)") })

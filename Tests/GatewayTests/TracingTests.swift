@@ -19,9 +19,7 @@ import Testing
         try #require(await receiver.waitForOutput("listening on"), "\(receiver.output)")
         let traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
         let parentSpanId = "00f067aa0ba902b7"
-        // A 30 s OIFDE limit: the test gateway's 2 s once timed the second attempt out on a loaded
-        // machine (flake finder), which made it three attempts and three spans, rightly.
-        let environment = ["WMG_TRACING_OTLP_ENDPOINT": "http://127.0.0.1:\(port)/v1/traces", "WMG_OIFDE_TIMEOUT": "30s"]
+        let environment = ["WMG_TRACING_OTLP_ENDPOINT": "http://127.0.0.1:\(port)/v1/traces"]
         try await withGateway(environment: environment) { gut in
             // The first attempt fails, the second succeeds.
             _ = try await gut.simulator.control("PUT", "/simulator/faults", body: #"{"httpStatus":503,"count":1}"#)
@@ -85,9 +83,7 @@ import Testing
         defer { collector.signal(SIGKILL) }
         try #require(await collector.waitForOutput("listening on"), "\(collector.output)")
         let port = try #require(collector.output.split(separator: " ").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
-        // A 30 s OIFDE limit: the test gateway's 2 s once timed the second attempt out on a loaded
-        // machine (flake finder), which made it three attempts and three spans, rightly.
-        let environment = ["WMG_TRACING_OTLP_ENDPOINT": "http://127.0.0.1:\(port)/v1/traces", "WMG_OIFDE_TIMEOUT": "30s"]
+        let environment = ["WMG_TRACING_OTLP_ENDPOINT": "http://127.0.0.1:\(port)/v1/traces"]
         try await withGateway(environment: environment) { gut in
             // About 5 spans per command: 600 commands fill the queue several times over.
             let total = 600
