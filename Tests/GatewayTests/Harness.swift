@@ -106,16 +106,22 @@ struct SimulatorProcess {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     static func start(directory: String, tenants: [String: String], extra: [String] = []) async throws -> SimulatorProcess {
-        // Below 25000: test brokers take 25000 + their AMQP port for Erlang distribution, and a
-        // node whose distribution port is taken never starts.
-        let port = Harness.freePort(in: 20000...24999)
-        var arguments = ["simulate", "--listen", "127.0.0.1:\(port)", "--auto-sessions"] + extra
-        for (tenant, secret) in tenants { arguments += ["--tenant", "\(tenant):\(secret)"] }
-        let child = try ChildProcess(arguments: arguments, outputPath: directory + "/simulator.log")
-        guard await child.waitForOutput("listening on") else {
-            throw HarnessError("simulator did not start: \(child.output)")
+        var output = ""
+        // A port checked free can be taken before the simulator binds it (a flake-finder run saw
+        // "Address already in use"): then another one.
+        for _ in 0..<5 {
+            // Below 25000: test brokers take 25000 + their AMQP port for Erlang distribution, and a
+            // node whose distribution port is taken never starts.
+            let port = Harness.freePort(in: 20000...24999)
+            var arguments = ["simulate", "--listen", "127.0.0.1:\(port)", "--auto-sessions"] + extra
+            for (tenant, secret) in tenants { arguments += ["--tenant", "\(tenant):\(secret)"] }
+            let child = try ChildProcess(arguments: arguments, outputPath: directory + "/simulator.log")
+            if await child.waitForOutput("listening on") { return SimulatorProcess(child: child, port: port) }
+            output = child.output
+            child.signal(SIGKILL)
+            guard output.contains("Address already in use") else { break }
         }
-        return SimulatorProcess(child: child, port: port)
+        throw HarnessError("simulator did not start: \(output)")
     }
 
     func control(_ method: String, _ path: String, body: String? = nil) async throws -> Data {

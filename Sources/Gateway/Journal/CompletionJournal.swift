@@ -35,11 +35,11 @@ public final class CompletionJournal: Sendable {
         case completed(JournalCompletion)
 
         /// The lookup as the pipeline core's journal decision reads it.
-        var entry: JournalDecision.Entry {
+        var entry: JournalDecision<JournalCompletion>.Entry {
             switch self {
             case .unknown: return .unknown
             case .inDoubt: return .started
-            case .completed: return .completed
+            case .completed(let completion): return .completed(completion)
             }
         }
     }

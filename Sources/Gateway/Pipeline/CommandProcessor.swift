@@ -26,13 +26,13 @@ final class CommandProcessor: Sendable {
     let logger: Logger
     let backoff: Backoff
     let metrics: GatewayMetrics
-    let pauses: Pauses
+    let pauses: PauseDriver
     /// Spans for each command (`tracing.otlp.endpoint` is set).
     let tracing: Bool
 
     init(
         configuration: GatewayConfiguration, client: OIFDEClient, journal: CompletionJournal, admission: AdmissionDriver, logger: Logger,
-        metrics: GatewayMetrics = GatewayMetrics(), pauses: Pauses
+        metrics: GatewayMetrics = GatewayMetrics(), pauses: PauseDriver
     ) {
         self.pauses = pauses
         self.tracing = configuration.tracing.otlpEndpoint != nil
@@ -147,8 +147,8 @@ final class CommandProcessor: Sendable {
         // Read once: the answer also says whether a forward is in doubt.
         let known: CompletionJournal.Lookup = received.hasMessageId ? journal.lookup(received.journalKey) : .unknown
         let inDoubt: Bool
-        switch (JournalDecision.decide(known.entry, redelivered: received.delivery.redelivered), known) {
-        case (.republishStored, .completed(let stored)):
+        switch JournalDecision.decide(known.entry, redelivered: received.delivery.redelivered) {
+        case .republishStored(let stored):
             span?.attributes["workmode.status"] = stored.status
             span?.attributes["workmode.republished"] = true
             let owed = owedMessages(
@@ -161,11 +161,8 @@ final class CommandProcessor: Sendable {
                     logger.info("command already completed; result re-published", metadata: Self.adding(metadata, ["status": "\(stored.status)"]))
                 }, whenSettled: whenSettled)
             return
-        case (.forward(let doubt), _):
+        case .forward(let doubt):
             inDoubt = doubt
-        case (.republishStored, _):
-            // Only a recorded completion decides a re-publish; forwarding is the safe answer.
-            inDoubt = true
         }
         guard let outcome = await decide(received, inDoubt: inDoubt, session: session, metadata: metadata) else { return requeue() }
         let completedAt = Date()
@@ -356,7 +353,7 @@ final class CommandProcessor: Sendable {
     /// to its delivery limit. False when the session ended or the task was cancelled first.
     func writeJournal(session: BrokerSession, metadata: Logger.Metadata, _ write: () throws -> Void) async -> Bool {
         var failures = 0
-        defer { if failures > 0 { pauses.leave(.journal, recovered: !Task.isCancelled && session.isOpen) } }
+        defer { if failures > 0 { pauses.release(.journal, recovered: !Task.isCancelled && session.isOpen) } }
         while true {
             do {
                 try write()
@@ -364,24 +361,15 @@ final class CommandProcessor: Sendable {
             } catch {
                 failures += 1
                 if failures == 1 {
-                    pauses.enter(.journal, detail: "\(error)")
+                    pauses.hold(.journal, detail: "\(error)")
                     logger.error(
                         "cannot write the completion journal; holding the command and trying again",
                         metadata: Self.adding(metadata, ["error": "\(error)"]))
                 }
-                do { try await Task.sleep(for: Self.pauseDelay(failures: failures)) } catch { return false }
+                do { try await Task.sleep(for: PauseDriver.retryDelay(afterFailures: failures)) } catch { return false }
                 guard session.isOpen else { return false }
             }
         }
-    }
-
-    /// Between tries while paused: 200 ms doubling to 5 s, jittered over its upper half so the
-    /// commands that wait spread out and the broker or disk sees a bounded rate.
-    static let pauseBackoff = Backoff(initial: .milliseconds(200), maximum: .seconds(5))
-
-    static func pauseDelay(failures: Int) -> Duration {
-        var random = SystemRandomNumberGenerator()
-        return pauseBackoff.delay(afterAttempt: failures, using: &random)
     }
 
     private func resultEvent(_ received: Received, outcome: Outcome, completedAt: Date) -> ResultEvent {

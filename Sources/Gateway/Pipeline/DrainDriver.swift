@@ -55,6 +55,10 @@ final class DrainDriver: Sendable {
         return actions
     }
 
+    /// True once the drain began: a delivery goes back untouched (unless ``Drain`` lets a
+    /// single-active queue's return ahead of held ones start).
+    var isDraining: Bool { state.withLock { $0.drain.isDraining } }
+
     /// True once nothing is in flight after the drain began.
     var isDrained: Bool { state.withLock { $0.drained } }
 

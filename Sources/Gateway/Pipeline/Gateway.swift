@@ -23,11 +23,14 @@ public final class Gateway: Service, Sendable {
     let processor: CommandProcessor
     let decoder: CommandDecoder
     let metrics = GatewayMetrics()
-    let pauses: Pauses
+    let pauses: PauseDriver
     let partitionActivity: PartitionActivity
 
     struct RunState {
-        var draining = false
+        /// A stop was asked for: no session starts and none reconnects. Each session's own
+        /// ``DrainDriver`` (PipelineCore's `Drain`) begins in the same lock, so the two never
+        /// disagree; what a delivery may do is the session's drain's answer.
+        var stopping = false
         var session: BrokerSession?
         var consumer: AMQPConsumer?
         var ready = false
@@ -63,7 +66,7 @@ public final class Gateway: Service, Sendable {
         }
         self.client = try OIFDEClient(configuration: configuration.oifdeClientConfiguration, logger: logger)
         self.admission = AdmissionDriver(settings: configuration.admissionSettings, logger: logger, metrics: metrics)
-        self.pauses = Pauses(logger: logger)
+        self.pauses = PauseDriver(logger: logger)
         self.partitionActivity = PartitionActivity(partitions: configuration.topology.partitions, logger: logger)
         self.decoder = CommandDecoder(maxMessageBytes: configuration.pipeline.maxMessageBytes, authMode: configuration.oifde.authMode)
         self.processor = CommandProcessor(
@@ -78,7 +81,7 @@ public final class Gateway: Service, Sendable {
     /// Why the gateway is not ready (for `/health/ready`), or nil when it is.
     public var notReadyReason: String? {
         runState.withLock { state -> String? in
-            if state.draining { return "draining" }
+            if state.stopping { return "draining" }
             guard let session = state.session, session.isOpen else { return "broker connection down" }
             if !state.ready { return "consumer not active" }
             if let reason = state.blockedReason { return "broker blocked the connection: \(reason)" }
@@ -133,7 +136,7 @@ public final class Gateway: Service, Sendable {
         logger.info("stopped")
     }
 
-    private var draining: Bool { runState.withLock { $0.draining } }
+    private var stopping: Bool { runState.withLock { $0.stopping } }
 
     private func beginDrain() {
         // Before anything can be requeued by the drain: see `CommandProcessor.holdsReturns`.
@@ -144,12 +147,11 @@ public final class Gateway: Service, Sendable {
             own?.letGo()
             standby?.handOver.letGo()
         }
-        let (request, inFlight) = runState.withLock { state -> (AsyncStream<Void>.Continuation?, DrainDriver?) in
-            state.draining = true
-            return (state.drainRequested, state.inFlight)
-        }
         // The drain's deadline counts from the stop, not from when the consumer is cancelled.
-        let actions = inFlight?.beginDrain(timeout: configuration.drainTimeout) ?? []
+        let (request, actions) = runState.withLock { state -> (AsyncStream<Void>.Continuation?, [Drain<UInt64>.Action]) in
+            state.stopping = true
+            return (state.drainRequested, state.inFlight?.beginDrain(timeout: configuration.drainTimeout) ?? [])
+        }
         logger.info(
             "stopping: no new commands; finishing those in flight", metadata: ["drainTimeout": "\(DurationText.format(configuration.drainTimeout))"])
         // As `Drain` answers. The handler is synchronous: the session's own task cancels the
@@ -160,11 +162,12 @@ public final class Gateway: Service, Sendable {
     // MARK: - sessions
 
     private func runSessions() async throws {
-        var failures = 0
+        var reconnect = Reconnect()
+        var random = SystemRandomNumberGenerator()
         // Cancelled when another service of the group failed (the admin listener could not bind):
         // a cancelled task's consumer stream ends at once, so looping on would reconnect without
         // end while the broker dead-letters every command at its delivery limit.
-        while !draining, !Task.isCancelled {
+        while !stopping, !Task.isCancelled {
             let session: BrokerSession
             do {
                 session = try await openSession()
@@ -174,15 +177,15 @@ public final class Gateway: Service, Sendable {
             } catch let mismatch as Topology.PartitionMismatch {
                 throw mismatch
             } catch {
-                failures += 1
-                let delay = Self.reconnectDelay(failures: failures)
-                logger.warning("broker unavailable; retrying", metadata: ["error": "\(error)", "retryInMs": "\(Int(delay.timeInterval * 1000))"])
-                await sleepUnlessDraining(delay)
+                if case .wait(let delay) = reconnect.openFailed(using: &random) {
+                    logger.warning("broker unavailable; retrying", metadata: ["error": "\(error)", "retryInMs": "\(Int(delay.timeInterval * 1000))"])
+                    await sleepUnlessDraining(delay)
+                }
                 continue
             }
             let began = ContinuousClock.now
             let consumed = await serve(session)
-            if !draining {
+            if !stopping {
                 metrics.reconnects.increment()
                 // The node that lost the session is tried last next time.
                 runState.withLock { $0.nextAddress += 1 }
@@ -193,33 +196,18 @@ public final class Gateway: Service, Sendable {
                 $0.ready = false
             }
             await session.close()
-            guard !draining else { break }
+            guard !stopping else { break }
             if consumed { logger.warning("broker connection lost; reconnecting") }
-            if consumed, ContinuousClock.now - began > .seconds(1) {
-                failures = 0
-            } else {
-                // Refused, or ended at once: reconnecting without a pause let the broker redeliver
-                // each command until its delivery limit dead-lettered it (seen on a loaded machine).
-                failures += 1
-                let delay = Self.reconnectDelay(failures: failures)
+            if case .wait(let delay) = reconnect.sessionEnded(consumed: consumed, lasted: ContinuousClock.now - began, using: &random) {
                 logger.warning("the session ended at once; reconnecting after a pause", metadata: ["retryInMs": "\(Int(delay.timeInterval * 1000))"])
                 await sleepUnlessDraining(delay)
             }
         }
     }
 
-    /// Between broker sessions: 100 ms doubling to 10 s, jittered over its upper half (the
-    /// commands' own backoff, without a deadline), so a refused session cannot spin.
-    static let reconnectBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
-
-    static func reconnectDelay(failures: Int) -> Duration {
-        var random = SystemRandomNumberGenerator()
-        return reconnectBackoff.delay(afterAttempt: failures, using: &random)
-    }
-
     private func sleepUnlessDraining(_ delay: Duration) async {
         let end = ContinuousClock.now + delay
-        while ContinuousClock.now < end, !draining {
+        while ContinuousClock.now < end, !stopping {
             try? await Task.sleep(for: min(.milliseconds(100), end - ContinuousClock.now))
         }
     }
@@ -345,7 +333,8 @@ public final class Gateway: Service, Sendable {
             state.blockedReason = nil
             state.drainRequested = drainRequest
             state.handOver = handOver
-            return state.draining
+            if state.stopping { inFlight.beginDrain(timeout: configuration.drainTimeout) }
+            return state.stopping
         }
         if stopAlready {
             handOver.letGo()
@@ -412,11 +401,11 @@ public final class Gateway: Service, Sendable {
             } catch {
                 logger.warning("consumer ended", metadata: ["error": "\(error)"])
             }
-            if !draining, session.isOpen {
+            if !stopping, session.isOpen {
                 logger.warning("the consumer stream ended while the connections were open")
             }
             runState.withLock { $0.ready = false }
-            if draining {
+            if stopping {
                 let finished = await inFlight.waitUntilDrained(timeout: configuration.drainTimeout)
                 if finished {
                     logger.info("drained: every command in flight finished")
@@ -494,7 +483,7 @@ public final class Gateway: Service, Sendable {
             aheadOfHeld = handOver.isLettingGo
         }
         let received = processor.receive(delivery, on: channel, decoder: decoder)
-        if draining, !aheadOfHeld {
+        if inFlight.isDraining, !aheadOfHeld {
             // Stopping: what the broker had already sent goes back untouched. On single-active
             // queues it is held, never nacked, even when the drain began after `HandOver` let it
             // start: a nack puts it behind the call's later commands this consumer holds (seen in
@@ -506,8 +495,8 @@ public final class Gateway: Service, Sendable {
         // While the journal or the broker's publishes fail, new commands wait here, unacked:
         // nothing is redelivered, nothing counts toward the delivery limit.
         if pauses.isPaused {
-            await pauses.waitWhilePaused { self.draining || !session.isOpen }
-            if draining || !session.isOpen {
+            await pauses.waitWhilePaused { self.stopping || !session.isOpen }
+            if stopping || !session.isOpen {
                 returnUntouched(delivery, on: channel)
                 standby?.settled()
                 return
@@ -553,7 +542,7 @@ public final class Gateway: Service, Sendable {
         guard !queues.isEmpty else { return }
         while true {
             await sleepUnlessDraining(configuration.replicas.standbyDelay)
-            guard !Task.isCancelled, !draining, session.isOpen else { return }
+            guard !Task.isCancelled, !stopping, session.isOpen else { return }
             let standby: StandbyPartitions
             let consumer: AMQPConsumer
             do {
@@ -577,7 +566,7 @@ public final class Gateway: Service, Sendable {
                 return
             }
             let stopped = runState.withLock { state -> Bool in
-                guard !state.draining else { return true }
+                guard !state.stopping else { return true }
                 state.standby = standby
                 return false
             }
@@ -603,7 +592,7 @@ public final class Gateway: Service, Sendable {
                 if state.standby === standby { state.standby = nil }
             }
             // Handed back: stand by again, now behind the owner.
-            guard standby.isRetiring, !draining, session.isOpen, !Task.isCancelled else { return }
+            guard standby.isRetiring, !stopping, session.isOpen, !Task.isCancelled else { return }
         }
     }
 
@@ -654,9 +643,9 @@ public final class Gateway: Service, Sendable {
         // claiming its ordinal: a second of deliveries after that is proof enough that it will
         // not hand over by itself (3.10).
         let interval = max(Duration.milliseconds(250), min(configuration.replicas.standbyDelay, .seconds(1)))
-        while !Task.isCancelled, !draining, session.isOpen {
+        while !Task.isCancelled, !stopping, session.isOpen {
             try? await Task.sleep(for: interval)
-            guard !Task.isCancelled, !draining, session.isOpen else { return }
+            guard !Task.isCancelled, !stopping, session.isOpen else { return }
             let now = ContinuousClock.now
             var due: [Int] = []
             var presence: [Int: Bool] = [:]

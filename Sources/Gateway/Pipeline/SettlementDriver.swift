@@ -139,13 +139,13 @@ final class SettlementDriver: Sendable {
             return (!state.paused, state.refusal)
         }
         if first {
-            processor.pauses.enter(.publish, detail: refusal)
+            processor.pauses.hold(.publish, detail: refusal)
             processor.logger.error(
                 "the broker refused a publish; holding the command and publishing again",
                 metadata: ["commandId": "\(commandId)", "refused": "\(refusal)"])
         }
         runTask {
-            let slept = (try? await Task.sleep(for: CommandProcessor.pauseDelay(failures: failures))) != nil
+            let slept = (try? await Task.sleep(for: PauseDriver.retryDelay(afterFailures: failures))) != nil
             let open = self.session.isOpen
             let next = self.state.withLock { state -> Settlement.Action? in
                 guard !state.settlement.isSettled else { return nil }
@@ -168,7 +168,7 @@ final class SettlementDriver: Sendable {
     private func end(published: Bool) {
         let (paused, lostBecause) = state.withLock { ($0.paused, $0.lostBecause) }
         session.untrack(self)
-        if paused { processor.pauses.leave(.publish, recovered: published) }
+        if paused { processor.pauses.release(.publish, recovered: published) }
         if !published {
             processor.logger.warning(
                 "publishing the result failed; the command goes back to the queue",
