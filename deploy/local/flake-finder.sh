@@ -50,28 +50,48 @@ for run in $(seq "$runs"); do
   if swift test --skip-build ${filter:+--filter "$filter"} >"$out/run-$run.log" 2>&1; then verdict=passed; else verdict=FAILED; fi
   echo "flake-finder: run $run $verdict in $(($(date +%s) - started)) s" >&2
 done
-# Swift Testing's lines: "✔ Test name() passed after…", "✘ Test name() failed after…" (XCTest's too).
+# Swift Testing's lines: "◇ Test name() started.", "✔ Test name() passed after…", "✘ Test name()
+# failed after…" (XCTest's "Test Case '…' passed" too). A run whose summary says it passed counts
+# every test it started as passed: one run's log once lacked 55 result lines of quick tests that
+# had started, in a run that passed all 380. In a run that did not pass, a test that started and
+# has no result line counts as failed ("no result": a hang cut by its time limit, or a lost line).
 # This invocation's runs only: a reused $WMG_FLAKE_DIR may hold more from an earlier one.
-for run in $(seq "$runs"); do cat "$out/run-$run.log"; done | python3 -c '
+python3 - "$runs" "$out" <<'EOF'
 import re, sys
-runs = int(sys.argv[1])
-passed, failed = {}, {}
-for line in sys.stdin:
-    m = re.match(r"^[✔✘] Test (.+?) (passed|failed) after", line)
-    if m and m.group(1).startswith("run with"):
-        continue
-    if m:
-        (passed if m.group(2) == "passed" else failed).setdefault(m.group(1), 0)
-        (passed if m.group(2) == "passed" else failed)[m.group(1)] += 1
-        continue
-    m = re.match(r"^Test Case .*?\.(\w+)\x27 (passed|failed)", line)
-    if m:
-        (passed if m.group(2) == "passed" else failed).setdefault(m.group(1), 0)
-        (passed if m.group(2) == "passed" else failed)[m.group(1)] += 1
-names = sorted(set(passed) | set(failed), key=lambda n: (passed.get(n, 0), n))
+runs, out = int(sys.argv[1]), sys.argv[2]
+passed, failed, unresolved = {}, {}, {}
+for run in range(1, runs + 1):
+    started, results = set(), {}
+    run_passed = False
+    with open(f"{out}/run-{run}.log", errors="replace") as log:
+        for line in log:
+            if re.match(r"^✔ Test run with .* passed after", line):
+                run_passed = True
+                continue
+            # Not a parameterized test's "Test case passing N arguments …" lines: its own counts.
+            m = re.match(r"^◇ Test (?!case passing )(.+?) started\.", line)
+            if m and m.group(1) != "run":
+                started.add(m.group(1))
+                continue
+            m = re.match(r"^[✔✘] Test (.+?) (passed|failed) after", line)
+            if m and not m.group(1).startswith("run with"):
+                name = m.group(1)
+                # A parameterized test prints "name() with N test cases passed".
+                name = re.sub(r" with \d+ test cases?$", "", name)
+                results[name] = "failed" if m.group(2) == "failed" or results.get(name) == "failed" else "passed"
+                continue
+            m = re.match(r"^Test Case .*?\.(\w+)\x27 (passed|failed)", line)
+            if m:
+                results[m.group(1)] = m.group(2)
+    for name in started | set(results):
+        outcome = results.get(name) or ("passed" if run_passed else "no result")
+        table = {"passed": passed, "failed": failed, "no result": unresolved}[outcome]
+        table[name] = table.get(name, 0) + 1
+names = sorted(set(passed) | set(failed) | set(unresolved), key=lambda n: (passed.get(n, 0), n))
 for name in names:
-    print(f"{passed.get(name, 0):3d}/{runs}  {name}")
-bad = [n for n in names if failed.get(n) or passed.get(n, 0) < runs]
+    note = f"  (no result in {unresolved[name]})" if name in unresolved else ""
+    print(f"{passed.get(name, 0):3d}/{runs}  {name}{note}")
+bad = [n for n in names if passed.get(n, 0) < runs]
 print(f"{len(names) - len(bad)} of {len(names)} tests passed every run", file=sys.stderr)
 sys.exit(1 if bad else 0)
-' "$runs"
+EOF
