@@ -5,7 +5,7 @@ import WorkModeDomain
 /// otherwise requeue commands in a hot loop until the queue's delivery limit dead-lettered them as
 /// `poison`, some already applied by OIFDE.
 ///
-/// Each command that meets the fault holds the pause while it retries after ``retryDelay(afterFailures:using:)``;
+/// Each command that meets the fault holds the pause while it retries (``FaultRetry``);
 /// new deliveries wait (unacked, so nothing is redelivered and nothing counts toward the delivery
 /// limit) until the last holder lets go. Bookkeeping only: the shell (`PauseDriver`) logs each
 /// ``Change``, sets the gauge, sleeps and holds deliveries back as told.
@@ -59,6 +59,11 @@ public struct Pauses: Sendable {
         entry.detail = detail
         held[cause] = entry
         return entry.holders == 1 ? .paused(cause, detail: detail) : nil
+    }
+
+    /// A command stops waiting out a fault, as its ``FaultRetry`` answered.
+    public mutating func release(_ release: FaultRetry.Release) -> Change? {
+        self.release(release.cause, recovered: release.recovered)
     }
 
     /// A command stops waiting out `cause`: `recovered` when its retry went through. Nil while

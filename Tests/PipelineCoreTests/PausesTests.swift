@@ -52,6 +52,30 @@ import WorkModeDomain
         #expect(Pauses.retryBackoff.ceiling(afterAttempt: 20) == .seconds(5))
     }
 
+    /// A command waiting out a fault (the journal write in `CommandProcessor.writeJournal`):
+    /// held from its first failure, its waits growing, let go as a recovery only when it wrote.
+    @Test func aFaultRetryHoldsOnItsFirstFailureAndLetsGoAsItEnds() {
+        var random = SplitMix64(state: 31)
+        var retry = FaultRetry(cause: .journal)
+        #expect(retry.ended(succeeded: true) == nil, "a first try that went through held nothing")
+        var pauses = Pauses()
+        var waits: [FaultRetry.Wait] = []
+        for _ in 0..<6 {
+            let wait = retry.failed(using: &random)
+            if wait.holdsPause { #expect(pauses.hold(retry.cause, detail: "EIO") == .paused(.journal, detail: "EIO")) }
+            waits.append(wait)
+        }
+        #expect(waits.map(\.holdsPause) == [true, false, false, false, false, false])
+        for (index, wait) in waits.enumerated() {
+            let ceiling = Pauses.retryBackoff.ceiling(afterAttempt: index + 1)
+            #expect(wait.delay >= ceiling / 2 && wait.delay <= ceiling, "failure \(index + 1): \(wait.delay)")
+        }
+        #expect(retry.ended(succeeded: false) == FaultRetry.Release(cause: .journal, recovered: false))
+        let release = retry.ended(succeeded: true)
+        #expect(release == FaultRetry.Release(cause: .journal, recovered: true))
+        if let release { #expect(pauses.release(release) == .resumed(.journal)) }
+    }
+
     /// Random holds and releases over both causes: paused exactly while some command holds, each
     /// cause announced once when its first holder comes and once when its last goes.
     @Test func announcementsPairUpWithHolders() {

@@ -130,7 +130,7 @@ final class PipelineSimulation {
         case .confirm(let index, let owed, let acked):
             guard commands[index].ended == nil, var settlement = commands[index].settlement else { return }
             if acked { commands[index].owedAcked.insert(owed) }
-            let answer = settlement.confirmed(owed, acked ? .acked : .refused)
+            let answer = settlement.confirmed(owed, acked ? .acked : .refused, random: &random)
             commands[index].settlement = settlement
             if let answer { settle(index, answer) }
         case .resume(let index):
@@ -233,8 +233,8 @@ final class PipelineSimulation {
             for owed in indices {
                 schedule(after: Double(random.next() % 30) / 1000, .confirm(index, index: owed, acked: random.next() % 7 != 0))
             }
-        case .pause(let failures):
-            schedule(after: 0.05 * Double(failures), .resume(index))
+        case .pause(let wait):
+            schedule(after: wait.delay / .seconds(1), .resume(index))
         case .ack:
             if commands[index].owedAcked != Set(0..<commands[index].owedCount) {
                 violations.append("command \(index) acked with \(commands[index].owedAcked) of \(commands[index].owedCount) confirmed")

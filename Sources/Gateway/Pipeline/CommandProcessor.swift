@@ -352,21 +352,24 @@ final class CommandProcessor: Sendable {
     /// deliveries and tries again with backoff, holding this command: requeueing it would loop it
     /// to its delivery limit. False when the session ended or the task was cancelled first.
     func writeJournal(session: BrokerSession, metadata: Logger.Metadata, _ write: () throws -> Void) async -> Bool {
-        var failures = 0
-        defer { if failures > 0 { pauses.release(.journal, recovered: !Task.isCancelled && session.isOpen) } }
+        var retry = FaultRetry(cause: .journal)
+        var written = false
+        defer { if let release = retry.ended(succeeded: written) { pauses.release(release) } }
+        var random = SystemRandomNumberGenerator()
         while true {
             do {
                 try write()
+                written = true
                 return true
             } catch {
-                failures += 1
-                if failures == 1 {
+                let wait = retry.failed(using: &random)
+                if wait.holdsPause {
                     pauses.hold(.journal, detail: "\(error)")
                     logger.error(
                         "cannot write the completion journal; holding the command and trying again",
                         metadata: Self.adding(metadata, ["error": "\(error)"]))
                 }
-                do { try await Task.sleep(for: PauseDriver.retryDelay(afterFailures: failures)) } catch { return false }
+                do { try await Task.sleep(for: wait.delay) } catch { return false }
                 guard session.isOpen else { return false }
             }
         }

@@ -25,14 +25,8 @@ final class PauseDriver: Sendable {
         announce(pauses.withLock { $0.hold(cause, detail: detail) })
     }
 
-    func release(_ cause: Pauses.Cause, recovered: Bool) {
-        announce(pauses.withLock { $0.release(cause, recovered: recovered) })
-    }
-
-    /// How long a holder waits after its `failures`-th failed try.
-    static func retryDelay(afterFailures failures: Int) -> Duration {
-        var random = SystemRandomNumberGenerator()
-        return Pauses.retryDelay(afterFailures: failures, using: &random)
+    func release(_ release: FaultRetry.Release) {
+        announce(pauses.withLock { $0.release(release) })
     }
 
     private func announce(_ change: Pauses.Change?) {

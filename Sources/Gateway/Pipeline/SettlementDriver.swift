@@ -18,7 +18,6 @@ final class SettlementDriver: Sendable {
         /// The pause before publishing refused messages again, or the wait for a reopened channel.
         var task: Task<Void, Never>?
         var refusal = ""
-        var paused = false
         var lostBecause: String?
     }
 
@@ -52,10 +51,10 @@ final class SettlementDriver: Sendable {
 
     private func act(_ action: Settlement.Action) {
         switch action {
-        case .ack:
-            end(published: true)
-        case .requeue:
-            end(published: false)
+        case .ack(let release):
+            end(published: true, release: release)
+        case .requeue(let release):
+            end(published: false, release: release)
         case .publish(let indices):
             if let channel = session.openPublishingChannel {
                 publish(indices, on: channel)
@@ -68,8 +67,8 @@ final class SettlementDriver: Sendable {
                     }
                 }
             }
-        case .pause(let failures):
-            pause(failures: failures)
+        case .pause(let wait):
+            pause(wait)
         }
     }
 
@@ -104,16 +103,17 @@ final class SettlementDriver: Sendable {
 
     private func confirmed(_ index: Int, _ outcome: Result<PublishOutcome, AMQPError>) {
         let what = owed[index].what
+        var random = SystemRandomNumberGenerator()
         let next = state.withLock { state -> Settlement.Action? in
             switch outcome {
             case .success(.acked):
-                return state.settlement.confirmed(index, .acked)
+                return state.settlement.confirmed(index, .acked, random: &random)
             case .success(.nacked):
                 state.refusal = "\(what) nacked by the broker (a full queue with x-overflow reject-publish?)"
-                return state.settlement.confirmed(index, .refused)
+                return state.settlement.confirmed(index, .refused, random: &random)
             case .success(.returned(let code, let text)):
                 state.refusal = "\(what) returned unroutable (\(code) \(text)): is the dead-letter queue bound?"
-                return state.settlement.confirmed(index, .refused)
+                return state.settlement.confirmed(index, .refused, random: &random)
             case .failure(let error):
                 state.lostBecause = "\(error)"
                 return state.settlement.lost()
@@ -133,19 +133,16 @@ final class SettlementDriver: Sendable {
         if let next { act(next) }
     }
 
-    private func pause(failures: Int) {
-        let (first, refusal) = state.withLock { state -> (Bool, String) in
-            defer { state.paused = true }
-            return (!state.paused, state.refusal)
-        }
-        if first {
+    private func pause(_ wait: FaultRetry.Wait) {
+        if wait.holdsPause {
+            let refusal = state.withLock { $0.refusal }
             processor.pauses.hold(.publish, detail: refusal)
             processor.logger.error(
                 "the broker refused a publish; holding the command and publishing again",
                 metadata: ["commandId": "\(commandId)", "refused": "\(refusal)"])
         }
         runTask {
-            let slept = (try? await Task.sleep(for: PauseDriver.retryDelay(afterFailures: failures))) != nil
+            let slept = (try? await Task.sleep(for: wait.delay)) != nil
             let open = self.session.isOpen
             let next = self.state.withLock { state -> Settlement.Action? in
                 guard !state.settlement.isSettled else { return nil }
@@ -165,10 +162,10 @@ final class SettlementDriver: Sendable {
         if settled { task.cancel() }
     }
 
-    private func end(published: Bool) {
-        let (paused, lostBecause) = state.withLock { ($0.paused, $0.lostBecause) }
+    private func end(published: Bool, release: FaultRetry.Release?) {
+        let lostBecause = state.withLock { $0.lostBecause }
         session.untrack(self)
-        if paused { processor.pauses.release(.publish, recovered: published) }
+        if let release { processor.pauses.release(release) }
         if !published {
             processor.logger.warning(
                 "publishing the result failed; the command goes back to the queue",
