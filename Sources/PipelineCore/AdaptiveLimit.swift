@@ -1,5 +1,3 @@
-import Foundation
-
 /// The in-flight limit under `pipeline.adaptive` (docs/contract.md section 12): additive increase,
 /// multiplicative decrease between `minimum` and `maximum`. One more slot per window of successes
 /// whose p90 latency is under the target; half the slots on a 429, a 503 or a timeout. Requests
@@ -23,7 +21,7 @@ public struct AdaptiveLimit: Sendable {
     /// The limit now.
     public private(set) var limit: Int
     private var window: [Duration] = []
-    private var lastDecrease = Date.distantPast
+    private var lastDecrease = Moment.distantPast
     /// The limit when OIFDE last said it had too much.
     private var lastOverloadLimit: Int?
 
@@ -55,7 +53,7 @@ public struct AdaptiveLimit: Sendable {
     }
 
     /// Takes one request's signal; returns the new limit when it changed.
-    public mutating func record(_ signal: Signal, startedAt: Date, at now: Date) -> Int? {
+    public mutating func record(_ signal: Signal, startedAt: Moment, at now: Moment) -> Int? {
         switch signal {
         case .neutral:
             return nil

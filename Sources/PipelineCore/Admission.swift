@@ -1,4 +1,3 @@
-import Foundation
 import WorkModeDomain
 
 /// Who may send a request to OIFDE now (docs/contract.md sections 4 and 12), as pure bookkeeping:
@@ -46,9 +45,9 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
         /// The half-open breaker's probe: its failure must not count against the command's attempts.
         public var probe: Bool
         /// When it was granted.
-        public var at: Date
+        public var at: Moment
         fileprivate var requester: Ticket
-        fileprivate var requesterSince: Date
+        fileprivate var requesterSince: Moment
         fileprivate var tenant: String
         fileprivate var batch: Bool
     }
@@ -126,10 +125,10 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
 
     private struct Waiting: Sendable {
         var requester: Ticket
-        var since: Date
+        var since: Moment
         var tenant: String
         var batch: Bool
-        var deadline: Date?
+        var deadline: Moment?
     }
 
     /// One class (live or batch): tenants with waiters, in turn order, each with its line.
@@ -199,7 +198,7 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     private var adaptive: AdaptiveLimit?
     private var buckets: [String: TokenBucket]
     /// Whose requests failed since the last success, and when: the latest few.
-    private var failureRun: [(requester: Ticket, at: Date)] = []
+    private var failureRun: [(requester: Ticket, at: Moment)] = []
     /// Waiting requests' deadlines.
     private var deadlines = DeadlineHeap<Ticket>()
     private static var failureRunKept: Int { 32 }
@@ -225,7 +224,7 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
 
     /// When `tick(at:)` may change something a report will not: an open breaker's end, a waiting
     /// tenant's next rate-limit token, or a waiting request's deadline. Nil when nothing waits.
-    public var nextWakeup: Date? {
+    public var nextWakeup: Moment? {
         guard !waiting.isEmpty else { return nil }
         var earliest = deadlines.earliest?.deadline
         if let reopens = breaker?.reopensAt { earliest = min(earliest ?? reopens, reopens) }
@@ -246,8 +245,8 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     /// command first asked: only other commands' failures from then on tell it OIFDE is failing.
     /// Not granted by `deadline`, it ends in ``Changes/expired`` of the tick at or after it.
     public mutating func request(
-        _ ticket: Ticket, for requester: Ticket? = nil, since: Date? = nil, tenant: String, batch isBatch: Bool, deadline: Date? = nil,
-        at now: Date
+        _ ticket: Ticket, for requester: Ticket? = nil, since: Moment? = nil, tenant: String, batch isBatch: Bool, deadline: Moment? = nil,
+        at now: Moment
     ) -> Changes {
         precondition(waiting[ticket] == nil, "one request per ticket at a time")
         waiting[ticket] = Waiting(requester: requester ?? ticket, since: since ?? now, tenant: tenant, batch: isBatch, deadline: deadline)
@@ -278,7 +277,7 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     }
 
     /// The request `grant` allowed has ended.
-    public mutating func finished(_ grant: Grant, _ outcome: Outcome, at now: Date) -> Changes {
+    public mutating func finished(_ grant: Grant, _ outcome: Outcome, at now: Moment) -> Changes {
         if grant.batch { runningBatch -= 1 } else { runningLive -= 1 }
         var changes = Changes()
         let breakerResult: CircuitBreaker.Result
@@ -316,7 +315,7 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
 
     /// Time passed: ends the waits whose deadline passed, then grants what an ended open period or
     /// a new rate token allows.
-    public mutating func tick(at now: Date) -> Changes {
+    public mutating func tick(at now: Moment) -> Changes {
         var changes = Changes()
         while let (deadline, ticket) = deadlines.earliest, deadline <= now {
             deadlines.removeEarliest()
@@ -332,7 +331,7 @@ public struct Admission<Ticket: Hashable & Sendable>: Sendable {
     /// because of the circuit.
     public var circuitNotClosed: Bool { breakerState != .closed }
 
-    private mutating func pump(at now: Date, into changes: inout Changes) {
+    private mutating func pump(at now: Moment, into changes: inout Changes) {
         while inUse < limit {
             let tokens = buckets
             let eligible: (String) -> Bool = { tokens[$0]?.hasToken(at: now) ?? true }

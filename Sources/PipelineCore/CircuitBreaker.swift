@@ -1,4 +1,3 @@
-import Foundation
 import WorkModeDomain
 
 /// The circuit breaker over OIFDE requests (docs/contract.md section 12), as pure bookkeeping: the
@@ -64,7 +63,7 @@ public struct CircuitBreaker: Sendable {
         /// Yes, as the half-open probe or within the ramp after it; report its end with `probe: true`.
         case probe
         /// Not now. `until` is when to ask again; nil means when a request still out has ended.
-        case refused(until: Date?)
+        case refused(until: Moment?)
     }
 
     /// How a request ended, for the breaker.
@@ -85,7 +84,7 @@ public struct CircuitBreaker: Sendable {
         /// The state now.
         public var to: State
         /// When an opening ends (for `to == .open`).
-        public var openUntil: Date?
+        public var openUntil: Moment?
         /// One line: why.
         public var reason: String
     }
@@ -94,18 +93,18 @@ public struct CircuitBreaker: Sendable {
     public let settings: Settings
     /// The current state.
     public private(set) var state = State.closed
-    private var samples: [(at: Date, failed: Bool)] = []
+    private var samples: [(at: Moment, failed: Bool)] = []
     private var sampleHead = 0
     private var failuresInWindow = 0
     private var outstanding = 0
-    private var openUntil = Date.distantPast
+    private var openUntil = Moment.distantPast
     private var currentOpenFor: Duration
     private var consecutiveFailures = 0
     /// Closed after a probe's success, still ramping: requests out and successes since the probe,
     /// and when the probe succeeded (nil: not ramping).
     private var rampOut = 0
     private var rampSuccesses = 0
-    private var rampSince: Date?
+    private var rampSince: Moment?
 
     /// Closed, with an empty window.
     public init(settings: Settings) {
@@ -114,10 +113,10 @@ public struct CircuitBreaker: Sendable {
     }
 
     /// When an open breaker lets its probe through; nil unless open.
-    public var reopensAt: Date? { state == .open ? openUntil : nil }
+    public var reopensAt: Moment? { state == .open ? openUntil : nil }
 
     /// Asks for one request at `now`. An allowed request must be reported with `finished`.
-    public mutating func permit(at now: Date) -> (Permission, Transition?) {
+    public mutating func permit(at now: Moment) -> (Permission, Transition?) {
         switch state {
         case .open:
             guard now >= openUntil else { return (.refused(until: openUntil), nil) }
@@ -143,7 +142,7 @@ public struct CircuitBreaker: Sendable {
     }
 
     /// Reports the end of a request `permit` allowed.
-    public mutating func finished(_ result: Result, probe: Bool, at now: Date) -> Transition? {
+    public mutating func finished(_ result: Result, probe: Bool, at now: Moment) -> Transition? {
         outstanding = max(0, outstanding - 1)
         if probe {
             switch (state, result) {
@@ -199,7 +198,7 @@ public struct CircuitBreaker: Sendable {
 
     /// True when the ramp after a probe is over: `minimumRequests` succeeded, or a `window` passed
     /// without a failure. Then the first open period applies again.
-    private mutating func endRampIfDone(at now: Date) -> Bool {
+    private mutating func endRampIfDone(at now: Moment) -> Bool {
         guard let since = rampSince else { return true }
         guard rampSuccesses >= settings.minimumRequests || now >= since.addingTimeInterval(settings.window.timeInterval) else { return false }
         rampSince = nil
@@ -216,14 +215,14 @@ public struct CircuitBreaker: Sendable {
         requests >= settings.minimumRequests && Double(failures) >= settings.failureRate * Double(requests)
     }
 
-    private mutating func open(at now: Date, from: State, reason: String) -> Transition {
+    private mutating func open(at now: Moment, from: State, reason: String) -> Transition {
         state = .open
         consecutiveFailures = 0
         openUntil = now.addingTimeInterval(currentOpenFor.timeInterval)
         return Transition(from: from, to: .open, openUntil: openUntil, reason: reason)
     }
 
-    private mutating func prune(at now: Date) {
+    private mutating func prune(at now: Moment) {
         let oldest = now.addingTimeInterval(-settings.window.timeInterval)
         while sampleHead < samples.count, samples[sampleHead].at < oldest {
             if samples[sampleHead].failed { failuresInWindow -= 1 }

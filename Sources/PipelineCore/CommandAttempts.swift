@@ -113,6 +113,8 @@ public struct CommandAttempts: Sendable {
     }
 
     let deadline: CommandDeadline
+    /// The deadline on the monotonic clock: when the command expires.
+    public let expiresAt: Moment
     let maxAttempts: Int
     let backoff: Backoff
     let journaled: Bool
@@ -126,9 +128,13 @@ public struct CommandAttempts: Sendable {
     private var uncountedFailures = 0
 
     /// - Parameters:
+    ///   - deadline: the command's deadline as resolved (wall-clock, for the texts that name it).
+    ///   - expiresAt: the same deadline on the monotonic clock, taken once at receipt: the time it
+    ///     had left then, from then (a later step of the wall clock moves neither).
     ///   - journaled: the command has a message ID, so its start is journaled before the first attempt.
-    public init(deadline: CommandDeadline, maxAttempts: Int, backoff: Backoff, journaled: Bool) {
+    public init(deadline: CommandDeadline, expiresAt: Moment, maxAttempts: Int, backoff: Backoff, journaled: Bool) {
         self.deadline = deadline
+        self.expiresAt = expiresAt
         self.maxAttempts = maxAttempts
         self.backoff = backoff
         self.journaled = journaled
@@ -139,14 +145,14 @@ public struct CommandAttempts: Sendable {
     public var attempts: Int { ending.attempts }
 
     /// The command was taken up.
-    public mutating func start(at now: Date) -> Action {
+    public mutating func start(at now: Moment) -> Action {
         precondition(state == .idle, "start(at:) once, first")
         return acquire(at: now)
     }
 
     /// Admission granted a request (`probe`: the half-open breaker's). The wait for it may have
     /// been long: the deadline is checked again.
-    public mutating func admitted(probe: Bool = false, at now: Date) -> Action {
+    public mutating func admitted(probe: Bool = false, at now: Moment) -> Action {
         precondition(state == .acquiring, "admitted answers .acquire")
         holdsGrant = true
         if let ending = expiredIfPassed(at: now) { return ending }
@@ -158,7 +164,7 @@ public struct CommandAttempts: Sendable {
     }
 
     /// The deadline passed while waiting for admission; `circuitOpen` says the breaker was why.
-    public mutating func notAdmitted(circuitOpen: Bool, at now: Date) -> Action {
+    public mutating func notAdmitted(circuitOpen: Bool, at now: Moment) -> Action {
         precondition(state == .acquiring, "notAdmitted answers .acquire")
         let waitingFor = circuitOpen ? "while the circuit to OIFDE was open" : "while waiting for an in-flight slot"
         let done = ending.attempts == 0 ? "before the command could be forwarded" : "after \(ending.attempts) attempts\(lastError)"
@@ -167,7 +173,7 @@ public struct CommandAttempts: Sendable {
 
     /// The journal holds the start record. The write may have waited (a full disk): the deadline
     /// is checked again.
-    public mutating func startRecorded(at now: Date) -> Action {
+    public mutating func startRecorded(at now: Moment) -> Action {
         precondition(state == .recordingStart, "startRecorded(at:) answers .recordStart")
         startRecorded = true
         if let ending = expiredIfPassed(at: now) { return ending }
@@ -175,7 +181,7 @@ public struct CommandAttempts: Sendable {
     }
 
     /// The wait before a retry is over.
-    public mutating func waited(at now: Date) -> Action {
+    public mutating func waited(at now: Moment) -> Action {
         precondition(state == .waiting, "waited(at:) answers .wait")
         return acquire(at: now)
     }
@@ -189,7 +195,7 @@ public struct CommandAttempts: Sendable {
 
     /// An attempt ended (the shell has reported it to ``Admission`` with its slot); `random`
     /// jitters the backoff.
-    public mutating func attemptFinished(_ report: Report, at now: Date, random: inout some RandomNumberGenerator) -> Action {
+    public mutating func attemptFinished(_ report: Report, at now: Moment, random: inout some RandomNumberGenerator) -> Action {
         precondition(state == .attempting, "attemptFinished answers .attempt")
         holdsGrant = false
         ending.httpStatus = report.httpStatus ?? ending.httpStatus
@@ -242,9 +248,10 @@ public struct CommandAttempts: Sendable {
 
     /// The backoff before the next request, or `expired` when the deadline leaves no time for it.
     private mutating func waitToRetry(
-        afterAttempt attempt: Int, _ retryAfter: Duration?, _ report: Report, at now: Date, random: inout some RandomNumberGenerator
+        afterAttempt attempt: Int, _ retryAfter: Duration?, _ report: Report, at now: Moment, random: inout some RandomNumberGenerator
     ) -> Action {
-        guard let delay = backoff.delay(afterAttempt: attempt, retryAfter: retryAfter, now: now, deadline: deadline.date, using: &random) else {
+        guard let delay = backoff.delay(afterAttempt: attempt, retryAfter: retryAfter, timeLeft: expiresAt.duration(since: now), using: &random)
+        else {
             let after = ending.attempts == 0 ? "" : " after \(ending.attempts)"
             return finish(.expired, "the deadline leaves no time for another attempt\(after); last: \(report.summary)")
         }
@@ -252,7 +259,7 @@ public struct CommandAttempts: Sendable {
         return .wait(for: delay)
     }
 
-    private mutating func acquire(at now: Date) -> Action {
+    private mutating func acquire(at now: Moment) -> Action {
         if let ending = expiredIfPassed(at: now) { return ending }
         state = .acquiring
         return .acquire
@@ -264,8 +271,8 @@ public struct CommandAttempts: Sendable {
         return .attempt(number: ending.attempts)
     }
 
-    private mutating func expiredIfPassed(at now: Date) -> Action? {
-        guard deadline.hasPassed(at: now) else { return nil }
+    private mutating func expiredIfPassed(at now: Moment) -> Action? {
+        guard now >= expiresAt else { return nil }
         if ending.attempts == 0 {
             return finish(
                 .expired,

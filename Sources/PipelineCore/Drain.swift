@@ -1,4 +1,3 @@
-import Foundation
 import WorkModeDomain
 
 /// The commands of one broker session and its drain (docs/contract.md section 4), as bookkeeping: a
@@ -24,8 +23,8 @@ public struct Drain<Entry: Hashable & Sendable>: Sendable {
         case drained
     }
 
-    private var started: [Entry: Date] = [:]
-    private var deadline: Date?
+    private var started: [Entry: Moment] = [:]
+    private var deadline: Moment?
     private var cut = false
     private var reportedDrained = false
 
@@ -37,14 +36,14 @@ public struct Drain<Entry: Hashable & Sendable>: Sendable {
     /// True once a drain was requested.
     public var isDraining: Bool { deadline != nil }
     /// When the oldest command in flight arrived.
-    public var oldestStart: Date? { started.values.min() }
+    public var oldestStart: Moment? { started.values.min() }
     /// When `tick(at:)` must run: the drain deadline, while commands are still in flight.
-    public var nextWakeup: Date? { cut || started.isEmpty ? nil : deadline }
+    public var nextWakeup: Moment? { cut || started.isEmpty ? nil : deadline }
 
     /// A delivery arrived at `now` as `entry`. `aheadOfHeld`: a single-active queue's return that
     /// ``HandOver`` starts even while draining (it is ahead of every held one); it runs until the
     /// deadline like the rest, and the drain is no longer done until it ends.
-    public mutating func delivered(_ entry: Entry, at now: Date, aheadOfHeld: Bool = false) -> Admission {
+    public mutating func delivered(_ entry: Entry, at now: Moment, aheadOfHeld: Bool = false) -> Admission {
         guard deadline == nil || (aheadOfHeld && !cut) else { return .requeue }
         started[entry] = now
         reportedDrained = false
@@ -58,14 +57,14 @@ public struct Drain<Entry: Hashable & Sendable>: Sendable {
     }
 
     /// A stop was asked for at `now`; the drain ends by `now + timeout`.
-    public mutating func requested(at now: Date, timeout: Duration) -> [Action] {
+    public mutating func requested(at now: Moment, timeout: Duration) -> [Action] {
         guard deadline == nil else { return [] }
         deadline = now.addingTimeInterval(timeout.timeInterval)
         return [.cancelConsumer] + (drainedIfDone().map { [$0] } ?? [])
     }
 
     /// Time passed: past the deadline, what is still in flight is cut short (once).
-    public mutating func tick(at now: Date) -> Action? {
+    public mutating func tick(at now: Moment) -> Action? {
         guard let deadline, now >= deadline, !cut, !started.isEmpty else { return nil }
         cut = true
         return .cutShort(count: started.count)

@@ -48,7 +48,7 @@ import WorkModeDomain
             logger: Logger(label: "test"), metrics: GatewayMetrics())
     }
 
-    static let later = Date().addingTimeInterval(3600)
+    static let later = Moment.now.addingTimeInterval(3600)
 
     static func grant(_ answer: AdmissionDriver.Answer) -> Admission<UInt64>.Grant? {
         if case .granted(let grant) = answer { return grant }
@@ -58,11 +58,11 @@ import WorkModeDomain
     @Test func aCancelledSlotWaitHoldsNoSlotAndLaterWaitersStillGetOne() async throws {
         let control = Self.control(limit: 1)
         let first = try #require(
-            Self.grant(await control.acquire(command: control.commandNumber(), since: Date(), tenant: "t1", batch: false, deadline: Self.later)))
+            Self.grant(await control.acquire(command: control.commandNumber(), since: .now, tenant: "t1", batch: false, deadline: Self.later)))
         let cancelled = Task {
-            await control.acquire(command: control.commandNumber(), since: Date(), tenant: "t1", batch: false, deadline: Self.later)
+            await control.acquire(command: control.commandNumber(), since: .now, tenant: "t1", batch: false, deadline: Self.later)
         }
-        let next = Task { await control.acquire(command: control.commandNumber(), since: Date(), tenant: "t1", batch: false, deadline: Self.later) }
+        let next = Task { await control.acquire(command: control.commandNumber(), since: .now, tenant: "t1", batch: false, deadline: Self.later) }
         // Both queued behind the held slot.
         while control.waitingCount < 2 { await Task.yield() }
         cancelled.cancel()
@@ -80,9 +80,9 @@ import WorkModeDomain
     @Test func aWaitEndsAtTheDeadlineSayingWhetherTheCircuitWasOpen() async throws {
         let control = Self.control(limit: 1)
         let held = try #require(
-            Self.grant(await control.acquire(command: control.commandNumber(), since: Date(), tenant: "t1", batch: false, deadline: Self.later)))
+            Self.grant(await control.acquire(command: control.commandNumber(), since: .now, tenant: "t1", batch: false, deadline: Self.later)))
         let waited = await control.acquire(
-            command: control.commandNumber(), since: Date(), tenant: "t1", batch: false, deadline: Date().addingTimeInterval(0.2))
+            command: control.commandNumber(), since: .now, tenant: "t1", batch: false, deadline: Moment.now.addingTimeInterval(0.2))
         guard case .deadlinePassed(let circuitOpen) = waited else {
             Issue.record("the deadline ends the wait: \(waited)")
             return
@@ -94,14 +94,14 @@ import WorkModeDomain
         let failed = OIFDEAttempt(exchange: .answered(AttemptResult(httpStatus: 503)), duration: .milliseconds(1), refreshedToken: false)
         for _ in 0..<2 {
             let grant = try #require(
-                Self.grant(await breaking.acquire(command: breaking.commandNumber(), since: Date(), tenant: "t1", batch: false, deadline: Self.later))
+                Self.grant(await breaking.acquire(command: breaking.commandNumber(), since: .now, tenant: "t1", batch: false, deadline: Self.later))
             )
             breaking.finished(grant, attempt: failed)
         }
         #expect(breaking.circuitState == .open)
         guard
             case .deadlinePassed(true) = await breaking.acquire(
-                command: breaking.commandNumber(), since: Date(), tenant: "t1", batch: false, deadline: Date().addingTimeInterval(0.2))
+                command: breaking.commandNumber(), since: .now, tenant: "t1", batch: false, deadline: Moment.now.addingTimeInterval(0.2))
         else {
             Issue.record("the open circuit held it until its deadline")
             return
@@ -116,7 +116,7 @@ import WorkModeDomain
                     let waiter = Task {
                         guard
                             case .granted(let grant) = await control.acquire(
-                                command: control.commandNumber(), since: Date(), tenant: "t\(index % 5)", batch: index % 2 == 0, deadline: Self.later)
+                                command: control.commandNumber(), since: .now, tenant: "t\(index % 5)", batch: index % 2 == 0, deadline: Self.later)
                         else { return }
                         await Task.yield()
                         control.finished(grant, attempt: nil)
@@ -129,7 +129,7 @@ import WorkModeDomain
         #expect(control.inUse == 0)
         for _ in 0..<4 {
             _ = try #require(
-                Self.grant(await control.acquire(command: control.commandNumber(), since: Date(), tenant: "t1", batch: false, deadline: Self.later)))
+                Self.grant(await control.acquire(command: control.commandNumber(), since: .now, tenant: "t1", batch: false, deadline: Self.later)))
         }
         #expect(control.inUse == 4)
     }

@@ -18,7 +18,7 @@ import WorkModeDomain
         #expect(again == nil, "leaving twice is harmless")
     }
 
-    static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
+    static let t0 = Moment(seconds: 1_764_064_800)
 
     static func tickets(_ changes: Admission<Int>.Changes) -> [Int] { changes.grants.map(\.ticket) }
 
@@ -48,7 +48,7 @@ import WorkModeDomain
         var random = SplitMix64(state: seed)
         var admission = Admission<Int>(settings: .init(maxInFlight: 4))
         var now = Self.t0
-        var waiting: [Int: Date] = [:]
+        var waiting: [Int: Moment] = [:]
         var granted: [Int: Admission<Int>.Grant] = [:]
         var next = 0
         func take(_ changes: Admission<Int>.Changes) {
@@ -142,7 +142,7 @@ import WorkModeDomain
 
     @Test func aRateLimitedTenantWaitsWithoutHoldingSlotsOthersNeed() {
         var admission = Admission<Int>(settings: .init(maxInFlight: 8, rateLimits: ["slow": 20]))
-        var granted: [Int: Date] = [:]
+        var granted: [Int: Moment] = [:]
         var now = Self.t0
         for ticket in 1...10 {
             for grant in admission.request(ticket, tenant: "slow", batch: false, at: now).grants {
@@ -193,7 +193,7 @@ import WorkModeDomain
         let breaker = CircuitBreaker.Settings(
             failureRate: 0.5, minimumRequests: 20, window: .seconds(10), openFor: .seconds(2), maxOpenFor: .seconds(60))
         var admission = Admission<Int>(settings: .init(maxInFlight: 8, breaker: breaker))
-        func fail(_ ticket: Int, command: Int, since: Date = Self.t0, at now: Date = Self.t0) -> Bool {
+        func fail(_ ticket: Int, command: Int, since: Moment = Self.t0, at now: Moment = Self.t0) -> Bool {
             guard let grant = admission.request(ticket, for: command, since: since, tenant: "t1", batch: false, at: now).grants.first else {
                 Issue.record("granted at once")
                 return false

@@ -4,7 +4,7 @@ import Testing
 
 /// The breaker and the adaptive limit of docs/contract.md section 12, in virtual time.
 @Suite(.timeLimit(.minutes(10))) struct CircuitBreakerTests {
-    static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
+    static let t0 = Moment(seconds: 1_764_064_800)
     static let settings = CircuitBreaker.Settings(
         failureRate: 0.5, minimumRequests: 20, window: .seconds(10), openFor: .seconds(2), maxOpenFor: .seconds(60))
 

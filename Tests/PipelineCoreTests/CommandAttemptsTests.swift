@@ -15,26 +15,41 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
+/// Virtual time counts seconds since 1970, so a command's wall-clock deadline is the moment of the
+/// same number (the gateway maps it once, at receipt, from the time it had left).
+extension CommandAttempts {
+    init(deadline: CommandDeadline, maxAttempts: Int, backoff: Backoff, journaled: Bool) {
+        self.init(
+            deadline: deadline, expiresAt: Moment(seconds: deadline.date.timeIntervalSince1970), maxAttempts: maxAttempts, backoff: backoff,
+            journaled: journaled)
+    }
+}
+
+extension Moment {
+    /// The wall-clock time of the same number, for what takes one (a command's first receipt).
+    var date: Date { Date(timeIntervalSince1970: Double(nanoseconds) / 1e9) }
+}
+
 /// An idle admission: every `.acquire` is granted at once, and a slot given back is taken back.
 extension CommandAttempts {
-    mutating func admittingAtOnce(_ action: Action, at now: Date) -> Action {
+    mutating func admittingAtOnce(_ action: Action, at now: Moment) -> Action {
         guard action == .acquire else { return action }
         let answer = admitted(at: now)
         return answer == .releaseGrant ? grantReleased() : answer
     }
 
-    mutating func startAdmitted(at now: Date) -> Action { admittingAtOnce(start(at: now), at: now) }
+    mutating func startAdmitted(at now: Moment) -> Action { admittingAtOnce(start(at: now), at: now) }
 
-    mutating func waitedAdmitted(at now: Date) -> Action { admittingAtOnce(waited(at: now), at: now) }
+    mutating func waitedAdmitted(at now: Moment) -> Action { admittingAtOnce(waited(at: now), at: now) }
 
-    mutating func finishedAdmitted(_ report: Report, at now: Date, random: inout some RandomNumberGenerator) -> Action {
+    mutating func finishedAdmitted(_ report: Report, at now: Moment, random: inout some RandomNumberGenerator) -> Action {
         admittingAtOnce(attemptFinished(report, at: now, random: &random), at: now)
     }
 }
 
 /// docs/contract.md section 4's rules for one command, in virtual time: no sleeps, no broker, no HTTP.
 @Suite(.timeLimit(.minutes(10))) struct CommandAttemptsTests {
-    static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
+    static let t0 = Moment(seconds: 1_764_064_800)
     static let backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(5))
 
     static func machine(deadlineAfter seconds: Double = 120, maxAttempts: Int = 5, journaled: Bool = true) -> CommandAttempts {
@@ -46,7 +61,8 @@ extension CommandAttempts {
     /// `retry.deadline` from the first receipt at t0, as for a command without a timestamp.
     static func deadline(after seconds: Double) -> CommandDeadline {
         let window = Duration.milliseconds(Int64(seconds * 1000))
-        guard case .success(let deadline) = CommandDeadline.resolve(xDeadline: nil, timestampSeconds: nil, firstReceipt: t0, retryDeadline: window)
+        guard
+            case .success(let deadline) = CommandDeadline.resolve(xDeadline: nil, timestampSeconds: nil, firstReceipt: t0.date, retryDeadline: window)
         else { preconditionFailure("a window alone always resolves") }
         return deadline
     }

@@ -4,7 +4,7 @@ import Testing
 
 /// The drain of docs/contract.md section 4 in virtual time.
 @Suite(.timeLimit(.minutes(10))) struct DrainTests {
-    static let t0 = Date(timeIntervalSince1970: 1_764_064_800)
+    static let t0 = Moment(seconds: 1_764_064_800)
 
     @Test func aDrainCancelsTheConsumerRequeuesLateDeliveriesAndEndsWhenTheLastFinishes() {
         var drain = Drain<Int>()
@@ -57,10 +57,10 @@ import Testing
             var now = Self.t0
             var running = Set<Int>()
             var next = 0
-            var stopAt: Date?
-            var deadline: Date?
+            var stopAt: Moment?
+            var deadline: Moment?
             var drained = 0
-            var cutAt: Date?
+            var cutAt: Moment?
             for _ in 0..<60 {
                 now = now.addingTimeInterval(Double(random.next() % 500) / 1000)
                 if deadline == nil, random.next() % 15 == 0 {

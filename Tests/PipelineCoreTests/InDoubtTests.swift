@@ -31,12 +31,12 @@ import WorkModeDomain
             case .finish(let ending): return (ending, asked)
             case .attempt(let number):
                 asked.append(number)
-                now += stepSeconds
+                now = now.addingTimeInterval(stepSeconds)
                 let report = queue.popFirst() ?? last
                 last = report
                 action = attempts.finishedAdmitted(report, at: now, random: &random)
             case .wait(let delay):
-                now += delay.timeInterval
+                now = now.addingTimeInterval(delay.timeInterval)
                 action = attempts.waitedAdmitted(at: now)
             case .acquire:
                 action = attempts.admitted(at: now)

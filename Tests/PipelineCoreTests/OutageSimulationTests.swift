@@ -7,18 +7,18 @@ import WorkModeDomain
 /// by a discrete-event loop in virtual time against an OIFDE that is down for a while, or flaps:
 /// the section 12 scenarios without a broker, a clock or a sleep.
 final class OutageSimulation {
-    let t0 = Date(timeIntervalSince1970: 1_764_064_800)
+    let t0 = Moment(seconds: 1_764_064_800)
     /// Whether OIFDE answers 503 this many seconds after the start.
     let isDown: (Double) -> Bool
     let requestTime: Double = 0.005
     /// Each request's time (nil: `requestTime`); OIFDE decides halfway through it.
     private let latency: ((inout SplitMix64) -> Double)?
-    private(set) var now: Date
+    private(set) var now: Moment
     private var admission: Admission<Int>
     private var commands: [CommandAttempts]
     private var grants: [Int: Admission<Int>.Grant] = [:]
-    private var waitingSince: [Int: Date] = [:]
-    private var events: [(at: Date, sequence: Int, event: Event)] = []
+    private var waitingSince: [Int: Moment] = [:]
+    private var events: [(at: Moment, sequence: Int, event: Event)] = []
     private var sequence = 0
     private var random: SplitMix64
     private(set) var endings: [Int: CommandAttempts.Ending] = [:]
@@ -26,7 +26,7 @@ final class OutageSimulation {
     private(set) var requests = 0
     var failureLog: [Int: [String]] = [:]
     /// When each command first asked.
-    private var started: [Int: Date] = [:]
+    private var started: [Int: Moment] = [:]
     private(set) var transitions: [CircuitBreaker.Transition] = []
     let deadline: CommandDeadline
 
@@ -62,7 +62,8 @@ final class OutageSimulation {
         self.isDown = isDown
         self.arrivals = arrivals
         let window = Duration.milliseconds(Int64(seconds * 1000))
-        guard case .success(let deadline) = CommandDeadline.resolve(xDeadline: nil, timestampSeconds: nil, firstReceipt: t0, retryDeadline: window)
+        guard
+            case .success(let deadline) = CommandDeadline.resolve(xDeadline: nil, timestampSeconds: nil, firstReceipt: t0.date, retryDeadline: window)
         else { preconditionFailure("a window alone always resolves") }
         // One deadline for all, from the start.
         self.deadline = deadline
@@ -120,7 +121,7 @@ final class OutageSimulation {
         }
     }
 
-    private func schedule(_ at: Date, _ event: Event) {
+    private func schedule(_ at: Moment, _ event: Event) {
         sequence += 1
         events.append((at, sequence, event))
     }
@@ -143,7 +144,10 @@ final class OutageSimulation {
         case .acquire:
             waitingSince[ticket] = now
             if started[ticket] == nil { started[ticket] = now }
-            take(admission.request(ticket, since: started[ticket], tenant: "t\(ticket % 3)", batch: false, deadline: deadline.date, at: now))
+            take(
+                admission.request(
+                    ticket, since: started[ticket], tenant: "t\(ticket % 3)", batch: false,
+                    deadline: Moment(seconds: deadline.date.timeIntervalSince1970), at: now))
         case .attempt:
             requests += 1
             let time = latency?(&random) ?? requestTime

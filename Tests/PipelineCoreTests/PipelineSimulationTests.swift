@@ -30,18 +30,18 @@ final class PipelineSimulation {
         case tick
     }
 
-    let t0 = Date(timeIntervalSince1970: 1_764_064_800)
-    private(set) var now: Date
+    let t0 = Moment(seconds: 1_764_064_800)
+    private(set) var now: Moment
     private var random: SplitMix64
     private var commands: [Command] = []
     private var lanes = LaneBook<Int>()
     private var admission: Admission<Int>
     private var drain = Drain<Int>()
-    private var events: [(at: Date, sequence: Int, event: Event)] = []
+    private var events: [(at: Moment, sequence: Int, event: Event)] = []
     private var sequence = 0
     private var inFlightCalls = Set<Int>()
-    private(set) var stopDeadline: Date?
-    private(set) var lastSettle: Date?
+    private(set) var stopDeadline: Moment?
+    private(set) var lastSettle: Moment?
     private(set) var violations: [String] = []
     private(set) var requests = 0
     /// Every command's deadline (they share one window from t0).
@@ -55,7 +55,7 @@ final class PipelineSimulation {
                 maxInFlight: Int(seed % 4) + 1,
                 breaker: .init(failureRate: 0.5, minimumRequests: 5, window: .seconds(10), openFor: .seconds(1), maxOpenFor: .seconds(4))))
         if case .success(let resolved) = CommandDeadline.resolve(
-            xDeadline: nil, timestampSeconds: nil, firstReceipt: t0, retryDeadline: .seconds(Int64(seed % 20) + 5))
+            xDeadline: nil, timestampSeconds: nil, firstReceipt: t0.date, retryDeadline: .seconds(Int64(seed % 20) + 5))
         {
             self.deadline = resolved
         } else {
@@ -147,7 +147,7 @@ final class PipelineSimulation {
             take(admission.tick(at: now))
             // Commands waiting for admission past their deadline, as the shell's timer ends them.
             for index in commands.indices where commands[index].ended == nil && commands[index].requested {
-                if deadline.hasPassed(at: now), admission.withdraw(index) {
+                if deadline.hasPassed(at: now.date), admission.withdraw(index) {
                     commands[index].requested = false
                     handle(index, commands[index].attempts.notAdmitted(circuitOpen: admission.circuitNotClosed, at: now))
                 }
@@ -264,13 +264,13 @@ final class PipelineSimulation {
         schedule(at: at, .tick)
     }
 
-    private var nextDeadline: Date? {
-        commands.contains { $0.requested && $0.ended == nil } ? deadline.date : nil
+    private var nextDeadline: Moment? {
+        commands.contains { $0.requested && $0.ended == nil } ? Moment(seconds: deadline.date.timeIntervalSince1970) : nil
     }
 
     private func schedule(after seconds: Double, _ event: Event) { schedule(at: now.addingTimeInterval(seconds), event) }
 
-    private func schedule(at date: Date, _ event: Event) {
+    private func schedule(at date: Moment, _ event: Event) {
         sequence += 1
         events.append((date, sequence, event))
     }

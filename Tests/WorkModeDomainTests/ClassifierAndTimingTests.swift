@@ -197,7 +197,7 @@ import Testing
         for attempt in 1...8 {
             for _ in 0..<50 {
                 guard
-                    let delay = backoff.delay(afterAttempt: attempt, retryAfter: nil, now: now, deadline: now.addingTimeInterval(60), using: &random)
+                    let delay = backoff.delay(afterAttempt: attempt, retryAfter: nil, timeLeft: .seconds(60), using: &random)
                 else {
                     Issue.record("a delay fits well within 60 s")
                     continue
@@ -209,9 +209,9 @@ import Testing
         }
         #expect(delays.count > 300)
         #expect(
-            backoff.delay(afterAttempt: 1, retryAfter: .seconds(2), now: now, deadline: now.addingTimeInterval(10), using: &random) == .seconds(2))
-        #expect(backoff.delay(afterAttempt: 1, retryAfter: .seconds(20), now: now, deadline: now.addingTimeInterval(10), using: &random) == nil)
-        #expect(backoff.delay(afterAttempt: 9, retryAfter: nil, now: now, deadline: now, using: &random) == nil)
+            backoff.delay(afterAttempt: 1, retryAfter: .seconds(2), timeLeft: .seconds(10), using: &random) == .seconds(2))
+        #expect(backoff.delay(afterAttempt: 1, retryAfter: .seconds(20), timeLeft: .seconds(10), using: &random) == nil)
+        #expect(backoff.delay(afterAttempt: 9, retryAfter: nil, timeLeft: .zero, using: &random) == nil)
     }
 }
 

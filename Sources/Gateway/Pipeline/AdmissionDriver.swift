@@ -27,7 +27,7 @@ final class AdmissionDriver: Sendable {
     private struct Timer {
         var id: UInt64
         var task: Task<Void, Never>
-        var at: Date
+        var at: Moment
     }
 
     private struct State {
@@ -63,12 +63,12 @@ final class AdmissionDriver: Sendable {
     /// Asks permission for one request of command `command` (from `commandNumber()`, first asking
     /// at `since`) of `tenant`, waiting at most until `deadline`. Granted at once (the steady state)
     /// without suspending the task.
-    func acquire(command: UInt64, since: Date, tenant: String, batch: Bool, deadline: Date) async -> Answer {
+    func acquire(command: UInt64, since: Moment, tenant: String, batch: Bool, deadline: Moment) async -> Answer {
         if Task.isCancelled { return .cancelled }
         let (id, immediate, changes) = state.withLock { state -> (UInt64, Admission<UInt64>.Grant?, Admission<UInt64>.Changes) in
             state.nextId += 1
             let id = state.nextId
-            let changes = state.admission.request(id, for: command, since: since, tenant: tenant, batch: batch, deadline: deadline, at: Date())
+            let changes = state.admission.request(id, for: command, since: since, tenant: tenant, batch: batch, deadline: deadline, at: .now)
             if let mine = changes.grants.first(where: { $0.ticket == id }) { return (id, mine, changes) }
             state.unanswered.insert(id)
             return (id, nil, changes)
@@ -107,7 +107,7 @@ final class AdmissionDriver: Sendable {
     @discardableResult
     func finished(_ grant: Admission<UInt64>.Grant, attempt: OIFDEAttempt?) -> Bool {
         let outcome = attempt.map(Self.outcome) ?? .notSent
-        let changes = state.withLock { $0.admission.finished(grant, outcome, at: Date()) }
+        let changes = state.withLock { $0.admission.finished(grant, outcome, at: .now) }
         apply(changes)
         return changes.failedDuringOutage
     }
@@ -145,7 +145,7 @@ final class AdmissionDriver: Sendable {
         for transition in changes.transitions {
             metrics.circuit(transition.to)
             var metadata: Logger.Metadata = ["from": "\(transition.from.name)", "to": "\(transition.to.name)", "why": "\(transition.reason)"]
-            if let until = transition.openUntil { metadata["until"] = "\(RFC3339.format(until))" }
+            if let until = transition.openUntil { metadata["until"] = "\(RFC3339.format(until.wallClock))" }
             switch transition.to {
             case .open: logger.warning("circuit to OIFDE opened: no requests until the probe", metadata: metadata)
             case .halfOpen: logger.info("circuit to OIFDE half-open: one probe, then more requests as they succeed", metadata: metadata)
@@ -192,8 +192,7 @@ final class AdmissionDriver: Sendable {
             let task = Task { [self] in
                 // At least a millisecond: a wake-up the tick leaves in the past (a stale deadline
                 // entry is dropped by it) must not spin.
-                let delay = max(0.001, wake.timeIntervalSince(Date()))
-                do { try await Task.sleep(for: .seconds(delay)) } catch { return }
+                do { try await Task.sleep(until: max(wake, Moment.now.addingTimeInterval(0.001)).instant, clock: .continuous) } catch { return }
                 self.fire(timer: id)
             }
             state.timer = Timer(id: id, task: task, at: wake)
@@ -204,7 +203,7 @@ final class AdmissionDriver: Sendable {
     private func fire(timer id: UInt64) {
         let changes = state.withLock { state -> Admission<UInt64>.Changes in
             if state.timer?.id == id { state.timer = nil }
-            return state.admission.tick(at: Date())
+            return state.admission.tick(at: .now)
         }
         apply(changes)
     }

@@ -238,18 +238,22 @@ final class CommandProcessor: Sendable {
         let traceparent = headers?["traceparent"]?.stringValue
         var random = SystemRandomNumberGenerator()
         // The rules live in the pure state machine; this loop only does what it answers.
+        // The deadline on the monotonic clock, once: a step of the wall clock from here on moves it
+        // no more than it moves the core's other times.
+        let expiresAt = Moment.now.adding(deadline.remaining(at: Date()))
         var attempts = CommandAttempts(
-            deadline: deadline, maxAttempts: configuration.retry.maxAttempts, backoff: backoff, journaled: received.hasMessageId)
+            deadline: deadline, expiresAt: expiresAt, maxAttempts: configuration.retry.maxAttempts, backoff: backoff,
+            journaled: received.hasMessageId)
 
         // A batch job's command (the `.batch` queue, or replayed to it) runs in what live ones leave.
         let isBatch = received.delivery.routingKey == Topology.batchRoutingKey
         var grant: Admission<UInt64>.Grant?
         let commandNumber = admission.commandNumber()
-        let firstAsked = Date()
+        let firstAsked = Moment.now
         // When to give a grant back unused is the core's `.releaseGrant`; this returns one only
         // when the command is abandoned (cancelled, or the session closed during a journal write).
         defer { if let grant { admission.finished(grant, attempt: nil) } }
-        var action = attempts.start(at: Date())
+        var action = attempts.start(at: .now)
         while true {
             if Task.isCancelled { return nil }
             switch action {
@@ -262,26 +266,26 @@ final class CommandProcessor: Sendable {
             case .acquire:
                 // Cancelled while waiting (a drain out of time): back to the queue, untouched.
                 switch await admission.acquire(
-                    command: commandNumber, since: firstAsked, tenant: command.tenantId, batch: isBatch, deadline: deadline.date)
+                    command: commandNumber, since: firstAsked, tenant: command.tenantId, batch: isBatch, deadline: expiresAt)
                 {
                 case .cancelled: return nil
                 case .granted(let granted):
                     grant = granted
-                    action = attempts.admitted(probe: granted.probe, at: Date())
+                    action = attempts.admitted(probe: granted.probe, at: .now)
                 case .deadlinePassed(let circuitOpen):
-                    action = attempts.notAdmitted(circuitOpen: circuitOpen, at: Date())
+                    action = attempts.notAdmitted(circuitOpen: circuitOpen, at: .now)
                 }
             case .recordStart:
                 let written = await writeJournal(session: session, metadata: metadata) { try journal.recordStart(received.journalKey) }
                 guard written else { return nil }
-                action = attempts.startRecorded(at: Date())
+                action = attempts.startRecorded(at: .now)
             case .attempt(let number):
                 if number > 1 { metrics.retries.increment() }
                 let attempt = await traced("workmode.oifde.attempt", kind: .client) { attemptSpan in
                     attemptSpan?.attributes["workmode.attempt"] = number
                     let attempt = await client.changeWorkMode(
                         command, commandId: received.commandId, traceparent: traceparent,
-                        deadline: ContinuousClock.now + deadline.remaining(at: Date())
+                        deadline: expiresAt.instant
                     )
                     attemptSpan?.attributes["workmode.attempt.result"] = attempt.summary
                     if attempt.verdict != .succeeded { attemptSpan?.setStatus(SpanStatus(code: .error, message: attempt.summary)) }
@@ -311,7 +315,7 @@ final class CommandProcessor: Sendable {
                 }
                 if case .retry = attempt.verdict, Task.isCancelled { return nil }
                 let countedBefore = attempts.countedAttempts
-                action = attempts.attemptFinished(report, at: Date(), random: &random)
+                action = attempts.attemptFinished(report, at: .now, random: &random)
                 if case .retry = attempt.verdict {
                     // Whether it used up an attempt is the core's call (`CommandAttempts`): the
                     // count includes an attempt from its start, and one found not to count leaves it.
@@ -324,7 +328,7 @@ final class CommandProcessor: Sendable {
             case .wait(let delay):
                 // Waiting for a retry holds this command's lane only, not an in-flight slot.
                 do { try await Task.sleep(for: delay) } catch { return nil }
-                action = attempts.waited(at: Date())
+                action = attempts.waited(at: .now)
             case .releaseGrant:
                 if let unused = grant { admission.finished(unused, attempt: nil) }
                 grant = nil

@@ -18,7 +18,7 @@ final class DrainDriver: Sendable {
 
     /// How long the oldest command in flight has been in the gateway.
     var oldestAge: Duration? {
-        state.withLock { $0.drain.oldestStart }.map { .milliseconds(Int64(max(0, Date().timeIntervalSince($0)) * 1000)) }
+        state.withLock { $0.drain.oldestStart }.map { max(.zero, Moment.now.duration(since: $0)) }
     }
 
     /// Counts a delivery in; nil when the session is draining (requeue it untouched), unless it is
@@ -27,7 +27,7 @@ final class DrainDriver: Sendable {
     func increment(aheadOfHeld: Bool = false) -> UInt64? {
         state.withLock { state in
             state.nextEntry += 1
-            guard state.drain.delivered(state.nextEntry, at: Date(), aheadOfHeld: aheadOfHeld) == .process else { return nil }
+            guard state.drain.delivered(state.nextEntry, at: .now, aheadOfHeld: aheadOfHeld) == .process else { return nil }
             // Started during a drain: not drained until it ends.
             state.drained = false
             return state.nextEntry
@@ -47,7 +47,7 @@ final class DrainDriver: Sendable {
     @discardableResult
     func beginDrain(timeout: Duration) -> [Drain<UInt64>.Action] {
         let (actions, waiters) = state.withLock { state -> ([Drain<UInt64>.Action], [CheckedContinuation<Void, Never>]) in
-            let actions = state.drain.requested(at: Date(), timeout: timeout)
+            let actions = state.drain.requested(at: .now, timeout: timeout)
             guard actions.contains(.drained) else { return (actions, []) }
             return (actions, Self.wake(&state))
         }
@@ -90,11 +90,11 @@ final class DrainDriver: Sendable {
                 while true {
                     let wake = self.state.withLock { $0.drained ? nil : $0.drain.nextWakeup }
                     guard let wake else { return true }
-                    if Date() >= wake {
-                        let cut = self.state.withLock { $0.drain.tick(at: Date()) }
+                    if Moment.now >= wake {
+                        let cut = self.state.withLock { $0.drain.tick(at: .now) }
                         if cut != nil { return false }
                     }
-                    try? await Task.sleep(for: .milliseconds(max(1, Int64(wake.timeIntervalSince(Date()) * 1000))))
+                    try? await Task.sleep(until: max(wake, Moment.now.addingTimeInterval(0.001)).instant, clock: .continuous)
                     if Task.isCancelled { return true }
                 }
             }

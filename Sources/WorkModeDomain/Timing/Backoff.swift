@@ -31,9 +31,9 @@ public struct Backoff: Sendable, Hashable {
     }
 
     /// How long to wait before the next attempt, or `nil` when that attempt would start at or after
-    /// the deadline (the command then expires).
+    /// the deadline, `timeLeft` from now (the command then expires).
     public func delay(
-        afterAttempt attempt: Int, retryAfter: Duration?, now: Date, deadline: Date, using random: inout some RandomNumberGenerator
+        afterAttempt attempt: Int, retryAfter: Duration?, timeLeft: Duration, using random: inout some RandomNumberGenerator
     ) -> Duration? {
         let wait: Duration
         if let retryAfter {
@@ -42,7 +42,7 @@ public struct Backoff: Sendable, Hashable {
             let ceiling = ceiling(afterAttempt: attempt).timeInterval
             wait = .seconds(ceiling > 0 ? Double.random(in: (ceiling / 2)...ceiling, using: &random) : 0)
         }
-        guard now.addingTimeInterval(wait.timeInterval) < deadline else { return nil }
+        guard wait < timeLeft else { return nil }
         return wait
     }
 
