@@ -278,47 +278,12 @@ public final class Gateway: Service, Sendable {
     /// in flight: within the drain timeout when stopping, at once when the connection is gone.
     /// - Returns: false when the broker refused the consumer.
     private func serve(_ session: BrokerSession) async -> Bool {
-        let ownsOrdinal: Bool
-        do {
-            ownsOrdinal = try await OrdinalClaim.claim(configuration, on: session.consumerConnection, logger: logger)
-        } catch {
-            logger.warning("the ordinal could not be claimed; retrying", metadata: ["error": "\(error)"])
-            return false
-        }
-        var (initial, standby) = subscriptions(owning: ownsOrdinal)
-        if initial.isEmpty {
-            // More replicas than partitions, an ordinal past replicas.count (a scale-down in
-            // progress) or held by another replica: this one owns none and waits as a standby for all.
-            if configuration.replicas.ordinal >= configuration.replicas.count {
-                logger.notice(
-                    "replicas.ordinal \(configuration.replicas.ordinal) is not below replicas.count \(configuration.replicas.count): standby for every partition",
-                    metadata: ["standbyDelay": "\(DurationText.format(configuration.replicas.standbyDelay))"])
-            }
-            await sleepUnlessDraining(configuration.replicas.standbyDelay)
-            (initial, standby) = (standby, [])
-        }
-        let consumer: AMQPConsumer
-        // A replica's own partitions carry a consumer priority above its standbys': on RabbitMQ 4.x a
-        // returning owner takes its partitions back from the standby that stood in, after the broker
-        // has let that one settle what it holds (in order). 3.10 ignores it (docs/deploy.md).
-        let owned = Set(
-            ownsOrdinal
-                ? configuration.replicas.ownPartitions(of: configuration.topology.partitions).map(Topology(configuration.topology).partitionQueue)
-                : [])
-        func arguments(_ queue: String) -> FieldTable { owned.contains(queue) ? ["x-priority": .int32(Self.ownerPriority)] : [:] }
+        guard let queues = await queuesToConsume(on: session) else { return false }
         partitionActivity.forgetTags()
         let handOver = HandOverDriver()
+        let consumer: AMQPConsumer
         do {
-            consumer = try await session.consumerChannel.consume(queue: initial[0], arguments: arguments(initial[0]))
-            if let tag = consumer.tags.first {
-                registerPartition(initial[0], tag: tag)
-                handOver.register(tag: tag, queue: initial[0])
-            }
-            for queue in initial.dropFirst() {
-                let tag = try await session.consumerChannel.consume(queue: queue, joining: consumer, arguments: arguments(queue))
-                registerPartition(queue, tag: tag)
-                handOver.register(tag: tag, queue: queue)
-            }
+            consumer = try await subscribe(to: queues.initial, owned: queues.owned, on: session, handOver: handOver)
         } catch {
             logger.warning("the consumer could not start; retrying", metadata: ["error": "\(error)"])
             return false
@@ -340,58 +305,19 @@ public final class Gateway: Service, Sendable {
             handOver.letGo()
             drainRequest.yield()
         }
-        logger.info("consuming", metadata: ["queue": "\(initial.joined(separator: ","))", "prefetch": "\(configuration.amqp.prefetch)"])
+        logger.info("consuming", metadata: ["queue": "\(queues.initial.joined(separator: ","))", "prefetch": "\(configuration.amqp.prefetch)"])
 
         await withDiscardingTaskGroup { group in
-            let standbyTask = Task { [standby] in await self.standBy(on: standby, session: session, inFlight: inFlight) }
-            // A drain cancels the consumers first, so the broker sends nothing more; what it had
-            // already sent is returned by the consumer loops. Not on single-active-consumer queues
-            // (partitions too): there a cancel makes the next consumer active at once, which would
-            // start a call's later commands while this replica still holds earlier ones. There
-            // nothing more is started, and the connection's close returns what was held in the
-            // same step that activates the next consumer (docs/guarantees.md).
+            let standbyTask = Task { [standby = queues.standby] in await self.standBy(on: standby, session: session, inFlight: inFlight) }
             group.addTask {
-                for await _ in drainRequests {
-                    if self.holdsOnDrain {
-                        // Ends the consumer loops without a cancel once the returns ahead of what
-                        // is held are settled (`HandOver`); the drain below runs as usual, and
-                        // the connection's close at its end returns what was held.
-                        self.logger.info("draining: no new command starts; the close returns what the broker sent, in order, to the next consumer")
-                        await self.letGo(own: handOver, inFlight: inFlight, session: session)
-                        consumer.stopReceiving()
-                        self.runState.withLock { $0.standby }?.consumer?.stopReceiving()
-                        break
-                    }
-                    await self.stopStandby()
-                    do {
-                        try await session.consumerChannel.cancel(consumer)
-                        self.logger.info("consumer cancelled: the broker sends no more commands")
-                    } catch {
-                        self.logger.warning(
-                            "cancelling the consumer failed; deliveries that still arrive go back to the queue", metadata: ["error": "\(error)"])
-                    }
-                    break
-                }
+                await self.answerDrainRequest(drainRequests, consumer: consumer, session: session, handOver: handOver, inFlight: inFlight)
             }
             // Either connection ending ends the session.
             group.addTask {
                 _ = await session.publisherConnection.waitForTermination()
                 await session.consumerConnection.close(gracePeriodSeconds: 1)
             }
-            // A resource alarm blocks publishing: not ready until the broker lifts it. The stream
-            // ends with the connection.
-            group.addTask {
-                for await event in session.publisherConnection.events {
-                    switch event {
-                    case .blocked(let reason):
-                        self.logger.warning("the broker blocked publishing", metadata: ["reason": "\(reason)"])
-                        self.runState.withLock { $0.blockedReason = reason.isEmpty ? "resource alarm" : reason }
-                    case .unblocked:
-                        self.logger.info("the broker unblocked publishing")
-                        self.runState.withLock { $0.blockedReason = nil }
-                    }
-                }
-            }
+            group.addTask { await self.followPublishingBlocks(on: session) }
             do {
                 for try await delivery in consumer {
                     await handle(
@@ -401,35 +327,137 @@ public final class Gateway: Service, Sendable {
             } catch {
                 logger.warning("consumer ended", metadata: ["error": "\(error)"])
             }
-            if !stopping, session.isOpen {
-                logger.warning("the consumer stream ended while the connections were open")
-            }
-            runState.withLock { $0.ready = false }
-            if stopping {
-                let finished = await inFlight.waitUntilDrained(timeout: configuration.drainTimeout)
-                if finished {
-                    logger.info("drained: every command in flight finished")
-                } else {
-                    logger.warning("drain timeout reached; requeueing unfinished commands", metadata: ["unfinished": "\(inFlight.value)"])
-                    group.cancelAll()
-                    standbyTask.cancel()
-                    session.abandonSettlements(because: "the drain ran out of time before the broker confirmed")
-                    await inFlight.waitUntilEmpty(timeout: .seconds(30))
-                }
-            } else {
-                // The connection is gone: acks are void now, so stop and let the broker redeliver.
-                group.cancelAll()
-                standbyTask.cancel()
-                session.abandonSettlements(because: "the broker connection was lost before it confirmed")
-            }
-            // Ends the drain task and the watchers.
-            standbyTask.cancel()
-            await standbyTask.value
+            await finish(session, inFlight: inFlight, standbyTask: standbyTask, group: &group)
             drainRequest.finish()
             runState.withLock { $0.drainRequested = nil }
             await session.close()
         }
         return true
+    }
+
+    /// Which queues this replica consumes at once and which it stands by on, with its ordinal
+    /// claimed; nil when the claim failed (the session is retried).
+    private func queuesToConsume(on session: BrokerSession) async -> (initial: [String], standby: [String], owned: Set<String>)? {
+        let ownsOrdinal: Bool
+        do {
+            ownsOrdinal = try await OrdinalClaim.claim(configuration, on: session.consumerConnection, logger: logger)
+        } catch {
+            logger.warning("the ordinal could not be claimed; retrying", metadata: ["error": "\(error)"])
+            return nil
+        }
+        var (initial, standby) = subscriptions(owning: ownsOrdinal)
+        if initial.isEmpty {
+            // More replicas than partitions, an ordinal past replicas.count (a scale-down in
+            // progress) or held by another replica: this one owns none and waits as a standby for all.
+            if configuration.replicas.ordinal >= configuration.replicas.count {
+                logger.notice(
+                    "replicas.ordinal \(configuration.replicas.ordinal) is not below replicas.count \(configuration.replicas.count): standby for every partition",
+                    metadata: ["standbyDelay": "\(DurationText.format(configuration.replicas.standbyDelay))"])
+            }
+            await sleepUnlessDraining(configuration.replicas.standbyDelay)
+            (initial, standby) = (standby, [])
+        }
+        let owned = Set(
+            ownsOrdinal
+                ? configuration.replicas.ownPartitions(of: configuration.topology.partitions).map(Topology(configuration.topology).partitionQueue)
+                : [])
+        return (initial, standby, owned)
+    }
+
+    /// One consumer on the session's channel over `queues`. A replica's own partitions carry a
+    /// consumer priority above its standbys': on RabbitMQ 4.x a returning owner takes its
+    /// partitions back from the standby that stood in, after the broker has let that one settle
+    /// what it holds (in order). 3.10 ignores it (docs/deploy.md).
+    private func subscribe(
+        to queues: [String], owned: Set<String>, on session: BrokerSession, handOver: HandOverDriver
+    ) async throws -> AMQPConsumer {
+        func arguments(_ queue: String) -> FieldTable { owned.contains(queue) ? ["x-priority": .int32(Self.ownerPriority)] : [:] }
+        let consumer = try await session.consumerChannel.consume(queue: queues[0], arguments: arguments(queues[0]))
+        if let tag = consumer.tags.first {
+            registerPartition(queues[0], tag: tag)
+            handOver.register(tag: tag, queue: queues[0])
+        }
+        for queue in queues.dropFirst() {
+            let tag = try await session.consumerChannel.consume(queue: queue, joining: consumer, arguments: arguments(queue))
+            registerPartition(queue, tag: tag)
+            handOver.register(tag: tag, queue: queue)
+        }
+        return consumer
+    }
+
+    /// A drain cancels the consumers first, so the broker sends nothing more; what it had already
+    /// sent is returned by the consumer loops. Not on single-active-consumer queues (partitions
+    /// too): there a cancel makes the next consumer active at once, which would start a call's
+    /// later commands while this replica still holds earlier ones. There nothing more is started,
+    /// and the connection's close returns what was held in the same step that activates the next
+    /// consumer (docs/guarantees.md).
+    private func answerDrainRequest(
+        _ requests: AsyncStream<Void>, consumer: AMQPConsumer, session: BrokerSession, handOver: HandOverDriver, inFlight: DrainDriver
+    ) async {
+        for await _ in requests {
+            if holdsOnDrain {
+                // Ends the consumer loops without a cancel once the returns ahead of what is held
+                // are settled (`HandOver`); the drain runs as usual, and the connection's close at
+                // its end returns what was held.
+                logger.info("draining: no new command starts; the close returns what the broker sent, in order, to the next consumer")
+                await letGo(own: handOver, inFlight: inFlight, session: session)
+                consumer.stopReceiving()
+                runState.withLock { $0.standby }?.consumer?.stopReceiving()
+                return
+            }
+            await stopStandby()
+            do {
+                try await session.consumerChannel.cancel(consumer)
+                logger.info("consumer cancelled: the broker sends no more commands")
+            } catch {
+                logger.warning("cancelling the consumer failed; deliveries that still arrive go back to the queue", metadata: ["error": "\(error)"])
+            }
+            return
+        }
+    }
+
+    /// A resource alarm blocks publishing: not ready until the broker lifts it. The stream ends
+    /// with the connection.
+    private func followPublishingBlocks(on session: BrokerSession) async {
+        for await event in session.publisherConnection.events {
+            switch event {
+            case .blocked(let reason):
+                logger.warning("the broker blocked publishing", metadata: ["reason": "\(reason)"])
+                runState.withLock { $0.blockedReason = reason.isEmpty ? "resource alarm" : reason }
+            case .unblocked:
+                logger.info("the broker unblocked publishing")
+                runState.withLock { $0.blockedReason = nil }
+            }
+        }
+    }
+
+    /// The consumer has ended: when stopping, lets what is in flight finish within the drain
+    /// timeout and cuts the rest short; when the connection is gone, stops everything at once (acks
+    /// are void, the broker redelivers). Ends the standby either way.
+    private func finish(_ session: BrokerSession, inFlight: DrainDriver, standbyTask: Task<Void, Never>, group: inout DiscardingTaskGroup) async {
+        if !stopping, session.isOpen {
+            logger.warning("the consumer stream ended while the connections were open")
+        }
+        runState.withLock { $0.ready = false }
+        if stopping {
+            let finished = await inFlight.waitUntilDrained(timeout: configuration.drainTimeout)
+            if finished {
+                logger.info("drained: every command in flight finished")
+            } else {
+                logger.warning("drain timeout reached; requeueing unfinished commands", metadata: ["unfinished": "\(inFlight.value)"])
+                group.cancelAll()
+                standbyTask.cancel()
+                session.abandonSettlements(because: "the drain ran out of time before the broker confirmed")
+                await inFlight.waitUntilEmpty(timeout: .seconds(30))
+            }
+        } else {
+            group.cancelAll()
+            standbyTask.cancel()
+            session.abandonSettlements(because: "the broker connection was lost before it confirmed")
+        }
+        // Ends the drain task and the watchers.
+        standbyTask.cancel()
+        await standbyTask.value
     }
 
     /// The queues to consume at once and, after `replicas.standbyDelay`, as a standby
