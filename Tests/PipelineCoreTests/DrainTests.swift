@@ -30,6 +30,24 @@ import Testing
         #expect(drain.delivered(4, at: Self.t0.addingTimeInterval(6), aheadOfHeld: true) == .requeue, "after the cut nothing starts")
     }
 
+    /// On single-active queues what will not start is held for the channel's close, never nacked:
+    /// a nack would put a call's earlier command behind its later ones. Asking first (before a
+    /// delivery waits out a pause) counts nothing in.
+    @Test func onSingleActiveQueuesWhatWillNotStartIsHeldForTheClose() {
+        var drain = Drain<Int>(holdsUntilClose: true)
+        #expect(drain.admission() == .process)
+        #expect(drain.inFlight == 0, "asking counts nothing in")
+        #expect(drain.delivered(1, at: Self.t0) == .process)
+        _ = drain.requested(at: Self.t0, timeout: .seconds(5))
+        #expect(drain.admission() == .holdUntilClose)
+        #expect(drain.delivered(2, at: Self.t0) == .holdUntilClose)
+        #expect(drain.admission(aheadOfHeld: true) == .process, "a return ahead of held ones still starts")
+        #expect(drain.inFlight == 1)
+        var plain = Drain<Int>()
+        _ = plain.requested(at: Self.t0, timeout: .seconds(5))
+        #expect(plain.admission() == .requeue && plain.delivered(1, at: Self.t0) == .requeue, "other queues nack at once")
+    }
+
     @Test func anIdleSessionDrainsAtOnce() {
         var drain = Drain<Int>()
         #expect(drain.requested(at: Self.t0, timeout: .seconds(5)) == [.cancelConsumer, .drained])

@@ -6,13 +6,18 @@ import Synchronization
 /// this class holds the task that waits for the drain to end and wakes it.
 final class DrainDriver: Sendable {
     private struct State {
-        var drain = Drain<UInt64>()
+        var drain: Drain<UInt64>
         var nextEntry: UInt64 = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
         var drained = false
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+
+    /// `holdsUntilClose` when the session's queues have a single active consumer (``Drain``).
+    init(holdsUntilClose: Bool) {
+        state = Mutex(State(drain: Drain(holdsUntilClose: holdsUntilClose)))
+    }
 
     var value: Int { state.withLock { $0.drain.inFlight } }
 
@@ -21,17 +26,27 @@ final class DrainDriver: Sendable {
         state.withLock { $0.drain.oldestStart }.map { max(.zero, Moment.now.duration(since: $0)) }
     }
 
-    /// Counts a delivery in; nil when the session is draining (requeue it untouched), unless it is
-    /// a single-active queue's return ahead of held deliveries (``Drain``). Pass the entry to
-    /// `decrement` once the delivery is settled.
-    func increment(aheadOfHeld: Bool = false) -> UInt64? {
+    /// What a delivery arriving now would be told (``Drain``), without counting it in.
+    func admission(aheadOfHeld: Bool = false) -> Drain<UInt64>.Admission {
+        state.withLock { $0.drain.admission(aheadOfHeld: aheadOfHeld) }
+    }
+
+    /// Counts a delivery in and returns its entry, to pass to `decrement` once the delivery is
+    /// settled; or, while draining, what to do with it untouched (``Drain``).
+    func increment(aheadOfHeld: Bool = false) -> Result<UInt64, Untouched> {
         state.withLock { state in
             state.nextEntry += 1
-            guard state.drain.delivered(state.nextEntry, at: .now, aheadOfHeld: aheadOfHeld) == .process else { return nil }
+            let admission = state.drain.delivered(state.nextEntry, at: .now, aheadOfHeld: aheadOfHeld)
+            guard admission == .process else { return .failure(Untouched(admission: admission)) }
             // Started during a drain: not drained until it ends.
             state.drained = false
-            return state.nextEntry
+            return .success(state.nextEntry)
         }
+    }
+
+    /// A delivery the drain did not start, and what to do with it.
+    struct Untouched: Error {
+        let admission: Drain<UInt64>.Admission
     }
 
     func decrement(_ entry: UInt64) {
@@ -54,10 +69,6 @@ final class DrainDriver: Sendable {
         for waiter in waiters { waiter.resume() }
         return actions
     }
-
-    /// True once the drain began: a delivery goes back untouched (unless ``Drain`` lets a
-    /// single-active queue's return ahead of held ones start).
-    var isDraining: Bool { state.withLock { $0.drain.isDraining } }
 
     /// True once nothing is in flight after the drain began.
     var isDrained: Bool { state.withLock { $0.drained } }

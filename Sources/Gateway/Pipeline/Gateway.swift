@@ -288,7 +288,7 @@ public final class Gateway: Service, Sendable {
             logger.warning("the consumer could not start; retrying", metadata: ["error": "\(error)"])
             return false
         }
-        let inFlight = DrainDriver()
+        let inFlight = DrainDriver(holdsUntilClose: holdsOnDrain)
         let (drainRequests, drainRequest) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let stopAlready = runState.withLock { state -> Bool in
             state.session = session
@@ -487,12 +487,10 @@ public final class Gateway: Service, Sendable {
     /// `topology.singleActiveConsumer`): a drain holds deliveries instead of cancelling first.
     var holdsOnDrain: Bool { configuration.topology.partitions > 0 || configuration.topology.singleActiveConsumer }
 
-    /// A delivery that will not be started goes back to the queue. On a single-active queue it is
-    /// held for the channel's close instead: a nack puts a message behind every later one this
-    /// consumer holds (RabbitMQ 3.10 and 4.x alike), so a call's earlier command would reach the
-    /// next consumer after its later ones; the close returns them all in queue order.
-    private func returnUntouched(_ delivery: Delivery, on channel: AMQPChannel) {
-        guard !holdsOnDrain else { return }
+    /// A delivery the drain will not start goes back to the queue now, or is held for the
+    /// channel's close, as ``Drain`` answered.
+    private func returnUntouched(_ delivery: Delivery, _ admission: Drain<UInt64>.Admission, on channel: AMQPChannel) {
+        guard admission == .requeue else { return }
         try? channel.nack(delivery, requeue: true)
     }
 
@@ -511,12 +509,12 @@ public final class Gateway: Service, Sendable {
             aheadOfHeld = handOver.isLettingGo
         }
         let received = processor.receive(delivery, on: channel, decoder: decoder)
-        if inFlight.isDraining, !aheadOfHeld {
-            // Stopping: what the broker had already sent goes back untouched. On single-active
-            // queues it is held, never nacked, even when the drain began after `HandOver` let it
-            // start: a nack puts it behind the call's later commands this consumer holds (seen in
-            // a loaded CI run: step 17 of a call applied after 18).
-            if !holdsOnDrain { try? channel.nack(delivery, requeue: true) }
+        // Stopping: what the broker had already sent goes back untouched, before it could wait out
+        // a pause. On single-active queues it is held, never nacked, even when the drain began
+        // after `HandOver` let it start (a loaded CI run applied step 17 of a call after 18).
+        let early = inFlight.admission(aheadOfHeld: aheadOfHeld)
+        guard early == .process else {
+            returnUntouched(delivery, early, on: channel)
             standby?.settled()
             return
         }
@@ -524,15 +522,19 @@ public final class Gateway: Service, Sendable {
         // nothing is redelivered, nothing counts toward the delivery limit.
         if pauses.isPaused {
             await pauses.waitWhilePaused { self.stopping || !session.isOpen }
-            if stopping || !session.isOpen {
-                returnUntouched(delivery, on: channel)
+            // The connection is gone: the tag is void and the broker redelivers.
+            guard session.isOpen else {
                 standby?.settled()
                 return
             }
         }
-        // The session's drain decides (PipelineCore's `Drain`): after a stop, back untouched.
-        guard let entry = inFlight.increment(aheadOfHeld: aheadOfHeld) else {
-            returnUntouched(delivery, on: channel)
+        // The session's drain decides (a stop during the pause began it).
+        let entry: UInt64
+        switch inFlight.increment(aheadOfHeld: aheadOfHeld) {
+        case .success(let counted):
+            entry = counted
+        case .failure(let untouched):
+            returnUntouched(delivery, untouched.admission, on: channel)
             standby?.settled()
             return
         }
