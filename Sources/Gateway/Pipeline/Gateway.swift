@@ -157,6 +157,8 @@ public final class Gateway: Service, Sendable {
         // As `Drain` answers. The handler is synchronous: the session's own task cancels the
         // consumer (one broker round trip), logged either way. Without a session there is none.
         if actions.contains(.cancelConsumer) { request?.yield() }
+        // Deliveries waiting out a pause go back untouched now.
+        pauses.wakeWaiters()
     }
 
     // MARK: - sessions
@@ -316,6 +318,7 @@ public final class Gateway: Service, Sendable {
             group.addTask {
                 _ = await session.publisherConnection.waitForTermination()
                 await session.consumerConnection.close(gracePeriodSeconds: 1)
+                self.pauses.wakeWaiters()
             }
             group.addTask { await self.followPublishingBlocks(on: session) }
             do {

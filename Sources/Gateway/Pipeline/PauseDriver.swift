@@ -6,7 +6,16 @@ import Synchronization
 /// Carries out PipelineCore's ``Pauses``: one log line and the gauge `wmg_pipeline_paused{cause}`
 /// per change of state, `/health/ready`'s reason, and new deliveries held back while paused.
 final class PauseDriver: Sendable {
-    private let pauses = Mutex(Pauses())
+    private struct State {
+        var pauses = Pauses()
+        /// Deliveries waiting for the pause to end, woken by its end or by `wakeWaiters()`.
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+        /// Counts `wakeWaiters()` calls.
+        var wakeups: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
     private let logger: Logger
     private let gauges: [Pauses.Cause: Gauge]
 
@@ -22,11 +31,31 @@ final class PauseDriver: Sendable {
     }
 
     func hold(_ cause: Pauses.Cause, detail: String) {
-        announce(pauses.withLock { $0.hold(cause, detail: detail) })
+        announce(state.withLock { $0.pauses.hold(cause, detail: detail) })
     }
 
     func release(_ release: FaultRetry.Release) {
-        announce(pauses.withLock { $0.release(release) })
+        let (change, woken) = state.withLock { state in
+            let change = state.pauses.release(release)
+            return (change, state.pauses.isPaused ? [] : Self.takeWaiters(&state))
+        }
+        for waiter in woken { waiter.resume() }
+        announce(change)
+    }
+
+    /// Wakes the deliveries waiting out a pause, to look again at what else ends their wait (a
+    /// stop, the session's end).
+    func wakeWaiters() {
+        let woken = state.withLock { state in
+            state.wakeups += 1
+            return Self.takeWaiters(&state)
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    private static func takeWaiters(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
+        defer { state.waiters.removeAll() }
+        return Array(state.waiters.values)
     }
 
     private func announce(_ change: Pauses.Change?) {
@@ -49,14 +78,38 @@ final class PauseDriver: Sendable {
     }
 
     /// Why new deliveries wait, or nil.
-    var reason: String? { pauses.withLock { $0.reason } }
+    var reason: String? { state.withLock { $0.pauses.reason } }
 
-    var isPaused: Bool { pauses.withLock { $0.isPaused } }
+    var isPaused: Bool { state.withLock { $0.pauses.isPaused } }
 
-    /// Waits while paused, polling (a pause lasts seconds or more) until `stop` says to give up.
-    func waitWhilePaused(stop: () -> Bool) async {
-        while isPaused, !stop() {
-            try? await Task.sleep(for: .milliseconds(50))
+    /// Deliveries waiting out the pause now.
+    var waitingCount: Int { state.withLock { $0.waiters.count } }
+
+    /// Waits while paused until `stop` says to give up. Woken when the pause ends and by
+    /// `wakeWaiters()` (the gateway's stop, a session's end); looks at `stop` again at least every
+    /// `recheck` in case something else ended the wait (a connection gone unannounced).
+    func waitWhilePaused(recheck: Duration = .seconds(1), stop: () -> Bool) async {
+        while true {
+            // Read before `stop()`: a wake-up between the two is not missed.
+            let (id, generation) = state.withLock { state -> (UInt64, UInt64) in
+                state.nextWaiter += 1
+                return (state.nextWaiter, state.wakeups)
+            }
+            guard isPaused, !stop() else { return }
+            var timer: Task<Void, Never>?
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let waits = state.withLock { state -> Bool in
+                    guard state.pauses.isPaused, state.wakeups == generation else { return false }
+                    state.waiters[id] = continuation
+                    return true
+                }
+                guard waits else { return continuation.resume() }
+                timer = Task { [self] in
+                    try? await Task.sleep(for: recheck)
+                    state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+                }
+            }
+            timer?.cancel()
         }
     }
 }
