@@ -11,7 +11,6 @@ import Testing
     }
 
     /// A loopback port nothing listens on.
-    static var closedPort: Int { Harness.freePort(in: 40000...44999) }
 
     @Test(.timeLimit(.minutes(3))) func configCheckMasksSecretsAndConnectsToEverything() async throws {
         try await withGateway { gut in
@@ -40,8 +39,10 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(3))) func anUnreachableBrokerIs75AndDriftIs2() async throws {
+        let closed = try Harness.closedPort()
+        defer { withExtendedLifetime(closed) {} }
         try await withGateway { gut in
-            let away = ["WMG_AMQP_URL": "amqp://guest:guest@127.0.0.1:\(Self.closedPort)/%2f"]
+            let away = ["WMG_AMQP_URL": "amqp://guest:guest@127.0.0.1:\(closed.port)/%2f"]
             for arguments in [["config", "check", "--connect"], ["topology", "check"], ["dead-letters", "list"]] {
                 let run = try await gut.tool(arguments, environment: away)
                 #expect(run.status == 75, "\(arguments): \(run.output)")

@@ -153,6 +153,29 @@ extension Harness {
         return Int.random(in: range)
     }
 
+    /// A loopback port where nothing listens, held so for as long as the returned value lives: a
+    /// socket bound to it (the kernel chose it) and never listening, so a connect is refused at
+    /// once, and no server, port-0 bind or outgoing connection of any process can take the port
+    /// meanwhile. A port merely checked free did get taken: an in-process simulator's port-0 bind
+    /// got one inside the ephemeral range, and a gateway "unable to reach" OIFDE sent it a command.
+    static func closedPort() throws -> ClosedPort {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0, bindLoopback(fd, port: 0) else {
+            if fd >= 0 { close(fd) }
+            throw HarnessError("no loopback port could be bound")
+        }
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else {
+            close(fd)
+            throw HarnessError("getsockname failed")
+        }
+        return ClosedPort(fd: fd, port: Int(UInt16(bigEndian: address.sin_port)))
+    }
+
     /// A port for a throwaway broker of a test's own (deploy/local/broker.sh): it and the ports the
     /// node derives from it (TLS +10000, distribution +20000, a port mapper +30000) are free now.
     /// Fixed ports failed a clean clone's run when another node on the machine held one.
@@ -183,6 +206,19 @@ extension Harness {
         }
         return bound == 0
     }
+}
+
+/// A port nothing listens on, kept so until this is released (``Harness/closedPort()``).
+final class ClosedPort: Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init(fd: Int32, port: Int) {
+        self.fd = fd
+        self.port = port
+    }
+
+    deinit { close(fd) }
 }
 
 struct HarnessError: Error, CustomStringConvertible {

@@ -60,9 +60,10 @@ import Testing
     /// without doubt and without counting attempts. (Passthrough mode: in token mode the first
     /// thing to fail is gettoken, and a token failure is an attempt, section 4.)
     @Test(.timeLimit(.minutes(2))) func anUnreachableOIFDEsCommandsExpireWithoutDoubt() async throws {
-        let closed = Harness.freePort(in: 45000...47999)
+        let closed = try Harness.closedPort()
+        defer { withExtendedLifetime(closed) {} }
         let environment = [
-            "WMG_OIFDE_BASEURL": "http://127.0.0.1:\(closed)", "WMG_RETRY_DEADLINE": "2s", "WMG_RETRY_MAXATTEMPTS": "1",
+            "WMG_OIFDE_BASEURL": "http://127.0.0.1:\(closed.port)", "WMG_RETRY_DEADLINE": "2s", "WMG_RETRY_MAXATTEMPTS": "1",
             "WMG_OIFDE_AUTH_MODE": "passthrough",
         ]
         try await withGateway(environment: environment) { gut in

@@ -12,9 +12,12 @@ import WorkModeDomain
     static func withOpenSSLServer(_ arguments: [String], _ body: (Int) async throws -> Void) async throws {
         // Outside the ephemeral range (32768-60999 here): in a whole-suite run an outgoing
         // connection held the port once, s_server exited, and the test saw "could not connect".
-        // A server that exits all the same (another test took the port) is started on another.
+        // Above 65000, apart from the 61000-64999 the gateway tests hand out (`Harness.freePort`,
+        // another module): a port drawn there was bound by s_server before the standby gateway
+        // it was handed to bound its admin listener, which then stopped that gateway. A server
+        // that exits all the same (another test took the port) is started on another.
         for _ in 0..<5 {
-            let port = Int.random(in: 61000...64999)
+            let port = Int.random(in: 65000...65499)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
             process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-www"] + arguments
