@@ -10,15 +10,9 @@
 # kept in $WMG_CI_REPEAT_DIR (default a temporary folder). Exits with the first red run's status.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-runs=5 busy=1
-while getopts n:k: option; do
-  case $option in
-    n) runs=$OPTARG ;;
-    k) busy=$OPTARG ;;
-    *) echo "usage: ci-repeat.sh [-n RUNS] [-k BUSY_CORES] [COMMIT]" >&2; exit 64 ;;
-  esac
-done
-shift $((OPTIND - 1))
+. deploy/local/lib/repeat-options.sh
+parse_repeat_options "ci-repeat.sh [-n RUNS] [-k BUSY_CORES] [COMMIT]" 5 "$@"
+shift "$shifted"
 commit=$(git rev-parse --short "${1:-HEAD}")
 out=${WMG_CI_REPEAT_DIR:-$(mktemp -d)}
 clone=$(mktemp -d)

@@ -10,15 +10,9 @@
 # failed in any run. Each run's full output is kept in $WMG_FLAKE_DIR (default a temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-runs=10 busy=1
-while getopts n:k: option; do
-  case $option in
-    n) runs=$OPTARG ;;
-    k) busy=$OPTARG ;;
-    *) echo "usage: flake-finder.sh [-n RUNS] [-k BUSY_CORES] [FILTER]" >&2; exit 64 ;;
-  esac
-done
-shift $((OPTIND - 1))
+. deploy/local/lib/repeat-options.sh
+parse_repeat_options "flake-finder.sh [-n RUNS] [-k BUSY_CORES] [FILTER]" 10 "$@"
+shift "$shifted"
 filter=${1:-}
 out=${WMG_FLAKE_DIR:-$(mktemp -d)}
 mkdir -p "$out"
